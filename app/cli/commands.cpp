@@ -1,0 +1,336 @@
+#include "commands.h"
+
+#include "data/npy.h"
+#include "error.h"
+#include "eval/evaluate.h"
+#include "losses/loss.h"
+#include "progress.h"
+#include "train/checkpoint.h"
+#include "train/rundirectory.h"
+#include "train/trainer.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+
+namespace liftlab::cli {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void onInterrupt(int)
+{
+    g_interrupted.store(true);
+}
+
+std::map<std::string, std::string> parseParams(const std::vector<std::string> &given, double margin)
+{
+    std::map<std::string, std::string> params;
+    for (const std::string &p : given) {
+        const size_t eq = p.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw Error("--param '" + p + "' is not of the form name=value");
+        params[p.substr(0, eq)] = p.substr(eq + 1);
+    }
+    if (margin >= 0) {
+        char text[64];
+        std::snprintf(text, sizeof text, "%.17g", margin);
+        params["margin"] = text;
+    }
+    return params;
+}
+
+std::string timestamp()
+{
+    const std::time_t now = std::time(nullptr);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", std::localtime(&now));
+    return text;
+}
+
+void printJson(const QJsonObject &o)
+{
+    std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
+}
+
+QJsonObject metricsJson(const Metrics &m)
+{
+    return QJsonObject{{"recall_at_1", m.recallAt1}, {"recall_at_2", m.recallAt2}, {"recall_at_4", m.recallAt4},
+                       {"recall_at_8", m.recallAt8}, {"map_at_r", m.mapAtR},       {"r_precision", m.rPrecision},
+                       {"nmi", m.nmi},               {"f1", m.f1},                 {"queries", qint64(m.queries)}};
+}
+
+// Trains with a progress bar; Ctrl-C stops after the current batch and keeps
+// a checkpoint. Returns the final evaluation (or none when interrupted).
+std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer, bool baselines)
+{
+    std::vector<std::pair<std::string, Metrics>> rows;
+    if (baselines) {
+        std::printf("evaluating baselines on %s (%s split)...\n", trainer.config().dataset.c_str(),
+                    trainer.config().split.c_str());
+        std::fflush(stdout);
+        rows.push_back({"raw pixels", trainer.evaluateRawPixels()});
+        rows.push_back({"untrained network", trainer.evaluateUntrained()});
+    }
+    ProgressBar bar(stdout);
+    Trainer::Callbacks callbacks;
+    callbacks.onStep = [&](const TrainingStep &s) { bar.update(s); };
+    callbacks.onLog = [&](const std::string &text) { bar.message(text); };
+    EvalReport last;
+    callbacks.onEval = [&](const EvalReport &r) {
+        last = r;
+        char text[160];
+        std::snprintf(text, sizeof text, "step %lld: Recall@1 %.4f  MAP@R %.4f  NMI %.4f  (%.1f s)",
+                      (long long)r.step, r.metrics.recallAt1, r.metrics.mapAtR, r.metrics.nmi, r.seconds);
+        bar.message(text);
+    };
+    g_interrupted.store(false);
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    const Trainer::Outcome outcome = trainer.run(callbacks, g_interrupted);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    bar.finish();
+    if (outcome == Trainer::Outcome::Cancelled) {
+        std::printf("stopped at step %lld; continue with: liftlab-cli train --resume %s\n", (long long)trainer.step(),
+                    trainer.runPath().c_str());
+        return {};
+    }
+    if (last.step != trainer.step())
+        last = trainer.evaluate();
+    rows.push_back({trainer.config().loss + " (" + std::to_string(trainer.step()) + " steps)", last.metrics});
+    return rows;
+}
+
+struct LoadedArrays
+{
+    torch::Tensor embeddings; // float32 [N, d]
+    torch::Tensor labels;     // int64 [N]
+};
+
+LoadedArrays loadArrays(const std::string &embeddingsPath, const std::string &labelsPath)
+{
+    const NpyArray e = readNpy(embeddingsPath);
+    if (e.type != NpyArray::Type::Float32 && e.type != NpyArray::Type::Float64)
+        throw fileError(embeddingsPath, "embeddings must be float32 or float64");
+    if (e.shape.size() != 2 || e.shape[0] < 1 || e.shape[1] < 1)
+        throw fileError(embeddingsPath, "embeddings must be a non-empty 2-D array [N, d]");
+    const NpyArray l = readNpy(labelsPath);
+    if (l.type != NpyArray::Type::Int32 && l.type != NpyArray::Type::Int64)
+        throw fileError(labelsPath, "labels must be int32 or int64");
+    if (!(l.shape.size() == 1 || (l.shape.size() == 2 && l.shape[1] == 1)))
+        throw fileError(labelsPath, "labels must be a 1-D array [N]");
+    if (l.shape[0] != e.shape[0])
+        throw fileError(labelsPath, std::to_string(l.shape[0]) + " labels for " + std::to_string(e.shape[0])
+                                        + " embeddings in " + embeddingsPath);
+    std::vector<float> values = e.toFloats();
+    std::vector<int64_t> labels = l.toInt64();
+    for (float v : values)
+        if (!std::isfinite(v))
+            throw fileError(embeddingsPath, "embeddings contain NaN or infinite values");
+    LoadedArrays out;
+    if (e.type == NpyArray::Type::Float64) {
+        // Keep full precision for checking losses in double.
+        out.embeddings = torch::from_blob(const_cast<char *>(e.bytes.data()), {e.shape[0], e.shape[1]}, torch::kFloat64)
+                             .clone();
+    } else {
+        out.embeddings = torch::from_blob(values.data(), {e.shape[0], e.shape[1]}, torch::kFloat32).clone();
+    }
+    out.labels = torch::from_blob(labels.data(), {l.shape[0]}, torch::kInt64).clone();
+    return out;
+}
+
+DatasetSplit loadRunData(const RunDirectory &run)
+{
+    return loadDataset(run.config().dataset, splitFromString(run.config().split));
+}
+
+double peakRssMegabytes()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_maxrss) / 1024.0;
+}
+
+} // namespace
+
+int train(TrainOptions o)
+{
+    std::unique_ptr<Trainer> trainer;
+    if (!o.resume.empty()) {
+        trainer = Trainer::resume(o.resume);
+        std::printf("resuming %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer->step(),
+                    (long long)trainer->config().iterations);
+    } else {
+        o.config.lossParams = parseParams(o.params, o.margin);
+        if (o.out.empty())
+            o.out = "runs/" + o.config.loss + "-" + timestamp();
+        trainer = Trainer::start(o.config, o.out);
+        std::printf("run directory: %s\n", trainer->runPath().c_str());
+    }
+    const auto rows = trainWithProgress(*trainer, o.baselines);
+    if (rows.empty())
+        return 130;
+    std::printf("\nevaluation on the test split (%s, %s):\n%s", trainer->config().dataset.c_str(),
+                trainer->config().split.c_str(), metricsTable(rows).c_str());
+    return 0;
+}
+
+int demo(int threads)
+{
+    struct Part
+    {
+        const char *split;
+        const char *title;
+    };
+    const Part parts[] = {
+        {"seen", "Fashion-MNIST, seen split: trained on the 60,000 training images, tested on the 10,000 test images "
+                 "(all 10 classes)"},
+        {"zero-shot", "Fashion-MNIST, zero-shot split: trained on classes 0-4, tested on the unseen classes 5-9 "
+                      "(5,000 test images)"},
+    };
+    const std::string stamp = timestamp();
+    std::vector<std::string> tables;
+    for (const Part &part : parts) {
+        ExperimentConfig config;
+        config.split = part.split;
+        config.threads = threads;
+        std::printf("\n== %s\n", part.title);
+        auto trainer = Trainer::start(config, "runs/demo-" + stamp + "-" + part.split);
+        std::printf("run directory: %s\n", trainer->runPath().c_str());
+        const auto rows = trainWithProgress(*trainer, true);
+        if (rows.empty())
+            return 130;
+        tables.push_back(std::string(part.title) + "\n" + metricsTable(rows));
+        std::printf("\n%s", tables.back().c_str());
+    }
+    std::printf("\n== Summary (query = every test image, gallery = the rest of the test split)\n");
+    for (const std::string &t : tables)
+        std::printf("\n%s", t.c_str());
+    return 0;
+}
+
+int eval(const std::string &runPath, int threads)
+{
+    at::set_num_threads(threads);
+    const RunDirectory run = RunDirectory::open(runPath);
+    const DatasetSplit data = loadRunData(run);
+    EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
+    const Metrics m = evaluateEmbeddings(embedDataset(*model, data.test, data.normalization), data.test.labels,
+                                         run.config().seed);
+    std::printf("%s", metricsTable({{run.config().loss, m}}).c_str());
+    return 0;
+}
+
+int embed(const EmbedOptions &o, int threads)
+{
+    at::set_num_threads(threads);
+    if (o.split != "test" && o.split != "train")
+        throw Error("--split must be test or train, not '" + o.split + "'");
+    const RunDirectory run = RunDirectory::open(o.run);
+    const DatasetSplit data = loadRunData(run);
+    EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
+    const Dataset &split = o.split == "test" ? data.test : data.train;
+    const torch::Tensor e = embedDataset(*model, split, data.normalization).contiguous();
+    writeNpy(o.out, npyFromFloats({e.size(0), e.size(1)}, e.data_ptr<float>()));
+    if (!o.labelsOut.empty()) {
+        const torch::Tensor l = split.labels.contiguous();
+        writeNpy(o.labelsOut, npyFromInt64({l.size(0)}, l.data_ptr<int64_t>()));
+    }
+    std::printf("wrote %lld x %lld embeddings to %s\n", (long long)e.size(0), (long long)e.size(1), o.out.c_str());
+    return 0;
+}
+
+int metrics(const std::string &embeddingsPath, const std::string &labelsPath, int threads)
+{
+    at::set_num_threads(threads);
+    const LoadedArrays a = loadArrays(embeddingsPath, labelsPath);
+    printJson(metricsJson(evaluateEmbeddings(a.embeddings, a.labels)));
+    return 0;
+}
+
+int loss(const LossOptions &o, int threads)
+{
+    at::set_num_threads(threads);
+    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, o.margin));
+    const LoadedArrays a = loadArrays(o.embeddings, o.labels);
+    // A checking tool: compute in double precision.
+    const torch::Tensor e = a.embeddings.to(torch::kFloat64).requires_grad_(true);
+    const LossOutput out = loss->compute(e, a.labels);
+    out.loss.backward();
+    char text[256];
+    std::snprintf(text, sizeof text, "{\"loss\": %.17g, \"grad_norm\": %.17g, \"active_fraction\": %.17g}",
+                  out.loss.item<double>(), e.grad().norm().item<double>(), out.activeFraction);
+    std::printf("%s\n", text);
+    return 0;
+}
+
+int benchLoss(const BenchLossOptions &o)
+{
+    at::set_num_threads(o.threads);
+    if (o.batch < 2 || o.dim < 1 || o.perClass < 1 || o.repeat < 1 || o.batch % o.perClass != 0)
+        throw Error("--batch must be a multiple of --per-class, and all sizes positive");
+    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, -1));
+    torch::manual_seed(0);
+    const torch::Tensor labels = torch::arange(o.batch / o.perClass, torch::kInt64).repeat_interleave(o.perClass);
+    const torch::Tensor base = torch::randn({o.batch, o.dim}) * 0.1;
+    auto once = [&] {
+        const torch::Tensor e = base.clone().requires_grad_(true);
+        loss->compute(e, labels).loss.backward();
+    };
+    for (int i = 0; i < 3; ++i)
+        once();
+    const double rssBefore = peakRssMegabytes();
+    std::vector<double> ms;
+    for (int i = 0; i < o.repeat; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        once();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    printJson(QJsonObject{{"loss", QString::fromStdString(o.loss)},
+                          {"batch", o.batch},
+                          {"dim", o.dim},
+                          {"per_class", o.perClass},
+                          {"threads", o.threads},
+                          {"repeat", o.repeat},
+                          {"median_ms", ms[ms.size() / 2]},
+                          {"min_ms", ms.front()},
+                          {"peak_rss_growth_mb", peakRssMegabytes() - rssBefore},
+                          {"peak_rss_mb", peakRssMegabytes()}});
+    return 0;
+}
+
+int listLosses()
+{
+    for (const LossInfo &info : lossRegistry()) {
+        std::printf("%s  %s\n    %s\n", info.name.c_str(), info.title.c_str(), info.description.c_str());
+        for (const ParamSpec &p : info.params) {
+            std::string range;
+            if (p.kind == ParamSpec::Kind::Choice) {
+                for (const std::string &c : p.choices)
+                    range += (range.empty() ? "" : "|") + c;
+            } else {
+                char text[96];
+                std::snprintf(text, sizeof text, "%g..%g", p.minimum, p.maximum);
+                range = text;
+            }
+            std::printf("    --param %s=%s  (%s) %s\n", p.name.c_str(), p.defaultText().c_str(), range.c_str(),
+                        p.help.c_str());
+        }
+    }
+    return 0;
+}
+
+} // namespace liftlab::cli

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "train/config.h"
+
+#include <string>
+#include <vector>
+
+namespace liftlab::cli {
+
+struct TrainOptions
+{
+    ExperimentConfig config;
+    std::vector<std::string> params; // name=value
+    double margin = -1;              // shorthand for --param margin=...
+    std::string out;
+    std::string resume;
+    bool baselines = false;          // also evaluate raw pixels and the untrained network
+};
+
+struct EmbedOptions
+{
+    std::string run;
+    std::string split = "test";
+    std::string out;
+    std::string labelsOut;
+};
+
+struct LossOptions
+{
+    std::string embeddings, labels, loss;
+    std::vector<std::string> params;
+    double margin = -1;
+};
+
+struct BenchLossOptions
+{
+    std::string loss = "lifted";
+    std::vector<std::string> params;
+    int batch = 256, dim = 512, perClass = 4, repeat = 50, threads = 2;
+};
+
+// Each returns the process exit code; user errors throw liftlab::Error.
+int train(TrainOptions options);
+int demo(int threads);
+int eval(const std::string &run, int threads);
+int embed(const EmbedOptions &options, int threads);
+int metrics(const std::string &embeddings, const std::string &labels, int threads);
+int loss(const LossOptions &options, int threads);
+int benchLoss(const BenchLossOptions &options);
+int listLosses();
+
+} // namespace liftlab::cli

@@ -1,0 +1,141 @@
+// liftlab-cli: the headless front end of the LiftLab core.
+#include "commands.h"
+#include "error.h"
+
+#include <CLI/CLI.hpp>
+
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+
+using namespace liftlab;
+
+namespace {
+
+void addExperimentOptions(CLI::App *cmd, cli::TrainOptions &o)
+{
+    ExperimentConfig &c = o.config;
+    cmd->add_option("--dataset", c.dataset, "fashion-mnist, mnist, or a folder of IDX files")->capture_default_str();
+    cmd->add_option("--split", c.split, "zero-shot (class-disjoint) or seen (official train/test files)")
+        ->capture_default_str();
+    cmd->add_option("--model", c.model, "embedding network")->capture_default_str();
+    cmd->add_option("--embedding-dim", c.embeddingDim, "embedding size d")->capture_default_str();
+    cmd->add_flag("--normalize,!--no-normalize", c.normalize, "L2-normalise the embedding");
+    cmd->add_option("--loss", c.loss, "loss function (see `liftlab-cli losses`)")->capture_default_str();
+    cmd->add_option("--param", o.params, "loss parameter as name=value (repeatable)");
+    cmd->add_option("--margin", o.margin, "shorthand for --param margin=VALUE");
+    cmd->add_option("--classes-per-batch,-P", c.classesPerBatch, "classes per batch (P)")->capture_default_str();
+    cmd->add_option("--per-class,-K", c.perClass, "images per class in a batch (K)")->capture_default_str();
+    cmd->add_flag("--augment,!--no-augment", c.augment, "random crop with padding and horizontal flip");
+    cmd->add_option("--optimizer", c.optimizer, "adam, adamw or sgd (momentum 0.9)")->capture_default_str();
+    cmd->add_option("--lr", c.learningRate, "learning rate")->capture_default_str();
+    cmd->add_option("--weight-decay", c.weightDecay, "weight decay")->capture_default_str();
+    cmd->add_option("--schedule", c.schedule, "learning-rate schedule: constant or cosine")->capture_default_str();
+    cmd->add_option("--iterations", c.iterations, "training steps")->capture_default_str();
+    cmd->add_option("--seed", c.seed, "seed for initialisation, batches and augmentation")->capture_default_str();
+    cmd->add_option("--threads", c.threads, "CPU threads")->capture_default_str();
+    cmd->add_option("--eval-every", c.evalEvery, "evaluate every N steps (0: at the end only)")->capture_default_str();
+    cmd->add_option("--checkpoint-every", c.checkpointEvery, "checkpoint every N steps")->capture_default_str();
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    CLI::App app("LiftLab: deep metric learning with the lifted structured loss (headless)", "liftlab-cli");
+    app.require_subcommand(1);
+    int threads = 2;
+
+    cli::TrainOptions trainOptions;
+    CLI::App *train = app.add_subcommand("train", "train an embedding and print its evaluation");
+    addExperimentOptions(train, trainOptions);
+    train->add_option("--out", trainOptions.out, "run directory to create (default: runs/<loss>-<time>)");
+    train->add_option("--resume", trainOptions.resume, "continue the run in this directory from its last checkpoint");
+    train->add_flag("--baselines", trainOptions.baselines, "also evaluate raw pixels and the untrained network");
+
+    CLI::App *demo = app.add_subcommand("demo", "the headless demo: train on Fashion-MNIST, compare with baselines");
+    demo->add_option("--threads", threads, "CPU threads")->capture_default_str();
+
+    std::string runDir;
+    CLI::App *eval = app.add_subcommand("eval", "evaluate a run's last checkpoint on its test split");
+    eval->add_option("run", runDir, "run directory")->required();
+    eval->add_option("--threads", threads, "CPU threads")->capture_default_str();
+
+    cli::EmbedOptions embedOptions;
+    CLI::App *embed = app.add_subcommand("embed", "write a run's embeddings of a split as .npy");
+    embed->add_option("run", embedOptions.run, "run directory")->required();
+    embed->add_option("--split", embedOptions.split, "test or train")->capture_default_str();
+    embed->add_option("--out", embedOptions.out, "embeddings .npy (float32 [N, d])")->required();
+    embed->add_option("--labels-out", embedOptions.labelsOut, "labels .npy (int64 [N])");
+    embed->add_option("--threads", threads, "CPU threads")->capture_default_str();
+
+    std::string embeddingsPath, labelsPath;
+    CLI::App *metrics = app.add_subcommand("metrics", "retrieval and clustering metrics of saved embeddings, as JSON");
+    metrics->add_option("--embeddings", embeddingsPath, ".npy [N, d]")->required();
+    metrics->add_option("--labels", labelsPath, ".npy [N] integer labels")->required();
+    metrics->add_option("--threads", threads, "CPU threads")->capture_default_str();
+
+    cli::LossOptions lossOptions;
+    CLI::App *loss = app.add_subcommand("loss", "a loss and its gradient norm on saved embeddings, as JSON");
+    loss->add_option("--embeddings", lossOptions.embeddings, ".npy [B, d]")->required();
+    loss->add_option("--labels", lossOptions.labels, ".npy [B] integer labels")->required();
+    loss->add_option("--loss", lossOptions.loss, "loss name")->required();
+    loss->add_option("--param", lossOptions.params, "loss parameter as name=value (repeatable)");
+    loss->add_option("--margin", lossOptions.margin, "shorthand for --param margin=VALUE");
+    loss->add_option("--threads", threads, "CPU threads")->capture_default_str();
+
+    CLI::App *losses = app.add_subcommand("losses", "list the losses and their parameters");
+
+    CLI::App *bench = app.add_subcommand("bench", "micro-benchmarks");
+    bench->require_subcommand(1);
+    cli::BenchLossOptions benchOptions;
+    CLI::App *benchLoss = bench->add_subcommand("loss", "median ms of a loss's forward+backward on random embeddings");
+    benchLoss->add_option("--loss", benchOptions.loss, "loss name")->capture_default_str();
+    benchLoss->add_option("--param", benchOptions.params, "loss parameter as name=value (repeatable)");
+    benchLoss->add_option("--batch", benchOptions.batch, "batch size B")->capture_default_str();
+    benchLoss->add_option("--dim", benchOptions.dim, "embedding size d")->capture_default_str();
+    benchLoss->add_option("--per-class", benchOptions.perClass, "images per class")->capture_default_str();
+    benchLoss->add_option("--repeat", benchOptions.repeat, "timed repetitions")->capture_default_str();
+    benchLoss->add_option("--threads", benchOptions.threads, "CPU threads")->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError &e) {
+        app.exit(e);
+        return 2;
+    }
+
+    try {
+        if (*train)
+            return cli::train(trainOptions);
+        if (*demo)
+            return cli::demo(threads);
+        if (*eval)
+            return cli::eval(runDir, threads);
+        if (*embed)
+            return cli::embed(embedOptions, threads);
+        if (*metrics)
+            return cli::metrics(embeddingsPath, labelsPath, threads);
+        if (*loss)
+            return cli::loss(lossOptions, threads);
+        if (*losses)
+            return cli::listLosses();
+        if (*benchLoss)
+            return cli::benchLoss(benchOptions);
+    } catch (const Error &e) {
+        std::fprintf(stderr, "liftlab-cli: %s\n", e.what());
+        return 2;
+    } catch (const c10::Error &e) {
+        const std::string what = e.what();
+        std::fprintf(stderr, "liftlab-cli: internal error: %s\n", what.substr(0, what.find('\n')).c_str());
+        return 3;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "liftlab-cli: internal error: %s\n", e.what());
+        return 3;
+    }
+    return 0;
+}

@@ -1,0 +1,168 @@
+#include "data/dataset.h"
+
+#include "data/idx.h"
+#include "error.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace liftlab {
+
+namespace {
+
+const std::vector<std::string> kFashionClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+std::string findIdx(const fs::path &folder, const std::string &stem)
+{
+    for (const char *suffix : {"", ".gz"}) {
+        const fs::path p = folder / (stem + suffix);
+        if (fs::exists(p))
+            return p.string();
+    }
+    throw fileError(folder.string(), "missing " + stem + " (or " + stem + ".gz)");
+}
+
+Dataset readPair(const fs::path &folder, const std::string &prefix, const std::vector<std::string> &classNames)
+{
+    const std::string imagePath = findIdx(folder, prefix + "-images-idx3-ubyte");
+    const std::string labelPath = findIdx(folder, prefix + "-labels-idx1-ubyte");
+    IdxArray images = readIdx(imagePath);
+    IdxArray labels = readIdx(labelPath);
+    if (images.shape.size() != 3)
+        throw fileError(imagePath, "expected a rank-3 image array [N, H, W]");
+    if (labels.shape.size() != 1)
+        throw fileError(labelPath, "expected a rank-1 label array");
+    if (images.shape[0] != labels.shape[0])
+        throw fileError(labelPath, std::to_string(labels.shape[0]) + " labels for " + std::to_string(images.shape[0])
+                                       + " images in " + imagePath);
+    for (uint8_t l : labels.data)
+        if (l >= classNames.size())
+            throw fileError(labelPath, "label " + std::to_string(l) + " out of range");
+
+    const int64_t n = images.shape[0], h = images.shape[1], w = images.shape[2];
+    Dataset d;
+    d.images = torch::from_blob(images.data.data(), {n, 1, h, w}, torch::kUInt8).clone();
+    d.labels = torch::from_blob(labels.data.data(), {n}, torch::kUInt8).to(torch::kInt64);
+    d.classNames = classNames;
+    return d;
+}
+
+Dataset concatenate(const Dataset &a, const Dataset &b)
+{
+    Dataset d;
+    d.images = torch::cat({a.images, b.images});
+    d.labels = torch::cat({a.labels, b.labels});
+    d.classNames = a.classNames;
+    return d;
+}
+
+Dataset selectClasses(const Dataset &d, int64_t first, int64_t last)
+{
+    return d.subset(((d.labels >= first) & (d.labels <= last)).nonzero().squeeze(1));
+}
+
+Normalization computeNormalization(const Dataset &train)
+{
+    Normalization n;
+    const torch::Tensor x = train.images.to(torch::kFloat32).div_(255.0);
+    const torch::Tensor mean = x.mean({0, 2, 3});
+    const torch::Tensor std = x.std({0, 2, 3});
+    for (int64_t c = 0; c < mean.size(0); ++c) {
+        n.mean.push_back(mean[c].item<float>());
+        n.std.push_back(std::max(std[c].item<float>(), 1e-3f));
+    }
+    return n;
+}
+
+} // namespace
+
+Dataset Dataset::subset(const torch::Tensor &indices) const
+{
+    Dataset d;
+    d.images = images.index_select(0, indices);
+    d.labels = labels.index_select(0, indices);
+    d.classNames = classNames;
+    return d;
+}
+
+std::vector<int64_t> Dataset::classesPresent() const
+{
+    const torch::Tensor u = std::get<0>(torch::_unique(labels, /*sorted=*/true));
+    return std::vector<int64_t>(u.data_ptr<int64_t>(), u.data_ptr<int64_t>() + u.numel());
+}
+
+SplitKind splitFromString(const std::string &name)
+{
+    if (name == "zero-shot")
+        return SplitKind::ZeroShot;
+    if (name == "seen")
+        return SplitKind::Seen;
+    throw Error("unknown split '" + name + "' (expected zero-shot or seen)");
+}
+
+std::string splitToString(SplitKind split)
+{
+    return split == SplitKind::ZeroShot ? "zero-shot" : "seen";
+}
+
+std::string fashionMnistFolder()
+{
+    return "/usr/share/datasets/fashion-mnist";
+}
+
+DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split)
+{
+    fs::path folder;
+    std::vector<std::string> classNames;
+    if (nameOrPath == "fashion-mnist") {
+        folder = fashionMnistFolder();
+        if (!fs::is_directory(folder))
+            throw fileError(folder.string(), "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        classNames = kFashionClasses;
+    } else if (nameOrPath == "mnist") {
+        folder = "/usr/share/datasets/mnist";
+        if (!fs::is_directory(folder))
+            throw fileError(folder.string(), "MNIST is not installed; pass --dataset with a folder holding its IDX files");
+    } else {
+        folder = nameOrPath;
+        if (!fs::exists(folder))
+            throw fileError(folder.string(), "dataset folder does not exist");
+        if (!fs::is_directory(folder))
+            throw fileError(folder.string(), "not a folder (expected a folder of IDX files)");
+        std::string lower = fs::absolute(folder).string();
+        std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+        if (lower.find("fashion") != std::string::npos)
+            classNames = kFashionClasses;
+    }
+    if (classNames.empty())
+        for (int c = 0; c < 10; ++c)
+            classNames.push_back(std::to_string(c));
+
+    const Dataset train = readPair(folder, "train", classNames);
+    const Dataset test = readPair(folder, "t10k", classNames);
+    if (train.images.sizes().slice(1) != test.images.sizes().slice(1))
+        throw fileError(folder.string(), "train and test images differ in size");
+
+    DatasetSplit s;
+    s.name = nameOrPath;
+    if (split == SplitKind::Seen) {
+        s.train = train;
+        s.test = test;
+    } else {
+        // Class-disjoint, as the paper splits CUB/Cars/SOP: the first half of
+        // the classes trains, the second half tests. Test images come from the
+        // test file only, which keeps evaluation at 5,000 queries.
+        const int64_t half = int64_t(classNames.size()) / 2;
+        s.train = selectClasses(train, 0, half - 1);
+        s.test = selectClasses(test, half, int64_t(classNames.size()) - 1);
+    }
+    if (s.train.size() == 0 || s.test.size() == 0)
+        throw fileError(folder.string(), "the " + splitToString(split) + " split leaves no training or no test images");
+    s.normalization = computeNormalization(s.train);
+    return s;
+}
+
+} // namespace liftlab

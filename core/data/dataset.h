@@ -1,0 +1,55 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+namespace liftlab {
+
+// Images held in memory as uint8 [N, C, H, W] with int64 labels [N]. Labels
+// are the dataset's own class ids, so a class-disjoint test split keeps its
+// ids (Fashion-MNIST zero-shot tests on classes 5-9).
+struct Dataset
+{
+    torch::Tensor images;
+    torch::Tensor labels;
+    std::vector<std::string> classNames; // indexed by label
+
+    int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+    Dataset subset(const torch::Tensor &indices) const;
+    std::vector<int64_t> classesPresent() const;
+};
+
+// Per-channel normalisation applied to x/255, computed on the training images.
+struct Normalization
+{
+    std::vector<float> mean;
+    std::vector<float> std;
+};
+
+enum class SplitKind {
+    ZeroShot, // class-disjoint: first half of the classes train, the rest test
+    Seen,     // the official train/test files, all classes
+};
+
+SplitKind splitFromString(const std::string &name); // throws liftlab::Error
+std::string splitToString(SplitKind split);
+
+struct DatasetSplit
+{
+    std::string name;
+    Dataset train;
+    Dataset test;
+    Normalization normalization;
+};
+
+// Loads "fashion-mnist", "mnist" or a folder holding the four IDX files
+// (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...).
+// Errors name the folder or file and the problem.
+DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split);
+
+// The folder the embedded default dataset is installed in.
+std::string fashionMnistFolder();
+
+} // namespace liftlab

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace liftlab {
+
+// A problem the user can cause and fix: a missing folder, a corrupt file, a bad
+// option. The message names the file or option and what is wrong with it; the
+// CLI prints it on one line and exits with code 2, the GUI shows it in a dialog.
+class Error : public std::runtime_error
+{
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Prefixes a message with the file it is about: "path: problem".
+inline Error fileError(const std::string &path, const std::string &problem)
+{
+    return Error(path + ": " + problem);
+}
+
+} // namespace liftlab

@@ -1,0 +1,154 @@
+#include "eval/evaluate.h"
+
+#include "data/augment.h"
+
+#include <torch/torch.h>
+
+#include <numeric>
+#include <random>
+
+namespace liftlab {
+
+void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf,
+                           const std::function<void(int64_t, const Neighbours &)> &visit)
+{
+    const torch::Tensor q = queries.to(torch::kFloat32).contiguous();
+    const torch::Tensor g = gallery.to(torch::kFloat32).contiguous();
+    const int64_t available = g.size(0) - (excludeSelf ? 1 : 0);
+    k = std::min(k, available);
+    const torch::Tensor galleryNorms = g.pow(2).sum(1).unsqueeze(0);
+    // ~64 MB of distances per block.
+    const int64_t block = std::max<int64_t>(1, std::min<int64_t>(4096, (int64_t(1) << 24) / std::max<int64_t>(1, g.size(0))));
+    for (int64_t first = 0; first < q.size(0); first += block) {
+        const int64_t rows = std::min(block, q.size(0) - first);
+        const torch::Tensor qb = q.narrow(0, first, rows);
+        torch::Tensor d2 = torch::addmm(qb.pow(2).sum(1, true) + galleryNorms, qb, g.t(), 1.0, -2.0);
+        if (excludeSelf) {
+            const torch::Tensor self = torch::arange(first, first + rows, torch::kInt64);
+            d2.index_put_({torch::arange(rows, torch::kInt64), self}, INFINITY);
+        }
+        auto [values, indices] = d2.topk(k, 1, /*largest=*/false, /*sorted=*/true);
+        visit(first, Neighbours{indices, values.clamp_min(0).sqrt()});
+    }
+}
+
+Neighbours exactKnn(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf)
+{
+    std::vector<torch::Tensor> indices, distances;
+    forEachNeighbourBlock(queries, gallery, k, excludeSelf, [&](int64_t, const Neighbours &b) {
+        indices.push_back(b.indices);
+        distances.push_back(b.distances);
+    });
+    return {torch::cat(indices), torch::cat(distances)};
+}
+
+std::vector<int64_t> kmeans(const torch::Tensor &pointsIn, int64_t k, uint64_t seed, int iterations)
+{
+    const torch::Tensor points = pointsIn.to(torch::kFloat64).contiguous();
+    const int64_t n = points.size(0);
+    k = std::max<int64_t>(1, std::min(k, n));
+    std::mt19937_64 rng(seed);
+
+    // k-means++: each next centre drawn with probability ~ squared distance.
+    std::vector<int64_t> chosen = {std::uniform_int_distribution<int64_t>(0, n - 1)(rng)};
+    torch::Tensor closest = (points - points[chosen[0]]).pow(2).sum(1);
+    while (int64_t(chosen.size()) < k) {
+        const double total = closest.sum().item<double>();
+        int64_t next = std::uniform_int_distribution<int64_t>(0, n - 1)(rng);
+        if (total > 0) {
+            const torch::Tensor cumulative = closest.cumsum(0);
+            const double target = std::uniform_real_distribution<double>(0, total)(rng);
+            next = std::min(n - 1, (cumulative < target).sum().item<int64_t>());
+        }
+        chosen.push_back(next);
+        closest = torch::minimum(closest, (points - points[next]).pow(2).sum(1));
+    }
+    torch::Tensor centres = points.index_select(0, torch::tensor(chosen, torch::kInt64));
+
+    torch::Tensor assignment;
+    for (int it = 0; it < iterations; ++it) {
+        const torch::Tensor d2 = torch::cdist(points, centres);
+        const torch::Tensor next = d2.argmin(1);
+        if (assignment.defined() && next.equal(assignment))
+            break;
+        assignment = next;
+        const torch::Tensor sums = torch::zeros_like(centres).index_add_(0, assignment, points);
+        const torch::Tensor counts = torch::bincount(assignment, {}, k).to(torch::kFloat64).unsqueeze(1);
+        // An emptied cluster keeps its previous centre.
+        centres = torch::where(counts > 0, sums / counts.clamp_min(1), centres);
+    }
+    return std::vector<int64_t>(assignment.data_ptr<int64_t>(), assignment.data_ptr<int64_t>() + n);
+}
+
+Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor &labelsIn, uint64_t seed)
+{
+    const torch::Tensor labels = labelsIn.to(torch::kInt64).contiguous();
+    const int64_t n = labels.size(0);
+    Metrics m;
+    m.queries = n;
+    if (n < 2)
+        return m;
+
+    // R per query: the number of other items of its class.
+    const auto [classes, inverse, counts] = torch::_unique2(labels, true, true, true);
+    const torch::Tensor r = counts.index_select(0, inverse) - 1;
+    const int64_t maxR = r.max().item<int64_t>();
+    const int64_t *labelData = labels.data_ptr<int64_t>();
+    const int64_t *rData = r.data_ptr<int64_t>();
+
+    double hits[4] = {0, 0, 0, 0};
+    const int64_t ks[4] = {1, 2, 4, 8};
+    double mapSum = 0, rPrecisionSum = 0;
+    forEachNeighbourBlock(embeddings, embeddings, std::max<int64_t>(8, maxR), true,
+                          [&](int64_t first, const Neighbours &b) {
+        const torch::Tensor same = labels.index_select(0, b.indices.flatten()).view_as(b.indices)
+                                       .eq(labels.narrow(0, first, b.indices.size(0)).unsqueeze(1))
+                                       .contiguous();
+        const bool *rel = same.data_ptr<bool>();
+        const int64_t width = same.size(1);
+        for (int64_t row = 0; row < same.size(0); ++row) {
+            const bool *line = rel + row * width;
+            int64_t firstHit = width;
+            for (int64_t c = 0; c < width; ++c)
+                if (line[c]) {
+                    firstHit = c;
+                    break;
+                }
+            for (int i = 0; i < 4; ++i)
+                hits[i] += firstHit < ks[i] ? 1 : 0;
+            const int64_t rq = rData[first + row];
+            mapSum += averagePrecisionAtR(std::vector<bool>(line, line + std::min(width, rq)), rq);
+            rPrecisionSum += rq > 0 ? double(std::count(line, line + std::min(width, rq), true)) / double(rq) : 0;
+        }
+    });
+    m.recallAt1 = hits[0] / n;
+    m.recallAt2 = hits[1] / n;
+    m.recallAt4 = hits[2] / n;
+    m.recallAt8 = hits[3] / n;
+    m.mapAtR = mapSum / n;
+    m.rPrecision = rPrecisionSum / n;
+
+    const std::vector<int64_t> labelVector(labelData, labelData + n);
+    const std::vector<int64_t> clusters = kmeans(embeddings, classes.size(0), seed);
+    m.nmi = normalizedMutualInformation(labelVector, clusters);
+    m.f1 = pairwiseF1(labelVector, clusters);
+    return m;
+}
+
+torch::Tensor embedDataset(EmbeddingNetImpl &model, const Dataset &data, const Normalization &norm, int64_t batchSize)
+{
+    torch::NoGradGuard noGrad;
+    const bool wasTraining = model.is_training();
+    model.eval();
+    std::vector<torch::Tensor> parts;
+    std::vector<int64_t> indices;
+    for (int64_t first = 0; first < data.size(); first += batchSize) {
+        indices.resize(size_t(std::min(batchSize, data.size() - first)));
+        std::iota(indices.begin(), indices.end(), first);
+        parts.push_back(model.forward(makeBatch(data, indices, norm, AugmentOptions{}, nullptr)));
+    }
+    model.train(wasTraining);
+    return parts.empty() ? torch::empty({0, 0}) : torch::cat(parts);
+}
+
+} // namespace liftlab

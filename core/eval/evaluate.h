@@ -1,0 +1,35 @@
+#pragma once
+
+#include "data/dataset.h"
+#include "eval/metrics.h"
+#include "nn/models.h"
+
+#include <functional>
+
+namespace liftlab {
+
+struct Neighbours
+{
+    torch::Tensor indices;   // int64 [N, k], nearest first
+    torch::Tensor distances; // float [N, k], Euclidean
+};
+
+// Exact k nearest neighbours by blocked GEMM + top-k: queries are processed a
+// block at a time, so memory stays at block x gallery, never N x N. With
+// `excludeSelf`, queries and gallery are the same set and each query's own
+// row is skipped. `visit` receives each block's first query index and result.
+void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf,
+                           const std::function<void(int64_t first, const Neighbours &block)> &visit);
+Neighbours exactKnn(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf);
+
+// k-means (k-means++ seeding, Lloyd iterations), deterministic by seed.
+std::vector<int64_t> kmeans(const torch::Tensor &points, int64_t k, uint64_t seed, int iterations = 100);
+
+// All metrics of an embedding [N, d] with labels [N] (see Metrics).
+Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor &labels, uint64_t seed = 0);
+
+// Embeds a dataset in evaluation mode without gradients.
+torch::Tensor embedDataset(EmbeddingNetImpl &model, const Dataset &data, const Normalization &norm,
+                           int64_t batchSize = 500);
+
+} // namespace liftlab

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace liftlab {
+
+// Retrieval and clustering quality of an embedding on a test split, following
+// the paper's protocol: every test image queries the rest of the test split.
+struct Metrics
+{
+    double recallAt1 = 0, recallAt2 = 0, recallAt4 = 0, recallAt8 = 0;
+    double mapAtR = 0;      // mean average precision at R (Musgrave et al. 2020)
+    double rPrecision = 0;  // precision over the first R neighbours
+    double nmi = 0;         // normalised mutual information of k-means vs labels
+    double f1 = 0;          // pairwise F1 of k-means vs labels
+    int64_t queries = 0;
+};
+
+// Clustering scores of an assignment against labels, from their contingency
+// table. NMI uses the arithmetic mean of the entropies, 2 I / (H(Y) + H(C));
+// F1 is over item pairs (same cluster vs same class), as in the lifted paper.
+double normalizedMutualInformation(const std::vector<int64_t> &labels, const std::vector<int64_t> &clusters);
+double pairwiseF1(const std::vector<int64_t> &labels, const std::vector<int64_t> &clusters);
+
+// Average precision at R for one query: `relevant` flags the ranked
+// neighbours (at least R of them), R = number of relevant items in the gallery.
+double averagePrecisionAtR(const std::vector<bool> &relevant, int64_t r);
+
+} // namespace liftlab

@@ -1,0 +1,72 @@
+#include "nn/models.h"
+
+#include "error.h"
+
+#include <torch/nn.h>
+
+namespace liftlab {
+
+namespace {
+
+void addConvBlock(torch::nn::Sequential &s, int64_t in, int64_t out)
+{
+    s->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
+    s->push_back(torch::nn::BatchNorm2d(out));
+    s->push_back(torch::nn::ReLU(torch::nn::ReLUOptions(true)));
+}
+
+// The default network for small grayscale images (28 x 28): three 3x3 conv
+// blocks, global average pooling, a linear embedding head.
+class ConvNetSmall : public EmbeddingNetImpl
+{
+public:
+    explicit ConvNetSmall(const ModelOptions &o)
+        : m_normalize(o.normalize)
+    {
+        torch::nn::Sequential features;
+        addConvBlock(features, o.inChannels, 32);
+        features->push_back(torch::nn::MaxPool2d(2));
+        addConvBlock(features, 32, 64);
+        features->push_back(torch::nn::MaxPool2d(2));
+        addConvBlock(features, 64, 128);
+        m_features = register_module("features", features);
+        m_head = register_module("head", torch::nn::Linear(128, o.embeddingDim));
+    }
+
+    torch::Tensor forward(torch::Tensor images) override
+    {
+        torch::Tensor x = m_features->forward(images).mean({2, 3});
+        x = m_head->forward(x);
+        return m_normalize ? torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1))
+                           : x;
+    }
+
+private:
+    bool m_normalize;
+    torch::nn::Sequential m_features{nullptr};
+    torch::nn::Linear m_head{nullptr};
+};
+
+} // namespace
+
+const std::vector<ModelInfo> &modelRegistry()
+{
+    static const std::vector<ModelInfo> models = {
+        {"convnet-small", "3 conv blocks (32-64-128) + global average pool + linear head; for 28x28 grayscale"},
+    };
+    return models;
+}
+
+EmbeddingNet createModel(const ModelOptions &options)
+{
+    if (options.embeddingDim < 2 || options.embeddingDim > 4096)
+        throw Error("embedding size " + std::to_string(options.embeddingDim) + " is out of range (2 to 4096)");
+    if (options.name == "convnet-small")
+        return std::make_shared<ConvNetSmall>(options);
+    std::string known;
+    for (const ModelInfo &m : modelRegistry())
+        known += (known.empty() ? "" : ", ") + m.name;
+    throw Error("unknown model '" + options.name + "' (known: " + known + ")");
+}
+
+} // namespace liftlab

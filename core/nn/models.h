@@ -1,0 +1,39 @@
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace liftlab {
+
+struct ModelOptions
+{
+    std::string name = "convnet-small";
+    int64_t embeddingDim = 64;
+    bool normalize = false; // L2-normalise the embedding (off in the paper)
+    int64_t inChannels = 1;
+};
+
+// Every embedding network maps a normalised image batch [B, C, H, W] to
+// embeddings [B, d].
+class EmbeddingNetImpl : public torch::nn::Module
+{
+public:
+    virtual torch::Tensor forward(torch::Tensor images) = 0;
+};
+using EmbeddingNet = std::shared_ptr<EmbeddingNetImpl>;
+
+struct ModelInfo
+{
+    std::string name;
+    std::string description;
+};
+
+const std::vector<ModelInfo> &modelRegistry();
+
+// Throws liftlab::Error for an unknown name or an embedding size outside 2..4096.
+EmbeddingNet createModel(const ModelOptions &options);
+
+} // namespace liftlab

@@ -1,0 +1,106 @@
+#include "train/checkpoint.h"
+
+#include "error.h"
+#include "util/atomicfile.h"
+
+#include <torch/serialize.h>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace liftlab {
+
+namespace {
+
+// c10 error messages carry a C++ backtrace after the first line.
+std::string firstLine(const std::string &text)
+{
+    return text.substr(0, text.find('\n'));
+}
+
+} // namespace
+
+void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::optim::Optimizer *optimizer,
+                    const CheckpointInfo &info)
+{
+    const std::string tmp = temporaryPathFor(path);
+    try {
+        torch::serialize::OutputArchive archive;
+        torch::serialize::OutputArchive modelArchive;
+        model.save(modelArchive);
+        archive.write("model", modelArchive);
+        if (optimizer) {
+            torch::serialize::OutputArchive optimizerArchive;
+            optimizer->save(optimizerArchive);
+            archive.write("optimizer", optimizerArchive);
+        }
+        archive.write("step", c10::IValue(info.step));
+        archive.write("config", c10::IValue(info.configJson));
+        archive.write("format", c10::IValue(std::string("liftlab-checkpoint-1")));
+        archive.save_to(tmp);
+    } catch (const c10::Error &e) {
+        std::remove(tmp.c_str());
+        throw fileError(path, "cannot write checkpoint (" + firstLine(e.what()) + ")");
+    }
+    commitTemporaryFile(tmp, path);
+}
+
+CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model, torch::optim::Optimizer *optimizer)
+{
+    if (!std::filesystem::exists(path))
+        throw fileError(path, "checkpoint does not exist");
+    CheckpointInfo info;
+    try {
+        torch::serialize::InputArchive archive;
+        archive.load_from(path);
+        c10::IValue format;
+        if (!archive.try_read("format", format) || !format.isString()
+            || format.toStringRef() != "liftlab-checkpoint-1")
+            throw fileError(path, "not a LiftLab checkpoint");
+        torch::serialize::InputArchive modelArchive;
+        archive.read("model", modelArchive);
+        model.load(modelArchive);
+        if (optimizer) {
+            torch::serialize::InputArchive optimizerArchive;
+            archive.read("optimizer", optimizerArchive);
+            optimizer->load(optimizerArchive);
+        }
+        c10::IValue step, config;
+        archive.read("step", step);
+        archive.read("config", config);
+        info.step = step.toInt();
+        info.configJson = config.toStringRef();
+    } catch (const c10::Error &e) {
+        throw fileError(path, "corrupt or incompatible checkpoint (" + firstLine(e.what()) + ")");
+    } catch (const std::exception &e) {
+        if (dynamic_cast<const Error *>(&e))
+            throw;
+        throw fileError(path, "corrupt or incompatible checkpoint (" + firstLine(e.what()) + ")");
+    }
+    return info;
+}
+
+} // namespace liftlab
+
+namespace liftlab {
+
+EmbeddingNet createModelFor(const ExperimentConfig &config, int64_t inChannels)
+{
+    ModelOptions options;
+    options.name = config.model;
+    options.embeddingDim = config.embeddingDim;
+    options.normalize = config.normalize;
+    options.inChannels = inChannels;
+    torch::manual_seed(config.seed);
+    return createModel(options);
+}
+
+EmbeddingNet loadRunModel(const RunDirectory &run, int64_t inChannels)
+{
+    EmbeddingNet model = createModelFor(run.config(), inChannels);
+    loadCheckpoint(run.checkpointPath(), *model, nullptr);
+    model->eval();
+    return model;
+}
+
+} // namespace liftlab

@@ -1,0 +1,142 @@
+#include "train/config.h"
+
+#include "error.h"
+
+#include <QJsonObject>
+#include <QString>
+
+#include <cmath>
+
+namespace liftlab {
+
+namespace {
+
+QString q(const std::string &s)
+{
+    return QString::fromStdString(s);
+}
+
+} // namespace
+
+void ExperimentConfig::validate() const
+{
+    if (split != "seen" && split != "zero-shot")
+        throw Error("split '" + split + "' is not zero-shot or seen");
+    if (optimizer != "adam" && optimizer != "adamw" && optimizer != "sgd")
+        throw Error("optimizer '" + optimizer + "' is not adam, adamw or sgd");
+    if (schedule != "constant" && schedule != "cosine")
+        throw Error("schedule '" + schedule + "' is not constant or cosine");
+    if (!(learningRate > 0) || !std::isfinite(learningRate))
+        throw Error("learning rate must be a positive number");
+    if (!(weightDecay >= 0) || !std::isfinite(weightDecay))
+        throw Error("weight decay must be zero or positive");
+    if (iterations < 1)
+        throw Error("iterations must be at least 1");
+    if (threads < 1 || threads > 256)
+        throw Error("threads must be between 1 and 256");
+    if (evalEvery < 0 || checkpointEvery < 0)
+        throw Error("evaluation and checkpoint intervals must be zero or positive");
+    if (embeddingDim < 2 || embeddingDim > 4096)
+        throw Error("embedding size must be between 2 and 4096");
+    if (classesPerBatch < 2 || perClass < 2 || int64_t(classesPerBatch) * perClass > 65536)
+        throw Error("P x K must have P >= 2, K >= 2 and at most 65536 images");
+}
+
+double ExperimentConfig::learningRateAt(int64_t step) const
+{
+    if (schedule == "cosine")
+        return learningRate * 0.5 * (1.0 + std::cos(M_PI * double(step) / double(iterations)));
+    return learningRate;
+}
+
+QJsonObject toJson(const ExperimentConfig &c)
+{
+    QJsonObject params;
+    for (const auto &[name, value] : c.lossParams)
+        params[q(name)] = q(value);
+    return QJsonObject{
+        {"dataset", q(c.dataset)},
+        {"split", q(c.split)},
+        {"model", q(c.model)},
+        {"embedding_dim", qint64(c.embeddingDim)},
+        {"normalize", c.normalize},
+        {"loss", q(c.loss)},
+        {"loss_params", params},
+        {"classes_per_batch", c.classesPerBatch},
+        {"per_class", c.perClass},
+        {"augment", c.augment},
+        {"optimizer", q(c.optimizer)},
+        {"lr", c.learningRate},
+        {"weight_decay", c.weightDecay},
+        {"schedule", q(c.schedule)},
+        {"iterations", qint64(c.iterations)},
+        {"seed", QString::number(c.seed)},
+        {"threads", c.threads},
+        {"eval_every", qint64(c.evalEvery)},
+        {"checkpoint_every", qint64(c.checkpointEvery)},
+    };
+}
+
+ExperimentConfig configFromJson(const QJsonObject &json, const std::string &source)
+{
+    auto field = [&](const char *name) {
+        if (!json.contains(QLatin1String(name)))
+            throw fileError(source, std::string("missing field '") + name + "'");
+        return json.value(QLatin1String(name));
+    };
+    auto text = [&](const char *name) {
+        const QJsonValue v = field(name);
+        if (!v.isString())
+            throw fileError(source, std::string("field '") + name + "' must be a string");
+        return v.toString().toStdString();
+    };
+    auto number = [&](const char *name) {
+        const QJsonValue v = field(name);
+        if (!v.isDouble())
+            throw fileError(source, std::string("field '") + name + "' must be a number");
+        return v.toDouble();
+    };
+    auto flag = [&](const char *name) {
+        const QJsonValue v = field(name);
+        if (!v.isBool())
+            throw fileError(source, std::string("field '") + name + "' must be true or false");
+        return v.toBool();
+    };
+
+    ExperimentConfig c;
+    c.dataset = text("dataset");
+    c.split = text("split");
+    c.model = text("model");
+    c.embeddingDim = int64_t(number("embedding_dim"));
+    c.normalize = flag("normalize");
+    c.loss = text("loss");
+    const QJsonValue params = field("loss_params");
+    if (!params.isObject())
+        throw fileError(source, "field 'loss_params' must be an object");
+    const QJsonObject paramObject = params.toObject();
+    for (auto it = paramObject.begin(); it != paramObject.end(); ++it)
+        c.lossParams[it.key().toStdString()] = it.value().toString().toStdString();
+    c.classesPerBatch = int(number("classes_per_batch"));
+    c.perClass = int(number("per_class"));
+    c.augment = flag("augment");
+    c.optimizer = text("optimizer");
+    c.learningRate = number("lr");
+    c.weightDecay = number("weight_decay");
+    c.schedule = text("schedule");
+    c.iterations = int64_t(number("iterations"));
+    bool ok = false;
+    c.seed = QString::fromStdString(text("seed")).toULongLong(&ok);
+    if (!ok)
+        throw fileError(source, "field 'seed' must be an unsigned integer");
+    c.threads = int(number("threads"));
+    c.evalEvery = int64_t(number("eval_every"));
+    c.checkpointEvery = int64_t(number("checkpoint_every"));
+    try {
+        c.validate();
+    } catch (const Error &e) {
+        throw fileError(source, e.what());
+    }
+    return c;
+}
+
+} // namespace liftlab

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+class QJsonObject;
+
+namespace liftlab {
+
+// Everything that defines a training run; written to config.json and into
+// every checkpoint. Defaults are the demo recipe.
+struct ExperimentConfig
+{
+    std::string dataset = "fashion-mnist";
+    std::string split = "seen";
+    std::string model = "convnet-small";
+    int64_t embeddingDim = 64;
+    bool normalize = false;
+    std::string loss = "lifted";
+    std::map<std::string, std::string> lossParams;
+    int classesPerBatch = 4;
+    int perClass = 32;
+    bool augment = true;
+    std::string optimizer = "adam"; // adam | adamw | sgd (momentum 0.9)
+    double learningRate = 1e-3;
+    double weightDecay = 0.0;
+    std::string schedule = "cosine"; // constant | cosine
+    int64_t iterations = 1000;
+    uint64_t seed = 0;
+    int threads = 2;
+    int64_t evalEvery = 0;       // 0: evaluate at the end only
+    int64_t checkpointEvery = 250;
+
+    // Throws liftlab::Error naming the first invalid field.
+    void validate() const;
+    double learningRateAt(int64_t step) const;
+};
+
+QJsonObject toJson(const ExperimentConfig &config);
+// Throws liftlab::Error naming `source` for a missing or mistyped field.
+ExperimentConfig configFromJson(const QJsonObject &json, const std::string &source);
+
+} // namespace liftlab

@@ -1,0 +1,240 @@
+#include "train/rundirectory.h"
+
+#include "error.h"
+#include "util/atomicfile.h"
+
+#include <QByteArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace liftlab {
+
+namespace {
+
+std::string compact(const QJsonObject &o)
+{
+    return QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString();
+}
+
+// Parses each complete line; a torn or garbled line (a writer killed
+// mid-line) is skipped rather than failing the whole read.
+std::vector<QJsonObject> readJsonLines(const std::string &path)
+{
+    std::vector<QJsonObject> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (in.eof())
+            break; // no newline yet: the writer has not finished this line
+        const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(line));
+        if (doc.isObject())
+            out.push_back(doc.object());
+    }
+    return out;
+}
+
+QJsonObject metricsObject(const EvalReport &r)
+{
+    const Metrics &m = r.metrics;
+    return QJsonObject{{"step", qint64(r.step)},
+                       {"recall_at_1", m.recallAt1},
+                       {"recall_at_2", m.recallAt2},
+                       {"recall_at_4", m.recallAt4},
+                       {"recall_at_8", m.recallAt8},
+                       {"map_at_r", m.mapAtR},
+                       {"r_precision", m.rPrecision},
+                       {"nmi", m.nmi},
+                       {"f1", m.f1},
+                       {"queries", qint64(m.queries)},
+                       {"seconds", r.seconds}};
+}
+
+void rewriteKeeping(const std::string &path, int64_t lastStep)
+{
+    if (!fs::exists(path))
+        return;
+    std::string kept;
+    for (const QJsonObject &o : readJsonLines(path))
+        if (o.value("step").toInteger() <= lastStep)
+            kept += compact(o) + "\n";
+    writeFileAtomically(path, kept);
+}
+
+} // namespace
+
+RunDirectory RunDirectory::create(const std::string &path, const ExperimentConfig &config)
+{
+    std::error_code ec;
+    if (fs::exists(path) && !(fs::is_directory(path) && fs::is_empty(path)))
+        throw fileError(path, "already exists and is not empty (use --resume to continue a run)");
+    fs::create_directories(fs::path(path) / "checkpoints", ec);
+    if (ec)
+        throw fileError(path, "cannot create run directory (" + ec.message() + ")");
+    writeFileAtomically((fs::path(path) / "config.json").string(),
+                        QJsonDocument(toJson(config)).toJson(QJsonDocument::Indented).toStdString());
+    return open(path);
+}
+
+RunDirectory RunDirectory::open(const std::string &path)
+{
+    if (!fs::is_directory(path))
+        throw fileError(path, "run directory does not exist");
+    const std::string configPath = (fs::path(path) / "config.json").string();
+    std::ifstream in(configPath);
+    if (!in)
+        throw fileError(configPath, "missing (not a LiftLab run directory?)");
+    std::stringstream text;
+    text << in.rdbuf();
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(text.str()), &error);
+    if (!doc.isObject())
+        throw fileError(configPath, "not valid JSON (" + error.errorString().toStdString() + ")");
+    RunDirectory run;
+    run.m_path = path;
+    run.m_config = configFromJson(doc.object(), configPath);
+    return run;
+}
+
+std::string RunDirectory::checkpointPath() const
+{
+    return (fs::path(m_path) / "checkpoints" / "last.pt").string();
+}
+
+std::string RunDirectory::metricsPath() const
+{
+    return (fs::path(m_path) / "metrics.jsonl").string();
+}
+
+std::string RunDirectory::evalPath() const
+{
+    return (fs::path(m_path) / "eval.jsonl").string();
+}
+
+std::string RunDirectory::summaryPath() const
+{
+    return (fs::path(m_path) / "summary.json").string();
+}
+
+void RunDirectory::append(const std::string &file, std::ofstream &stream, const std::string &line)
+{
+    if (!stream.is_open()) {
+        stream.open(file, std::ios::app);
+        if (!stream)
+            throw fileError(file, "cannot append");
+    }
+    stream << line << '\n';
+}
+
+void RunDirectory::appendStep(const TrainingStep &s)
+{
+    append(metricsPath(), m_metrics,
+           compact(QJsonObject{{"step", qint64(s.step)},
+                               {"loss", s.loss},
+                               {"lr", s.learningRate},
+                               {"images_per_sec", s.imagesPerSec},
+                               {"active_fraction", s.activeFraction},
+                               {"seconds", s.elapsedSeconds}}));
+    if (++m_unflushed >= 50)
+        flush();
+}
+
+void RunDirectory::appendEval(const EvalReport &report)
+{
+    append(evalPath(), m_eval, metricsToJsonLine(report));
+    flush();
+}
+
+void RunDirectory::flush()
+{
+    m_metrics.flush();
+    m_eval.flush();
+    m_unflushed = 0;
+    if (m_metrics.fail() || m_eval.fail())
+        throw fileError(m_path, "cannot write metrics (disk full?)");
+}
+
+void RunDirectory::truncateAfter(int64_t step)
+{
+    m_metrics.close();
+    m_eval.close();
+    rewriteKeeping(metricsPath(), step);
+    rewriteKeeping(evalPath(), step);
+}
+
+void RunDirectory::writeSummary(double imagesPerSec, double trainSeconds, int64_t steps)
+{
+    writeFileAtomically(summaryPath(),
+                        compact(QJsonObject{{"images_per_sec", imagesPerSec},
+                                            {"train_seconds", trainSeconds},
+                                            {"steps", qint64(steps)}})
+                            + "\n");
+}
+
+std::vector<TrainingStep> RunDirectory::readSteps(const std::string &metricsPath)
+{
+    std::vector<TrainingStep> steps;
+    for (const QJsonObject &o : readJsonLines(metricsPath)) {
+        TrainingStep s;
+        s.step = o.value("step").toInteger();
+        s.loss = o.value("loss").toDouble();
+        s.learningRate = o.value("lr").toDouble();
+        s.imagesPerSec = o.value("images_per_sec").toDouble();
+        s.activeFraction = o.value("active_fraction").toDouble();
+        s.elapsedSeconds = o.value("seconds").toDouble();
+        steps.push_back(s);
+    }
+    return steps;
+}
+
+std::vector<EvalReport> RunDirectory::readEvals(const std::string &evalPath)
+{
+    std::vector<EvalReport> reports;
+    for (const QJsonObject &o : readJsonLines(evalPath)) {
+        EvalReport r;
+        r.step = o.value("step").toInteger();
+        r.seconds = o.value("seconds").toDouble();
+        Metrics &m = r.metrics;
+        m.recallAt1 = o.value("recall_at_1").toDouble();
+        m.recallAt2 = o.value("recall_at_2").toDouble();
+        m.recallAt4 = o.value("recall_at_4").toDouble();
+        m.recallAt8 = o.value("recall_at_8").toDouble();
+        m.mapAtR = o.value("map_at_r").toDouble();
+        m.rPrecision = o.value("r_precision").toDouble();
+        m.nmi = o.value("nmi").toDouble();
+        m.f1 = o.value("f1").toDouble();
+        m.queries = o.value("queries").toInteger();
+        reports.push_back(r);
+    }
+    return reports;
+}
+
+std::string metricsToJsonLine(const EvalReport &report)
+{
+    return compact(metricsObject(report));
+}
+
+std::string metricsTable(const std::vector<std::pair<std::string, Metrics>> &rows)
+{
+    size_t width = 10;
+    for (const auto &row : rows)
+        width = std::max(width, row.first.size());
+    std::ostringstream s;
+    char buffer[256];
+    std::snprintf(buffer, sizeof buffer, "%-*s %8s %8s %8s %8s %8s %8s %8s\n", int(width), "embedding", "R@1", "R@2",
+                  "R@4", "R@8", "MAP@R", "NMI", "F1");
+    s << buffer;
+    for (const auto &[name, m] : rows) {
+        std::snprintf(buffer, sizeof buffer, "%-*s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f\n", int(width),
+                      name.c_str(), m.recallAt1, m.recallAt2, m.recallAt4, m.recallAt8, m.mapAtR, m.nmi, m.f1);
+        s << buffer;
+    }
+    return s.str();
+}
+
+} // namespace liftlab

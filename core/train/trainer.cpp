@@ -1,0 +1,265 @@
+#include "train/trainer.h"
+
+#include "data/augment.h"
+#include "data/sampler.h"
+#include "error.h"
+#include "eval/evaluate.h"
+#include "losses/loss.h"
+#include "nn/models.h"
+#include "train/checkpoint.h"
+#include "train/rundirectory.h"
+
+#include <ATen/Parallel.h>
+#include <torch/optim.h>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+namespace liftlab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const ExperimentConfig &c, std::vector<torch::Tensor> params)
+{
+    if (c.optimizer == "adam")
+        return std::make_unique<torch::optim::Adam>(
+            params, torch::optim::AdamOptions(c.learningRate).weight_decay(c.weightDecay));
+    if (c.optimizer == "adamw")
+        return std::make_unique<torch::optim::AdamW>(
+            params, torch::optim::AdamWOptions(c.learningRate).weight_decay(c.weightDecay));
+    return std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(c.learningRate).momentum(0.9).weight_decay(c.weightDecay));
+}
+
+std::vector<int64_t> toVector(const torch::Tensor &t)
+{
+    const torch::Tensor c = t.to(torch::kInt64).contiguous();
+    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+
+std::vector<float> toFloats(const torch::Tensor &t)
+{
+    const torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+    return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+} // namespace
+
+struct Trainer::Private
+{
+    ExperimentConfig config;
+    DatasetSplit data;
+    EmbeddingNet model;
+    std::unique_ptr<Loss> loss;
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+    std::unique_ptr<PKSampler> sampler;
+    RunDirectory run;
+    int64_t step = 0; // finished steps
+
+    // Everything that can fail because of the experiment happens here,
+    // before the run directory is touched.
+    explicit Private(const ExperimentConfig &c)
+        : config(c)
+    {
+        config.validate();
+        const LossInfo &info = findLoss(config.loss);
+        loss = info.create(resolveParams(info, config.lossParams));
+        at::set_num_threads(config.threads);
+        data = loadDataset(config.dataset, splitFromString(config.split));
+        sampler = std::make_unique<PKSampler>(toVector(data.train.labels), config.classesPerBatch, config.perClass,
+                                              config.seed);
+        model = createModelFor(config, data.train.images.size(1));
+        optimizer = makeOptimizer(config, model->parameters());
+    }
+
+    void log(const Callbacks &cb, const std::string &text) const
+    {
+        if (cb.onLog)
+            cb.onLog(text);
+    }
+
+    void saveCheckpoint()
+    {
+        CheckpointInfo info;
+        info.step = step;
+        info.configJson = QJsonDocument(toJson(config)).toJson(QJsonDocument::Compact).toStdString();
+        liftlab::saveCheckpoint(run.checkpointPath(), *model, optimizer.get(), info);
+    }
+
+    EvalReport evaluate()
+    {
+        const Clock::time_point start = Clock::now();
+        EvalReport report;
+        report.step = step;
+        report.metrics = evaluateEmbeddings(embedDataset(*model, data.test, data.normalization), data.test.labels,
+                                            config.seed);
+        report.seconds = secondsSince(start);
+        return report;
+    }
+};
+
+Trainer::Trainer(std::unique_ptr<Private> d)
+    : d(std::move(d))
+{
+}
+
+Trainer::~Trainer() = default;
+
+std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const std::string &runDir)
+{
+    auto p = std::make_unique<Private>(config);
+    p->run = RunDirectory::create(runDir, p->config);
+    return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir)
+{
+    RunDirectory run = RunDirectory::open(runDir);
+    auto p = std::make_unique<Private>(run.config());
+    const CheckpointInfo info = loadCheckpoint(run.checkpointPath(), *p->model, p->optimizer.get());
+    p->step = info.step;
+    run.truncateAfter(info.step);
+    p->run = std::move(run);
+    return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
+}
+
+const ExperimentConfig &Trainer::config() const
+{
+    return d->config;
+}
+
+const std::string &Trainer::runPath() const
+{
+    return d->run.path();
+}
+
+int64_t Trainer::step() const
+{
+    return d->step;
+}
+
+EvalReport Trainer::evaluate()
+{
+    at::set_num_threads(d->config.threads);
+    return d->evaluate();
+}
+
+Metrics Trainer::evaluateRawPixels()
+{
+    at::set_num_threads(d->config.threads);
+    const Dataset &test = d->data.test;
+    std::vector<int64_t> all(size_t(test.size()));
+    std::iota(all.begin(), all.end(), 0);
+    const torch::Tensor pixels = makeBatch(test, all, d->data.normalization, AugmentOptions{}, nullptr);
+    return evaluateEmbeddings(pixels.flatten(1), test.labels, d->config.seed);
+}
+
+Metrics Trainer::evaluateUntrained()
+{
+    at::set_num_threads(d->config.threads);
+    const EmbeddingNet untrained = createModelFor(d->config, d->data.train.images.size(1));
+    return evaluateEmbeddings(embedDataset(*untrained, d->data.test, d->data.normalization), d->data.test.labels,
+                              d->config.seed);
+}
+
+Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &cancel)
+{
+    // The thread budget is per thread under OpenMP: set it where the work runs.
+    at::set_num_threads(d->config.threads);
+    const ExperimentConfig &c = d->config;
+    d->model->train();
+    const AugmentOptions augment{c.augment, 2, true};
+    double trainSeconds = 0;
+    int64_t trainedImages = 0;
+    Clock::time_point lastSnapshot;
+    d->log(cb, "training " + c.loss + " on " + c.dataset + " (" + c.split + "), " + std::to_string(c.iterations)
+                   + " steps, batch " + std::to_string(d->sampler->batchSize()));
+
+    while (d->step < c.iterations) {
+        if (cancel.load()) {
+            d->saveCheckpoint();
+            d->run.flush();
+            d->log(cb, "cancelled at step " + std::to_string(d->step) + "; checkpoint saved");
+            return Outcome::Cancelled;
+        }
+        const Clock::time_point start = Clock::now();
+        const double lr = c.learningRateAt(d->step);
+        for (auto &group : d->optimizer->param_groups())
+            group.options().set_lr(lr);
+
+        const std::vector<int64_t> indices = d->sampler->batch(d->step);
+        std::mt19937_64 rng = stepGenerator(c.seed, d->step, 2);
+        const torch::Tensor images = makeBatch(d->data.train, indices, d->data.normalization, augment, &rng);
+        const torch::Tensor labels = d->data.train.labels.index_select(0, torch::tensor(indices, torch::kInt64));
+
+        d->optimizer->zero_grad();
+        const torch::Tensor embeddings = d->model->forward(images);
+        LossOutput out = d->loss->compute(embeddings, labels);
+        const double value = out.loss.item<double>();
+        if (!std::isfinite(value))
+            throw Error("step " + std::to_string(d->step + 1) + ": the loss is " + (std::isnan(value) ? "NaN" : "infinite")
+                        + " (learning rate " + std::to_string(lr)
+                        + " too high?); training stopped, the last good checkpoint in " + d->run.checkpointPath()
+                        + " is kept");
+        out.loss.backward();
+        d->optimizer->step();
+        ++d->step;
+
+        const double seconds = secondsSince(start);
+        trainSeconds += seconds;
+        trainedImages += int64_t(indices.size());
+        TrainingStep event;
+        event.step = d->step;
+        event.iterations = c.iterations;
+        event.loss = value;
+        event.learningRate = lr;
+        event.imagesPerSec = double(indices.size()) / std::max(seconds, 1e-9);
+        event.activeFraction = out.activeFraction;
+        event.elapsedSeconds = trainSeconds;
+        d->run.appendStep(event);
+        if (cb.onStep)
+            cb.onStep(event);
+
+        if (cb.onSnapshot && secondsSince(lastSnapshot) > 0.25) {
+            lastSnapshot = Clock::now();
+            DistanceSnapshot snapshot;
+            snapshot.step = d->step;
+            snapshot.size = int64_t(indices.size());
+            snapshot.distances = toFloats(pairwiseDistances(embeddings.detach()));
+            if (out.pairTerms.defined())
+                snapshot.pairTerms = toFloats(out.pairTerms);
+            snapshot.labels = toVector(labels);
+            snapshot.indices = indices;
+            cb.onSnapshot(snapshot);
+        }
+
+        const bool last = d->step == c.iterations;
+        if (last || (c.evalEvery > 0 && d->step % c.evalEvery == 0)) {
+            const EvalReport report = d->evaluate();
+            d->model->train();
+            d->run.appendEval(report);
+            if (cb.onEval)
+                cb.onEval(report);
+        }
+        if (last || (c.checkpointEvery > 0 && d->step % c.checkpointEvery == 0)) {
+            d->run.flush();
+            d->saveCheckpoint();
+        }
+    }
+    if (trainedImages > 0)
+        d->run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, d->step);
+    return Outcome::Finished;
+}
+
+} // namespace liftlab

@@ -1,0 +1,62 @@
+#pragma once
+
+#include "train/config.h"
+#include "train/events.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace liftlab {
+
+// Trains an embedding network on one experiment and keeps its run directory.
+// The header is free of torch so that the GUI can hold a Trainer; everything
+// reported leaves as value types (events.h).
+class Trainer
+{
+public:
+    struct Callbacks
+    {
+        std::function<void(const TrainingStep &)> onStep;
+        std::function<void(const EvalReport &)> onEval;
+        std::function<void(const DistanceSnapshot &)> onSnapshot; // a few times a second at most
+        std::function<void(const std::string &)> onLog;
+    };
+
+    enum class Outcome { Finished, Cancelled };
+
+    // Loads the data and builds everything; creates `runDir` only once all of
+    // that has succeeded, so a bad experiment leaves nothing behind.
+    // Throws liftlab::Error with a clear message.
+    static std::unique_ptr<Trainer> start(const ExperimentConfig &config, const std::string &runDir);
+    // Continues a run from its last checkpoint, exactly as if it had not stopped.
+    static std::unique_ptr<Trainer> resume(const std::string &runDir);
+
+    ~Trainer();
+
+    // Trains until the configured iterations are done or `cancel` is set
+    // (checked between batches). Saves a checkpoint every checkpointEvery
+    // steps and at the end (also when cancelled). A NaN/Inf loss stops
+    // training with liftlab::Error; the last good checkpoint is kept.
+    Outcome run(const Callbacks &callbacks, const std::atomic<bool> &cancel);
+
+    const ExperimentConfig &config() const;
+    const std::string &runPath() const;
+    int64_t step() const;
+
+    // Evaluates the current model on the test split.
+    EvalReport evaluate();
+    // The two baselines a trained embedding must beat, on the same test
+    // split: the normalised raw pixels, and the network as initialised (same
+    // seed, no training).
+    Metrics evaluateRawPixels();
+    Metrics evaluateUntrained();
+
+private:
+    struct Private;
+    explicit Trainer(std::unique_ptr<Private> d);
+    std::unique_ptr<Private> d;
+};
+
+} // namespace liftlab

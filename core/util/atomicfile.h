@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+
+namespace liftlab {
+
+// Writes `contents` to `path` through a temporary file in the same folder and
+// a rename, so readers see either the old file or the complete new one, never
+// a torn write. Throws liftlab::Error naming the path on failure and removes
+// the temporary file.
+void writeFileAtomically(const std::string &path, const std::string &contents);
+
+// Renames an already written temporary file into place (same guarantees).
+void commitTemporaryFile(const std::string &temporaryPath, const std::string &path);
+
+// The temporary name used for `path`.
+std::string temporaryPathFor(const std::string &path);
+
+} // namespace liftlab

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# LiftLab entry point.
+#   ./liftlab.sh run    install what is missing, build, start LiftLab
+#                       (the GUI with a display, the headless demo without)
+#   ./liftlab.sh test   install what is missing, build, run the test suite
+#   ./liftlab.sh build  install what is missing and build only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian 12 packages needed to build, test and run.
+PACKAGES=(
+    cmake ninja-build g++ pkg-config
+    libtorch-dev libopenblas0-pthread   # OpenBLAS: without it torch's matmul is ~25x slower
+    qt6-base-dev qt6-charts-dev libqt6opengl6-dev libxkbcommon-dev
+    zlib1g-dev libcli11-dev
+    dataset-fashion-mnist               # the embedded default dataset
+)
+
+install_packages() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "liftlab: installing ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+    cmake --preset release >/dev/null
+    cmake --build --preset release
+}
+
+case "${1:-run}" in
+    run)
+        install_packages
+        build
+        shift || true
+        if [ -x build/release/app/liftlab ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+            exec build/release/app/liftlab "$@"
+        fi
+        exec build/release/app/liftlab-cli demo "$@"
+        ;;
+    test)
+        install_packages
+        build
+        ctest --preset release
+        ;;
+    build)
+        install_packages
+        build
+        ;;
+    *)
+        echo "usage: $0 [run|test|build]" >&2
+        exit 2
+        ;;
+esac

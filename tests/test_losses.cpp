@@ -1,0 +1,362 @@
+// Every loss against an independent brute-force reference (explicit loops in
+// double precision), a finite-difference gradient check, and a learning smoke
+// test; plus the edge cases of the lifted loss and the registry's checks.
+#include "error.h"
+#include "losses/loss.h"
+
+#include <torch/torch.h>
+
+#include <QTest>
+
+#include <cmath>
+#include <functional>
+
+using namespace liftlab;
+
+namespace {
+
+using Matrix = std::vector<std::vector<double>>;
+
+double distance(const Matrix &x, size_t i, size_t j)
+{
+    double s = 0;
+    for (size_t k = 0; k < x[i].size(); ++k)
+        s += (x[i][k] - x[j][k]) * (x[i][k] - x[j][k]);
+    return std::sqrt(s);
+}
+
+// The paper's eq. 4, pair by pair.
+double liftedReference(const Matrix &x, const std::vector<int64_t> &y, double a)
+{
+    double sum = 0;
+    int pairs = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+        for (size_t j = i + 1; j < x.size(); ++j) {
+            if (y[i] != y[j])
+                continue;
+            double negatives = 0;
+            for (size_t k = 0; k < x.size(); ++k) {
+                if (y[k] != y[i])
+                    negatives += std::exp(a - distance(x, i, k));
+                if (y[k] != y[j])
+                    negatives += std::exp(a - distance(x, j, k));
+            }
+            const double j_ij = std::log(negatives) + distance(x, i, j);
+            sum += std::pow(std::max(0.0, j_ij), 2);
+            ++pairs;
+        }
+    return pairs ? sum / (2.0 * pairs) : 0.0;
+}
+
+double contrastiveReference(const Matrix &x, const std::vector<int64_t> &y, double m)
+{
+    double sum = 0;
+    int pairs = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+        for (size_t j = i + 1; j < x.size(); ++j, ++pairs) {
+            const double d = distance(x, i, j);
+            sum += y[i] == y[j] ? 0.5 * d * d : 0.5 * std::pow(std::max(0.0, m - d), 2);
+        }
+    return sum / pairs;
+}
+
+double tripletReference(const Matrix &x, const std::vector<int64_t> &y, double m, const std::string &miner)
+{
+    const size_t n = x.size();
+    double sum = 0;
+    int count = 0;
+    for (size_t a = 0; a < n; ++a) {
+        if (miner == "batch-hard") {
+            double hardestPositive = -1, hardestNegative = INFINITY;
+            for (size_t k = 0; k < n; ++k) {
+                if (k != a && y[k] == y[a])
+                    hardestPositive = std::max(hardestPositive, distance(x, a, k));
+                if (y[k] != y[a])
+                    hardestNegative = std::min(hardestNegative, distance(x, a, k));
+            }
+            if (hardestPositive >= 0 && std::isfinite(hardestNegative)) {
+                sum += std::max(0.0, hardestPositive - hardestNegative + m);
+                ++count;
+            }
+            continue;
+        }
+        for (size_t p = 0; p < n; ++p) {
+            if (p == a || y[p] != y[a])
+                continue;
+            const double dap = distance(x, a, p);
+            if (miner == "all") {
+                for (size_t k = 0; k < n; ++k)
+                    if (y[k] != y[a]) {
+                        sum += std::max(0.0, dap - distance(x, a, k) + m);
+                        ++count;
+                    }
+                continue;
+            }
+            // semi-hard: the closest negative farther than the positive, else the farthest negative.
+            double semiHard = INFINITY, farthest = -1;
+            for (size_t k = 0; k < n; ++k)
+                if (y[k] != y[a]) {
+                    const double dan = distance(x, a, k);
+                    farthest = std::max(farthest, dan);
+                    if (dan > dap)
+                        semiHard = std::min(semiHard, dan);
+                }
+            if (farthest < 0)
+                continue;
+            const double dan = std::isfinite(semiHard) ? semiHard : farthest;
+            sum += std::max(0.0, dap - dan + m);
+            ++count;
+        }
+    }
+    return count ? sum / count : 0.0;
+}
+
+using Reference = std::function<double(const Matrix &, const std::vector<int64_t> &)>;
+
+Reference referenceFor(const QString &loss, double margin)
+{
+    if (loss == "lifted")
+        return [=](const Matrix &x, const std::vector<int64_t> &y) { return liftedReference(x, y, margin); };
+    if (loss == "contrastive")
+        return [=](const Matrix &x, const std::vector<int64_t> &y) { return contrastiveReference(x, y, margin); };
+    const std::string miner = loss.section(':', 1).toStdString();
+    return [=](const Matrix &x, const std::vector<int64_t> &y) { return tripletReference(x, y, margin, miner); };
+}
+
+std::unique_ptr<Loss> makeLoss(const QString &spec, double margin)
+{
+    ParamValues params{{"margin", std::to_string(margin)}};
+    if (spec.startsWith("triplet"))
+        params["miner"] = spec.section(':', 1).toStdString();
+    return createLoss(spec.section(':', 0, 0).toStdString(), params);
+}
+
+Matrix toMatrix(const torch::Tensor &t)
+{
+    const torch::Tensor c = t.to(torch::kFloat64).contiguous();
+    Matrix m(size_t(c.size(0)), std::vector<double>(size_t(c.size(1))));
+    for (int64_t i = 0; i < c.size(0); ++i)
+        for (int64_t k = 0; k < c.size(1); ++k)
+            m[size_t(i)][size_t(k)] = c[i][k].item<double>();
+    return m;
+}
+
+std::vector<int64_t> toLabels(const torch::Tensor &t)
+{
+    return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+}
+
+torch::Tensor balancedLabels(int classes, int perClass)
+{
+    return torch::arange(classes, torch::kInt64).repeat_interleave(perClass);
+}
+
+void addLossRows()
+{
+    QTest::addColumn<QString>("loss");
+    QTest::addColumn<double>("margin");
+    QTest::newRow("lifted") << "lifted" << 1.0;
+    QTest::newRow("lifted margin 2") << "lifted" << 2.0;
+    QTest::newRow("contrastive") << "contrastive" << 1.0;
+    QTest::newRow("triplet all") << "triplet:all" << 0.5;
+    QTest::newRow("triplet batch-hard") << "triplet:batch-hard" << 0.5;
+    QTest::newRow("triplet semi-hard") << "triplet:semi-hard" << 0.5;
+}
+
+} // namespace
+
+class TestLosses : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { at::set_num_threads(2); }
+
+    void matchesReference_data()
+    {
+        addLossRows();
+    }
+
+    void matchesReference()
+    {
+        QFETCH(QString, loss);
+        QFETCH(double, margin);
+        const auto l = makeLoss(loss, margin);
+        const Reference reference = referenceFor(loss, margin);
+        for (const auto &[classes, perClass, dim, scale] :
+             std::vector<std::tuple<int, int, int, double>>{{3, 4, 5, 0.3}, {4, 3, 16, 1.0}, {8, 4, 32, 0.1}}) {
+            torch::manual_seed(classes * 100 + dim);
+            const torch::Tensor x = torch::randn({classes * perClass, dim}, torch::kFloat64) * scale;
+            const torch::Tensor y = balancedLabels(classes, perClass);
+            const double expected = reference(toMatrix(x), toLabels(y));
+            const double actual64 = l->compute(x, y).loss.item<double>();
+            const double actual32 = l->compute(x.to(torch::kFloat32), y).loss.item<double>();
+            QVERIFY2(std::abs(actual64 - expected) <= 1e-10 * std::max(1.0, std::abs(expected)),
+                     qPrintable(QString("double: %1 vs reference %2").arg(actual64, 0, 'g', 17).arg(expected, 0, 'g', 17)));
+            QVERIFY2(std::abs(actual32 - expected) <= 1e-4 * std::max(1.0, std::abs(expected)),
+                     qPrintable(QString("float: %1 vs reference %2").arg(actual32).arg(expected)));
+        }
+    }
+
+    void gradientMatchesFiniteDifferences_data()
+    {
+        addLossRows();
+    }
+
+    void gradientMatchesFiniteDifferences()
+    {
+        QFETCH(QString, loss);
+        QFETCH(double, margin);
+        const auto l = makeLoss(loss, margin);
+        torch::manual_seed(7);
+        const torch::Tensor y = balancedLabels(3, 4);
+        const torch::Tensor x0 = torch::randn({12, 4}, torch::kFloat64) * 0.4;
+        const torch::Tensor x = x0.clone().requires_grad_(true);
+        l->compute(x, y).loss.backward();
+        const torch::Tensor analytic = x.grad();
+        QVERIFY(analytic.abs().sum().item<double>() > 0);
+
+        const double eps = 1e-6;
+        torch::NoGradGuard noGrad;
+        for (int64_t i = 0; i < x0.size(0); ++i)
+            for (int64_t k = 0; k < x0.size(1); ++k) {
+                torch::Tensor plus = x0.clone(), minus = x0.clone();
+                plus[i][k] += eps;
+                minus[i][k] -= eps;
+                const double numeric = (l->compute(plus, y).loss.item<double>() - l->compute(minus, y).loss.item<double>())
+                    / (2 * eps);
+                const double a = analytic[i][k].item<double>();
+                QVERIFY2(std::abs(a - numeric) <= 1e-6 + 1e-5 * std::abs(numeric),
+                         qPrintable(QString("d/dx[%1][%2]: analytic %3, numeric %4").arg(i).arg(k).arg(a).arg(numeric)));
+            }
+    }
+
+    void learningLowersTheLoss_data()
+    {
+        addLossRows();
+    }
+
+    void learningLowersTheLoss()
+    {
+        QFETCH(QString, loss);
+        QFETCH(double, margin);
+        const auto l = makeLoss(loss, margin);
+        torch::manual_seed(3);
+        const torch::Tensor y = balancedLabels(4, 4);
+        const torch::Tensor x = (torch::randn({16, 8}) * 0.5).requires_grad_(true);
+        torch::optim::Adam optimizer({x}, torch::optim::AdamOptions(0.05));
+        const double first = l->compute(x, y).loss.item<double>();
+        QVERIFY(first > 0);
+        for (int step = 0; step < 30; ++step) {
+            optimizer.zero_grad();
+            l->compute(x, y).loss.backward();
+            optimizer.step();
+        }
+        const double last = l->compute(x, y).loss.item<double>();
+        QVERIFY2(last < 0.5 * first, qPrintable(QString("loss %1 -> %2").arg(first).arg(last)));
+    }
+
+    void collapsedEmbeddingGivesFiniteGradients_data()
+    {
+        addLossRows();
+    }
+
+    void collapsedEmbeddingGivesFiniteGradients()
+    {
+        // D = 0 everywhere: every safe square root must hold.
+        QFETCH(QString, loss);
+        QFETCH(double, margin);
+        const auto l = makeLoss(loss, margin);
+        const torch::Tensor x = torch::ones({12, 6}).requires_grad_(true);
+        const LossOutput out = l->compute(x, balancedLabels(3, 4));
+        out.loss.backward();
+        QVERIFY(std::isfinite(out.loss.item<double>()));
+        QVERIFY(out.loss.item<double>() > 0);
+        QVERIFY(torch::isfinite(x.grad()).all().item<bool>());
+    }
+
+    void liftedEdgeCases()
+    {
+        const auto l = createLoss("lifted", {});
+        // No positive pair: zero by definition, with a (zero) gradient.
+        torch::Tensor x = torch::randn({6, 3}).requires_grad_(true);
+        LossOutput out = l->compute(x, torch::arange(6, torch::kInt64));
+        QCOMPARE(out.loss.item<double>(), 0.0);
+        out.loss.backward();
+        QCOMPARE(x.grad().abs().sum().item<double>(), 0.0);
+        // One class only (no negatives): every hinge is zero.
+        out = l->compute(torch::randn({6, 3}), torch::zeros({6}, torch::kInt64));
+        QCOMPARE(out.loss.item<double>(), 0.0);
+        // Far-apart classes: all hinges inactive, loss exactly zero.
+        const torch::Tensor far = torch::cat({torch::zeros({3, 2}), torch::full({3, 2}, 100.0)});
+        out = l->compute(far, balancedLabels(2, 3));
+        QCOMPARE(out.loss.item<double>(), 0.0);
+        QCOMPARE(out.activeFraction, 0.0);
+        // Huge distances do not overflow the log-sum-exp.
+        out = l->compute(torch::randn({8, 4}) * 1e6, balancedLabels(2, 4));
+        QVERIFY(std::isfinite(out.loss.item<double>()));
+    }
+
+    void liftedPairTermsAreTheJs()
+    {
+        const auto l = createLoss("lifted", {});
+        torch::manual_seed(11);
+        const torch::Tensor x = torch::randn({6, 3}, torch::kFloat64) * 0.3;
+        const torch::Tensor y = balancedLabels(2, 3);
+        const LossOutput out = l->compute(x, y);
+        const Matrix m = toMatrix(x);
+        // J_01 by hand.
+        double negatives = 0;
+        for (size_t k = 3; k < 6; ++k)
+            negatives += std::exp(1.0 - distance(m, 0, k)) + std::exp(1.0 - distance(m, 1, k));
+        const double j01 = std::log(negatives) + distance(m, 0, 1);
+        QVERIFY(std::abs(out.pairTerms[0][1].item<double>() - j01) < 1e-10);
+        QCOMPARE(out.pairTerms[1][0].item<double>(), out.pairTerms[0][1].item<double>());
+        QCOMPARE(out.pairTerms[0][3].item<double>(), 0.0); // a negative pair has no J
+    }
+
+    void registryRejectsBadInput_data()
+    {
+        QTest::addColumn<QString>("loss");
+        QTest::addColumn<QString>("param");
+        QTest::addColumn<QString>("value");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("unknown loss") << "nope" << "" << "" << "unknown loss 'nope'";
+        QTest::newRow("unknown parameter") << "lifted" << "alpha" << "1" << "has no parameter 'alpha'";
+        QTest::newRow("not a number") << "lifted" << "margin" << "abc" << "is not a number";
+        QTest::newRow("out of range") << "contrastive" << "margin" << "-1" << "outside";
+        QTest::newRow("bad choice") << "triplet" << "miner" << "hardest" << "is not one of";
+    }
+
+    void registryRejectsBadInput()
+    {
+        QFETCH(QString, loss);
+        QFETCH(QString, param);
+        QFETCH(QString, value);
+        QFETCH(QString, message);
+        ParamValues params;
+        if (!param.isEmpty())
+            params[param.toStdString()] = value.toStdString();
+        try {
+            createLoss(loss.toStdString(), params);
+            QFAIL("no error");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains(message), e.what());
+        }
+    }
+
+    void registryDescribesEveryParameter()
+    {
+        QVERIFY(lossRegistry().size() >= 3);
+        for (const LossInfo &info : lossRegistry()) {
+            QVERIFY(!info.title.empty() && !info.description.empty());
+            // The defaults must pass the registry's own checks.
+            QVERIFY(info.create(resolveParams(info, {})) != nullptr);
+            for (const ParamSpec &p : info.params)
+                QVERIFY(!p.help.empty());
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLosses)
+#include "test_losses.moc"

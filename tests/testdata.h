@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+
+namespace liftlab::testing {
+
+// Writes a small Fashion-MNIST-like dataset (the four IDX files, raw or
+// gzip-compressed) into `folder`: `classes` classes of 28x28 images, each
+// class a bright blob at its own position plus per-image noise and jitter,
+// so a network can learn it in a few dozen steps.
+void writeSyntheticIdx(const std::string &folder, int classes, int trainPerClass, int testPerClass,
+                       unsigned seed = 1, bool gzip = false);
+
+// A fresh temporary folder that removes itself.
+class TempDir
+{
+public:
+    TempDir();
+    ~TempDir();
+    const std::string &path() const { return m_path; }
+    std::string file(const std::string &name) const { return m_path + "/" + name; }
+
+private:
+    std::string m_path;
+};
+
+} // namespace liftlab::testing
