@@ -1,4 +1,257 @@
+// liftlab-cli as a user runs it: every bad input ends in a one-line message
+// naming the file and the problem, exit code 2, and no partial output.
+#include "data/idx.h"
+#include "data/npy.h"
+#include "losses/loss.h"
+
+#include "testdata.h"
+
+#include <torch/torch.h>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QTest>
-class Placeholder : public QObject { Q_OBJECT };
-QTEST_GUILESS_MAIN(Placeholder)
+
+#include <filesystem>
+#include <fstream>
+
+using namespace liftlab;
+using liftlab::testing::TempDir;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result
+{
+    int code = -1;
+    QString out, err;
+};
+
+Result runCli(const QStringList &args, int timeoutMs = 300000)
+{
+    QProcess p;
+    p.start(qEnvironmentVariable("LIFTLAB_CLI", "liftlab-cli"), args);
+    Result r;
+    if (!p.waitForFinished(timeoutMs))
+        return r;
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+QString q(const std::string &s)
+{
+    return QString::fromStdString(s);
+}
+
+void writeFloats(const std::string &path, std::vector<int64_t> shape, const std::vector<float> &values)
+{
+    writeNpy(path, npyFromFloats(std::move(shape), values.data()));
+}
+
+void writeLabels(const std::string &path, const std::vector<int64_t> &labels)
+{
+    writeNpy(path, npyFromInt64({int64_t(labels.size())}, labels.data()));
+}
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+
+    TempDir m_dir;
+    std::string m_data, m_run;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_data = m_dir.file("data");
+        liftlab::testing::writeSyntheticIdx(m_data, 10, 20, 8, 1, /*gzip=*/true);
+
+        // Broken copies of the dataset.
+        for (const char *name : {"truncated", "wrongmagic"}) {
+            const std::string folder = m_dir.file(name);
+            liftlab::testing::writeSyntheticIdx(folder, 10, 20, 8);
+            const std::string images = folder + "/train-images-idx3-ubyte";
+            if (std::string(name) == "truncated") {
+                fs::resize_file(images, fs::file_size(images) - 100);
+            } else {
+                std::fstream f(images, std::ios::in | std::ios::out | std::ios::binary);
+                f.write("\x12\x34\x56\x78", 4);
+            }
+        }
+
+        // A small finished run for eval/embed.
+        m_run = m_dir.file("run");
+        const Result r = runCli({"train", "--dataset", q(m_data), "--iterations", "15", "-P", "4", "-K", "4",
+                                 "--out", q(m_run), "--threads", "2"});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY(r.out.contains("R@1"));
+
+        // Arrays for metrics/loss.
+        writeFloats(m_dir.file("e.npy"), {6, 2}, {0, 0, 0.1f, 0, 0, 0.1f, 5, 5, 5.1f, 5, 5, 5.1f});
+        writeLabels(m_dir.file("y.npy"), {0, 0, 0, 1, 1, 1});
+        writeLabels(m_dir.file("y5.npy"), {0, 0, 0, 1, 1});
+        writeFloats(m_dir.file("flat.npy"), {12}, std::vector<float>(12, 1.f));
+        std::ofstream(m_dir.file("u8.npy"), std::ios::binary)
+            << std::string("\x93NUMPY\x01\x00", 8) << char(70) << char(0)
+            << "{'descr': '|u1', 'fortran_order': False, 'shape': (6, 2), }" + std::string(70 - 61 - 1, ' ') + "\n"
+            << std::string(12, '\x01');
+        std::ofstream(m_dir.file("garbage.npy")) << "hello";
+
+        // A run whose checkpoint does not fit its config, and one with a corrupt checkpoint.
+        for (const char *name : {"run-mismatch", "run-corrupt"}) {
+            const std::string copy = m_dir.file(name);
+            fs::copy(m_run, copy, fs::copy_options::recursive);
+        }
+        {
+            const std::string config = m_dir.file("run-mismatch/config.json");
+            std::ifstream in(config);
+            std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            const auto at = text.find("\"embedding_dim\": 64");
+            QVERIFY(at != std::string::npos);
+            text.replace(at, 19, "\"embedding_dim\": 32");
+            std::ofstream(config) << text;
+        }
+        std::ofstream(m_dir.file("run-corrupt/checkpoints/last.pt")) << "garbage";
+    }
+
+    void badInputFailsCleanly_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        const QString d = q(m_data);
+        const QString out = q(m_dir.file("must-not-exist"));
+        auto train = [&](QStringList extra) {
+            return QStringList{"train", "--iterations", "5", "-P", "4", "-K", "4", "--out", out} + extra;
+        };
+        QTest::newRow("missing dataset folder") << train({"--dataset", "/no/such/folder"}) << "/no/such/folder: dataset folder does not exist";
+        QTest::newRow("truncated IDX") << train({"--dataset", q(m_dir.file("truncated"))}) << "truncated IDX data";
+        QTest::newRow("wrong magic IDX") << train({"--dataset", q(m_dir.file("wrongmagic"))}) << "wrong magic";
+        QTest::newRow("unknown loss") << train({"--dataset", d, "--loss", "nope"}) << "unknown loss 'nope'";
+        QTest::newRow("unknown parameter") << train({"--dataset", d, "--param", "alpha=2"}) << "has no parameter 'alpha'";
+        QTest::newRow("bad parameter value") << train({"--dataset", d, "--margin", "-3"}) << "outside";
+        QTest::newRow("malformed --param") << train({"--dataset", d, "--param", "margin"}) << "name=value";
+        QTest::newRow("P x K too large") << (QStringList{"train", "--dataset", d, "-P", "11", "-K", "4", "--out", out})
+                                         << "more than the training split allows";
+        QTest::newRow("unknown option") << train({"--dataset", d, "--frobnicate"}) << "frobnicate";
+        const QString e = q(m_dir.file("e.npy")), y = q(m_dir.file("y.npy"));
+        QTest::newRow("npy wrong dtype") << QStringList{"metrics", "--embeddings", q(m_dir.file("u8.npy")), "--labels", y}
+                                         << "unsupported .npy dtype '|u1'";
+        QTest::newRow("npy wrong shape") << QStringList{"metrics", "--embeddings", q(m_dir.file("flat.npy")), "--labels", y}
+                                         << "2-D array";
+        QTest::newRow("npy length mismatch") << QStringList{"metrics", "--embeddings", e, "--labels", q(m_dir.file("y5.npy"))}
+                                             << "5 labels for 6 embeddings";
+        QTest::newRow("npy not npy") << QStringList{"loss", "--embeddings", q(m_dir.file("garbage.npy")), "--labels", y, "--loss", "lifted"}
+                                     << "not a .npy file";
+        QTest::newRow("npy missing") << QStringList{"metrics", "--embeddings", q(m_dir.file("none.npy")), "--labels", y}
+                                     << "cannot open file";
+        QTest::newRow("labels as embeddings") << QStringList{"metrics", "--embeddings", y, "--labels", y}
+                                              << "embeddings must be float32 or float64";
+        QTest::newRow("loss unknown") << QStringList{"loss", "--embeddings", e, "--labels", y, "--loss", "nope"}
+                                      << "unknown loss";
+        QTest::newRow("not a run") << QStringList{"eval", q(m_dir.path())} << "config.json: missing";
+        QTest::newRow("incompatible checkpoint") << QStringList{"eval", q(m_dir.file("run-mismatch"))}
+                                                 << "incompatible checkpoint: head.";
+        QTest::newRow("corrupt checkpoint") << QStringList{"eval", q(m_dir.file("run-corrupt"))}
+                                            << "corrupt or incompatible checkpoint";
+        QTest::newRow("resume corrupt") << QStringList{"train", "--resume", q(m_dir.file("run-corrupt"))}
+                                        << "last.pt";
+        QTest::newRow("run exists") << QStringList{"train", "--dataset", d, "-P", "4", "-K", "4", "--out", q(m_run)} << "already exists";
+    }
+
+    void badInputFailsCleanly()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        const Result r = runCli(args);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+        QCOMPARE(r.err.trimmed().count('\n'), 0); // one line
+        QVERIFY(!fs::exists(m_dir.file("must-not-exist")));
+    }
+
+    void helpWorksForEverySubcommand()
+    {
+        for (const QStringList &args : {QStringList{"--help"}, QStringList{"train", "--help"}, QStringList{"eval", "--help"},
+                                        QStringList{"embed", "--help"}, QStringList{"metrics", "--help"},
+                                        QStringList{"loss", "--help"}, QStringList{"bench", "loss", "--help"}}) {
+            const Result r = runCli(args);
+            QCOMPARE(r.code, 0);
+            QVERIFY2(r.out.contains("--"), qPrintable(args.join(' ')));
+        }
+        const Result losses = runCli({"losses"});
+        QVERIFY(losses.out.contains("lifted") && losses.out.contains("semi-hard"));
+    }
+
+    void embedAndEvalARun()
+    {
+        const std::string x = m_dir.file("x.npy"), y = m_dir.file("labels.npy");
+        Result r = runCli({"embed", q(m_run), "--out", q(x), "--labels-out", q(y)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const NpyArray e = readNpy(x), l = readNpy(y);
+        QCOMPARE(e.shape, (std::vector<int64_t>{80, 64}));
+        QCOMPARE(l.shape, (std::vector<int64_t>{80}));
+        QCOMPARE(l.toInt64()[13], int64_t(13 % 10));
+
+        // The metrics of the written embeddings are those `eval` reports.
+        r = runCli({"metrics", "--embeddings", q(x), "--labels", q(y)});
+        QCOMPARE(r.code, 0);
+        const QJsonObject m = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QVERIFY(m.contains("recall_at_1") && m.contains("map_at_r") && m.contains("nmi"));
+        const Result ev = runCli({"eval", q(m_run)});
+        QCOMPARE(ev.code, 0);
+        QVERIFY2(ev.out.contains(QString::number(m.value("recall_at_1").toDouble(), 'f', 4)), qPrintable(ev.out));
+    }
+
+    void metricsOfPerfectClusters()
+    {
+        const Result r = runCli({"metrics", "--embeddings", q(m_dir.file("e.npy")), "--labels", q(m_dir.file("y.npy"))});
+        QCOMPARE(r.code, 0);
+        const QJsonObject m = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(m.value("recall_at_1").toDouble(), 1.0);
+        QCOMPARE(m.value("map_at_r").toDouble(), 1.0);
+        QCOMPARE(m.value("nmi").toDouble(), 1.0);
+    }
+
+    void lossMatchesTheLibrary()
+    {
+        torch::manual_seed(5);
+        const torch::Tensor x = torch::randn({16, 8}, torch::kFloat64) * 0.3;
+        const torch::Tensor labels = torch::arange(4, torch::kInt64).repeat_interleave(4);
+        const std::string xp = m_dir.file("batch.npy"), yp = m_dir.file("batch-labels.npy");
+        NpyArray a;
+        a.type = NpyArray::Type::Float64;
+        a.shape = {16, 8};
+        a.bytes.assign(reinterpret_cast<const char *>(x.data_ptr<double>()),
+                       reinterpret_cast<const char *>(x.data_ptr<double>()) + 16 * 8 * 8);
+        writeNpy(xp, a);
+        writeNpy(yp, npyFromInt64({16}, labels.data_ptr<int64_t>()));
+
+        const Result r = runCli({"loss", "--embeddings", q(xp), "--labels", q(yp), "--loss", "triplet", "--param",
+                                 "miner=batch-hard", "--margin", "0.7"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        const torch::Tensor e = x.clone().requires_grad_(true);
+        const LossOutput out = createLoss("triplet", {{"miner", "batch-hard"}, {"margin", "0.7"}})->compute(e, labels);
+        out.loss.backward();
+        QCOMPARE(o.value("loss").toDouble(), out.loss.item<double>());
+        QCOMPARE(o.value("grad_norm").toDouble(), e.grad().norm().item<double>());
+    }
+
+    void benchLossPrintsJson()
+    {
+        const Result r = runCli({"bench", "loss", "--batch", "32", "--dim", "16", "--repeat", "3"});
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QVERIFY(o.value("median_ms").toDouble() > 0);
+        QCOMPARE(o.value("batch").toInt(), 32);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
 #include "test_cli.moc"

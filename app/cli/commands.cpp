@@ -43,7 +43,7 @@ std::map<std::string, std::string> parseParams(const std::vector<std::string> &g
             throw Error("--param '" + p + "' is not of the form name=value");
         params[p.substr(0, eq)] = p.substr(eq + 1);
     }
-    if (margin >= 0) {
+    if (!std::isnan(margin)) {
         char text[64];
         std::snprintf(text, sizeof text, "%.17g", margin);
         params["margin"] = text;
@@ -281,7 +281,7 @@ int benchLoss(const BenchLossOptions &o)
     at::set_num_threads(o.threads);
     if (o.batch < 2 || o.dim < 1 || o.perClass < 1 || o.repeat < 1 || o.batch % o.perClass != 0)
         throw Error("--batch must be a multiple of --per-class, and all sizes positive");
-    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, -1));
+    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, NAN));
     torch::manual_seed(0);
     const torch::Tensor labels = torch::arange(o.batch / o.perClass, torch::kInt64).repeat_interleave(o.perClass);
     const torch::Tensor base = torch::randn({o.batch, o.dim}) * 0.1;

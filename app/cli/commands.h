@@ -2,6 +2,7 @@
 
 #include "train/config.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,7 @@ struct TrainOptions
 {
     ExperimentConfig config;
     std::vector<std::string> params; // name=value
-    double margin = -1;              // shorthand for --param margin=...
+    double margin = NAN;             // shorthand for --param margin=...
     std::string out;
     std::string resume;
     bool baselines = false;          // also evaluate raw pixels and the untrained network
@@ -29,7 +30,7 @@ struct LossOptions
 {
     std::string embeddings, labels, loss;
     std::vector<std::string> params;
-    double margin = -1;
+    double margin = NAN;
 };
 
 struct BenchLossOptions

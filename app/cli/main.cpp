@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     } catch (const CLI::CallForAllHelp &e) {
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
-        app.exit(e);
+        std::fprintf(stderr, "liftlab-cli: %s (see --help)\n", e.what());
         return 2;
     }
 

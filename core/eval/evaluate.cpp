@@ -28,7 +28,11 @@ void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &ga
             d2.index_put_({torch::arange(rows, torch::kInt64), self}, INFINITY);
         }
         auto [values, indices] = d2.topk(k, 1, /*largest=*/false, /*sorted=*/true);
-        visit(first, Neighbours{indices, values.clamp_min(0).sqrt()});
+        // |q|^2 + |g|^2 - 2 q.g ranks well but loses ~1e-7 |q|^2 to rounding,
+        // so small distances come out as noise: recompute the k chosen exactly.
+        const torch::Tensor chosen = g.index_select(0, indices.flatten()).view({rows, k, g.size(1)});
+        auto [exact, order] = (chosen - qb.unsqueeze(1)).pow(2).sum(2).sqrt().sort(1);
+        visit(first, Neighbours{indices.gather(1, order), exact});
     }
 }
 
@@ -47,6 +51,7 @@ std::vector<int64_t> kmeans(const torch::Tensor &pointsIn, int64_t k, uint64_t s
     const torch::Tensor points = pointsIn.to(torch::kFloat64).contiguous();
     const int64_t n = points.size(0);
     k = std::max<int64_t>(1, std::min(k, n));
+    iterations = std::max(iterations, 1);
     std::mt19937_64 rng(seed);
 
     // k-means++: each next centre drawn with probability ~ squared distance.

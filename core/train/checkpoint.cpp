@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 namespace liftlab {
 
@@ -16,6 +17,16 @@ namespace {
 std::string firstLine(const std::string &text)
 {
     return text.substr(0, text.find('\n'));
+}
+
+std::map<std::string, std::vector<int64_t>> shapesOf(torch::nn::Module &model)
+{
+    std::map<std::string, std::vector<int64_t>> shapes;
+    for (const auto &t : model.named_parameters())
+        shapes[t.key()] = t.value().sizes().vec();
+    for (const auto &t : model.named_buffers())
+        shapes[t.key()] = t.value().sizes().vec();
+    return shapes;
 }
 
 } // namespace
@@ -59,7 +70,13 @@ CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
             throw fileError(path, "not a LiftLab checkpoint");
         torch::serialize::InputArchive modelArchive;
         archive.read("model", modelArchive);
+        // Module::load replaces tensors whatever their shape: check the fit.
+        const std::map<std::string, std::vector<int64_t>> expected = shapesOf(model);
         model.load(modelArchive);
+        for (const auto &[name, shape] : shapesOf(model))
+            if (shape != expected.at(name))
+                throw fileError(path, "incompatible checkpoint: " + name + " has shape " + c10::str(c10::IntArrayRef(shape))
+                                          + ", the model expects " + c10::str(c10::IntArrayRef(expected.at(name))));
         if (optimizer) {
             torch::serialize::InputArchive optimizerArchive;
             archive.read("optimizer", optimizerArchive);

@@ -152,11 +152,10 @@ void RunDirectory::appendEval(const EvalReport &report)
 
 void RunDirectory::flush()
 {
-    m_metrics.flush();
-    m_eval.flush();
     m_unflushed = 0;
-    if (m_metrics.fail() || m_eval.fail())
-        throw fileError(m_path, "cannot write metrics (disk full?)");
+    for (std::ofstream *stream : {&m_metrics, &m_eval})
+        if (stream->is_open() && !stream->flush())
+            throw fileError(m_path, "cannot write metrics (disk full?)");
 }
 
 void RunDirectory::truncateAfter(int64_t step)
