@@ -1,5 +1,7 @@
 #pragma once
 
+#include "losses/params.h"
+
 #include <torch/types.h>
 
 #include <functional>
@@ -9,39 +11,6 @@
 #include <vector>
 
 namespace liftlab {
-
-// Describes one loss parameter, so the CLI and the GUI can build help text and
-// forms (ranges, defaults, tooltips) from the registry alone.
-struct ParamSpec
-{
-    enum class Kind { Real, Choice };
-
-    std::string name;
-    Kind kind = Kind::Real;
-    double defaultValue = 0.0;
-    double minimum = 0.0;
-    double maximum = 0.0;
-    std::vector<std::string> choices; // Kind::Choice: the first is the default
-    std::string help;
-
-    std::string defaultText() const;
-};
-
-// Parameter values as given by a user: name -> text ("1.5", "semi-hard").
-using ParamValues = std::map<std::string, std::string>;
-
-// Parameter values checked against their specs, with defaults filled in.
-class LossParams
-{
-public:
-    double real(const std::string &name) const;
-    const std::string &choice(const std::string &name) const;
-    const ParamValues &values() const { return m_values; }
-
-private:
-    friend LossParams resolveParams(const struct LossInfo &info, const ParamValues &given);
-    ParamValues m_values;
-};
 
 struct LossOutput
 {
@@ -58,12 +27,8 @@ public:
     virtual LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) = 0;
 };
 
-struct LossInfo
+struct LossInfo : LossDescription
 {
-    std::string name;
-    std::string title;
-    std::string description;
-    std::vector<ParamSpec> params;
     std::function<std::unique_ptr<Loss>(const LossParams &)> create;
 };
 
@@ -72,8 +37,6 @@ const std::vector<LossInfo> &lossRegistry();
 // Throws liftlab::Error naming the unknown loss and the known ones.
 const LossInfo &findLoss(const std::string &name);
 
-// Throws liftlab::Error for an unknown parameter or a value out of range.
-LossParams resolveParams(const LossInfo &info, const ParamValues &given);
 
 std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &given);
 

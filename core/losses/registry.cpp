@@ -36,6 +36,11 @@ const std::vector<LossInfo> &lossRegistry()
     return registry;
 }
 
+std::vector<LossDescription> lossDescriptions()
+{
+    return std::vector<LossDescription>(lossRegistry().begin(), lossRegistry().end());
+}
+
 const LossInfo &findLoss(const std::string &name)
 {
     std::string known;
@@ -47,7 +52,7 @@ const LossInfo &findLoss(const std::string &name)
     throw Error("unknown loss '" + name + "' (known: " + known + ")");
 }
 
-LossParams resolveParams(const LossInfo &info, const ParamValues &given)
+LossParams resolveParams(const LossDescription &info, const ParamValues &given)
 {
     for (const auto &[name, value] : given) {
         bool known = false;

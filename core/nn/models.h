@@ -1,5 +1,7 @@
 #pragma once
 
+#include "nn/modelinfo.h"
+
 #include <torch/nn/module.h>
 
 #include <memory>
@@ -24,14 +26,6 @@ public:
     virtual torch::Tensor forward(torch::Tensor images) = 0;
 };
 using EmbeddingNet = std::shared_ptr<EmbeddingNetImpl>;
-
-struct ModelInfo
-{
-    std::string name;
-    std::string description;
-};
-
-const std::vector<ModelInfo> &modelRegistry();
 
 // Throws liftlab::Error for an unknown name or an embedding size outside 2..4096.
 EmbeddingNet createModel(const ModelOptions &options);

@@ -4,6 +4,7 @@
 #include "util/atomicfile.h"
 
 #include <QByteArray>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -173,6 +174,53 @@ void RunDirectory::writeSummary(double imagesPerSec, double trainSeconds, int64_
                                             {"train_seconds", trainSeconds},
                                             {"steps", qint64(steps)}})
                             + "\n");
+}
+
+std::string RunDirectory::snapshotPath() const
+{
+    return (fs::path(m_path) / "snapshot.json").string();
+}
+
+void RunDirectory::writeSnapshot(const DistanceSnapshot &s)
+{
+    auto array = [](const auto &values) {
+        QJsonArray a;
+        for (const auto v : values)
+            a.append(double(v));
+        return a;
+    };
+    writeFileAtomically(snapshotPath(), compact(QJsonObject{{"step", qint64(s.step)},
+                                                            {"size", qint64(s.size)},
+                                                            {"distances", array(s.distances)},
+                                                            {"pair_terms", array(s.pairTerms)},
+                                                            {"labels", array(s.labels)},
+                                                            {"indices", array(s.indices)}}));
+}
+
+DistanceSnapshot RunDirectory::readSnapshot(const std::string &snapshotPath)
+{
+    std::ifstream in(snapshotPath);
+    std::stringstream text;
+    text << in.rdbuf();
+    const QJsonObject o = QJsonDocument::fromJson(QByteArray::fromStdString(text.str())).object();
+    DistanceSnapshot s;
+    const int64_t n = o.value("size").toInteger();
+    const QJsonArray distances = o.value("distances").toArray(), terms = o.value("pair_terms").toArray(),
+                     labels = o.value("labels").toArray(), indices = o.value("indices").toArray();
+    if (n <= 0 || distances.size() != n * n || labels.size() != n || indices.size() != n
+        || !(terms.isEmpty() || terms.size() == n * n))
+        return s;
+    s.step = o.value("step").toInteger();
+    s.size = n;
+    for (const QJsonValue &v : distances)
+        s.distances.push_back(float(v.toDouble()));
+    for (const QJsonValue &v : terms)
+        s.pairTerms.push_back(float(v.toDouble()));
+    for (const QJsonValue &v : labels)
+        s.labels.push_back(v.toInteger());
+    for (const QJsonValue &v : indices)
+        s.indices.push_back(v.toInteger());
+    return s;
 }
 
 std::vector<TrainingStep> RunDirectory::readSteps(const std::string &metricsPath)

@@ -14,6 +14,7 @@ namespace liftlab {
 //   metrics.jsonl   one JSON object per training step
 //   eval.jsonl      one JSON object per evaluation
 //   summary.json    images/s and wall time of the finished run
+//   snapshot.json   the last batch's distance matrix, for the heatmap
 //   checkpoints/last.pt
 // Readers skip a torn last line, so a run can be read while it is written.
 class RunDirectory
@@ -37,9 +38,14 @@ public:
     // Drops records after `step` (used when resuming from a checkpoint).
     void truncateAfter(int64_t step);
     void writeSummary(double imagesPerSec, double trainSeconds, int64_t steps);
+    // The latest batch distance matrix (snapshot.json), kept with each checkpoint.
+    void writeSnapshot(const DistanceSnapshot &snapshot);
+    std::string snapshotPath() const;
 
     static std::vector<TrainingStep> readSteps(const std::string &metricsPath);
     static std::vector<EvalReport> readEvals(const std::string &evalPath);
+    // Returns an empty snapshot (size 0) if the file is missing or unreadable.
+    static DistanceSnapshot readSnapshot(const std::string &snapshotPath);
 
 private:
     void append(const std::string &file, std::ofstream &stream, const std::string &line);

@@ -149,6 +149,25 @@ int64_t Trainer::step() const
     return d->step;
 }
 
+Trainer::Image Trainer::trainImage(int64_t index) const
+{
+    const Dataset &train = d->data.train;
+    if (index < 0 || index >= train.size())
+        return {};
+    const torch::Tensor hwc = train.images[index].permute({1, 2, 0}).contiguous();
+    Image image;
+    image.height = int(hwc.size(0));
+    image.width = int(hwc.size(1));
+    image.channels = int(hwc.size(2));
+    image.pixels.assign(hwc.data_ptr<uint8_t>(), hwc.data_ptr<uint8_t>() + hwc.numel());
+    return image;
+}
+
+std::vector<std::string> Trainer::classNames() const
+{
+    return d->data.train.classNames;
+}
+
 EvalReport Trainer::evaluate()
 {
     at::set_num_threads(d->config.threads);
@@ -231,7 +250,9 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         if (cb.onStep)
             cb.onStep(event);
 
-        if (cb.onSnapshot && secondsSince(lastSnapshot) > 0.25) {
+        const bool last = d->step == c.iterations;
+        const bool checkpoint = last || (c.checkpointEvery > 0 && d->step % c.checkpointEvery == 0);
+        if (checkpoint || (cb.onSnapshot && secondsSince(lastSnapshot) > 0.25)) {
             lastSnapshot = Clock::now();
             DistanceSnapshot snapshot;
             snapshot.step = d->step;
@@ -241,10 +262,12 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
                 snapshot.pairTerms = toFloats(out.pairTerms);
             snapshot.labels = toVector(labels);
             snapshot.indices = indices;
-            cb.onSnapshot(snapshot);
+            if (cb.onSnapshot)
+                cb.onSnapshot(snapshot);
+            if (checkpoint)
+                d->run.writeSnapshot(snapshot);
         }
 
-        const bool last = d->step == c.iterations;
         if (last || (c.evalEvery > 0 && d->step % c.evalEvery == 0)) {
             const EvalReport report = d->evaluate();
             d->model->train();
@@ -252,7 +275,7 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
             if (cb.onEval)
                 cb.onEval(report);
         }
-        if (last || (c.checkpointEvery > 0 && d->step % c.checkpointEvery == 0)) {
+        if (checkpoint) {
             d->run.flush();
             d->saveCheckpoint();
         }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace liftlab {
 
@@ -44,6 +45,17 @@ public:
     const ExperimentConfig &config() const;
     const std::string &runPath() const;
     int64_t step() const;
+
+    // A training image as 8-bit pixels (row-major, channels interleaved), for
+    // showing the images behind a DistanceSnapshot. Safe from any thread:
+    // the dataset is read-only once loaded.
+    struct Image
+    {
+        int width = 0, height = 0, channels = 0;
+        std::vector<uint8_t> pixels;
+    };
+    Image trainImage(int64_t index) const;
+    std::vector<std::string> classNames() const;
 
     // Evaluates the current model on the test split.
     EvalReport evaluate();
