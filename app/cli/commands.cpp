@@ -203,8 +203,7 @@ int demo(int threads)
     const std::string stamp = timestamp();
     std::vector<std::string> tables;
     for (const Part &part : parts) {
-        ExperimentConfig config;
-        config.split = part.split;
+        ExperimentConfig config = ExperimentConfig::demoRecipe(part.split);
         config.threads = threads;
         std::printf("\n== %s\n", part.title);
         auto trainer = Trainer::start(config, "runs/demo-" + stamp + "-" + part.split);

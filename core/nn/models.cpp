@@ -31,11 +31,16 @@ public:
         addConvBlock(features, 64, 128);
         m_features = register_module("features", features);
         m_head = register_module("head", torch::nn::Linear(128, o.embeddingDim));
+        // Channels-last (NHWC) convolution, batch norm and pooling run ~20%
+        // faster on CPU than NCHW here (bench/compare_train.sh).
+        for (torch::Tensor &p : parameters())
+            if (p.dim() == 4)
+                p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
     }
 
     torch::Tensor forward(torch::Tensor images) override
     {
-        torch::Tensor x = m_features->forward(images).mean({2, 3});
+        torch::Tensor x = m_features->forward(images.contiguous(torch::MemoryFormat::ChannelsLast)).mean({2, 3});
         x = m_head->forward(x);
         return m_normalize ? torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1))
                            : x;

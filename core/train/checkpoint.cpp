@@ -19,14 +19,20 @@ std::string firstLine(const std::string &text)
     return text.substr(0, text.find('\n'));
 }
 
-std::map<std::string, std::vector<int64_t>> shapesOf(torch::nn::Module &model)
+struct TensorLayout
 {
-    std::map<std::string, std::vector<int64_t>> shapes;
-    for (const auto &t : model.named_parameters())
-        shapes[t.key()] = t.value().sizes().vec();
-    for (const auto &t : model.named_buffers())
-        shapes[t.key()] = t.value().sizes().vec();
-    return shapes;
+    std::vector<int64_t> shape;
+    bool channelsLast = false;
+};
+
+std::map<std::string, TensorLayout> layoutsOf(torch::nn::Module &model)
+{
+    std::map<std::string, TensorLayout> layouts;
+    for (const auto &list : {model.named_parameters(), model.named_buffers()})
+        for (const auto &t : list)
+            layouts[t.key()] = {t.value().sizes().vec(),
+                                t.value().dim() == 4 && t.value().is_contiguous(torch::MemoryFormat::ChannelsLast)};
+    return layouts;
 }
 
 } // namespace
@@ -70,13 +76,20 @@ CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
             throw fileError(path, "not a LiftLab checkpoint");
         torch::serialize::InputArchive modelArchive;
         archive.read("model", modelArchive);
-        // Module::load replaces tensors whatever their shape: check the fit.
-        const std::map<std::string, std::vector<int64_t>> expected = shapesOf(model);
+        // Module::load replaces each tensor whatever its shape and memory
+        // format: check the shapes, restore the formats the model chose.
+        const std::map<std::string, TensorLayout> expected = layoutsOf(model);
         model.load(modelArchive);
-        for (const auto &[name, shape] : shapesOf(model))
-            if (shape != expected.at(name))
-                throw fileError(path, "incompatible checkpoint: " + name + " has shape " + c10::str(c10::IntArrayRef(shape))
-                                          + ", the model expects " + c10::str(c10::IntArrayRef(expected.at(name))));
+        for (const auto &list : {model.named_parameters(), model.named_buffers()})
+            for (const auto &t : list) {
+                const TensorLayout &want = expected.at(t.key());
+                if (t.value().sizes().vec() != want.shape)
+                    throw fileError(path, "incompatible checkpoint: " + t.key() + " has shape "
+                                              + c10::str(t.value().sizes()) + ", the model expects "
+                                              + c10::str(c10::IntArrayRef(want.shape)));
+                if (want.channelsLast)
+                    t.value().set_data(t.value().contiguous(torch::MemoryFormat::ChannelsLast));
+            }
         if (optimizer) {
             torch::serialize::InputArchive optimizerArchive;
             archive.read("optimizer", optimizerArchive);

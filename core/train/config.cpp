@@ -140,3 +140,24 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
 }
 
 } // namespace liftlab
+
+namespace liftlab {
+
+ExperimentConfig ExperimentConfig::demoRecipe(const std::string &split)
+{
+    ExperimentConfig c;
+    c.split = split;
+    // Every class in every batch: with 4 of 10 classes a batch never sees
+    // most class pairs, and Recall@1 stalls near the raw pixels' (0.79 vs
+    // 0.81 after 1000 steps). All 10 classes x 13 lifts it to ~0.86.
+    c.classesPerBatch = split == "zero-shot" ? 5 : 10;
+    c.perClass = 13 * 10 / c.classesPerBatch;
+    // A short run learns faster without augmentation; cosine decay settles it.
+    c.augment = false;
+    c.learningRate = 3e-3;
+    c.schedule = "cosine";
+    c.iterations = split == "zero-shot" ? 300 : 1000;
+    return c;
+}
+
+} // namespace liftlab

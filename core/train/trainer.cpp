@@ -17,6 +17,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <numeric>
 
 namespace liftlab {
@@ -226,11 +228,16 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         const torch::Tensor embeddings = d->model->forward(images);
         LossOutput out = d->loss->compute(embeddings, labels);
         const double value = out.loss.item<double>();
-        if (!std::isfinite(value))
+        if (!std::isfinite(value)) {
+            d->run.flush();
+            const std::string kept = std::filesystem::exists(d->run.checkpointPath())
+                ? "the last good checkpoint " + d->run.checkpointPath() + " is kept"
+                : "no checkpoint had been written yet";
+            char rate[32];
+            std::snprintf(rate, sizeof rate, "%g", lr);
             throw Error("step " + std::to_string(d->step + 1) + ": the loss is " + (std::isnan(value) ? "NaN" : "infinite")
-                        + " (learning rate " + std::to_string(lr)
-                        + " too high?); training stopped, the last good checkpoint in " + d->run.checkpointPath()
-                        + " is kept");
+                        + " (learning rate " + rate + " too high?); training stopped, " + kept);
+        }
         out.loss.backward();
         d->optimizer->step();
         ++d->step;
