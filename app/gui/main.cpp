@@ -1,0 +1,75 @@
+// liftlab: the LiftLab window. Parses the command line and opens MainWindow;
+// everything else lives in ui/.
+#include "error.h"
+#include "experimentpanel.h"
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTimer>
+
+#include <cstdio>
+
+using namespace liftlab;
+
+int main(int argc, char **argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("LiftLab"));
+    QApplication::setApplicationName(QStringLiteral("LiftLab"));
+    QApplication::setApplicationVersion(QStringLiteral(LIFTLAB_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("LiftLab: deep metric learning with the lifted structured loss"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption start(QStringLiteral("start"), QStringLiteral("Start training as soon as the window opens."));
+    const QCommandLineOption config(QStringLiteral("config"),
+                                    QStringLiteral("Load the experiment from a JSON file (e.g. a run's config.json)."),
+                                    QStringLiteral("file"));
+    const QCommandLineOption iterations(QStringLiteral("iterations"), QStringLiteral("Training steps of the experiment."),
+                                        QStringLiteral("n"));
+    const QCommandLineOption evalEvery(QStringLiteral("eval-every"),
+                                       QStringLiteral("Evaluate every n steps (0: at the end only)."), QStringLiteral("n"));
+    const QCommandLineOption workspace(QStringLiteral("workspace"),
+                                       QStringLiteral("Folder for runs (default: $LIFTLAB_WORKSPACE, else "
+                                                      "~/.local/share/LiftLab/runs)."),
+                                       QStringLiteral("dir"));
+    const QCommandLineOption open(QStringLiteral("open"), QStringLiteral("Show this run directory (followed live)."),
+                                  QStringLiteral("run"));
+    parser.addOptions({start, config, iterations, evalEvery, workspace, open});
+    parser.process(app);
+
+    MainWindow window;
+    if (parser.isSet(workspace))
+        window.setWorkspace(parser.value(workspace));
+    ExperimentConfig experiment = window.experimentPanel()->config();
+    try {
+        if (parser.isSet(config)) {
+            QFile file(parser.value(config));
+            if (!file.open(QIODevice::ReadOnly))
+                throw fileError(file.fileName().toStdString(), "cannot read");
+            experiment = configFromJson(QJsonDocument::fromJson(file.readAll()).object(), file.fileName().toStdString());
+        }
+        bool ok = true;
+        if (parser.isSet(iterations))
+            experiment.iterations = parser.value(iterations).toLongLong(&ok);
+        if (ok && parser.isSet(evalEvery))
+            experiment.evalEvery = parser.value(evalEvery).toLongLong(&ok);
+        if (!ok)
+            throw Error("--iterations and --eval-every take a whole number");
+    } catch (const Error &e) {
+        std::fprintf(stderr, "liftlab: %s\n", e.what());
+        return 2;
+    }
+    window.experimentPanel()->setConfig(experiment);
+    window.show();
+    if (parser.isSet(open))
+        window.openRun(parser.value(open));
+    if (parser.isSet(start))
+        QTimer::singleShot(0, &window, &MainWindow::startTraining);
+    return app.exec();
+}

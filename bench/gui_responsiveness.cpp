@@ -1,0 +1,127 @@
+// How responsive the window stays while it trains: opens the main window
+// (offscreen unless QT_QPA_PLATFORM says otherwise), trains the default
+// experiment from the Start action, and measures the GUI event loop with a
+// 10 ms timer: each tick's lateness is the time since the previous tick
+// minus 10 ms. Prints one JSON object: the latency percentiles and the
+// training images/s from the run's summary.json (bench/gui_responsiveness.sh
+// compares it with liftlab-cli train).
+#include "experimentpanel.h"
+#include "mainwindow.h"
+#include "trainingsession.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTimer>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+using namespace liftlab;
+
+namespace {
+
+double percentile(std::vector<double> values, double p)
+{
+    if (values.empty())
+        return 0;
+    std::sort(values.begin(), values.end());
+    const size_t i = std::min(values.size() - 1, size_t(p * double(values.size() - 1) + 0.5));
+    return values[i];
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    QStandardPaths::setTestModeEnabled(true); // leave the user's settings alone
+    QApplication::setOrganizationName(QStringLiteral("LiftLab"));
+    QApplication::setApplicationName(QStringLiteral("LiftLabBench"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("GUI event-loop latency while training"));
+    parser.addHelpOption();
+    const QCommandLineOption steps(QStringLiteral("steps"), QStringLiteral("training steps (default 300)"),
+                                   QStringLiteral("n"), QStringLiteral("300"));
+    const QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("training threads (default 2)"),
+                                     QStringLiteral("n"), QStringLiteral("2"));
+    const QCommandLineOption workspace(QStringLiteral("workspace"),
+                                       QStringLiteral("folder for the run (default: a temporary one)"),
+                                       QStringLiteral("dir"));
+    parser.addOptions({steps, threads, workspace});
+    parser.process(app);
+
+    QTemporaryDir temporary;
+    MainWindow window;
+    window.setWorkspace(parser.isSet(workspace) ? parser.value(workspace) : temporary.path());
+    ExperimentConfig config; // the default experiment: lifted loss on Fashion-MNIST
+    config.iterations = parser.value(steps).toLongLong();
+    config.threads = parser.value(threads).toInt();
+    window.experimentPanel()->setConfig(config);
+    window.resize(1600, 1000);
+    window.show();
+
+    std::vector<double> lateness; // ms, one per probe tick while training
+    QElapsedTimer clock;
+    qint64 lastTick = -1;
+    bool training = false;
+    QTimer probe;
+    probe.setTimerType(Qt::PreciseTimer);
+    probe.setInterval(10);
+    QObject::connect(&probe, &QTimer::timeout, [&] {
+        const qint64 now = clock.nsecsElapsed();
+        if (training && lastTick >= 0)
+            lateness.push_back(std::max(0.0, (now - lastTick) / 1e6 - 10.0));
+        lastTick = now;
+    });
+    QObject::connect(window.session(), &TrainingSession::stepsReady, [&] { training = true; });
+
+    QString runPath, failure;
+    QObject::connect(&window, &MainWindow::runEnded, [&](const QString &path) {
+        training = false;
+        runPath = path;
+        app.quit();
+    });
+    QObject::connect(window.session(), &TrainingSession::failed,
+                     [&](const QString &, const QString &message) { failure = message; });
+
+    QTimer::singleShot(0, [&] {
+        clock.start();
+        probe.start();
+        window.findChild<QAction *>(QStringLiteral("startAction"))->trigger();
+    });
+    app.exec();
+
+    if (!failure.isEmpty()) {
+        std::fprintf(stderr, "bench_gui_responsiveness: %s\n", qPrintable(failure));
+        return 2;
+    }
+    QFile summaryFile(runPath + QStringLiteral("/summary.json"));
+    const QJsonObject summary = summaryFile.open(QIODevice::ReadOnly)
+                                    ? QJsonDocument::fromJson(summaryFile.readAll()).object()
+                                    : QJsonObject();
+    const QJsonObject result{
+        {QStringLiteral("steps"), qint64(config.iterations)},
+        {QStringLiteral("threads"), config.threads},
+        {QStringLiteral("probe_ticks"), qint64(lateness.size())},
+        {QStringLiteral("latency_p50_ms"), percentile(lateness, 0.50)},
+        {QStringLiteral("latency_p95_ms"), percentile(lateness, 0.95)},
+        {QStringLiteral("latency_max_ms"), lateness.empty() ? 0.0 : *std::max_element(lateness.begin(), lateness.end())},
+        {QStringLiteral("images_per_sec"), summary.value(QStringLiteral("images_per_sec")).toDouble()},
+        {QStringLiteral("train_seconds"), summary.value(QStringLiteral("train_seconds")).toDouble()},
+        {QStringLiteral("run"), runPath},
+    };
+    std::printf("%s\n", QJsonDocument(result).toJson(QJsonDocument::Compact).constData());
+    window.close();
+    return 0;
+}

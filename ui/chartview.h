@@ -1,0 +1,29 @@
+#pragma once
+
+#include <QChartView>
+
+namespace liftlab {
+
+// A chart view with box zoom (drag a rectangle; right click zooms out) that
+// reports where the mouse hovers, in chart values, so its owner can show a
+// tooltip for the nearest data point.
+class ChartView : public QChartView
+{
+    Q_OBJECT
+
+public:
+    explicit ChartView(QChart *chart, QWidget *parent = nullptr);
+
+Q_SIGNALS:
+    void hovered(const QPointF &value, const QPoint &globalPos);
+    void hoverLeft();
+    // The user zoomed in or out with the mouse.
+    void zoomedByUser();
+
+protected:
+    void mouseMoveEvent(QMouseEvent *event) override;
+    void mouseReleaseEvent(QMouseEvent *event) override;
+    void leaveEvent(QEvent *event) override;
+};
+
+} // namespace liftlab

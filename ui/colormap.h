@@ -1,0 +1,14 @@
+#pragma once
+
+#include <QColor>
+#include <QRgb>
+
+namespace liftlab {
+
+// Viridis (van der Walt and Smith, matplotlib): perceptually uniform and
+// readable in greyscale and by colour-blind viewers. Interpolated linearly
+// between its colours at 0, 0.1, ..., 1, which stays within a few levels of
+// the full 256-entry table.
+QRgb viridis(double t); // t in [0, 1], clamped
+
+} // namespace liftlab

@@ -1,0 +1,419 @@
+#include "experimentpanel.h"
+
+#include "error.h"
+#include "losses/params.h"
+#include "nn/modelinfo.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QLineEdit>
+#include <QScrollArea>
+#include <QSettings>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <climits>
+
+namespace liftlab {
+
+namespace {
+
+QString q(const std::string &s)
+{
+    return QString::fromStdString(s);
+}
+
+const LossDescription *findDescription(const std::vector<LossDescription> &all, const std::string &name)
+{
+    for (const LossDescription &d : all)
+        if (d.name == name)
+            return &d;
+    return nullptr;
+}
+
+// Selects `value` in a combo box by item data (or text), adding it if absent.
+void selectValue(QComboBox *box, const QString &value)
+{
+    int index = box->findData(value);
+    if (index < 0)
+        index = box->findText(value);
+    if (index < 0) {
+        box->addItem(value, value);
+        index = box->count() - 1;
+    }
+    box->setCurrentIndex(index);
+}
+
+QString currentValue(const QComboBox *box)
+{
+    const QVariant data = box->currentData();
+    return data.isValid() ? data.toString() : box->currentText();
+}
+
+QComboBox *comboOf(const QStringList &values)
+{
+    auto *box = new QComboBox;
+    for (const QString &v : values)
+        box->addItem(v, v);
+    return box;
+}
+
+QSpinBox *spinBox(int minimum, int maximum)
+{
+    auto *box = new QSpinBox;
+    box->setRange(minimum, maximum);
+    box->setGroupSeparatorShown(true);
+    return box;
+}
+
+} // namespace
+
+template <typename W> W *ExperimentPanel::named(W *widget, const char *name)
+{
+    widget->setObjectName(QLatin1String(name));
+    return widget;
+}
+
+ExperimentPanel::ExperimentPanel(QWidget *parent)
+    : QWidget(parent)
+{
+    // Data.
+    m_dataset = named(new QComboBox, "datasetBox");
+    m_dataset->setEditable(true);
+    m_dataset->setInsertPolicy(QComboBox::NoInsert);
+    m_dataset->addItem(QStringLiteral("fashion-mnist"), QStringLiteral("fashion-mnist"));
+    m_dataset->addItem(QStringLiteral("mnist"), QStringLiteral("mnist"));
+    m_dataset->setToolTip(tr("fashion-mnist, mnist, or a folder holding the four IDX files"));
+    auto *browse = named(new QToolButton, "datasetBrowseButton");
+    browse->setText(tr("..."));
+    browse->setToolTip(tr("Choose a folder of IDX files"));
+    connect(browse, &QToolButton::clicked, this, &ExperimentPanel::browseDataset);
+    auto *datasetRow = new QHBoxLayout;
+    datasetRow->addWidget(m_dataset, 1);
+    datasetRow->addWidget(browse);
+    m_split = named(comboOf({QStringLiteral("seen"), QStringLiteral("zero-shot")}), "splitBox");
+    m_split->setToolTip(tr("seen: the official train/test files, all classes\n"
+                           "zero-shot: train on the first half of the classes, test on the unseen rest"));
+    m_augment = named(new QCheckBox(tr("Random crop and flip")), "augmentBox");
+
+    // Model.
+    m_model = named(new QComboBox, "modelBox");
+    for (const ModelInfo &m : modelRegistry()) {
+        m_model->addItem(q(m.name), q(m.name));
+        m_model->setItemData(m_model->count() - 1, q(m.description), Qt::ToolTipRole);
+    }
+    m_embedding = named(spinBox(2, 4096), "embeddingBox");
+    m_embedding->setToolTip(tr("Size d of the embedding"));
+    m_normalize = named(new QCheckBox(tr("L2-normalise the embedding")), "normalizeBox");
+
+    // Loss.
+    m_loss = named(new QComboBox, "lossBox");
+    for (const LossDescription &d : lossDescriptions()) {
+        m_loss->addItem(q(d.title), q(d.name));
+        m_loss->setItemData(m_loss->count() - 1, q(d.description), Qt::ToolTipRole);
+    }
+    m_lossGroup = new QGroupBox(tr("Loss parameters"));
+    m_lossForm = new QFormLayout(m_lossGroup);
+    connect(m_loss, &QComboBox::currentIndexChanged, this, [this] {
+        if (!m_updating)
+            buildLossForm({});
+        onChanged();
+    });
+
+    // Batches.
+    m_classesPerBatch = named(spinBox(2, 4096), "classesPerBatchBox");
+    m_classesPerBatch->setToolTip(tr("P: classes in each batch"));
+    m_perClass = named(spinBox(2, 4096), "perClassBox");
+    m_perClass->setToolTip(tr("K: images of each class in a batch"));
+    m_batchSize = new QLabel;
+
+    // Optimisation.
+    m_optimizer = named(comboOf({QStringLiteral("adam"), QStringLiteral("adamw"), QStringLiteral("sgd")}),
+                        "optimizerBox");
+    m_optimizer->setToolTip(tr("sgd uses momentum 0.9"));
+    m_learningRate = named(new QDoubleSpinBox, "learningRateBox");
+    m_learningRate->setDecimals(6);
+    m_learningRate->setRange(0.000001, 10);
+    m_learningRate->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
+    m_weightDecay = named(new QDoubleSpinBox, "weightDecayBox");
+    m_weightDecay->setDecimals(6);
+    m_weightDecay->setRange(0, 1);
+    m_weightDecay->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
+    m_schedule = named(comboOf({QStringLiteral("cosine"), QStringLiteral("constant")}), "scheduleBox");
+    m_iterations = named(spinBox(1, 10000000), "iterationsBox");
+
+    // Run.
+    m_evalEvery = named(spinBox(0, 10000000), "evalEveryBox");
+    m_evalEvery->setSpecialValueText(tr("at the end only"));
+    m_evalEvery->setSuffix(tr(" steps"));
+    m_checkpointEvery = named(spinBox(0, 10000000), "checkpointEveryBox");
+    m_checkpointEvery->setSpecialValueText(tr("at the end only"));
+    m_checkpointEvery->setSuffix(tr(" steps"));
+    m_seed = named(spinBox(0, INT_MAX), "seedBox");
+    m_seed->setGroupSeparatorShown(false);
+    m_threads = named(spinBox(1, 256), "threadsBox");
+    m_threads->setToolTip(tr("CPU threads for training"));
+
+    m_validation = named(new QLabel, "validationLabel");
+    m_validation->setWordWrap(true);
+    m_validation->setStyleSheet(QStringLiteral("color: #c62828;"));
+    m_validation->hide();
+
+    auto *data = new QGroupBox(tr("Data"));
+    auto *dataForm = new QFormLayout(data);
+    dataForm->addRow(tr("Dataset"), datasetRow);
+    dataForm->addRow(tr("Split"), m_split);
+    dataForm->addRow(tr("Augment"), m_augment);
+    auto *model = new QGroupBox(tr("Model"));
+    auto *modelForm = new QFormLayout(model);
+    modelForm->addRow(tr("Network"), m_model);
+    modelForm->addRow(tr("Embedding size"), m_embedding);
+    modelForm->addRow(QString(), m_normalize);
+    auto *loss = new QGroupBox(tr("Loss"));
+    auto *lossLayout = new QVBoxLayout(loss);
+    lossLayout->addWidget(m_loss);
+    lossLayout->addWidget(m_lossGroup);
+    auto *batches = new QGroupBox(tr("Batches (P x K)"));
+    auto *batchForm = new QFormLayout(batches);
+    batchForm->addRow(tr("Classes P"), m_classesPerBatch);
+    batchForm->addRow(tr("Per class K"), m_perClass);
+    batchForm->addRow(tr("Batch size"), m_batchSize);
+    auto *optimisation = new QGroupBox(tr("Optimisation"));
+    auto *optForm = new QFormLayout(optimisation);
+    optForm->addRow(tr("Optimizer"), m_optimizer);
+    optForm->addRow(tr("Learning rate"), m_learningRate);
+    optForm->addRow(tr("Weight decay"), m_weightDecay);
+    optForm->addRow(tr("Schedule"), m_schedule);
+    optForm->addRow(tr("Iterations"), m_iterations);
+    auto *run = new QGroupBox(tr("Run"));
+    auto *runForm = new QFormLayout(run);
+    runForm->addRow(tr("Evaluate every"), m_evalEvery);
+    runForm->addRow(tr("Checkpoint every"), m_checkpointEvery);
+    runForm->addRow(tr("Seed"), m_seed);
+    runForm->addRow(tr("Threads"), m_threads);
+
+    auto *content = new QWidget;
+    auto *column = new QVBoxLayout(content);
+    column->setContentsMargins(4, 4, 4, 4);
+    for (QWidget *w : {static_cast<QWidget *>(data), static_cast<QWidget *>(model), static_cast<QWidget *>(loss),
+                       static_cast<QWidget *>(batches), static_cast<QWidget *>(optimisation), static_cast<QWidget *>(run)})
+        column->addWidget(w);
+    column->addStretch(1);
+    auto *scroll = new QScrollArea;
+    scroll->setWidget(content);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_validation);
+    layout->addWidget(scroll, 1);
+
+    // Every edit re-validates.
+    for (QComboBox *box : {m_dataset, m_split, m_model, m_optimizer, m_schedule})
+        connect(box, &QComboBox::currentTextChanged, this, &ExperimentPanel::onChanged);
+    for (QSpinBox *box : {m_embedding, m_classesPerBatch, m_perClass, m_iterations, m_evalEvery, m_checkpointEvery,
+                          m_seed, m_threads})
+        connect(box, &QSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
+    for (QDoubleSpinBox *box : {m_learningRate, m_weightDecay})
+        connect(box, &QDoubleSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
+    for (QCheckBox *box : {m_normalize, m_augment})
+        connect(box, &QCheckBox::toggled, this, &ExperimentPanel::onChanged);
+
+    setConfig(ExperimentConfig());
+}
+
+std::string ExperimentPanel::currentLoss() const
+{
+    return currentValue(m_loss).toStdString();
+}
+
+void ExperimentPanel::buildLossForm(const std::map<std::string, std::string> &values)
+{
+    while (m_lossForm->rowCount() > 0)
+        m_lossForm->removeRow(0);
+    m_paramWidgets.clear();
+    const std::vector<LossDescription> all = lossDescriptions();
+    const LossDescription *description = findDescription(all, currentLoss());
+    if (!description || description->params.empty()) {
+        m_lossGroup->hide();
+        return;
+    }
+    m_lossGroup->show();
+    for (const ParamSpec &spec : description->params) {
+        const auto given = values.find(spec.name);
+        const QString text = q(given == values.end() ? spec.defaultText() : given->second);
+        QWidget *editor = nullptr;
+        if (spec.kind == ParamSpec::Kind::Choice) {
+            QStringList choices;
+            for (const std::string &c : spec.choices)
+                choices.append(q(c));
+            auto *box = comboOf(choices);
+            selectValue(box, text);
+            connect(box, &QComboBox::currentTextChanged, this, &ExperimentPanel::onChanged);
+            editor = box;
+        } else {
+            auto *box = new QDoubleSpinBox;
+            box->setDecimals(4);
+            box->setRange(spec.minimum, spec.maximum);
+            box->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
+            bool ok = false;
+            const double value = text.toDouble(&ok);
+            box->setValue(ok ? value : spec.defaultValue);
+            connect(box, &QDoubleSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
+            editor = box;
+        }
+        editor->setObjectName(QStringLiteral("param_") + q(spec.name));
+        editor->setToolTip(tr("%1\nDefault %2").arg(q(spec.help), q(spec.defaultText()))
+                           + (spec.kind == ParamSpec::Kind::Real
+                                  ? tr(", range %1 to %2").arg(spec.minimum).arg(spec.maximum)
+                                  : QString()));
+        m_lossForm->addRow(q(spec.name), editor);
+        m_paramWidgets[spec.name] = editor;
+    }
+}
+
+ExperimentConfig ExperimentPanel::config() const
+{
+    ExperimentConfig c;
+    c.dataset = m_dataset->currentText().trimmed().toStdString(); // typed, picked or listed
+    c.split = currentValue(m_split).toStdString();
+    c.model = currentValue(m_model).toStdString();
+    c.embeddingDim = m_embedding->value();
+    c.normalize = m_normalize->isChecked();
+    c.loss = currentLoss();
+    for (const auto &[name, editor] : m_paramWidgets) {
+        if (auto *box = qobject_cast<QComboBox *>(editor))
+            c.lossParams[name] = currentValue(box).toStdString();
+        else if (auto *spin = qobject_cast<QDoubleSpinBox *>(editor))
+            c.lossParams[name] = QString::number(spin->value(), 'g', 10).toStdString();
+    }
+    c.classesPerBatch = m_classesPerBatch->value();
+    c.perClass = m_perClass->value();
+    c.augment = m_augment->isChecked();
+    c.optimizer = currentValue(m_optimizer).toStdString();
+    c.learningRate = m_learningRate->value();
+    c.weightDecay = m_weightDecay->value();
+    c.schedule = currentValue(m_schedule).toStdString();
+    c.iterations = m_iterations->value();
+    c.evalEvery = m_evalEvery->value();
+    c.checkpointEvery = m_checkpointEvery->value();
+    c.seed = uint64_t(m_seed->value());
+    c.threads = m_threads->value();
+    return c;
+}
+
+void ExperimentPanel::setConfig(const ExperimentConfig &c)
+{
+    m_updating = true;
+    selectValue(m_dataset, q(c.dataset));
+    m_dataset->setEditText(q(c.dataset));
+    selectValue(m_split, q(c.split));
+    selectValue(m_model, q(c.model));
+    m_embedding->setValue(int(c.embeddingDim));
+    m_normalize->setChecked(c.normalize);
+    selectValue(m_loss, q(c.loss));
+    buildLossForm(c.lossParams);
+    m_classesPerBatch->setValue(c.classesPerBatch);
+    m_perClass->setValue(c.perClass);
+    m_augment->setChecked(c.augment);
+    selectValue(m_optimizer, q(c.optimizer));
+    m_learningRate->setValue(c.learningRate);
+    m_weightDecay->setValue(c.weightDecay);
+    selectValue(m_schedule, q(c.schedule));
+    m_iterations->setValue(int(std::min<int64_t>(c.iterations, m_iterations->maximum())));
+    m_evalEvery->setValue(int(std::min<int64_t>(c.evalEvery, m_evalEvery->maximum())));
+    m_checkpointEvery->setValue(int(std::min<int64_t>(c.checkpointEvery, m_checkpointEvery->maximum())));
+    m_seed->setValue(int(std::min<uint64_t>(c.seed, uint64_t(INT_MAX))));
+    m_threads->setValue(c.threads);
+    m_updating = false;
+    onChanged();
+}
+
+QString ExperimentPanel::validationError() const
+{
+    const ExperimentConfig c = config();
+    if (c.dataset.empty())
+        return tr("Choose a dataset: fashion-mnist, mnist or a folder of IDX files.");
+    bool knownModel = false;
+    for (const ModelInfo &m : modelRegistry())
+        knownModel = knownModel || m.name == c.model;
+    if (!knownModel)
+        return tr("Unknown model '%1'.").arg(q(c.model));
+    try {
+        c.validate();
+        const std::vector<LossDescription> all = lossDescriptions();
+        const LossDescription *description = findDescription(all, c.loss);
+        if (!description)
+            return tr("Unknown loss '%1'.").arg(q(c.loss));
+        resolveParams(*description, c.lossParams);
+    } catch (const Error &e) {
+        QString text = QString::fromStdString(e.what());
+        if (!text.isEmpty())
+            text[0] = text[0].toUpper();
+        return text + QLatin1Char('.');
+    }
+    return {};
+}
+
+void ExperimentPanel::onChanged()
+{
+    if (m_updating)
+        return;
+    m_batchSize->setText(tr("B = %1 images").arg(m_classesPerBatch->value() * m_perClass->value()));
+    const QString error = validationError();
+    m_validation->setText(error);
+    m_validation->setVisible(!error.isEmpty());
+    Q_EMIT configChanged();
+    if (error.isEmpty() != m_wasValid) {
+        m_wasValid = error.isEmpty();
+        Q_EMIT validityChanged(m_wasValid);
+    }
+}
+
+void ExperimentPanel::browseDataset()
+{
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Folder with IDX files"),
+                                                             QFileInfo(m_dataset->currentText()).absolutePath());
+    if (folder.isEmpty())
+        return;
+    selectValue(m_dataset, folder);
+    m_dataset->setEditText(folder);
+}
+
+void ExperimentPanel::setEditable(bool editable)
+{
+    for (QWidget *child : findChildren<QGroupBox *>())
+        child->setEnabled(editable);
+}
+
+void ExperimentPanel::saveSettings() const
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("experiment/last"),
+                      QString::fromUtf8(QJsonDocument(toJson(config())).toJson(QJsonDocument::Compact)));
+}
+
+void ExperimentPanel::restoreSettings()
+{
+    const QString text = QSettings().value(QStringLiteral("experiment/last")).toString();
+    if (text.isEmpty())
+        return;
+    const QJsonDocument doc = QJsonDocument::fromJson(text.toUtf8());
+    try {
+        setConfig(configFromJson(doc.object(), "settings"));
+    } catch (const Error &) {
+        // A stale or hand-edited entry: keep the defaults.
+    }
+}
+
+} // namespace liftlab

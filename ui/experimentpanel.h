@@ -1,0 +1,83 @@
+#pragma once
+
+#include "train/config.h"
+
+#include <QWidget>
+
+#include <map>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QFormLayout;
+class QGroupBox;
+class QLabel;
+class QSpinBox;
+
+namespace liftlab {
+
+// The experiment form: every field of ExperimentConfig, with ranges that
+// keep most invalid values out and ExperimentConfig::validate() explaining
+// the rest inline. The loss parameters are generated from the registry's
+// ParamSpecs, so a new loss needs no GUI code.
+class ExperimentPanel : public QWidget
+{
+    Q_OBJECT
+
+public:
+    explicit ExperimentPanel(QWidget *parent = nullptr);
+
+    ExperimentConfig config() const;
+    // Fills every widget from `config` (unknown names are added to the combo
+    // boxes so nothing is silently changed).
+    void setConfig(const ExperimentConfig &config);
+
+    // Empty when the experiment is valid; otherwise what is wrong, in words.
+    QString validationError() const;
+    bool isValid() const { return validationError().isEmpty(); }
+    // Greys the form out while a run uses it.
+    void setEditable(bool editable);
+
+    // The last experiment, as JSON in QSettings ("experiment/last").
+    void saveSettings() const;
+    void restoreSettings();
+
+Q_SIGNALS:
+    void configChanged();
+    void validityChanged(bool valid);
+
+private:
+    void buildLossForm(const std::map<std::string, std::string> &values);
+    void onChanged();
+    void browseDataset();
+    std::string currentLoss() const;
+    template <typename W> W *named(W *widget, const char *name);
+
+    QComboBox *m_dataset = nullptr;
+    QComboBox *m_split = nullptr;
+    QComboBox *m_model = nullptr;
+    QSpinBox *m_embedding = nullptr;
+    QCheckBox *m_normalize = nullptr;
+    QComboBox *m_loss = nullptr;
+    QGroupBox *m_lossGroup = nullptr;
+    QFormLayout *m_lossForm = nullptr;
+    std::map<std::string, QWidget *> m_paramWidgets; // parameter name -> editor
+    QSpinBox *m_classesPerBatch = nullptr;
+    QSpinBox *m_perClass = nullptr;
+    QLabel *m_batchSize = nullptr;
+    QCheckBox *m_augment = nullptr;
+    QComboBox *m_optimizer = nullptr;
+    QDoubleSpinBox *m_learningRate = nullptr;
+    QDoubleSpinBox *m_weightDecay = nullptr;
+    QComboBox *m_schedule = nullptr;
+    QSpinBox *m_iterations = nullptr;
+    QSpinBox *m_evalEvery = nullptr;
+    QSpinBox *m_checkpointEvery = nullptr;
+    QSpinBox *m_seed = nullptr;
+    QSpinBox *m_threads = nullptr;
+    QLabel *m_validation = nullptr;
+    bool m_wasValid = true;
+    bool m_updating = false;
+};
+
+} // namespace liftlab

@@ -1,0 +1,523 @@
+#include "mainwindow.h"
+
+#include "error.h"
+#include "experimentpanel.h"
+#include "heatmappanel.h"
+#include "heatmapwidget.h"
+#include "logpanel.h"
+#include "losschart.h"
+#include "metricschart.h"
+#include "runfollower.h"
+#include "runlistpanel.h"
+#include "trainingsession.h"
+#include "workspace.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStatusBar>
+#include <QStyle>
+#include <QToolBar>
+#include <QToolButton>
+
+namespace liftlab {
+
+namespace {
+
+constexpr int kLayoutVersion = 1;
+
+QString formatDuration(double seconds)
+{
+    if (!(seconds >= 0) || seconds > 360000)
+        return QStringLiteral("--");
+    const qint64 s = qint64(seconds + 0.5);
+    if (s >= 3600)
+        return QStringLiteral("%1:%2:%3").arg(s / 3600).arg(s / 60 % 60, 2, 10, QLatin1Char('0')).arg(s % 60, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+bool samePath(const QString &a, const QString &b)
+{
+    return !a.isEmpty() && QFileInfo(a).absoluteFilePath() == QFileInfo(b).absoluteFilePath();
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget *parent)
+    : QMainWindow(parent)
+    , m_session(new TrainingSession(this))
+    , m_follower(new RunFollower(this))
+{
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowTitle(tr("LiftLab"));
+    registerUiMetaTypes();
+    createDocks();
+    createActions();
+
+    connect(m_session, &TrainingSession::started, this, &MainWindow::onStarted);
+    connect(m_session, &TrainingSession::stepsReady, this, &MainWindow::onSteps);
+    connect(m_session, &TrainingSession::evalReady, this, &MainWindow::onEval);
+    connect(m_session, &TrainingSession::snapshotReady, this, &MainWindow::onSnapshot);
+    connect(m_session, &TrainingSession::logMessage, m_log, &LogPanel::appendMessage);
+    connect(m_session, &TrainingSession::pausedChanged, this, [this](bool paused) {
+        m_log->appendMessage(paused ? tr("Paused at step %1.").arg(m_liveSteps.empty() ? 0 : m_liveSteps.back().step)
+                                    : tr("Resumed."));
+    });
+    connect(m_session, &TrainingSession::finished, this, &MainWindow::onFinished);
+    connect(m_session, &TrainingSession::failed, this, &MainWindow::onFailed);
+    connect(m_session, &TrainingSession::stateChanged, this, &MainWindow::updateActions);
+
+    connect(m_follower, &RunFollower::stepsLoaded, this, [this](const std::vector<TrainingStep> &steps) {
+        if (!m_showingLive)
+            m_lossChart->setSteps(steps);
+    });
+    connect(m_follower, &RunFollower::evalsLoaded, this, [this](const std::vector<EvalReport> &reports) {
+        if (!m_showingLive)
+            m_metricsChart->setReports(reports);
+    });
+    connect(m_follower, &RunFollower::snapshotLoaded, this, [this](const SnapshotFrame &frame) {
+        if (!m_showingLive)
+            m_heatmap->setFrame(frame);
+    });
+    connect(m_runs, &RunListPanel::openRequested, this, &MainWindow::openRun);
+    connect(m_experiment, &ExperimentPanel::validityChanged, this, &MainWindow::updateActions);
+
+    m_experiment->restoreSettings();
+    restoreLayout();
+    setWorkspace(defaultWorkspace());
+    updateActions();
+    m_log->appendMessage(tr("Ready: press Start to train %1 on %2. Runs are saved in %3.")
+                             .arg(QString::fromStdString(m_experiment->config().loss),
+                                  QString::fromStdString(m_experiment->config().dataset), m_workspace));
+}
+
+MainWindow::~MainWindow()
+{
+    // Stop a run before the widgets its signals feed go away.
+    m_session->shutdown();
+}
+
+void MainWindow::createDocks()
+{
+    setDockNestingEnabled(true);
+    setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowNestedDocks | QMainWindow::AllowTabbedDocks);
+    m_experiment = new ExperimentPanel;
+    m_experiment->setObjectName(QStringLiteral("experimentPanel"));
+    m_runs = new RunListPanel;
+    m_runs->setObjectName(QStringLiteral("runListPanel"));
+    m_lossChart = new LossChart;
+    m_lossChart->setObjectName(QStringLiteral("lossChart"));
+    m_metricsChart = new MetricsChart;
+    m_metricsChart->setObjectName(QStringLiteral("metricsChart"));
+    m_heatmap = new HeatmapPanel;
+    m_heatmap->setObjectName(QStringLiteral("heatmapPanel"));
+    m_log = new LogPanel;
+    m_log->setObjectName(QStringLiteral("logPanel"));
+
+    QDockWidget *experiment = addDock(m_experiment, tr("Experiment"), "experimentDock", Qt::LeftDockWidgetArea);
+    QDockWidget *runs = addDock(m_runs, tr("Runs"), "runsDock", Qt::LeftDockWidgetArea);
+    QDockWidget *loss = addDock(m_lossChart, tr("Loss"), "lossDock", Qt::RightDockWidgetArea);
+    QDockWidget *heatmap = addDock(m_heatmap, tr("Batch distances"), "heatmapDock", Qt::RightDockWidgetArea);
+    QDockWidget *metrics = addDock(m_metricsChart, tr("Evaluation"), "metricsDock", Qt::RightDockWidgetArea);
+    QDockWidget *log = addDock(m_log, tr("Log"), "logDock", Qt::RightDockWidgetArea);
+    splitDockWidget(experiment, runs, Qt::Vertical);
+    splitDockWidget(loss, heatmap, Qt::Horizontal);
+    splitDockWidget(loss, metrics, Qt::Vertical);
+    splitDockWidget(heatmap, log, Qt::Vertical);
+    resizeDocks({experiment, loss, heatmap}, {330, 640, 600}, Qt::Horizontal);
+    resizeDocks({experiment, runs}, {640, 260}, Qt::Vertical);
+    resizeDocks({loss, metrics}, {480, 420}, Qt::Vertical);
+    resizeDocks({heatmap, log}, {640, 260}, Qt::Vertical);
+}
+
+QDockWidget *MainWindow::addDock(QWidget *widget, const QString &title, const char *name, Qt::DockWidgetArea area)
+{
+    auto *dock = new QDockWidget(title, this);
+    dock->setObjectName(QLatin1String(name));
+    dock->setWidget(widget);
+    addDockWidget(area, dock);
+    return dock;
+}
+
+void MainWindow::createActions()
+{
+    QStyle *s = style();
+    m_startAction = new QAction(s->standardIcon(QStyle::SP_MediaPlay), tr("&Start"), this);
+    m_startAction->setObjectName(QStringLiteral("startAction"));
+    m_startAction->setShortcut(Qt::CTRL | Qt::Key_R);
+    m_startAction->setToolTip(tr("Train the experiment in a new run directory (Ctrl+R)"));
+    connect(m_startAction, &QAction::triggered, this, &MainWindow::startTraining);
+
+    m_pauseAction = new QAction(s->standardIcon(QStyle::SP_MediaPause), tr("&Pause"), this);
+    m_pauseAction->setObjectName(QStringLiteral("pauseAction"));
+    m_pauseAction->setCheckable(true);
+    m_pauseAction->setShortcut(Qt::CTRL | Qt::Key_P);
+    m_pauseAction->setToolTip(tr("Pause after the current batch; press again to resume"));
+    connect(m_pauseAction, &QAction::toggled, this, &MainWindow::setPaused);
+
+    m_stopAction = new QAction(s->standardIcon(QStyle::SP_MediaStop), tr("S&top"), this);
+    m_stopAction->setObjectName(QStringLiteral("stopAction"));
+    m_stopAction->setToolTip(tr("Stop after the current batch and keep a checkpoint"));
+    connect(m_stopAction, &QAction::triggered, this, &MainWindow::stopTraining);
+
+    m_openAction = new QAction(s->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open run..."), this);
+    m_openAction->setObjectName(QStringLiteral("openRunAction"));
+    m_openAction->setShortcut(QKeySequence::Open);
+    connect(m_openAction, &QAction::triggered, this, &MainWindow::openRunDialog);
+
+    auto *exportMenu = new QMenu(tr("&Export"), this);
+    exportMenu->addAction(tr("Loss curve as PNG..."), this, &MainWindow::exportLossPng);
+    exportMenu->addAction(tr("Loss curve as CSV..."), this, &MainWindow::exportLossCsv);
+    exportMenu->addAction(tr("Evaluation chart as PNG..."), this, &MainWindow::exportMetricsPng);
+    exportMenu->addAction(tr("Evaluation as CSV..."), this, &MainWindow::exportMetricsCsv);
+    exportMenu->addAction(tr("Heatmap as PNG..."), this, &MainWindow::exportHeatmapPng);
+    m_exportAction = exportMenu->menuAction();
+    m_exportAction->setObjectName(QStringLiteral("exportAction"));
+    m_exportAction->setIcon(s->standardIcon(QStyle::SP_DialogSaveButton));
+
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    file->addAction(m_openAction);
+    file->addMenu(exportMenu);
+    file->addSeparator();
+    QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu *training = menuBar()->addMenu(tr("&Training"));
+    training->addAction(m_startAction);
+    training->addAction(m_pauseAction);
+    training->addAction(m_stopAction);
+
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget *dock : findChildren<QDockWidget *>())
+        view->addAction(dock->toggleViewAction());
+    view->addSeparator();
+    const QByteArray defaultLayout = saveState(kLayoutVersion);
+    view->addAction(tr("&Reset layout"), this, [this, defaultLayout] {
+        for (QDockWidget *dock : findChildren<QDockWidget *>())
+            dock->show();
+        restoreState(defaultLayout, kLayoutVersion);
+    });
+
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About LiftLab"), this, [this] {
+        QMessageBox::about(this, tr("About LiftLab"),
+                           tr("<p><b>LiftLab %1</b>: a laboratory for deep metric learning.</p>"
+                              "<p>Lifted structured feature embedding: Song, Xiang, Jegelka, Savarese, "
+                              "CVPR 2016 (arXiv 1511.06452).</p>")
+                               .arg(QApplication::applicationVersion()));
+    });
+
+    QToolBar *bar = addToolBar(tr("Training"));
+    bar->setObjectName(QStringLiteral("trainingToolBar"));
+    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    bar->addAction(m_startAction);
+    bar->addAction(m_pauseAction);
+    bar->addAction(m_stopAction);
+    bar->addSeparator();
+    bar->addAction(m_openAction);
+    bar->addAction(m_exportAction);
+    if (auto *button = qobject_cast<QToolButton *>(bar->widgetForAction(m_exportAction)))
+        button->setPopupMode(QToolButton::InstantPopup);
+
+    m_runLabel = new QLabel;
+    m_stepLabel = new QLabel;
+    m_speedLabel = new QLabel;
+    m_etaLabel = new QLabel;
+    m_threadsLabel = new QLabel;
+    m_stepLabel->setObjectName(QStringLiteral("stepLabel"));
+    m_speedLabel->setObjectName(QStringLiteral("speedLabel"));
+    m_etaLabel->setObjectName(QStringLiteral("etaLabel"));
+    m_threadsLabel->setObjectName(QStringLiteral("threadsLabel"));
+    statusBar()->addWidget(m_runLabel, 1);
+    for (QLabel *label : {m_stepLabel, m_speedLabel, m_etaLabel, m_threadsLabel}) {
+        label->setMinimumWidth(110);
+        statusBar()->addPermanentWidget(label);
+    }
+    m_threadsLabel->setText(tr("threads %1").arg(m_experiment->config().threads));
+}
+
+void MainWindow::restoreLayout()
+{
+    QSettings settings;
+    const QByteArray geometry = settings.value(QStringLiteral("window/geometry")).toByteArray();
+    if (geometry.isEmpty() || !restoreGeometry(geometry))
+        resize(1600, 1000);
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray(), kLayoutVersion);
+}
+
+void MainWindow::setWorkspace(const QString &folder)
+{
+    m_workspace = folder;
+    m_runs->setWorkspace(folder);
+}
+
+void MainWindow::updateActions()
+{
+    const bool running = m_session->isRunning();
+    m_startAction->setEnabled(!running && m_experiment->isValid());
+    m_pauseAction->setEnabled(running);
+    m_stopAction->setEnabled(running);
+    {
+        const QSignalBlocker block(m_pauseAction);
+        m_pauseAction->setChecked(running && m_session->isPaused());
+    }
+    m_pauseAction->setText(m_pauseAction->isChecked() ? tr("&Resume") : tr("&Pause"));
+    m_pauseAction->setIcon(style()->standardIcon(m_pauseAction->isChecked() ? QStyle::SP_MediaPlay
+                                                                            : QStyle::SP_MediaPause));
+    m_experiment->setEditable(!running);
+}
+
+void MainWindow::startTraining()
+{
+    if (m_session->isRunning())
+        return;
+    const QString invalid = m_experiment->validationError();
+    if (!invalid.isEmpty()) {
+        showError(tr("Cannot start"), invalid);
+        return;
+    }
+    const ExperimentConfig config = m_experiment->config();
+    m_experiment->saveSettings();
+    if (!QDir().mkpath(m_workspace)) {
+        showError(tr("Cannot start"), tr("Cannot create the workspace folder %1.").arg(m_workspace));
+        return;
+    }
+    const QString runPath = newRunPath(m_workspace, QString::fromStdString(config.loss));
+    m_liveSteps.clear();
+    m_liveEvals.clear();
+    m_liveFrame = SnapshotFrame();
+    m_imagesPerSec = 0;
+    m_stepLabel->setText(tr("step 0 / %1").arg(config.iterations));
+    m_speedLabel->clear();
+    m_etaLabel->clear();
+    m_threadsLabel->setText(tr("threads %1").arg(config.threads));
+    m_runLabel->setText(QFileInfo(runPath).fileName());
+    showLive();
+    m_metricsChart->setIterations(config.iterations);
+    setWindowTitle(tr("LiftLab - %1").arg(QFileInfo(runPath).fileName()));
+    m_session->start(config, runPath);
+}
+
+void MainWindow::setPaused(bool paused)
+{
+    m_session->setPaused(paused);
+    if (m_session->isRunning())
+        m_log->appendMessage(paused ? tr("Pausing after the current batch...") : tr("Resuming..."));
+}
+
+void MainWindow::stopTraining()
+{
+    if (!m_session->isRunning())
+        return;
+    m_log->appendMessage(tr("Stopping after the current batch..."));
+    m_session->stop();
+}
+
+void MainWindow::showLive()
+{
+    m_follower->stop();
+    m_showingLive = true;
+    m_lossChart->setSteps(m_liveSteps);
+    m_metricsChart->setReports(m_liveEvals);
+    m_metricsChart->setIterations(m_session->config().iterations);
+    if (m_liveFrame.snapshot.size > 0)
+        m_heatmap->setFrame(m_liveFrame);
+    else
+        m_heatmap->clear();
+}
+
+bool MainWindow::openRun(const QString &runPath)
+{
+    if (m_session->isRunning() && samePath(runPath, m_session->runPath())) {
+        showLive();
+        setWindowTitle(tr("LiftLab - %1").arg(QFileInfo(runPath).fileName()));
+        return true;
+    }
+    try {
+        m_follower->follow(runPath);
+    } catch (const Error &e) {
+        showError(tr("Cannot open the run"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_showingLive = false;
+    m_lossChart->clear();
+    m_metricsChart->clear();
+    m_metricsChart->setIterations(m_follower->config().iterations);
+    m_heatmap->clear();
+    setWindowTitle(tr("LiftLab - %1").arg(QFileInfo(runPath).fileName()));
+    m_log->appendMessage(tr("Showing run %1 (followed while it is written).").arg(runPath));
+    return true;
+}
+
+QString MainWindow::shownRun() const
+{
+    return m_showingLive ? m_session->runPath() : m_follower->runPath();
+}
+
+void MainWindow::onStarted(const QString &runPath, const QStringList &classNames)
+{
+    m_liveFrame.classNames = classNames;
+    m_log->appendMessage(tr("Run directory: %1").arg(runPath));
+    m_runs->refresh();
+}
+
+void MainWindow::onSteps(const QVector<TrainingStep> &steps)
+{
+    if (steps.isEmpty())
+        return;
+    m_liveSteps.insert(m_liveSteps.end(), steps.begin(), steps.end());
+    if (m_showingLive)
+        m_lossChart->appendSteps(steps);
+    // Images/s over these steps: n batches over the sum of their durations.
+    double inverse = 0;
+    for (const TrainingStep &s : steps)
+        inverse += s.imagesPerSec > 0 ? 1.0 / s.imagesPerSec : 0;
+    if (inverse > 0) {
+        const double rate = steps.size() / inverse;
+        m_imagesPerSec = m_imagesPerSec > 0 ? 0.8 * m_imagesPerSec + 0.2 * rate : rate;
+    }
+    updateStatus(steps.back());
+}
+
+void MainWindow::updateStatus(const TrainingStep &last)
+{
+    const ExperimentConfig &c = m_session->config();
+    const double batch = double(c.classesPerBatch) * c.perClass;
+    m_stepLabel->setText(tr("step %1 / %2").arg(last.step).arg(last.iterations));
+    m_speedLabel->setText(tr("%1 images/s").arg(m_imagesPerSec, 0, 'f', 0));
+    const double eta = m_imagesPerSec > 0 ? double(last.iterations - last.step) * batch / m_imagesPerSec : -1;
+    m_etaLabel->setText(tr("ETA %1").arg(formatDuration(eta)));
+}
+
+void MainWindow::onEval(const EvalReport &report)
+{
+    m_liveEvals.push_back(report);
+    if (m_showingLive)
+        m_metricsChart->appendReport(report);
+    const Metrics &m = report.metrics;
+    m_log->appendMessage(tr("Step %1: Recall@1 %2, Recall@8 %3, MAP@R %4, NMI %5 (%6 s)")
+                             .arg(report.step)
+                             .arg(m.recallAt1, 0, 'f', 4)
+                             .arg(m.recallAt8, 0, 'f', 4)
+                             .arg(m.mapAtR, 0, 'f', 4)
+                             .arg(m.nmi, 0, 'f', 4)
+                             .arg(report.seconds, 0, 'f', 1));
+}
+
+void MainWindow::onSnapshot(const SnapshotFrame &frame)
+{
+    m_liveFrame = frame;
+    if (m_showingLive)
+        m_heatmap->setFrame(frame);
+}
+
+void MainWindow::onFinished(const QString &runPath, bool cancelled)
+{
+    if (cancelled)
+        m_log->appendMessage(tr("Stopped; the checkpoint is kept in %1.").arg(runPath));
+    else
+        m_log->appendMessage(tr("Finished: %1").arg(runPath));
+    m_etaLabel->setText(cancelled ? tr("stopped") : tr("done"));
+    m_runs->refresh();
+    Q_EMIT runEnded(runPath);
+}
+
+void MainWindow::onFailed(const QString &runPath, const QString &message)
+{
+    m_log->appendError(message);
+    m_etaLabel->setText(tr("failed"));
+    showError(tr("Training failed"), message);
+    m_runs->refresh();
+    Q_EMIT runEnded(runPath);
+}
+
+void MainWindow::showError(const QString &title, const QString &message)
+{
+    if (m_errorBox)
+        m_errorBox->close();
+    m_errorBox = new QMessageBox(QMessageBox::Critical, title, message, QMessageBox::Ok, this);
+    m_errorBox->setObjectName(QStringLiteral("errorDialog"));
+    m_errorBox->setAttribute(Qt::WA_DeleteOnClose);
+    m_errorBox->open(); // window-modal, returns at once: the event loop (and training) go on
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    if (m_session->isRunning())
+        m_log->appendMessage(tr("Stopping the run before closing..."));
+    // Stops after the current batch, saves the checkpoint and ends the thread.
+    m_session->shutdown();
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState(kLayoutVersion));
+    m_experiment->saveSettings();
+    event->accept();
+}
+
+void MainWindow::openRunDialog()
+{
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Open run"), m_workspace);
+    if (!folder.isEmpty())
+        openRun(folder);
+}
+
+QString MainWindow::exportPath(const QString &suggestedName, const QString &filter)
+{
+    const QString run = shownRun();
+    const QString folder = run.isEmpty() ? m_workspace : run;
+    return QFileDialog::getSaveFileName(this, tr("Export"), QDir(folder).filePath(suggestedName), filter);
+}
+
+void MainWindow::reportExport(bool ok, const QString &path)
+{
+    if (ok)
+        m_log->appendMessage(tr("Exported %1").arg(path));
+    else
+        showError(tr("Export failed"), tr("Cannot write %1.").arg(path));
+}
+
+void MainWindow::exportLossPng()
+{
+    const QString path = exportPath(QStringLiteral("loss.png"), tr("PNG images (*.png)"));
+    if (!path.isEmpty())
+        reportExport(m_lossChart->exportPng(path), path);
+}
+
+void MainWindow::exportLossCsv()
+{
+    const QString path = exportPath(QStringLiteral("loss.csv"), tr("CSV files (*.csv)"));
+    if (!path.isEmpty())
+        reportExport(m_lossChart->exportCsv(path), path);
+}
+
+void MainWindow::exportMetricsPng()
+{
+    const QString path = exportPath(QStringLiteral("evaluation.png"), tr("PNG images (*.png)"));
+    if (!path.isEmpty())
+        reportExport(m_metricsChart->exportPng(path), path);
+}
+
+void MainWindow::exportMetricsCsv()
+{
+    const QString path = exportPath(QStringLiteral("evaluation.csv"), tr("CSV files (*.csv)"));
+    if (!path.isEmpty())
+        reportExport(m_metricsChart->exportCsv(path), path);
+}
+
+void MainWindow::exportHeatmapPng()
+{
+    const QString path = exportPath(QStringLiteral("heatmap.png"), tr("PNG images (*.png)"));
+    if (!path.isEmpty())
+        reportExport(m_heatmap->grab().save(path, "PNG"), path);
+}
+
+} // namespace liftlab

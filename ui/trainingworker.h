@@ -1,0 +1,68 @@
+#pragma once
+
+#include "uitypes.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+namespace liftlab {
+
+class Trainer;
+
+// Owns a Trainer on its own thread (the Tiled FolderScanner shape): a run is
+// requested with a queued call to train(), which blocks this object's thread
+// until the run ends; results leave as copied values in queued signals.
+// Pause and stop are thread-safe calls, since the worker's event loop is busy
+// while it trains; both act between two batches.
+class TrainingWorker : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit TrainingWorker(QObject *parent = nullptr);
+
+    // Thread-safe. Call before requesting a run: clears stop and pause.
+    void reset();
+    // Thread-safe. The next finished batch waits until resumed or stopped.
+    void setPaused(bool paused);
+    // Thread-safe. The run saves a checkpoint after the current batch and ends.
+    void stop();
+
+public Q_SLOTS:
+    void train(const liftlab::ExperimentConfig &config, const QString &runDir);
+
+Q_SIGNALS:
+    void started(const QString &runPath, const QStringList &classNames);
+    // Steps are batched: one signal at most every kEmitIntervalMs.
+    void stepsReady(const QVector<liftlab::TrainingStep> &steps);
+    void evalReady(const liftlab::EvalReport &report);
+    void snapshotReady(const liftlab::SnapshotFrame &frame);
+    void logMessage(const QString &text);
+    void pausedChanged(bool paused);
+    void finished(const QString &runPath, bool cancelled);
+    void failed(const QString &runPath, const QString &message);
+
+private:
+    void onStep(const TrainingStep &step, const ExperimentConfig &config);
+    void flushSteps();
+    void waitWhilePaused();
+    SnapshotFrame packSnapshot(const Trainer &trainer, const DistanceSnapshot &snapshot) const;
+
+    static constexpr int kEmitIntervalMs = 80;
+
+    std::atomic<bool> m_cancel{false};
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    bool m_paused = false; // guarded by m_mutex
+
+    // Only touched on the worker thread.
+    QVector<TrainingStep> m_pending;
+    QElapsedTimer m_sinceEmit;
+    QStringList m_classNames;
+};
+
+} // namespace liftlab
