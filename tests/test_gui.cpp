@@ -1,0 +1,421 @@
+// The GUI end to end on the offscreen platform: training started with the
+// real Start action on a tiny synthetic dataset fills the loss chart and the
+// heatmap; pause, resume and stop act within a batch; closing mid-run keeps a
+// loadable checkpoint; user errors become a dialog, not a crash; runs are
+// opened and followed from disk.
+#include "downsample.h"
+#include "experimentpanel.h"
+#include "heatmappanel.h"
+#include "heatmapwidget.h"
+#include "distancehistogram.h"
+#include "logpanel.h"
+#include "losschart.h"
+#include "mainwindow.h"
+#include "metricschart.h"
+#include "runlistmodel.h"
+#include "runlistpanel.h"
+#include "trainingsession.h"
+
+#include "train/rundirectory.h"
+#include "train/trainer.h"
+
+#include "testdata.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QLabel>
+#include <QLineSeries>
+#include <QMessageBox>
+#include <QProcess>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTest>
+
+#include <filesystem>
+#include <memory>
+
+using namespace liftlab;
+using liftlab::testing::TempDir;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Counts the steps a window's session delivers, and remembers how runs end.
+struct Recorder
+{
+    explicit Recorder(MainWindow &w)
+    {
+        QObject::connect(w.session(), &TrainingSession::stepsReady,
+                         [this](const QVector<TrainingStep> &steps) { received += int(steps.size()); });
+        QObject::connect(w.session(), &TrainingSession::finished, [this](const QString &run, bool cancelled) {
+            ended = true;
+            runPath = run;
+            wasCancelled = cancelled;
+        });
+        QObject::connect(w.session(), &TrainingSession::failed, [this](const QString &run, const QString &message) {
+            ended = true;
+            runPath = run;
+            failure = message;
+        });
+        QObject::connect(w.session(), &TrainingSession::pausedChanged, [this](bool p) { paused = p; });
+    }
+    int received = 0;
+    bool ended = false, wasCancelled = false, paused = false;
+    QString runPath, failure;
+};
+
+QAction *action(MainWindow &w, const char *name)
+{
+    auto *a = w.findChild<QAction *>(QLatin1String(name));
+    if (!a)
+        qFatal("no action %s", name);
+    return a;
+}
+
+} // namespace
+
+class TestGui : public QObject
+{
+    Q_OBJECT
+
+    TempDir m_dir;
+    std::string m_data;
+    QString m_workspace;
+
+    ExperimentConfig tinyConfig(int64_t iterations) const
+    {
+        ExperimentConfig c;
+        c.dataset = m_data;
+        c.split = "seen";
+        c.classesPerBatch = 4;
+        c.perClass = 4;
+        c.iterations = iterations;
+        c.checkpointEvery = 50;
+        c.evalEvery = 0;
+        c.threads = 2;
+        c.learningRate = 3e-3;
+        return c;
+    }
+
+    std::unique_ptr<MainWindow> newWindow(const ExperimentConfig &config)
+    {
+        auto w = std::make_unique<MainWindow>();
+        w->resize(1600, 1000);
+        w->show();
+        w->experimentPanel()->setConfig(config);
+        return w;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true); // settings go to ~/.qttest, not the user's
+        QCoreApplication::setOrganizationName(QStringLiteral("LiftLab"));
+        QCoreApplication::setApplicationName(QStringLiteral("LiftLabTest"));
+        QSettings().clear();
+        m_data = m_dir.file("data");
+        liftlab::testing::writeSyntheticIdx(m_data, 10, 30, 10);
+        m_workspace = QString::fromStdString(m_dir.file("workspace"));
+        qputenv("LIFTLAB_WORKSPACE", m_workspace.toUtf8());
+    }
+
+    void opensReadyForTheDefaultExperiment()
+    {
+        QSettings().clear();
+        MainWindow w;
+        const ExperimentConfig c = w.experimentPanel()->config();
+        QCOMPARE(c.loss, std::string("lifted"));
+        QCOMPARE(c.dataset, std::string("fashion-mnist"));
+        QVERIFY(action(w, "startAction")->isEnabled());
+        QVERIFY(!action(w, "pauseAction")->isEnabled());
+        QCOMPARE(w.workspace(), m_workspace);
+    }
+
+    void startFillsLossChartAndHeatmap()
+    {
+        auto w = newWindow(tinyConfig(50));
+        // Set the iterations through the widget, as a user would.
+        auto *iterations = w->findChild<QSpinBox *>(QStringLiteral("iterationsBox"));
+        QVERIFY(iterations);
+        iterations->setValue(200);
+        QCOMPARE(w->experimentPanel()->config().iterations, int64_t(200));
+        Recorder r(*w);
+
+        action(*w, "startAction")->trigger();
+        QVERIFY(!action(*w, "startAction")->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 60000);
+        QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+        QVERIFY(!r.wasCancelled);
+
+        QCOMPARE(r.received, 200);
+        QCOMPARE(w->lossChart()->stepCount(), r.received);
+        w->lossChart()->refresh();
+        QCOMPARE(w->lossChart()->rawSeries()->count(), r.received); // few enough points to draw all
+        QCOMPARE(w->lossChart()->smoothedSeries()->count(), r.received);
+
+        const HeatmapWidget *heatmap = w->heatmapPanel()->heatmap();
+        QVERIFY(heatmap->hasFrame());
+        const int b = 4 * 4;
+        QCOMPARE(heatmap->frame().snapshot.size, int64_t(b));
+        QCOMPARE(int(heatmap->frame().snapshot.distances.size()), b * b);
+        QCOMPARE(heatmap->image().size(), QSize(b, b));
+        QCOMPARE(heatmap->frame().images.size(), b); // the batch's images came along
+        QCOMPARE(heatmap->frame().images.first().size(), QSize(28, 28));
+        int pairs = 0;
+        for (const std::vector<int> *counts :
+             {&w->heatmapPanel()->histogram()->positiveCounts(), &w->heatmapPanel()->histogram()->negativeCounts()})
+            for (int n : *counts)
+                pairs += n;
+        QCOMPARE(pairs, b * (b - 1) / 2);
+
+        QCOMPARE(w->metricsChart()->reportCount(), 1); // the evaluation at the end
+        QVERIFY(fs::exists(fs::path(r.runPath.toStdString()) / "summary.json"));
+        QVERIFY(QFileInfo(r.runPath).fileName().startsWith(QStringLiteral("lifted-")));
+        QVERIFY(action(*w, "startAction")->isEnabled());
+        // The run list shows the new run.
+        w->runListPanel()->refresh();
+        QVERIFY(w->runListPanel()->model()->rowOf(r.runPath) >= 0);
+
+        // Exports.
+        const QString png = QString::fromStdString(m_dir.file("loss.png"));
+        const QString csv = QString::fromStdString(m_dir.file("loss.csv"));
+        QVERIFY(w->lossChart()->exportPng(png));
+        QVERIFY(!QImage(png).isNull());
+        QVERIFY(w->lossChart()->exportCsv(csv));
+        QFile file(csv);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readAll().count('\n'), 201); // header + one line per step
+        QVERIFY(w->metricsChart()->exportCsv(QString::fromStdString(m_dir.file("eval.csv"))));
+    }
+
+    void pauseResumeAndStop()
+    {
+        auto w = newWindow(tinyConfig(100000));
+        Recorder r(*w);
+        action(*w, "startAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.received >= 20, 30000);
+
+        action(*w, "pauseAction")->trigger();
+        QVERIFY(action(*w, "pauseAction")->isChecked());
+        QTRY_VERIFY_WITH_TIMEOUT(r.paused, 5000);
+        const int atPause = r.received;
+        QTest::qWait(700);
+        QCOMPARE(r.received, atPause); // nothing trains while paused
+        QCOMPARE(w->lossChart()->stepCount(), atPause);
+
+        action(*w, "pauseAction")->trigger(); // resume
+        QVERIFY(!action(*w, "pauseAction")->isChecked());
+        QTRY_VERIFY_WITH_TIMEOUT(r.received > atPause + 10, 10000);
+
+        action(*w, "stopAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 5000);
+        QVERIFY(r.wasCancelled);
+        QCOMPARE(w->lossChart()->stepCount(), r.received);
+        const RunDirectory run = RunDirectory::open(r.runPath.toStdString());
+        QVERIFY(fs::exists(run.checkpointPath()));
+        QCOMPARE(int(RunDirectory::readSteps(run.metricsPath()).size()), r.received);
+        QVERIFY(action(*w, "startAction")->isEnabled());
+        QVERIFY(!action(*w, "stopAction")->isEnabled());
+    }
+
+    void stopWhilePausedEnds()
+    {
+        auto w = newWindow(tinyConfig(100000));
+        Recorder r(*w);
+        action(*w, "startAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.received >= 5, 30000);
+        action(*w, "pauseAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.paused, 5000);
+        action(*w, "stopAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 5000);
+        QVERIFY(r.wasCancelled);
+    }
+
+    void closingMidRunKeepsALoadableCheckpoint()
+    {
+        auto w = newWindow(tinyConfig(100000));
+        Recorder r(*w);
+        action(*w, "startAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.received >= 30, 30000);
+        const QString runPath = w->session()->runPath();
+
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(w->close());
+        w.reset();
+        QVERIFY2(clock.elapsed() < 2000, qPrintable(QString::number(clock.elapsed())));
+
+        const RunDirectory run = RunDirectory::open(runPath.toStdString());
+        QVERIFY(fs::exists(run.checkpointPath()));
+        const std::unique_ptr<Trainer> resumed = Trainer::resume(runPath.toStdString());
+        QVERIFY(resumed->step() >= 30);
+    }
+
+    void invalidDatasetShowsErrorDialog()
+    {
+        ExperimentConfig c = tinyConfig(20);
+        c.dataset = m_dir.file("no-such-folder");
+        auto w = newWindow(c);
+        Recorder r(*w);
+        action(*w, "startAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 10000);
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY((box = w->findChild<QMessageBox *>(QStringLiteral("errorDialog"))) && box->isVisible());
+        QVERIFY2(box->text().contains(QStringLiteral("does not exist")), qPrintable(box->text()));
+        QVERIFY(w->logPanel()->toPlainText().contains(QStringLiteral("does not exist")));
+        QVERIFY(!fs::exists(r.runPath.toStdString())); // a failed start leaves nothing behind
+
+        // The window stays usable: close the dialog, fix the dataset, train.
+        box->accept();
+        QVERIFY(action(*w, "startAction")->isEnabled());
+        w->experimentPanel()->setConfig(tinyConfig(20));
+        r.ended = false;
+        r.failure.clear();
+        action(*w, "startAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 60000);
+        QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+        QCOMPARE(w->lossChart()->stepCount(), 20);
+    }
+
+    void divergingRunShowsErrorDialog()
+    {
+        // A learning rate no spin box accepts, so straight to the session:
+        // the same path as a run from the Start action.
+        ExperimentConfig c = tinyConfig(50);
+        c.optimizer = "sgd";
+        c.learningRate = 1e30;
+        auto w = newWindow(tinyConfig(50));
+        Recorder r(*w);
+        w->session()->start(c, m_workspace + QStringLiteral("/nan-run"));
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 60000);
+        QVERIFY2(r.failure.contains(QStringLiteral("NaN")) || r.failure.contains(QStringLiteral("infinite")),
+                 qPrintable(r.failure));
+        QTRY_VERIFY(w->findChild<QMessageBox *>(QStringLiteral("errorDialog")));
+        QVERIFY(action(*w, "startAction")->isEnabled());
+    }
+
+    void invalidValuesAreExplainedInline()
+    {
+        MainWindow w;
+        w.experimentPanel()->setConfig(tinyConfig(10));
+        auto *label = w.findChild<QLabel *>(QStringLiteral("validationLabel"));
+        QVERIFY(label && label->isHidden());
+        w.findChild<QSpinBox *>(QStringLiteral("classesPerBatchBox"))->setValue(300);
+        w.findChild<QSpinBox *>(QStringLiteral("perClassBox"))->setValue(300);
+        QVERIFY(!label->isHidden());
+        QVERIFY2(label->text().contains(QStringLiteral("P x K")), qPrintable(label->text()));
+        QVERIFY(!action(w, "startAction")->isEnabled());
+        w.findChild<QSpinBox *>(QStringLiteral("perClassBox"))->setValue(4);
+        QVERIFY(label->isHidden());
+        QVERIFY(action(w, "startAction")->isEnabled());
+    }
+
+    void lossFormFollowsTheRegistry()
+    {
+        ExperimentPanel panel;
+        auto *loss = panel.findChild<QComboBox *>(QStringLiteral("lossBox"));
+        loss->setCurrentIndex(loss->findData(QStringLiteral("triplet")));
+        auto *miner = panel.findChild<QComboBox *>(QStringLiteral("param_miner"));
+        QVERIFY(miner);
+        miner->setCurrentIndex(miner->findData(QStringLiteral("semi-hard")));
+        const ExperimentConfig c = panel.config();
+        QCOMPARE(c.loss, std::string("triplet"));
+        QCOMPARE(c.lossParams.at("miner"), std::string("semi-hard"));
+        QCOMPARE(c.lossParams.at("margin"), std::string("1"));
+        // Round trip through setConfig, as the remembered experiment does.
+        ExperimentPanel other;
+        other.setConfig(c);
+        QCOMPARE(other.config().lossParams, c.lossParams);
+    }
+
+    void downsamplingKeepsExtremesAndIsBounded()
+    {
+        std::vector<double> x, y;
+        for (int i = 0; i < 100000; ++i) {
+            x.push_back(i);
+            y.push_back(std::sin(i * 0.01));
+        }
+        y[54321] = 9;
+        y[12345] = -9;
+        const QList<QPointF> points = downsampleMinMax(x, y, 0, 99999, 500);
+        QVERIFY(points.size() <= 1002);
+        bool high = false, low = false;
+        for (const QPointF &p : points) {
+            high = high || p.y() == 9;
+            low = low || p.y() == -9;
+        }
+        QVERIFY(high && low);
+        // Few points are drawn as they are.
+        QCOMPARE(downsampleMinMax(x, y, 0, 99, 500).size(), 101); // 0..99 plus one beyond
+    }
+
+    void hundredThousandStepsStaySmooth()
+    {
+        LossChart chart;
+        chart.resize(800, 400);
+        chart.show();
+        std::vector<TrainingStep> steps(100000);
+        for (size_t i = 0; i < steps.size(); ++i) {
+            steps[i].step = int64_t(i) + 1;
+            steps[i].loss = 1.0 / (1 + i * 0.001) + 0.1 * std::sin(double(i));
+            steps[i].elapsedSeconds = i * 0.01;
+        }
+        chart.setSteps(steps);
+        QElapsedTimer clock;
+        clock.start();
+        chart.refresh();
+        QCOMPARE(chart.stepCount(), 100000);
+        QVERIFY(chart.rawSeries()->count() <= 2 * 800 + 2);
+        chart.setLogScale(true);
+        chart.setTimeAxis(true);
+        chart.setSmoothing(0.99);
+        QVERIFY2(clock.elapsed() < 1000, qPrintable(QString::number(clock.elapsed())));
+        QVERIFY(chart.rawSeries()->count() <= 2 * 800 + 2);
+    }
+
+    void opensAndFollowsARunWrittenByTheCli()
+    {
+        const QString runPath = m_workspace + QStringLiteral("/cli-run");
+        QProcess cli;
+        cli.start(qEnvironmentVariable("LIFTLAB_CLI", QStringLiteral("liftlab-cli")),
+                  {QStringLiteral("train"), QStringLiteral("--dataset"), QString::fromStdString(m_data),
+                   QStringLiteral("-P"), QStringLiteral("4"), QStringLiteral("-K"), QStringLiteral("4"),
+                   QStringLiteral("--iterations"), QStringLiteral("1500"), QStringLiteral("--eval-every"),
+                   QStringLiteral("750"), QStringLiteral("--checkpoint-every"), QStringLiteral("250"),
+                   QStringLiteral("--out"), runPath});
+        QVERIFY(cli.waitForStarted());
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo::exists(runPath + QStringLiteral("/config.json")), 20000);
+
+        MainWindow w;
+        w.resize(1600, 1000);
+        QVERIFY(w.openRun(runPath));
+        QCOMPARE(w.shownRun(), runPath);
+        // Followed while written: some of the steps show before the run ends.
+        bool sawPartial = false;
+        QElapsedTimer clock;
+        clock.start();
+        while (cli.state() != QProcess::NotRunning && clock.elapsed() < 60000) {
+            QTest::qWait(100);
+            sawPartial = sawPartial || (w.lossChart()->stepCount() > 0 && w.lossChart()->stepCount() < 1500);
+        }
+        QCOMPARE(cli.exitCode(), 0);
+        QVERIFY(sawPartial);
+        // Then to the end: every step, both evaluations, the last batch.
+        QTRY_COMPARE_WITH_TIMEOUT(w.lossChart()->stepCount(), 1500, 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.metricsChart()->reportCount(), 2, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(w.heatmapPanel()->heatmap()->hasFrame(), 5000);
+        QCOMPARE(w.heatmapPanel()->heatmap()->frame().snapshot.size, int64_t(16));
+
+        // A folder that is not a run: a dialog, and the shown run stays.
+        QVERIFY(!w.openRun(QString::fromStdString(m_data)));
+        QTRY_VERIFY(w.findChild<QMessageBox *>(QStringLiteral("errorDialog")));
+        QCOMPARE(w.shownRun(), runPath);
+    }
+};
+
+QTEST_MAIN(TestGui)
+#include "test_gui.moc"
