@@ -384,8 +384,8 @@ private Q_SLOTS:
         cli.start(qEnvironmentVariable("LIFTLAB_CLI", QStringLiteral("liftlab-cli")),
                   {QStringLiteral("train"), QStringLiteral("--dataset"), QString::fromStdString(m_data),
                    QStringLiteral("-P"), QStringLiteral("4"), QStringLiteral("-K"), QStringLiteral("4"),
-                   QStringLiteral("--iterations"), QStringLiteral("1500"), QStringLiteral("--eval-every"),
-                   QStringLiteral("750"), QStringLiteral("--checkpoint-every"), QStringLiteral("250"),
+                   QStringLiteral("--iterations"), QStringLiteral("500"), QStringLiteral("--eval-every"),
+                   QStringLiteral("250"), QStringLiteral("--checkpoint-every"), QStringLiteral("100"),
                    QStringLiteral("--out"), runPath});
         QVERIFY(cli.waitForStarted());
         QTRY_VERIFY_WITH_TIMEOUT(QFileInfo::exists(runPath + QStringLiteral("/config.json")), 20000);
@@ -400,12 +400,12 @@ private Q_SLOTS:
         clock.start();
         while (cli.state() != QProcess::NotRunning && clock.elapsed() < 60000) {
             QTest::qWait(100);
-            sawPartial = sawPartial || (w.lossChart()->stepCount() > 0 && w.lossChart()->stepCount() < 1500);
+            sawPartial = sawPartial || (w.lossChart()->stepCount() > 0 && w.lossChart()->stepCount() < 500);
         }
         QCOMPARE(cli.exitCode(), 0);
         QVERIFY(sawPartial);
         // Then to the end: every step, both evaluations, the last batch.
-        QTRY_COMPARE_WITH_TIMEOUT(w.lossChart()->stepCount(), 1500, 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.lossChart()->stepCount(), 500, 5000);
         QTRY_COMPARE_WITH_TIMEOUT(w.metricsChart()->reportCount(), 2, 5000);
         QTRY_VERIFY_WITH_TIMEOUT(w.heatmapPanel()->heatmap()->hasFrame(), 5000);
         QCOMPARE(w.heatmapPanel()->heatmap()->frame().snapshot.size, int64_t(16));

@@ -1,8 +1,25 @@
 #include "chartview.h"
 
 #include <QMouseEvent>
+#include <QValueAxis>
+
+#include <cmath>
 
 namespace liftlab {
+
+void setNiceTicks(QValueAxis *axis)
+{
+    const double range = axis->max() - axis->min();
+    if (!(range > 0) || !std::isfinite(range))
+        return;
+    const double raw = range / 6;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    const double residual = raw / magnitude;
+    const double step = (residual < 1.5 ? 1 : residual < 3 ? 2 : residual < 7 ? 5 : 10) * magnitude;
+    axis->setTickType(QValueAxis::TicksDynamic);
+    axis->setTickAnchor(0);
+    axis->setTickInterval(step);
+}
 
 ChartView::ChartView(QChart *chart, QWidget *parent)
     : QChartView(chart, parent)

@@ -2,11 +2,17 @@
 
 #include <QChartView>
 
+class QValueAxis;
+
 namespace liftlab {
 
 // A chart view with box zoom (drag a rectangle; right click zooms out) that
 // reports where the mouse hovers, in chart values, so its owner can show a
 // tooltip for the nearest data point.
+// Ticks at round values (1, 2 or 5 times a power of ten, about six of them)
+// anchored at zero, for the axis's current range; the range itself is kept.
+void setNiceTicks(QValueAxis *axis);
+
 class ChartView : public QChartView
 {
     Q_OBJECT

@@ -64,17 +64,21 @@ void DistanceHistogram::paintEvent(QPaintEvent *)
     QPainter p(this);
     p.fillRect(rect(), palette().base());
     const QFontMetrics fm(font());
-    const QRectF plot(6, fm.height() * 2 + 8, width() - 12, height() - fm.height() * 3 - 16);
+    const QRectF plot(6, fm.height() + 8, width() - 12, height() - fm.height() * 2 - 14);
     p.setPen(palette().color(QPalette::Text));
     if (m_positive.empty() || plot.height() < 10) {
         p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap, tr("Distance histogram"));
         return;
     }
-    // Legend.
-    p.fillRect(QRectF(6, 4, 10, 10), kPositiveColour);
-    p.drawText(QPointF(20, 4 + fm.ascent() - 1), tr("positive (%1)").arg(m_positiveTotal));
-    p.fillRect(QRectF(6, 6 + fm.height(), 10, 10), kNegativeColour);
-    p.drawText(QPointF(20, 6 + fm.height() + fm.ascent() - 1), tr("negative (%1)").arg(m_negativeTotal));
+    // Legend, on one line.
+    const QString positive = tr("positive pairs (%1)").arg(m_positiveTotal);
+    const QString negative = tr("negative pairs (%1)").arg(m_negativeTotal);
+    const double baseline = 4 + fm.ascent();
+    p.fillRect(QRectF(6, 4 + fm.ascent() - 10, 10, 10), kPositiveColour);
+    p.drawText(QPointF(20, baseline), positive);
+    const double second = 20 + fm.horizontalAdvance(positive) + 16;
+    p.fillRect(QRectF(second, 4 + fm.ascent() - 10, 10, 10), kNegativeColour);
+    p.drawText(QPointF(second + 14, baseline), negative);
 
     double peak = 0;
     for (int b = 0; b < kBins; ++b) {

@@ -24,7 +24,7 @@ public:
     const std::vector<int> &positiveCounts() const { return m_positive; }
     const std::vector<int> &negativeCounts() const { return m_negative; }
 
-    QSize sizeHint() const override { return QSize(220, 180); }
+    QSize sizeHint() const override { return QSize(480, 140); }
     QSize minimumSizeHint() const override { return QSize(140, 120); }
 
 protected:

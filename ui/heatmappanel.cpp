@@ -18,7 +18,6 @@ HeatmapPanel::HeatmapPanel(QWidget *parent)
     m_heatmap->setObjectName(QStringLiteral("heatmap"));
     m_histogram = new DistanceHistogram;
     m_histogram->setObjectName(QStringLiteral("distanceHistogram"));
-    m_histogram->setMinimumWidth(170);
     m_pairDialog = new PairDialog(this);
 
     auto *positives = new QCheckBox(tr("Positive pairs"));
@@ -41,21 +40,21 @@ HeatmapPanel::HeatmapPanel(QWidget *parent)
     connect(m_heatmap, &HeatmapWidget::cellClicked, this,
             [this](int i, int j) { m_pairDialog->showPair(m_heatmap->frame(), i, j); });
 
-    auto *hint = new QLabel(tr("Hover a cell for the pair, click it to see both images."));
-    hint->setWordWrap(true);
+    auto *hint = new QLabel(tr("Hover a cell for the pair; click it to see both images."));
     hint->setForegroundRole(QPalette::PlaceholderText);
-    m_histogram->setToolTip(tr("Distances of the batch's positive (same class) and negative pairs, each scaled to "
-                               "its own count: the less they overlap, the better the classes are separated"));
-    auto *side = new QVBoxLayout;
-    side->addWidget(positives);
-    side->addWidget(hardest);
-    side->addWidget(terms);
-    side->addWidget(m_histogram, 1);
-    side->addWidget(hint);
-    auto *layout = new QHBoxLayout(this);
+    auto *overlays = new QHBoxLayout;
+    overlays->addWidget(positives);
+    overlays->addWidget(hardest);
+    overlays->addWidget(terms);
+    overlays->addStretch(1);
+    overlays->addWidget(hint);
+    m_histogram->setMinimumHeight(110);
+    m_histogram->setMaximumHeight(170);
+    auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
-    layout->addWidget(m_heatmap, 3);
-    layout->addLayout(side, 1);
+    layout->addLayout(overlays);
+    layout->addWidget(m_heatmap, 1);
+    layout->addWidget(m_histogram);
 }
 
 void HeatmapPanel::setFrame(const SnapshotFrame &frame)

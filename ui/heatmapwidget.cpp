@@ -298,8 +298,10 @@ void HeatmapWidget::mouseMoveEvent(QMouseEvent *event)
         text += tr("\nthe same image");
     else
         text += isPositive(i, j) ? tr("\npositive pair") : tr("\nnegative pair");
-    if (!s.pairTerms.empty() && i != j)
-        text += tr(", loss term %1").arg(s.pairTerms[size_t(i) * size_t(s.size) + size_t(j)], 0, 'g', 4);
+    // Losses that score only positive pairs (the lifted J_ij) leave zeros elsewhere.
+    const float term = s.pairTerms.empty() || i == j ? 0.f : s.pairTerms[size_t(i) * size_t(s.size) + size_t(j)];
+    if (!s.pairTerms.empty() && i != j && (isPositive(i, j) || term != 0.f))
+        text += tr(", loss term %1").arg(term, 0, 'g', 4);
     if (hardestNegative(i) == j)
         text += tr("\nthe hardest negative of row %1").arg(i);
     QToolTip::showText(event->globalPosition().toPoint(), text, this);

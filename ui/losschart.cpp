@@ -291,11 +291,6 @@ void LossChart::updateAxes()
         yMax = m_axisY->max();
     }
     m_axisX->setRange(xMin, xMax);
-    if (!m_byTime || xMax - xMin > 10) {
-        m_axisX->applyNiceNumbers(); // round ticks: 0, 250, 500 rather than 1, 15.25, 29.5
-        xMin = m_axisX->min();
-        xMax = m_axisX->max();
-    }
     m_autoRange = QRectF(QPointF(xMin, yMin), QPointF(xMax, yMax));
 }
 
@@ -303,6 +298,7 @@ void LossChart::refresh()
 {
     m_refreshTimer.stop();
     updateAxes();
+    setNiceTicks(m_axisX); // round ticks (0, 250, 500), also when zoomed
     const int buckets = std::max(50, int(m_chart->plotArea().width()));
     const std::vector<double> &x = xValues();
     QList<QPointF> raw = downsampleMinMax(x, m_loss, m_axisX->min(), m_axisX->max(), buckets);

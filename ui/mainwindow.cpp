@@ -65,6 +65,8 @@ MainWindow::MainWindow(QWidget *parent)
 
     connect(m_session, &TrainingSession::started, this, &MainWindow::onStarted);
     connect(m_session, &TrainingSession::stepsReady, this, &MainWindow::onSteps);
+    connect(m_session, &TrainingSession::evaluating, this,
+            [this] { m_etaLabel->setText(tr("evaluating...")); });
     connect(m_session, &TrainingSession::evalReady, this, &MainWindow::onEval);
     connect(m_session, &TrainingSession::snapshotReady, this, &MainWindow::onSnapshot);
     connect(m_session, &TrainingSession::logMessage, m_log, &LogPanel::appendMessage);
@@ -133,10 +135,10 @@ void MainWindow::createDocks()
     splitDockWidget(loss, heatmap, Qt::Horizontal);
     splitDockWidget(loss, metrics, Qt::Vertical);
     splitDockWidget(heatmap, log, Qt::Vertical);
-    resizeDocks({experiment, loss, heatmap}, {330, 640, 600}, Qt::Horizontal);
+    resizeDocks({experiment, loss, heatmap}, {320, 620, 660}, Qt::Horizontal);
     resizeDocks({experiment, runs}, {640, 260}, Qt::Vertical);
     resizeDocks({loss, metrics}, {480, 420}, Qt::Vertical);
-    resizeDocks({heatmap, log}, {640, 260}, Qt::Vertical);
+    resizeDocks({heatmap, log}, {700, 200}, Qt::Vertical);
 }
 
 QDockWidget *MainWindow::addDock(QWidget *widget, const QString &title, const char *name, Qt::DockWidgetArea area)
@@ -452,9 +454,13 @@ void MainWindow::showError(const QString &title, const QString &message)
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
-    if (m_session->isRunning())
+    if (m_session->isRunning()) {
         m_log->appendMessage(tr("Stopping the run before closing..."));
-    // Stops after the current batch, saves the checkpoint and ends the thread.
+        // The trainer stops after the current batch, or after an evaluation
+        // under way (which cannot be interrupted): go out of sight meanwhile.
+        hide();
+    }
+    // Saves the checkpoint and ends the thread.
     m_session->shutdown();
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());

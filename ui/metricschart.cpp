@@ -65,7 +65,10 @@ MetricsChart::MetricsChart(QWidget *parent)
     }
     m_view = new ChartView(m_chart, this);
     m_view->setObjectName(QStringLiteral("metricsChartView"));
-    connect(m_view, &ChartView::zoomedByUser, this, [this] { m_zoomed = true; });
+    connect(m_view, &ChartView::zoomedByUser, this, [this] {
+        m_zoomed = true;
+        setNiceTicks(m_axisX);
+    });
     connect(m_view, &ChartView::hovered, this, &MetricsChart::showTooltip);
     connect(m_view, &ChartView::hoverLeft, this, [] { QToolTip::hideText(); });
 
@@ -129,6 +132,7 @@ void MetricsChart::updateAxes()
         xMax = std::max(xMax, double(m_reports.back().step));
     m_axisX->setRange(0, std::max(xMax, 1.0));
     m_axisY->setRange(0, 1);
+    setNiceTicks(m_axisX);
 }
 
 void MetricsChart::resetZoom()

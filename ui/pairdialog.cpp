@@ -61,8 +61,9 @@ void PairDialog::showPair(const SnapshotFrame &frame, int i, int j)
     m_rightCaption->setText(tr("j = %1: %2 (image %3)").arg(j).arg(frame.className(s.labels[size_t(j)])).arg(s.indices[size_t(j)]));
     QString summary = tr("distance %1, %2").arg(s.distances[size_t(i) * n + size_t(j)], 0, 'g', 4)
                           .arg(s.labels[size_t(i)] == s.labels[size_t(j)] ? tr("positive pair") : tr("negative pair"));
-    if (!s.pairTerms.empty())
-        summary += tr(", loss term %1").arg(s.pairTerms[size_t(i) * n + size_t(j)], 0, 'g', 4);
+    const float term = s.pairTerms.empty() ? 0.f : s.pairTerms[size_t(i) * n + size_t(j)];
+    if (!s.pairTerms.empty() && i != j && (s.labels[size_t(i)] == s.labels[size_t(j)] || term != 0.f))
+        summary += tr(", loss term %1").arg(term, 0, 'g', 4);
     m_summary->setText(tr("Step %1: %2").arg(s.step).arg(summary));
     show();
     raise();

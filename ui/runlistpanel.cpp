@@ -34,8 +34,7 @@ RunListPanel::RunListPanel(QWidget *parent)
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(RunListModel::ModifiedColumn, Qt::DescendingOrder);
     m_view->setAlternatingRowColors(true);
-    m_view->header()->setStretchLastSection(false);
-    m_view->header()->setSectionResizeMode(RunListModel::NameColumn, QHeaderView::Stretch);
+    m_view->header()->setStretchLastSection(true);
     m_view->setToolTip(tr("Double-click a run to show its curves, evaluations and last batch"));
     connect(m_view, &QTreeView::activated, this, [this](const QModelIndex &index) {
         Q_EMIT openRequested(index.data(RunListModel::PathRole).toString());
@@ -54,7 +53,7 @@ RunListPanel::RunListPanel(QWidget *parent)
 void RunListPanel::setWorkspace(const QString &folder)
 {
     m_model->setWorkspace(folder);
-    for (int c = RunListModel::LossColumn; c < RunListModel::ColumnCount; ++c)
+    for (int c = 0; c < RunListModel::ColumnCount; ++c)
         m_view->resizeColumnToContents(c);
 }
 

@@ -19,6 +19,7 @@ TrainingSession::TrainingSession(QObject *parent)
         Q_EMIT started(runPath, classNames);
     });
     connect(m_worker, &TrainingWorker::stepsReady, this, &TrainingSession::stepsReady);
+    connect(m_worker, &TrainingWorker::evaluating, this, &TrainingSession::evaluating);
     connect(m_worker, &TrainingWorker::evalReady, this, &TrainingSession::evalReady);
     connect(m_worker, &TrainingWorker::snapshotReady, this, &TrainingSession::snapshotReady);
     connect(m_worker, &TrainingWorker::logMessage, this, &TrainingSession::logMessage);

@@ -36,6 +36,7 @@ public:
 Q_SIGNALS:
     void started(const QString &runPath, const QStringList &classNames);
     void stepsReady(const QVector<liftlab::TrainingStep> &steps);
+    void evaluating(qint64 step);
     void evalReady(const liftlab::EvalReport &report);
     void snapshotReady(const liftlab::SnapshotFrame &frame);
     void logMessage(const QString &text);

@@ -95,6 +95,8 @@ void TrainingWorker::onStep(const TrainingStep &step, const ExperimentConfig &co
     if (evaluationNext || m_sinceEmit.elapsed() >= kEmitIntervalMs)
         flushSteps();
     waitWhilePaused();
+    if (evaluationNext && !m_cancel.load())
+        Q_EMIT evaluating(step.step);
 }
 
 void TrainingWorker::flushSteps()
