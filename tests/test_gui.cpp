@@ -12,6 +12,7 @@
 #include "losschart.h"
 #include "mainwindow.h"
 #include "metricschart.h"
+#include "pairdialog.h"
 #include "runlistmodel.h"
 #include "runlistpanel.h"
 #include "trainingsession.h"
@@ -23,6 +24,8 @@
 
 #include <QAction>
 #include <QComboBox>
+#include <QDockWidget>
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QLineSeries>
@@ -144,14 +147,21 @@ private Q_SLOTS:
         iterations->setValue(200);
         QCOMPARE(w->experimentPanel()->config().iterations, int64_t(200));
         Recorder r(*w);
+        QSignalSpy batches(w->session(), &TrainingSession::stepsReady);
+        QElapsedTimer clock;
 
         action(*w, "startAction")->trigger();
+        clock.start();
         QVERIFY(!action(*w, "startAction")->isEnabled());
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, 60000);
         QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
         QVERIFY(!r.wasCancelled);
 
         QCOMPARE(r.received, 200);
+        // Steps come in batches, one signal per 80 ms at most (plus the one
+        // sent before the final evaluation).
+        QVERIFY2(batches.count() <= clock.elapsed() / 80 + 2,
+                 qPrintable(QStringLiteral("%1 signals in %2 ms").arg(batches.count()).arg(clock.elapsed())));
         QCOMPARE(w->lossChart()->stepCount(), r.received);
         w->lossChart()->refresh();
         QCOMPARE(w->lossChart()->rawSeries()->count(), r.received); // few enough points to draw all
@@ -171,6 +181,11 @@ private Q_SLOTS:
             for (int n : *counts)
                 pairs += n;
         QCOMPARE(pairs, b * (b - 1) / 2);
+        // A click on a cell shows the pair's two images.
+        QTest::mouseClick(w->heatmapPanel()->heatmap(), Qt::LeftButton, {},
+                          w->heatmapPanel()->heatmap()->rect().center());
+        QTRY_VERIFY(w->heatmapPanel()->pairDialog()->isVisible());
+        w->heatmapPanel()->pairDialog()->close();
 
         QCOMPARE(w->metricsChart()->reportCount(), 1); // the evaluation at the end
         QVERIFY(fs::exists(fs::path(r.runPath.toStdString()) / "summary.json"));
@@ -298,6 +313,24 @@ private Q_SLOTS:
         QVERIFY(action(*w, "startAction")->isEnabled());
     }
 
+    void layoutAndExperimentAreRemembered()
+    {
+        {
+            MainWindow w;
+            w.show();
+            w.experimentPanel()->setConfig(tinyConfig(123));
+            w.findChild<QDockWidget *>(QStringLiteral("logDock"))->hide();
+            QVERIFY(w.close());
+        }
+        MainWindow w;
+        w.show();
+        QCOMPARE(w.experimentPanel()->config().iterations, int64_t(123));
+        QCOMPARE(w.experimentPanel()->config().dataset, m_data);
+        QVERIFY(w.findChild<QDockWidget *>(QStringLiteral("logDock"))->isHidden());
+        QVERIFY(!w.findChild<QDockWidget *>(QStringLiteral("heatmapDock"))->isHidden());
+        QSettings().remove(QStringLiteral("window")); // later tests start from the default layout
+    }
+
     void invalidValuesAreExplainedInline()
     {
         MainWindow w;
@@ -325,11 +358,16 @@ private Q_SLOTS:
         const ExperimentConfig c = panel.config();
         QCOMPARE(c.loss, std::string("triplet"));
         QCOMPARE(c.lossParams.at("miner"), std::string("semi-hard"));
-        QCOMPARE(c.lossParams.at("margin"), std::string("1"));
+        QCOMPARE(c.lossParams.count("margin"), size_t(0)); // the default is not written
+        auto *margin = panel.findChild<QDoubleSpinBox *>(QStringLiteral("param_margin"));
+        QVERIFY(margin);
+        QCOMPARE(margin->maximum(), 100.0); // the ParamSpec's range
+        margin->setValue(0.5);
+        QCOMPARE(panel.config().lossParams.at("margin"), std::string("0.5"));
         // Round trip through setConfig, as the remembered experiment does.
         ExperimentPanel other;
-        other.setConfig(c);
-        QCOMPARE(other.config().lossParams, c.lossParams);
+        other.setConfig(panel.config());
+        QCOMPARE(other.config().lossParams, panel.config().lossParams);
     }
 
     void downsamplingKeepsExtremesAndIsBounded()

@@ -295,11 +295,24 @@ ExperimentConfig ExperimentPanel::config() const
     c.embeddingDim = m_embedding->value();
     c.normalize = m_normalize->isChecked();
     c.loss = currentLoss();
+    // Only values that differ from the default are written, as the CLI
+    // does: the same experiment gives the same config.json either way.
+    const std::vector<LossDescription> all = lossDescriptions();
+    const LossDescription *description = findDescription(all, c.loss);
     for (const auto &[name, editor] : m_paramWidgets) {
-        if (auto *box = qobject_cast<QComboBox *>(editor))
-            c.lossParams[name] = currentValue(box).toStdString();
-        else if (auto *spin = qobject_cast<QDoubleSpinBox *>(editor))
-            c.lossParams[name] = QString::number(spin->value(), 'g', 10).toStdString();
+        const ParamSpec *spec = nullptr;
+        if (description)
+            for (const ParamSpec &p : description->params)
+                if (p.name == name)
+                    spec = &p;
+        if (auto *box = qobject_cast<QComboBox *>(editor)) {
+            const std::string value = currentValue(box).toStdString();
+            if (!spec || value != spec->defaultText())
+                c.lossParams[name] = value;
+        } else if (auto *spin = qobject_cast<QDoubleSpinBox *>(editor)) {
+            if (!spec || spin->value() != spec->defaultValue)
+                c.lossParams[name] = QString::number(spin->value(), 'g', 10).toStdString();
+        }
     }
     c.classesPerBatch = m_classesPerBatch->value();
     c.perClass = m_perClass->value();

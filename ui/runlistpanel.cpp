@@ -40,6 +40,12 @@ RunListPanel::RunListPanel(QWidget *parent)
         Q_EMIT openRequested(index.data(RunListModel::PathRole).toString());
     });
 
+    // New runs (a model reset) may need wider columns.
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        for (int c = 0; c < RunListModel::ColumnCount; ++c)
+            m_view->resizeColumnToContents(c);
+    });
+
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addWidget(filter);
@@ -53,8 +59,6 @@ RunListPanel::RunListPanel(QWidget *parent)
 void RunListPanel::setWorkspace(const QString &folder)
 {
     m_model->setWorkspace(folder);
-    for (int c = 0; c < RunListModel::ColumnCount; ++c)
-        m_view->resizeColumnToContents(c);
 }
 
 void RunListPanel::refresh()
