@@ -119,7 +119,8 @@ void TrainingWorker::waitWhilePaused()
     lock.lock();
     m_wake.wait(lock, [this] { return !m_paused || m_cancel.load(); });
     lock.unlock();
-    Q_EMIT pausedChanged(false);
+    if (!m_cancel.load()) // a stop while paused ends the run instead
+        Q_EMIT pausedChanged(false);
     m_sinceEmit.restart();
 }
 
