@@ -31,47 +31,43 @@ struct LiftedResult
 
 LiftedResult liftedStructured(const torch::Tensor &x, const torch::Tensor &labels, double margin, bool withGradient)
 {
+    // Everything is a dense B x B matrix: for B in the hundreds, masked
+    // elementwise passes are cheaper than gathering the positive pairs.
     const int64_t b = x.size(0);
     const torch::Tensor squared = x.pow(2).sum(1);
     const torch::Tensor d2 = torch::addmm(squared.unsqueeze(1) + squared.unsqueeze(0), x, x.t(), 1.0, -2.0);
     const torch::Tensor distances = d2.clamp_min(1e-12).sqrt_();
     const torch::Tensor same = labels.unsqueeze(0).eq(labels.unsqueeze(1));
-    const torch::Tensor pairs = torch::triu(same, 1).nonzero();
+    const torch::Tensor positive = torch::triu(same, 1); // each positive pair once, i < j
+    const double pairCount = positive.sum().item<double>();
 
     LiftedResult r;
-    r.terms = torch::zeros({b, b}, x.options());
     // No positive pair: nothing to pull together. No negative at all: every
     // J_ij is -inf, so every hinge is zero. Both give a zero loss.
-    if (pairs.size(0) == 0 || same.all().item<bool>()) {
+    if (pairCount == 0 || same.all().item<bool>()) {
         r.loss = torch::zeros({}, x.options());
+        r.terms = torch::zeros({b, b}, x.options());
         if (withGradient)
             r.gradient = torch::zeros_like(x);
         return r;
     }
-    const double pairCount = double(pairs.size(0));
     const torch::Tensor logits = (margin - distances).masked_fill_(same, -INFINITY);
-    const torch::Tensor m = torch::logsumexp(logits, 1);
-    const torch::Tensor i = pairs.select(1, 0), j = pairs.select(1, 1);
-    const torch::Tensor ij = i * b + j, ji = j * b + i;
-    const torch::Tensor mi = m.index_select(0, i), mj = m.index_select(0, j);
-    const torch::Tensor both = torch::logaddexp(mi, mj);
-    const torch::Tensor terms = both + distances.view(-1).index_select(0, ij);
-    const torch::Tensor hinge = terms.clamp_min(0);
+    const torch::Tensor m = torch::logsumexp(logits, 1, true);         // [B, 1]
+    const torch::Tensor both = torch::logaddexp(m, m.t());             // [B, B]
+    const torch::Tensor terms = both + distances;                      // J_ij, symmetric
+    const torch::Tensor hinge = terms.clamp_min(0).mul_(positive);
     r.loss = hinge.pow(2).sum() / (2.0 * pairCount);
-    r.activeFraction = (terms > 0).sum().item<double>() / pairCount;
-    r.terms.view(-1).index_put_({ij}, terms);
-    r.terms.view(-1).index_put_({ji}, terms);
+    r.activeFraction = (hinge > 0).sum().item<double>() / pairCount;
+    r.terms = terms.masked_fill(same.logical_not() | torch::eye(b, same.options()), 0);
     if (!withGradient)
         return r;
 
-    const torch::Tensor g = hinge / pairCount;
-    const torch::Tensor s = torch::zeros({b}, x.options())
-                                .index_add_(0, i, g * (mi - both).exp_())
-                                .index_add_(0, j, g * (mj - both).exp_());
+    const torch::Tensor g = hinge / pairCount; // dL/dJ_ij, zero off the positive pairs
+    const torch::Tensor shareI = (m - both).exp_(); // d logaddexp(m_i, m_j) / d m_i; m_j's share is 1 - it
+    const torch::Tensor s = (g * shareI).sum(1, true) + (g * (1 - shareI)).sum(0).unsqueeze(1);
     // dL/dD: -s_i * softmax over i's negatives, plus g_ij at positive pairs.
-    torch::Tensor gradD = (logits - m.unsqueeze(1)).exp_().mul_(-s.unsqueeze(1));
-    gradD.view(-1).index_add_(0, ij, g);
-    torch::Tensor w = (gradD + gradD.t()).div_(distances).masked_fill_(d2 <= 1e-12, 0);
+    const torch::Tensor gradD = (logits - m).exp_().mul_(-s).add_(g);
+    const torch::Tensor w = (gradD + gradD.t()).div_(distances).masked_fill_(d2 <= 1e-12, 0);
     r.gradient = torch::addmm(x * w.sum(1, true), w, x, 1.0, -1.0);
     return r;
 }
@@ -86,9 +82,9 @@ public:
     {
         LiftedResult r = liftedStructured(x, labels, margin, true);
         ctx->save_for_backward({r.gradient});
-        ctx->saved_data["active"] = r.activeFraction;
-        ctx->mark_non_differentiable({r.terms});
-        return {r.loss, r.terms};
+        const torch::Tensor active = torch::full({}, r.activeFraction, torch::kFloat64);
+        ctx->mark_non_differentiable({r.terms, active});
+        return {r.loss, r.terms, active};
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
@@ -120,10 +116,7 @@ public:
         const auto outputs = LiftedFunction::apply(embeddings, labels, m_margin);
         out.loss = outputs[0];
         out.pairTerms = outputs[1];
-        // Recomputed cheaply from the terms rather than threaded through autograd.
-        const torch::Tensor positive = out.pairTerms.ne(0);
-        const double count = positive.sum().item<double>();
-        out.activeFraction = count > 0 ? (out.pairTerms > 0).sum().item<double>() / count : 0.0;
+        out.activeFraction = outputs[2].item<double>();
         return out;
     }
 
