@@ -45,6 +45,8 @@ void TrainingSession::start(const ExperimentConfig &config, const QString &runDi
 {
     if (m_running)
         return;
+    if (!m_thread.isRunning()) // after a shutdown()
+        m_thread.start();
     // Reset here, not on the worker: a stop pressed before the worker picks
     // the request up must still count.
     m_worker->reset();
