@@ -10,7 +10,7 @@
 namespace liftlab {
 
 void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf,
-                           const std::function<void(int64_t, const Neighbours &)> &visit)
+                           const std::function<void(int64_t, const Neighbours &)> &visit, bool exactDistances)
 {
     const torch::Tensor q = queries.to(torch::kFloat32).contiguous();
     const torch::Tensor g = gallery.to(torch::kFloat32).contiguous();
@@ -28,11 +28,23 @@ void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &ga
             d2.index_put_({torch::arange(rows, torch::kInt64), self}, INFINITY);
         }
         auto [values, indices] = d2.topk(k, 1, /*largest=*/false, /*sorted=*/true);
+        if (!exactDistances) {
+            visit(first, Neighbours{indices, values.clamp_min(0).sqrt()});
+            continue;
+        }
         // |q|^2 + |g|^2 - 2 q.g ranks well but loses ~1e-7 |q|^2 to rounding,
-        // so small distances come out as noise: recompute the k chosen exactly.
-        const torch::Tensor chosen = g.index_select(0, indices.flatten()).view({rows, k, g.size(1)});
-        auto [exact, order] = (chosen - qb.unsqueeze(1)).pow(2).sum(2).sqrt().sort(1);
-        visit(first, Neighbours{indices.gather(1, order), exact});
+        // so small distances come out as noise: recompute the k chosen ones
+        // exactly, a few rows at a time to bound memory at ~64 MB.
+        const int64_t step = std::max<int64_t>(1, (int64_t(1) << 24) / (k * g.size(1)));
+        std::vector<torch::Tensor> exact, order;
+        for (int64_t r = 0; r < rows; r += step) {
+            const int64_t n = std::min(step, rows - r);
+            const torch::Tensor chosen = g.index_select(0, indices.narrow(0, r, n).flatten()).view({n, k, g.size(1)});
+            auto [sorted, permutation] = (chosen - qb.narrow(0, r, n).unsqueeze(1)).pow(2).sum(2).sqrt().sort(1);
+            exact.push_back(sorted);
+            order.push_back(permutation);
+        }
+        visit(first, Neighbours{indices.gather(1, torch::cat(order)), torch::cat(exact)});
     }
 }
 
@@ -42,7 +54,7 @@ Neighbours exactKnn(const torch::Tensor &queries, const torch::Tensor &gallery, 
     forEachNeighbourBlock(queries, gallery, k, excludeSelf, [&](int64_t, const Neighbours &b) {
         indices.push_back(b.indices);
         distances.push_back(b.distances);
-    });
+    }, true);
     return {torch::cat(indices), torch::cat(distances)};
 }
 
@@ -125,7 +137,7 @@ Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor 
             mapSum += averagePrecisionAtR(std::vector<bool>(line, line + std::min(width, rq)), rq);
             rPrecisionSum += rq > 0 ? double(std::count(line, line + std::min(width, rq), true)) / double(rq) : 0;
         }
-    });
+    }, /*exactDistances=*/false);
     m.recallAt1 = hits[0] / n;
     m.recallAt2 = hits[1] / n;
     m.recallAt4 = hits[2] / n;

@@ -18,8 +18,12 @@ struct Neighbours
 // block at a time, so memory stays at block x gallery, never N x N. With
 // `excludeSelf`, queries and gallery are the same set and each query's own
 // row is skipped. `visit` receives each block's first query index and result.
+// The ranking is exact either way; `exactDistances` also recomputes the k
+// reported distances directly (the GEMM form rounds small ones to noise),
+// which metrics that only use ranks can skip.
 void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf,
-                           const std::function<void(int64_t first, const Neighbours &block)> &visit);
+                           const std::function<void(int64_t first, const Neighbours &block)> &visit,
+                           bool exactDistances = true);
 Neighbours exactKnn(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf);
 
 // k-means (k-means++ seeding, Lloyd iterations), deterministic by seed.
