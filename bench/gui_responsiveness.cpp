@@ -22,11 +22,20 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <vector>
 
 using namespace liftlab;
 
 namespace {
+
+// CPU time of the calling thread (here: the GUI thread), in seconds.
+double threadCpuSeconds()
+{
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
+}
 
 double percentile(std::vector<double> values, double p)
 {
@@ -84,10 +93,20 @@ int main(int argc, char **argv)
             lateness.push_back(std::max(0.0, (now - lastTick) / 1e6 - 10.0));
         lastTick = now;
     });
-    QObject::connect(window.session(), &TrainingSession::stepsReady, [&] { training = true; });
+    double guiCpuAtStart = 0, guiCpuAtEnd = 0;
+    qint64 wallAtStart = 0, wallAtEnd = 0;
+    QObject::connect(window.session(), &TrainingSession::stepsReady, [&] {
+        if (!training) {
+            guiCpuAtStart = threadCpuSeconds();
+            wallAtStart = clock.nsecsElapsed();
+        }
+        training = true;
+    });
 
     QString runPath, failure;
     QObject::connect(&window, &MainWindow::runEnded, [&](const QString &path) {
+        guiCpuAtEnd = threadCpuSeconds();
+        wallAtEnd = clock.nsecsElapsed();
         training = false;
         runPath = path;
         app.quit();
@@ -117,6 +136,9 @@ int main(int argc, char **argv)
         {QStringLiteral("latency_p50_ms"), percentile(lateness, 0.50)},
         {QStringLiteral("latency_p95_ms"), percentile(lateness, 0.95)},
         {QStringLiteral("latency_max_ms"), lateness.empty() ? 0.0 : *std::max_element(lateness.begin(), lateness.end())},
+        // Share of one core the GUI thread used while training.
+        {QStringLiteral("gui_thread_cpu_fraction"),
+         wallAtEnd > wallAtStart ? (guiCpuAtEnd - guiCpuAtStart) / ((wallAtEnd - wallAtStart) / 1e9) : 0.0},
         {QStringLiteral("images_per_sec"), summary.value(QStringLiteral("images_per_sec")).toDouble()},
         {QStringLiteral("train_seconds"), summary.value(QStringLiteral("train_seconds")).toDouble()},
         {QStringLiteral("run"), runPath},
