@@ -27,7 +27,7 @@ namespace liftlab {
 
 namespace {
 
-constexpr int kRefreshMs = 125; // 8 redraws a second at most
+constexpr int kRefreshMs = 200; // 5 redraws a second at most: smooth enough, cheap beside training
 
 // Index of the entry of `x` (non-decreasing) nearest to `value`.
 size_t nearestIndex(const std::vector<double> &x, double value)
