@@ -67,7 +67,11 @@ int main(int argc, char **argv)
     const QCommandLineOption workspace(QStringLiteral("workspace"),
                                        QStringLiteral("folder for the run (default: a temporary one)"),
                                        QStringLiteral("dir"));
-    parser.addOptions({steps, threads, workspace});
+    const QCommandLineOption probeMs(QStringLiteral("probe-ms"),
+                                     QStringLiteral("probe timer interval (default 10; larger to see what the probe "
+                                                    "itself costs the training)"),
+                                     QStringLiteral("ms"), QStringLiteral("10"));
+    parser.addOptions({steps, threads, workspace, probeMs});
     parser.process(app);
 
     QTemporaryDir temporary;
@@ -86,11 +90,12 @@ int main(int argc, char **argv)
     bool training = false;
     QTimer probe;
     probe.setTimerType(Qt::PreciseTimer);
-    probe.setInterval(10);
+    const int interval = std::max(1, parser.value(probeMs).toInt());
+    probe.setInterval(interval);
     QObject::connect(&probe, &QTimer::timeout, [&] {
         const qint64 now = clock.nsecsElapsed();
         if (training && lastTick >= 0)
-            lateness.push_back(std::max(0.0, (now - lastTick) / 1e6 - 10.0));
+            lateness.push_back(std::max(0.0, (now - lastTick) / 1e6 - interval));
         lastTick = now;
     });
     double guiCpuAtStart = 0, guiCpuAtEnd = 0;
