@@ -12,7 +12,7 @@ PACKAGES=(
     cmake ninja-build g++ pkg-config
     libtorch-dev libopenblas0-pthread   # OpenBLAS: without it torch's matmul is ~25x slower
     qt6-base-dev qt6-charts-dev libqt6opengl6-dev libxkbcommon-dev
-    zlib1g-dev libcli11-dev
+    zlib1g-dev libcli11-dev libfftw3-dev   # FFTW: t-SNE repulsion by FFT
     dataset-fashion-mnist               # the embedded default dataset
 )
 

@@ -3,6 +3,7 @@
 // test; plus the edge cases of the lifted loss and the registry's checks.
 #include "error.h"
 #include "losses/loss.h"
+#include "util/parallel.h"
 
 #include <torch/torch.h>
 
@@ -170,7 +171,7 @@ class TestLosses : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
-    void initTestCase() { at::set_num_threads(2); }
+    void initTestCase() { prepareCompute(2); }
 
     void matchesReference_data()
     {
@@ -292,9 +293,66 @@ private Q_SLOTS:
         out = l->compute(far, balancedLabels(2, 3));
         QCOMPARE(out.loss.item<double>(), 0.0);
         QCOMPARE(out.activeFraction, 0.0);
+        // A non-finite embedding gives a NaN loss (the trainer stops on it), never a finite one.
+        torch::Tensor broken = torch::randn({8, 4});
+        broken[3][1] = INFINITY;
+        QVERIFY(std::isnan(l->compute(broken, balancedLabels(2, 4)).loss.item<double>()));
+        broken[3][1] = NAN;
+        QVERIFY(std::isnan(l->compute(broken.to(torch::kFloat64), balancedLabels(2, 4)).loss.item<double>()));
         // Huge distances do not overflow the log-sum-exp.
         out = l->compute(torch::randn({8, 4}) * 1e6, balancedLabels(2, 4));
         QVERIFY(std::isfinite(out.loss.item<double>()));
+    }
+
+    // Batches of 64 and more take the syrk Gram path and the parallel row loops.
+    void liftedLargeBatchMatchesReference()
+    {
+        const auto l = makeLoss("lifted", 1.0);
+        const Reference reference = referenceFor("lifted", 1.0);
+        for (const int threads : {1, 2}) {
+            prepareCompute(threads);
+            torch::manual_seed(threads);
+            const torch::Tensor x = torch::randn({130, 24}, torch::kFloat64) * 0.2; // 26 classes x 5, odd halves
+            const torch::Tensor y = balancedLabels(26, 5);
+            const double expected = reference(toMatrix(x), toLabels(y));
+            const double actual = l->compute(x, y).loss.item<double>();
+            QVERIFY2(std::abs(actual - expected) <= 1e-10 * std::max(1.0, std::abs(expected)),
+                     qPrintable(QString("threads %1: %2 vs reference %3").arg(threads).arg(actual, 0, 'g', 17).arg(expected, 0, 'g', 17)));
+        }
+        prepareCompute(2);
+    }
+
+    void liftedGradientFollowsTheUpstreamScale()
+    {
+        const auto l = createLoss("lifted", {});
+        torch::manual_seed(5);
+        const torch::Tensor base = torch::randn({12, 4}, torch::kFloat64) * 0.3;
+        const torch::Tensor y = balancedLabels(3, 4);
+        torch::Tensor x1 = base.clone().requires_grad_(true);
+        l->compute(x1, y).loss.backward();
+        torch::Tensor x3 = base.clone().requires_grad_(true);
+        (3 * l->compute(x3, y).loss).backward();
+        QVERIFY(x1.grad().abs().sum().item<double>() > 0);
+        QVERIFY(torch::allclose(x3.grad(), 3 * x1.grad(), 1e-12, 1e-14));
+    }
+
+    void gramMatchesTheProduct()
+    {
+        for (const int threads : {1, 2})
+            for (const auto type : {torch::kFloat32, torch::kFloat64})
+                for (const auto &[n, k] : std::vector<std::pair<int, int>>{{1, 3}, {63, 7}, {64, 1}, {65, 130}, {257, 33}}) {
+                    prepareCompute(threads);
+                    torch::manual_seed(n * 1000 + k);
+                    const torch::Tensor x = torch::randn({n, k}, type);
+                    const torch::Tensor g = gram(x);
+                    const torch::Tensor expected = torch::mm(x.to(torch::kFloat64), x.to(torch::kFloat64).t());
+                    QCOMPARE(g.sizes(), expected.sizes());
+                    QVERIFY(torch::equal(g, g.t()));
+                    const double tolerance = type == torch::kFloat32 ? 1e-4 : 1e-12;
+                    QVERIFY2(torch::allclose(g.to(torch::kFloat64), expected, tolerance, tolerance * k),
+                             qPrintable(QString("n %1 k %2 threads %3").arg(n).arg(k).arg(threads)));
+                }
+        prepareCompute(2);
     }
 
     void liftedPairTermsAreTheJs()

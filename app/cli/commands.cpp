@@ -3,13 +3,15 @@
 #include "data/npy.h"
 #include "error.h"
 #include "eval/evaluate.h"
+#include "eval/knn.h"
+#include "project/projection.h"
 #include "losses/loss.h"
 #include "progress.h"
 #include "train/checkpoint.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
+#include "util/parallel.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <QJsonDocument>
@@ -222,7 +224,7 @@ int demo(int threads)
 
 int eval(const std::string &runPath, int threads)
 {
-    at::set_num_threads(threads);
+    prepareCompute(threads);
     const RunDirectory run = RunDirectory::open(runPath);
     const DatasetSplit data = loadRunData(run);
     EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
@@ -234,7 +236,7 @@ int eval(const std::string &runPath, int threads)
 
 int embed(const EmbedOptions &o, int threads)
 {
-    at::set_num_threads(threads);
+    prepareCompute(threads);
     if (o.split != "test" && o.split != "train")
         throw Error("--split must be test or train, not '" + o.split + "'");
     const RunDirectory run = RunDirectory::open(o.run);
@@ -253,7 +255,7 @@ int embed(const EmbedOptions &o, int threads)
 
 int metrics(const std::string &embeddingsPath, const std::string &labelsPath, int threads)
 {
-    at::set_num_threads(threads);
+    prepareCompute(threads);
     const LoadedArrays a = loadArrays(embeddingsPath, labelsPath);
     printJson(metricsJson(evaluateEmbeddings(a.embeddings, a.labels)));
     return 0;
@@ -261,7 +263,7 @@ int metrics(const std::string &embeddingsPath, const std::string &labelsPath, in
 
 int loss(const LossOptions &o, int threads)
 {
-    at::set_num_threads(threads);
+    prepareCompute(threads);
     std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, o.margin));
     const LoadedArrays a = loadArrays(o.embeddings, o.labels);
     // A checking tool: compute in double precision.
@@ -277,7 +279,7 @@ int loss(const LossOptions &o, int threads)
 
 int benchLoss(const BenchLossOptions &o)
 {
-    at::set_num_threads(o.threads);
+    prepareCompute(o.threads);
     if (o.batch < 2 || o.dim < 1 || o.perClass < 1 || o.repeat < 1 || o.batch % o.perClass != 0)
         throw Error("--batch must be a multiple of --per-class, and all sizes positive");
     std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, NAN));
@@ -329,6 +331,102 @@ int listLosses()
                         p.help.c_str());
         }
     }
+    return 0;
+}
+
+namespace {
+
+Matrix readMatrix(const std::string &path)
+{
+    const NpyArray a = readNpy(path);
+    if (a.type != NpyArray::Type::Float32 && a.type != NpyArray::Type::Float64)
+        throw fileError(path, "embeddings must be float32 or float64");
+    if (a.shape.size() != 2 || a.shape[0] < 1 || a.shape[1] < 1)
+        throw fileError(path, "embeddings must be a non-empty 2-D array [N, d]");
+    Matrix m{a.shape[0], a.shape[1], a.toFloats()};
+    for (const float v : m.values)
+        if (!std::isfinite(v))
+            throw fileError(path, "embeddings contain NaN or infinite values");
+    return m;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+int project(const ProjectOptions &o)
+{
+    prepareCompute(o.threads);
+    const Matrix data = readMatrix(o.embeddings);
+    std::vector<int64_t> labels;
+    if (!o.labels.empty()) {
+        const NpyArray l = readNpy(o.labels);
+        if ((l.type != NpyArray::Type::Int32 && l.type != NpyArray::Type::Int64) || l.count() != data.rows)
+            throw fileError(o.labels, "labels must be int32 or int64 with one per row of the embeddings");
+        labels = l.toInt64();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    Matrix layout;
+    double kl = NAN;
+    QJsonObject summary{{"method", QString::fromStdString(o.method)}, {"points", qint64(data.rows)}};
+    if (o.method == "pca") {
+        layout = pca(data, o.components);
+    } else if (o.method == "tsne") {
+        TsneOptions t;
+        t.perplexity = o.perplexity;
+        t.iterations = o.iterations;
+        t.learningRate = o.learningRate;
+        t.seed = o.seed;
+        t.frameEvery = 50;
+        if (o.repulsion == "bh")
+            t.repulsion = TsneOptions::Repulsion::BarnesHut;
+        else if (o.repulsion == "fft")
+            t.repulsion = TsneOptions::Repulsion::Fft;
+        else if (o.repulsion != "auto")
+            throw Error("--repulsion must be auto, bh or fft");
+        layout = tsne(data, t, [&](const ProjectionFrame &f) {
+            kl = f.klDivergence;
+            std::fprintf(stderr, "t-SNE iteration %d/%d  KL %.4f  (%.1f s)\n", f.iteration, f.iterations,
+                         f.klDivergence, secondsSince(start));
+        });
+        summary["perplexity"] = o.perplexity;
+        summary["iterations"] = o.iterations;
+        summary["kl_divergence"] = kl;
+    } else {
+        throw Error("--method must be tsne or pca");
+    }
+    summary["seconds"] = secondsSince(start);
+    writeNpy(o.out, npyFromFloats({layout.rows, layout.cols}, layout.values.data()));
+    if (o.quality) {
+        const ProjectionQuality q = projectionQuality(data, layout, labels, 10);
+        summary["neighbour_preservation_10"] = q.neighbourPreservation;
+        if (!labels.empty())
+            summary["one_nn_accuracy"] = q.oneNnAccuracy;
+    }
+    printJson(summary);
+    return 0;
+}
+
+int knn(const KnnOptions &o)
+{
+    prepareCompute(o.threads);
+    if (o.k < 1)
+        throw Error("--k must be at least 1");
+    const Matrix data = readMatrix(o.embeddings);
+    if (data.rows < 2)
+        throw fileError(o.embeddings, "needs at least two rows");
+    const auto start = std::chrono::steady_clock::now();
+    const NeighbourList nn = nearestNeighbours(data.values.data(), data.rows, data.values.data(), data.rows, data.cols,
+                                               o.k, true);
+    const double seconds = secondsSince(start);
+    writeNpy(o.out, npyFromInt64({nn.rows, nn.k}, nn.indices.data()));
+    if (!o.distancesOut.empty())
+        writeNpy(o.distancesOut, npyFromFloats({nn.rows, nn.k}, nn.distances.data()));
+    printJson(QJsonObject{{"points", qint64(data.rows)}, {"dim", qint64(data.cols)}, {"k", qint64(nn.k)},
+                          {"seconds", seconds}});
     return 0;
 }
 

@@ -40,6 +40,27 @@ struct BenchLossOptions
     int batch = 256, dim = 512, perClass = 4, repeat = 50, threads = 2;
 };
 
+struct ProjectOptions
+{
+    std::string embeddings, out, labels;
+    std::string method = "tsne"; // tsne or pca
+    int components = 2;          // pca
+    double perplexity = 30;
+    int iterations = 750;
+    double learningRate = 0;     // 0: max(N / 12, 200)
+    std::string repulsion = "auto";
+    uint64_t seed = 0;
+    bool quality = false;
+    int threads = 2;
+};
+
+struct KnnOptions
+{
+    std::string embeddings, out, distancesOut;
+    int k = 10;
+    int threads = 2;
+};
+
 // Each returns the process exit code; user errors throw liftlab::Error.
 int train(TrainOptions options);
 int demo(int threads);
@@ -49,5 +70,7 @@ int metrics(const std::string &embeddings, const std::string &labels, int thread
 int loss(const LossOptions &options, int threads);
 int benchLoss(const BenchLossOptions &options);
 int listLosses();
+int project(const ProjectOptions &options);
+int knn(const KnnOptions &options);
 
 } // namespace liftlab::cli

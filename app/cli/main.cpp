@@ -98,6 +98,31 @@ int main(int argc, char **argv)
     benchLoss->add_option("--repeat", benchOptions.repeat, "timed repetitions")->capture_default_str();
     benchLoss->add_option("--threads", benchOptions.threads, "CPU threads")->capture_default_str();
 
+    cli::ProjectOptions projectOptions;
+    CLI::App *project = app.add_subcommand("project", "2-D projection (t-SNE or PCA) of embeddings, as .npy");
+    project->add_option("--embeddings", projectOptions.embeddings, ".npy [N, d]")->required();
+    project->add_option("--out", projectOptions.out, "coordinates .npy (float32 [N, components])")->required();
+    project->add_option("--method", projectOptions.method, "tsne or pca")->capture_default_str();
+    project->add_option("--components", projectOptions.components, "PCA: number of components")->capture_default_str();
+    project->add_option("--perplexity", projectOptions.perplexity, "t-SNE perplexity")->capture_default_str();
+    project->add_option("--iterations", projectOptions.iterations, "t-SNE iterations")->capture_default_str();
+    project->add_option("--learning-rate", projectOptions.learningRate, "t-SNE learning rate (0: max(N/12, 200))")
+        ->capture_default_str();
+    project->add_option("--repulsion", projectOptions.repulsion,
+                        "t-SNE repulsion: auto, bh (Barnes-Hut) or fft")->capture_default_str();
+    project->add_option("--seed", projectOptions.seed, "t-SNE initial jitter seed")->capture_default_str();
+    project->add_option("--labels", projectOptions.labels, ".npy [N] labels: report 1-NN accuracy in 2-D (with --quality)");
+    project->add_flag("--quality", projectOptions.quality, "report 10-NN preservation (and 1-NN accuracy with --labels)");
+    project->add_option("--threads", projectOptions.threads, "CPU threads")->capture_default_str();
+
+    cli::KnnOptions knnOptions;
+    CLI::App *knn = app.add_subcommand("knn", "exact k nearest neighbours of every row among the others, as .npy");
+    knn->add_option("--embeddings", knnOptions.embeddings, ".npy [N, d]")->required();
+    knn->add_option("--k", knnOptions.k, "neighbours per row (self excluded)")->capture_default_str();
+    knn->add_option("--out", knnOptions.out, "indices .npy (int64 [N, k], nearest first)")->required();
+    knn->add_option("--distances-out", knnOptions.distancesOut, "Euclidean distances .npy (float32 [N, k])");
+    knn->add_option("--threads", knnOptions.threads, "CPU threads")->capture_default_str();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp &e) {
@@ -126,6 +151,10 @@ int main(int argc, char **argv)
             return cli::listLosses();
         if (*benchLoss)
             return cli::benchLoss(benchOptions);
+        if (*project)
+            return cli::project(projectOptions);
+        if (*knn)
+            return cli::knn(knnOptions);
     } catch (const Error &e) {
         std::fprintf(stderr, "liftlab-cli: %s\n", e.what());
         return 2;

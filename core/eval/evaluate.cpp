@@ -1,6 +1,7 @@
 #include "eval/evaluate.h"
 
 #include "data/augment.h"
+#include "eval/knn.h"
 
 #include <torch/torch.h>
 
@@ -9,53 +10,33 @@
 
 namespace liftlab {
 
+namespace {
+
+Neighbours toNeighbours(const NeighbourList &list)
+{
+    return {torch::tensor(list.indices, torch::kInt64).view({list.rows, list.k}),
+            torch::tensor(list.distances, torch::kFloat32).view({list.rows, list.k})};
+}
+
+} // namespace
+
 void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf,
                            const std::function<void(int64_t, const Neighbours &)> &visit, bool exactDistances)
 {
     const torch::Tensor q = queries.to(torch::kFloat32).contiguous();
     const torch::Tensor g = gallery.to(torch::kFloat32).contiguous();
-    const int64_t available = g.size(0) - (excludeSelf ? 1 : 0);
-    k = std::min(k, available);
-    const torch::Tensor galleryNorms = g.pow(2).sum(1).unsqueeze(0);
-    // ~64 MB of distances per block.
-    const int64_t block = std::max<int64_t>(1, std::min<int64_t>(4096, (int64_t(1) << 24) / std::max<int64_t>(1, g.size(0))));
-    for (int64_t first = 0; first < q.size(0); first += block) {
-        const int64_t rows = std::min(block, q.size(0) - first);
-        const torch::Tensor qb = q.narrow(0, first, rows);
-        torch::Tensor d2 = torch::addmm(qb.pow(2).sum(1, true) + galleryNorms, qb, g.t(), 1.0, -2.0);
-        if (excludeSelf) {
-            const torch::Tensor self = torch::arange(first, first + rows, torch::kInt64);
-            d2.index_put_({torch::arange(rows, torch::kInt64), self}, INFINITY);
-        }
-        auto [values, indices] = d2.topk(k, 1, /*largest=*/false, /*sorted=*/true);
-        if (!exactDistances) {
-            visit(first, Neighbours{indices, values.clamp_min(0).sqrt()});
-            continue;
-        }
-        // |q|^2 + |g|^2 - 2 q.g ranks well but loses ~1e-7 |q|^2 to rounding,
-        // so small distances come out as noise: recompute the k chosen ones
-        // exactly, a few rows at a time to bound memory at ~64 MB.
-        const int64_t step = std::max<int64_t>(1, (int64_t(1) << 24) / (k * g.size(1)));
-        std::vector<torch::Tensor> exact, order;
-        for (int64_t r = 0; r < rows; r += step) {
-            const int64_t n = std::min(step, rows - r);
-            const torch::Tensor chosen = g.index_select(0, indices.narrow(0, r, n).flatten()).view({n, k, g.size(1)});
-            auto [sorted, permutation] = (chosen - qb.narrow(0, r, n).unsqueeze(1)).pow(2).sum(2).sqrt().sort(1);
-            exact.push_back(sorted);
-            order.push_back(permutation);
-        }
-        visit(first, Neighbours{indices.gather(1, torch::cat(order)), torch::cat(exact)});
-    }
+    forEachNeighbourChunk(q.data_ptr<float>(), q.size(0), g.data_ptr<float>(), g.size(0), g.size(1), k, excludeSelf,
+                          exactDistances, [&](const NeighbourList &chunk) {
+                              visit(chunk.first, toNeighbours(chunk));
+                          });
 }
 
 Neighbours exactKnn(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf)
 {
-    std::vector<torch::Tensor> indices, distances;
-    forEachNeighbourBlock(queries, gallery, k, excludeSelf, [&](int64_t, const Neighbours &b) {
-        indices.push_back(b.indices);
-        distances.push_back(b.distances);
-    }, true);
-    return {torch::cat(indices), torch::cat(distances)};
+    const torch::Tensor q = queries.to(torch::kFloat32).contiguous();
+    const torch::Tensor g = gallery.to(torch::kFloat32).contiguous();
+    return toNeighbours(nearestNeighbours(q.data_ptr<float>(), q.size(0), g.data_ptr<float>(), g.size(0), g.size(1), k,
+                                          excludeSelf));
 }
 
 std::vector<int64_t> kmeans(const torch::Tensor &pointsIn, int64_t k, uint64_t seed, int iterations)

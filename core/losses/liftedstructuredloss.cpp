@@ -6,16 +6,25 @@
 // One masked row log-sum-exp per anchor m_i, then J_ij = logaddexp(m_i, m_j)
 // + D_ij per positive pair: O(B^2) memory, stable for any distance.
 //
-// The gradient is written out rather than left to autograd, which would
-// spend a third matrix product on the transposed operand of X X^T. With
+// The gradient is written out rather than left to autograd. With
 // g_ij = max(0, J_ij) / |P| and s_i = sum over i's positive pairs of
 // g_ij * exp(m_i - logaddexp(m_i, m_j)) (the share of m_i in J_ij):
 //   dL/dD_ij = g_ij for positive pairs, dL/dD_ik = -s_i softmax_k(a - D_ik)
 //   over negatives, and with W = (dL/dD + dL/dD^T) / D,
-//   dL/dX = diag(W 1) X - W X: a single matrix product.
+//   dL/dX = diag(W 1) X - W X.
+//
+// Two matrix products (X X^T and W X) do the O(B^2 d) work; everything else
+// is a few fused loops over the B x B matrix, parallel over rows, with the
+// exponentials of the forward pass kept for the backward one.
 #include "losses/loss.h"
+#include "util/parallel.h"
 
+#include <ATen/Parallel.h>
 #include <torch/autograd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace liftlab {
 
@@ -29,47 +38,170 @@ struct LiftedResult
     double activeFraction = 0;
 };
 
-LiftedResult liftedStructured(const torch::Tensor &x, const torch::Tensor &labels, double margin, bool withGradient)
+constexpr int64_t kRowGrain = 16;
+
+template <typename T>
+T logAddExp(T a, T b)
 {
-    // Everything is a dense B x B matrix: for B in the hundreds, masked
-    // elementwise passes are cheaper than gathering the positive pairs.
+    if (a < b)
+        std::swap(a, b);
+    if (b == -std::numeric_limits<T>::infinity())
+        return a;
+    return a + std::log1p(std::exp(b - a));
+}
+
+template <typename T>
+LiftedResult liftedStructured(const torch::Tensor &xIn, const torch::Tensor &labelsIn, double marginIn, bool withGradient)
+{
+    const torch::Tensor x = xIn.contiguous();
+    const torch::Tensor labelsCpu = labelsIn.to(torch::kInt64).contiguous();
     const int64_t b = x.size(0);
-    const torch::Tensor squared = x.pow(2).sum(1);
-    const torch::Tensor d2 = torch::addmm(squared.unsqueeze(1) + squared.unsqueeze(0), x, x.t(), 1.0, -2.0);
-    const torch::Tensor distances = d2.clamp_min(1e-12).sqrt_();
-    const torch::Tensor same = labels.unsqueeze(0).eq(labels.unsqueeze(1));
-    const torch::Tensor positive = torch::triu(same, 1); // each positive pair once, i < j
-    const double pairCount = positive.sum().item<double>();
+    const T margin = static_cast<T>(marginIn);
+    const T tiny = static_cast<T>(1e-12); // squared distances below this count as coinciding points
+    const T minusInf = -std::numeric_limits<T>::infinity();
+    const int64_t *label = labelsCpu.data_ptr<int64_t>();
+
+    // D from the Gram matrix, in place.
+    torch::Tensor dist = gram(x);
+    T *d = dist.data_ptr<T>();
+    std::vector<T> norm(b);
+    for (int64_t i = 0; i < b; ++i)
+        norm[i] = d[i * b + i];
+    // A non-finite embedding (a diverged network) has no distances: report
+    // a NaN loss, which the trainer stops on, instead of a made-up value.
+    if (!std::all_of(norm.begin(), norm.end(), [](T v) { return std::isfinite(v); })) {
+        LiftedResult r;
+        r.loss = torch::full({}, NAN, x.options());
+        r.terms = torch::zeros({b, b}, x.options());
+        if (withGradient)
+            r.gradient = torch::full_like(x, NAN);
+        return r;
+    }
+    // e_ik = exp(a - D_ik - rowmax_i) over i's negatives (0 elsewhere), then
+    // softmax_k after the division by the row sum; m_i the row log-sum-exp.
+    torch::Tensor soft = torch::empty({b, b}, x.options());
+    T *e = soft.data_ptr<T>();
+    std::vector<T> m(b);
+    at::parallel_for(0, b, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            T *di = d + i * b;
+            T *ei = e + i * b;
+            T rowMax = minusInf;
+            for (int64_t k = 0; k < b; ++k) {
+                const T sq = norm[i] + norm[k] - 2 * di[k];
+                di[k] = std::sqrt(sq > tiny ? sq : tiny);
+                if (label[k] != label[i] && margin - di[k] > rowMax)
+                    rowMax = margin - di[k];
+            }
+            di[i] = std::sqrt(tiny);
+            if (rowMax == minusInf) { // no negative: every J_ij of this anchor is -inf
+                std::fill(ei, ei + b, T(0));
+                m[i] = minusInf;
+                continue;
+            }
+            T sum = 0;
+            for (int64_t k = 0; k < b; ++k) {
+                const T v = label[k] != label[i] ? std::exp(margin - di[k] - rowMax) : T(0);
+                ei[k] = v;
+                sum += v;
+            }
+            const T inv = 1 / sum;
+            for (int64_t k = 0; k < b; ++k)
+                ei[k] *= inv;
+            m[i] = rowMax + std::log(sum);
+        }
+    });
+
+    // The positive pairs: J_ij, the hinge, and the anchors' shares s_i.
+    torch::Tensor terms = torch::zeros({b, b}, x.options());
+    T *t = terms.data_ptr<T>();
+    std::vector<T> s(b, 0);
+    double lossSum = 0;
+    int64_t pairs = 0, active = 0;
+    for (int64_t i = 0; i < b; ++i)
+        for (int64_t j = i + 1; j < b; ++j) {
+            if (label[i] != label[j])
+                continue;
+            ++pairs;
+            const T both = logAddExp(m[i], m[j]);
+            const T term = both + d[i * b + j];
+            t[i * b + j] = t[j * b + i] = term == minusInf ? T(0) : term;
+            if (term > 0) {
+                ++active;
+                lossSum += double(term) * term;
+            }
+        }
 
     LiftedResult r;
     // No positive pair: nothing to pull together. No negative at all: every
     // J_ij is -inf, so every hinge is zero. Both give a zero loss.
-    if (pairCount == 0 || same.all().item<bool>()) {
-        r.loss = torch::zeros({}, x.options());
-        r.terms = torch::zeros({b, b}, x.options());
-        if (withGradient)
-            r.gradient = torch::zeros_like(x);
-        return r;
-    }
-    const torch::Tensor logits = (margin - distances).masked_fill_(same, -INFINITY);
-    const torch::Tensor m = torch::logsumexp(logits, 1, true);         // [B, 1]
-    const torch::Tensor both = torch::logaddexp(m, m.t());             // [B, B]
-    const torch::Tensor terms = both + distances;                      // J_ij, symmetric
-    const torch::Tensor hinge = terms.clamp_min(0).mul_(positive);
-    r.loss = hinge.pow(2).sum() / (2.0 * pairCount);
-    r.activeFraction = (hinge > 0).sum().item<double>() / pairCount;
-    r.terms = terms.masked_fill(same.logical_not() | torch::eye(b, same.options()), 0);
+    r.loss = torch::full({}, pairs == 0 ? 0.0 : lossSum / (2.0 * pairs), x.options());
+    r.activeFraction = pairs == 0 ? 0.0 : double(active) / pairs;
+    r.terms = terms;
     if (!withGradient)
         return r;
+    if (active == 0) {
+        r.gradient = torch::zeros_like(x);
+        return r;
+    }
 
-    const torch::Tensor g = hinge / pairCount; // dL/dJ_ij, zero off the positive pairs
-    const torch::Tensor shareI = (m - both).exp_(); // d logaddexp(m_i, m_j) / d m_i; m_j's share is 1 - it
-    const torch::Tensor s = (g * shareI).sum(1, true) + (g * (1 - shareI)).sum(0).unsqueeze(1);
-    // dL/dD: -s_i * softmax over i's negatives, plus g_ij at positive pairs.
-    const torch::Tensor gradD = (logits - m).exp_().mul_(-s).add_(g);
-    const torch::Tensor w = (gradD + gradD.t()).div_(distances).masked_fill_(d2 <= 1e-12, 0);
-    r.gradient = torch::addmm(x * w.sum(1, true), w, x, 1.0, -1.0);
+    // s_i: what anchor i's log-sum-exp owes to its active positive pairs.
+    const T invPairs = T(1) / T(pairs);
+    for (int64_t i = 0; i < b; ++i)
+        for (int64_t j = i + 1; j < b; ++j) {
+            const T term = t[i * b + j];
+            if (label[i] != label[j] || !(term > 0))
+                continue;
+            const T g = term * invPairs;
+            const T shareI = std::exp(m[i] - logAddExp(m[i], m[j]));
+            s[i] += g * shareI;
+            s[j] += g * (1 - shareI);
+        }
+    // W_ik = (dL/dD_ik + dL/dD_ki) / D_ik: -s_i softmax_ik - s_k softmax_ki
+    // for negatives, g_ik (counted once per unordered pair) for positive pairs;
+    // and its row sums.
+    torch::Tensor weights = torch::empty({b, b}, x.options());
+    std::vector<T> rowSum(b);
+    T *w = weights.data_ptr<T>();
+    at::parallel_for(0, b, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const T *di = d + i * b;
+            const T *ti = t + i * b;
+            T *wi = w + i * b;
+            T sum = 0;
+            for (int64_t k = 0; k < b; ++k) {
+                T v;
+                if (label[k] != label[i])
+                    v = -s[i] * e[i * b + k] - s[k] * e[k * b + i];
+                else
+                    v = ti[k] > 0 ? ti[k] * invPairs : T(0); // g_ik; 0 on the diagonal
+                v = di[k] * di[k] > tiny ? v / di[k] : T(0);
+                wi[k] = v;
+                sum += v;
+            }
+            rowSum[i] = sum;
+        }
+    });
+    // dL/dX = diag(W 1) X - W X, in the product's buffer.
+    r.gradient = parallelMm(weights, x);
+    T *g = r.gradient.data_ptr<T>();
+    const T *xs = x.data_ptr<T>();
+    const int64_t dim = x.size(1);
+    at::parallel_for(0, b, kRowGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+            for (int64_t c = 0; c < dim; ++c)
+                g[i * dim + c] = rowSum[i] * xs[i * dim + c] - g[i * dim + c];
+    });
     return r;
+}
+
+LiftedResult liftedStructured(const torch::Tensor &x, const torch::Tensor &labels, double margin, bool withGradient)
+{
+    if (x.scalar_type() == torch::kFloat64)
+        return liftedStructured<double>(x, labels, margin, withGradient);
+    if (x.scalar_type() == torch::kFloat32)
+        return liftedStructured<float>(x, labels, margin, withGradient);
+    return liftedStructured<float>(x.to(torch::kFloat32), labels, margin, withGradient);
 }
 
 // Autograd wrapper: the gradient is computed with the loss (it shares all
@@ -91,7 +223,11 @@ public:
                                                    torch::autograd::variable_list gradOutputs)
     {
         const torch::Tensor gradient = ctx->get_saved_variables()[0];
-        return {gradient * gradOutputs[0], torch::Tensor(), torch::Tensor()};
+        const torch::Tensor &scale = gradOutputs[0];
+        // loss.backward() seeds 1: hand the gradient over without a pass.
+        if (scale.numel() == 1 && scale.item<double>() == 1.0)
+            return {gradient, torch::Tensor(), torch::Tensor()};
+        return {gradient * scale, torch::Tensor(), torch::Tensor()};
     }
 };
 

@@ -1,4 +1,5 @@
 #include "losses/loss.h"
+#include "util/parallel.h"
 
 #include "error.h"
 
@@ -110,7 +111,7 @@ std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &giv
 torch::Tensor pairwiseDistances(const torch::Tensor &x)
 {
     const torch::Tensor squared = x.pow(2).sum(1);
-    const torch::Tensor d2 = torch::addmm(squared.unsqueeze(1) + squared.unsqueeze(0), x, x.t(), 1.0, -2.0);
+    const torch::Tensor d2 = squared.unsqueeze(1) + squared.unsqueeze(0) - 2 * parallelMm(x, x.t());
     return d2.clamp_min(1e-12).sqrt();
 }
 

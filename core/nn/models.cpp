@@ -8,10 +8,15 @@ namespace liftlab {
 
 namespace {
 
-void addConvBlock(torch::nn::Sequential &s, int64_t in, int64_t out)
+// conv3x3-BN-ReLU, optionally followed by a 2x2 max pool. The pool goes
+// before the ReLU: max(relu(y)) = relu(max(y)) (ReLU is monotone), forward
+// and backward, and the ReLU then touches a quarter of the values.
+void addConvBlock(torch::nn::Sequential &s, int64_t in, int64_t out, bool pool)
 {
     s->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
     s->push_back(torch::nn::BatchNorm2d(out));
+    if (pool)
+        s->push_back(torch::nn::MaxPool2d(2));
     s->push_back(torch::nn::ReLU(torch::nn::ReLUOptions(true)));
 }
 
@@ -24,11 +29,9 @@ public:
         : m_normalize(o.normalize)
     {
         torch::nn::Sequential features;
-        addConvBlock(features, o.inChannels, 32);
-        features->push_back(torch::nn::MaxPool2d(2));
-        addConvBlock(features, 32, 64);
-        features->push_back(torch::nn::MaxPool2d(2));
-        addConvBlock(features, 64, 128);
+        addConvBlock(features, o.inChannels, 32, true);
+        addConvBlock(features, 32, 64, true);
+        addConvBlock(features, 64, 128, false);
         m_features = register_module("features", features);
         m_head = register_module("head", torch::nn::Linear(128, o.embeddingDim));
         // Channels-last (NHWC) convolution, batch norm and pooling run ~20%

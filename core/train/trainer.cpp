@@ -8,8 +8,8 @@
 #include "nn/models.h"
 #include "train/checkpoint.h"
 #include "train/rundirectory.h"
+#include "util/parallel.h"
 
-#include <ATen/Parallel.h>
 #include <torch/optim.h>
 
 #include <QJsonDocument>
@@ -77,7 +77,7 @@ struct Trainer::Private
         config.validate();
         const LossInfo &info = findLoss(config.loss);
         loss = info.create(resolveParams(info, config.lossParams));
-        at::set_num_threads(config.threads);
+        prepareCompute(config.threads);
         data = loadDataset(config.dataset, splitFromString(config.split));
         sampler = std::make_unique<PKSampler>(toVector(data.train.labels), config.classesPerBatch, config.perClass,
                                               config.seed);
@@ -172,13 +172,13 @@ std::vector<std::string> Trainer::classNames() const
 
 EvalReport Trainer::evaluate()
 {
-    at::set_num_threads(d->config.threads);
+    prepareCompute(d->config.threads);
     return d->evaluate();
 }
 
 Metrics Trainer::evaluateRawPixels()
 {
-    at::set_num_threads(d->config.threads);
+    prepareCompute(d->config.threads);
     const Dataset &test = d->data.test;
     std::vector<int64_t> all(size_t(test.size()));
     std::iota(all.begin(), all.end(), 0);
@@ -188,7 +188,7 @@ Metrics Trainer::evaluateRawPixels()
 
 Metrics Trainer::evaluateUntrained()
 {
-    at::set_num_threads(d->config.threads);
+    prepareCompute(d->config.threads);
     const EmbeddingNet untrained = createModelFor(d->config, d->data.train.images.size(1));
     return evaluateEmbeddings(embedDataset(*untrained, d->data.test, d->data.normalization), d->data.test.labels,
                               d->config.seed);
@@ -197,7 +197,7 @@ Metrics Trainer::evaluateUntrained()
 Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &cancel)
 {
     // The thread budget is per thread under OpenMP: set it where the work runs.
-    at::set_num_threads(d->config.threads);
+    prepareCompute(d->config.threads);
     const ExperimentConfig &c = d->config;
     d->model->train();
     const AugmentOptions augment{c.augment, 2, true};

@@ -1,0 +1,161 @@
+#include "eval/knn.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace liftlab {
+
+namespace {
+
+// Rows handled by one task, and gallery rows per GEMM tile: a 64 x 4096
+// float tile is 1 MB, which stays in a core's L2 while the heaps scan it.
+constexpr int64_t kBlockRows = 64;
+constexpr int64_t kTileCols = 4096;
+// Queries handed to `visit` at a time, so that a chunk's result stays
+// under ~48 MB whatever k is.
+int64_t chunkRows(int64_t k)
+{
+    return std::max<int64_t>(kBlockRows, std::min<int64_t>(8192, (int64_t(1) << 22) / std::max<int64_t>(1, k)));
+}
+
+struct Candidate
+{
+    float distance;
+    int64_t index;
+    bool operator<(const Candidate &o) const
+    {
+        return distance < o.distance || (distance == o.distance && index < o.index);
+    }
+};
+
+// The k best candidates of one query as a max-heap: the worst on top.
+class BoundedHeap
+{
+public:
+    explicit BoundedHeap(int64_t k) : m_k(k) { m_items.reserve(size_t(k)); }
+
+    bool full() const { return int64_t(m_items.size()) == m_k; }
+    float worst() const { return full() ? m_items.front().distance : INFINITY; }
+
+    void offer(float distance, int64_t index)
+    {
+        const Candidate c{std::isnan(distance) ? INFINITY : distance, index}; // NaN ranks last
+        if (int64_t(m_items.size()) < m_k) {
+            m_items.push_back(c);
+            std::push_heap(m_items.begin(), m_items.end());
+        } else if (c < m_items.front()) {
+            std::pop_heap(m_items.begin(), m_items.end());
+            m_items.back() = c;
+            std::push_heap(m_items.begin(), m_items.end());
+        }
+    }
+
+    std::vector<Candidate> &items() { return m_items; }
+
+private:
+    int64_t m_k;
+    std::vector<Candidate> m_items;
+};
+
+} // namespace
+
+void forEachNeighbourChunk(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim, int64_t k,
+                           bool excludeSelf, bool exactDistances,
+                           const std::function<void(const NeighbourList &chunk)> &visit)
+{
+    k = std::max<int64_t>(0, std::min(k, ng - (excludeSelf ? 1 : 0)));
+    const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+    // from_blob does not copy; the tensors never outlive this call.
+    const torch::Tensor q = torch::from_blob(const_cast<float *>(queries), {nq, dim}, options);
+    const torch::Tensor g = torch::from_blob(const_cast<float *>(gallery), {ng, dim}, options);
+    const torch::Tensor galleryNormsT = g.pow(2).sum(1).contiguous();
+    const float *galleryNorms = galleryNormsT.data_ptr<float>();
+
+    const int64_t rowsPerChunk = chunkRows(k);
+    for (int64_t chunkFirst = 0; chunkFirst < nq; chunkFirst += rowsPerChunk) {
+        NeighbourList chunk;
+        chunk.first = chunkFirst;
+        chunk.rows = std::min(rowsPerChunk, nq - chunkFirst);
+        chunk.k = k;
+        chunk.indices.resize(size_t(chunk.rows * k));
+        chunk.distances.resize(size_t(chunk.rows * k));
+        const int64_t blocks = (chunk.rows + kBlockRows - 1) / kBlockRows;
+        at::parallel_for(0, blocks, 1, [&](int64_t blockBegin, int64_t blockEnd) {
+            torch::Tensor dots = torch::empty({kBlockRows, std::min(kTileCols, ng)}, options);
+            std::vector<BoundedHeap> heaps;
+            for (int64_t block = blockBegin; block < blockEnd; ++block) {
+                const int64_t first = chunkFirst + block * kBlockRows;
+                const int64_t rows = std::min(kBlockRows, chunkFirst + chunk.rows - first);
+                heaps.assign(size_t(rows), BoundedHeap(k));
+                const torch::Tensor qb = q.narrow(0, first, rows);
+                for (int64_t tile = 0; tile < ng && k > 0; tile += kTileCols) {
+                    const int64_t cols = std::min(kTileCols, ng - tile);
+                    torch::Tensor out = dots.narrow(0, 0, rows).narrow(1, 0, cols);
+                    if (!out.is_contiguous())
+                        out = torch::empty({rows, cols}, options);
+                    torch::mm_out(out, qb, g.narrow(0, tile, cols).t());
+                    const float *d = out.data_ptr<float>();
+                    for (int64_t r = 0; r < rows; ++r) {
+                        BoundedHeap &heap = heaps[size_t(r)];
+                        const float *dr = d + r * cols;
+                        const int64_t self = excludeSelf ? first + r - tile : -1;
+                        float worst = heap.worst();
+                        for (int64_t c = 0; c < cols; ++c) {
+                            // |q|^2 is the same for the whole row: rank by |g|^2 - 2 q.g.
+                            const float v = galleryNorms[tile + c] - 2 * dr[c];
+                            if ((v < worst || !heap.full()) && c != self) {
+                                heap.offer(v, tile + c);
+                                worst = heap.worst();
+                            }
+                        }
+                    }
+                }
+                for (int64_t r = 0; r < rows; ++r) {
+                    std::vector<Candidate> &items = heaps[size_t(r)].items();
+                    const float *qr = queries + (first + r) * dim;
+                    float qNorm = 0;
+                    for (int64_t j = 0; j < dim; ++j)
+                        qNorm += qr[j] * qr[j];
+                    for (Candidate &c : items) {
+                        if (exactDistances) {
+                            const float *gr = gallery + c.index * dim;
+                            double sum = 0;
+                            for (int64_t j = 0; j < dim; ++j) {
+                                const double diff = double(qr[j]) - gr[j];
+                                sum += diff * diff;
+                            }
+                            c.distance = std::isnan(sum) ? INFINITY : float(std::sqrt(sum));
+                        } else {
+                            c.distance = std::isnan(qNorm) ? INFINITY : std::sqrt(std::max(0.0f, c.distance + qNorm));
+                        }
+                    }
+                    std::sort(items.begin(), items.end());
+                    const int64_t row = first - chunkFirst + r;
+                    for (int64_t j = 0; j < k; ++j) {
+                        chunk.indices[size_t(row * k + j)] = items[size_t(j)].index;
+                        chunk.distances[size_t(row * k + j)] = items[size_t(j)].distance;
+                    }
+                }
+            }
+        });
+        visit(chunk);
+    }
+}
+
+NeighbourList nearestNeighbours(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim,
+                                int64_t k, bool excludeSelf)
+{
+    NeighbourList all;
+    all.rows = nq;
+    forEachNeighbourChunk(queries, nq, gallery, ng, dim, k, excludeSelf, true, [&](const NeighbourList &chunk) {
+        all.k = chunk.k;
+        all.indices.insert(all.indices.end(), chunk.indices.begin(), chunk.indices.end());
+        all.distances.insert(all.distances.end(), chunk.distances.begin(), chunk.distances.end());
+    });
+    return all;
+}
+
+} // namespace liftlab

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace liftlab {
+
+// k nearest neighbours of a set of queries, row-major [rows, k], nearest
+// first; `distances` are Euclidean.
+struct NeighbourList
+{
+    int64_t first = 0; // index of the first query these rows belong to
+    int64_t rows = 0;
+    int64_t k = 0;
+    std::vector<int64_t> indices;
+    std::vector<float> distances;
+};
+
+// Exact kNN over row-major float matrices (queries [nq, dim], gallery [ng, dim]).
+// Ranking uses |g|^2 - 2 q.g from blocked single-threaded GEMMs, each thread
+// owning its own query rows and keeping a bounded max-heap per row, so memory
+// is a few MB per thread whatever the sizes; ties go to the lower index. With
+// `excludeSelf` queries and gallery are the same set and query i never
+// returns itself. `exactDistances` recomputes the k reported distances
+// directly (the GEMM form rounds small ones to noise) and orders by them;
+// metrics that only use ranks can skip it. Queries are handed to `visit` in
+// order, in chunks of at most 8,192 rows and ~48 MB of result. Non-finite
+// distances (a NaN embedding) rank last instead of breaking the order.
+void forEachNeighbourChunk(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim, int64_t k,
+                           bool excludeSelf, bool exactDistances,
+                           const std::function<void(const NeighbourList &chunk)> &visit);
+
+// All rows at once.
+NeighbourList nearestNeighbours(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim,
+                                int64_t k, bool excludeSelf);
+
+} // namespace liftlab

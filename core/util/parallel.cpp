@@ -1,0 +1,108 @@
+#include "util/parallel.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <dlfcn.h>
+#include <malloc.h>
+
+#include <limits>
+#include <type_traits>
+
+namespace liftlab {
+
+namespace {
+
+void setBlasThreads(int threads)
+{
+    // Looked up at run time: the BLAS behind libtorch is whatever Debian's
+    // libblas.so.3 alternative points to, and only OpenBLAS has a pool.
+    using SetThreads = void (*)(int);
+    static const auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (set)
+        set(threads);
+}
+
+// CBLAS's syrk, looked up at run time for the same reason.
+enum { RowMajor = 101, NoTrans = 111, Lower = 122 };
+template <typename T>
+using Syrk = void (*)(int order, int uplo, int trans, int n, int k, T alpha, const T *a, int lda, T beta, T *c, int ldc);
+
+template <typename T>
+Syrk<T> syrk()
+{
+    static const auto f = reinterpret_cast<Syrk<T>>(
+        dlsym(RTLD_DEFAULT, std::is_same_v<T, float> ? "cblas_ssyrk" : "cblas_dsyrk"));
+    return f;
+}
+
+template <typename T>
+torch::Tensor gram(const torch::Tensor &x)
+{
+    const Syrk<T> f = syrk<T>();
+    const int64_t n = x.size(0), k = x.size(1);
+    if (!f || n < 64 || n > std::numeric_limits<int>::max() / std::max<int64_t>(1, n))
+        return parallelMm(x, x.t());
+    torch::Tensor out = torch::empty({n, n}, x.options());
+    T *c = out.data_ptr<T>();
+    const T *a = x.data_ptr<T>();
+    const int64_t h = n / 2;
+    // Lower triangle: the two diagonal blocks by syrk, the block below them
+    // by a product; two tasks of equal cost.
+    auto task = [&](int64_t which) {
+        if (which == 0) {
+            f(RowMajor, Lower, NoTrans, int(h), int(k), T(1), a, int(k), T(0), c, int(n));
+            f(RowMajor, Lower, NoTrans, int(n - h), int(k), T(1), a + h * k, int(k), T(0), c + h * n + h, int(n));
+        } else {
+            out.narrow(0, h, n - h).narrow(1, 0, h).copy_(torch::mm(x.narrow(0, h, n - h), x.narrow(0, 0, h).t()));
+        }
+    };
+    if (at::get_num_threads() > 1 && !at::in_parallel_region())
+        at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t which = begin; which < end; ++which)
+                task(which);
+        });
+    else {
+        task(0);
+        task(1);
+    }
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = i + 1; j < n; ++j)
+            c[i * n + j] = c[j * n + i];
+    return out;
+}
+
+} // namespace
+
+torch::Tensor gram(const torch::Tensor &xIn)
+{
+    const torch::Tensor x = xIn.contiguous();
+    if (x.scalar_type() == torch::kFloat64)
+        return gram<double>(x);
+    if (x.scalar_type() == torch::kFloat32)
+        return gram<float>(x);
+    return parallelMm(x, x.t());
+}
+
+void prepareCompute(int threads)
+{
+    at::set_num_threads(std::max(1, threads));
+    setBlasThreads(1);
+}
+
+torch::Tensor parallelMm(const torch::Tensor &a, const torch::Tensor &b)
+{
+    const int64_t rows = a.size(0);
+    // Below ~16 rows a thread the split costs more than it gains.
+    constexpr int64_t grain = 16;
+    if (at::get_num_threads() == 1 || rows < 2 * grain || at::in_parallel_region())
+        return torch::mm(a, b);
+    torch::Tensor out = torch::empty({rows, b.size(1)}, a.options());
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+        torch::Tensor slice = out.narrow(0, begin, end - begin);
+        torch::mm_out(slice, a.narrow(0, begin, end - begin), b);
+    });
+    return out;
+}
+
+} // namespace liftlab

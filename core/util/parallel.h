@@ -1,0 +1,24 @@
+#pragma once
+
+#include <torch/types.h>
+
+namespace liftlab {
+
+// One place sets how many threads LiftLab computes with. torch's intra-op
+// pool (OpenMP) gets `threads`; OpenBLAS is kept on the calling thread.
+// OpenBLAS's own pool would spin (sched_yield) for a long while after each
+// call, and on a machine with few cores it then competes with the OpenMP
+// threads that run the convolutions: single-threaded BLAS inside OpenMP
+// regions (parallelMm) is faster for every size LiftLab uses.
+void prepareCompute(int threads);
+
+// a [M, K] x b [K, N] with the rows of a split over the intra-op threads,
+// each block one single-threaded BLAS call writing into its rows of the result.
+torch::Tensor parallelMm(const torch::Tensor &a, const torch::Tensor &b);
+
+// x x^T for x [N, K] (float or double), symmetric [N, N]. With BLAS's syrk
+// it costs half a general product: one syrk per diagonal block and one
+// product for the off-diagonal block, in parallel.
+torch::Tensor gram(const torch::Tensor &x);
+
+} // namespace liftlab
