@@ -20,4 +20,17 @@ QRgb viridis(double t)
     return qRgb(mix(qRed(a), qRed(b)), mix(qGreen(a), qGreen(b)), mix(qBlue(a), qBlue(b)));
 }
 
+QRgb categorical(int index)
+{
+    static const QRgb tableau[] = {0x4e79a7, 0xf28e2b, 0xe15759, 0x76b7b2, 0x59a14f,
+                                   0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f, 0xbab0ac};
+    constexpr int count = int(sizeof tableau / sizeof tableau[0]);
+    if (index < 0)
+        return qRgb(128, 128, 128);
+    if (index < count)
+        return tableau[index] | 0xff000000u;
+    const double hue = std::fmod((index - count) * 137.508, 360.0);
+    return QColor::fromHsv(int(hue), 170 + 40 * (index % 2), 200 - 30 * (index / 2 % 2)).rgb();
+}
+
 } // namespace liftlab

@@ -11,4 +11,9 @@ namespace liftlab {
 // the full 256-entry table.
 QRgb viridis(double t); // t in [0, 1], clamped
 
+// Colours for classes, which have no order: Tableau 10 (distinct, and
+// friendly to colour-blind viewers for the first few) for the first ten,
+// then hues a golden angle apart, so any number of classes stay distinct.
+QRgb categorical(int index);
+
 } // namespace liftlab

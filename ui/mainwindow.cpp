@@ -1,12 +1,17 @@
 #include "mainwindow.h"
 
+#include "datasetbrowser.h"
+#include "embeddingview.h"
 #include "error.h"
 #include "experimentpanel.h"
+#include "explorercontext.h"
+#include "explorerpanel.h"
 #include "heatmappanel.h"
 #include "heatmapwidget.h"
 #include "logpanel.h"
 #include "losschart.h"
 #include "metricschart.h"
+#include "retrievalbrowser.h"
 #include "runfollower.h"
 #include "runlistpanel.h"
 #include "trainingsession.h"
@@ -33,7 +38,7 @@ namespace liftlab {
 
 namespace {
 
-constexpr int kLayoutVersion = 1;
+constexpr int kLayoutVersion = 2; // 2: explorer, retrieval and dataset docks
 
 QString formatDuration(double seconds)
 {
@@ -83,8 +88,10 @@ MainWindow::MainWindow(QWidget *parent)
             m_lossChart->setSteps(steps);
     });
     connect(m_follower, &RunFollower::evalsLoaded, this, [this](const std::vector<EvalReport> &reports) {
-        if (!m_showingLive)
+        if (!m_showingLive) {
             m_metricsChart->setReports(reports);
+            m_explorerContext->refreshSteps(); // a run being written gains evaluations
+        }
     });
     connect(m_follower, &RunFollower::snapshotLoaded, this, [this](const SnapshotFrame &frame) {
         if (!m_showingLive)
@@ -92,6 +99,7 @@ MainWindow::MainWindow(QWidget *parent)
     });
     connect(m_runs, &RunListPanel::openRequested, this, &MainWindow::openRun);
     connect(m_experiment, &ExperimentPanel::validityChanged, this, &MainWindow::updateActions);
+    connectExplorer();
 
     m_experiment->restoreSettings();
     restoreLayout();
@@ -124,6 +132,13 @@ void MainWindow::createDocks()
     m_heatmap->setObjectName(QStringLiteral("heatmapPanel"));
     m_log = new LogPanel;
     m_log->setObjectName(QStringLiteral("logPanel"));
+    m_explorerContext = new ExplorerContext(this);
+    m_explorer = new ExplorerPanel(m_explorerContext);
+    m_explorer->setObjectName(QStringLiteral("explorerPanel"));
+    m_retrieval = new RetrievalBrowser(m_explorerContext);
+    m_retrieval->setObjectName(QStringLiteral("retrievalBrowser"));
+    m_dataset = new DatasetBrowser(m_explorerContext);
+    m_dataset->setObjectName(QStringLiteral("datasetBrowser"));
 
     QDockWidget *experiment = addDock(m_experiment, tr("Experiment"), "experimentDock", Qt::LeftDockWidgetArea);
     QDockWidget *runs = addDock(m_runs, tr("Runs"), "runsDock", Qt::LeftDockWidgetArea);
@@ -131,6 +146,9 @@ void MainWindow::createDocks()
     QDockWidget *heatmap = addDock(m_heatmap, tr("Batch distances"), "heatmapDock", Qt::RightDockWidgetArea);
     QDockWidget *metrics = addDock(m_metricsChart, tr("Evaluation"), "metricsDock", Qt::RightDockWidgetArea);
     QDockWidget *log = addDock(m_log, tr("Log"), "logDock", Qt::RightDockWidgetArea);
+    m_explorerDock = addDock(m_explorer, tr("Explorer"), "explorerDock", Qt::RightDockWidgetArea);
+    m_retrievalDock = addDock(m_retrieval, tr("Retrieval"), "retrievalDock", Qt::RightDockWidgetArea);
+    QDockWidget *dataset = addDock(m_dataset, tr("Dataset"), "datasetDock", Qt::RightDockWidgetArea);
     splitDockWidget(experiment, runs, Qt::Vertical);
     splitDockWidget(loss, heatmap, Qt::Horizontal);
     splitDockWidget(loss, metrics, Qt::Vertical);
@@ -139,6 +157,38 @@ void MainWindow::createDocks()
     resizeDocks({experiment, runs}, {640, 260}, Qt::Vertical);
     resizeDocks({loss, metrics}, {480, 420}, Qt::Vertical);
     resizeDocks({heatmap, log}, {700, 200}, Qt::Vertical);
+    // The explorer's three views share the heatmap's place, as tabs.
+    tabifyDockWidget(heatmap, m_explorerDock);
+    tabifyDockWidget(m_explorerDock, m_retrievalDock);
+    tabifyDockWidget(m_retrievalDock, dataset);
+    heatmap->raise();
+}
+
+void MainWindow::connectExplorer()
+{
+    connect(m_explorer, &ExplorerPanel::queryRequested, this, &MainWindow::showQuery);
+    connect(m_retrieval, &RetrievalBrowser::queryRequested, this, &MainWindow::showQuery);
+    connect(m_dataset, &DatasetBrowser::queryRequested, this, &MainWindow::showQuery);
+    connect(m_retrieval, &RetrievalBrowser::failed, m_log, &LogPanel::appendError);
+    // The query and its neighbours ringed in the explorer.
+    connect(m_retrieval, &RetrievalBrowser::resultsChanged, this, [this] {
+        QVector<int> neighbours;
+        for (const RetrievalBrowser::Result &r : m_retrieval->results())
+            neighbours.append(int(r.index));
+        m_explorer->view()->setHighlight(int(m_retrieval->queryIndex()), neighbours);
+    });
+    connect(m_explorerContext, &ExplorerContext::loadFailed, m_log,
+            [this](const QString &message) { m_log->appendError(tr("Explorer: %1").arg(message)); });
+}
+
+void MainWindow::showQuery(int split, qint64 index)
+{
+    if (split == int(Split::Train))
+        m_retrieval->setQueryTrainImage(index);
+    else
+        m_retrieval->setQueryIndex(index);
+    m_retrievalDock->show();
+    m_retrievalDock->raise();
 }
 
 QDockWidget *MainWindow::addDock(QWidget *widget, const QString &title, const char *name, Qt::DockWidgetArea area)
@@ -341,6 +391,8 @@ bool MainWindow::openRun(const QString &runPath)
 {
     if (m_session->isRunning() && samePath(runPath, m_session->runPath())) {
         showLive();
+        if (!samePath(m_explorerContext->runPath(), runPath))
+            m_explorerContext->openRun(runPath);
         setWindowTitle(tr("LiftLab - %1").arg(QFileInfo(runPath).fileName()));
         return true;
     }
@@ -355,6 +407,7 @@ bool MainWindow::openRun(const QString &runPath)
     m_metricsChart->clear();
     m_metricsChart->setIterations(m_follower->config().iterations);
     m_heatmap->clear();
+    m_explorerContext->openRun(runPath);
     setWindowTitle(tr("LiftLab - %1").arg(QFileInfo(runPath).fileName()));
     m_log->appendMessage(tr("Showing run %1 (followed while it is written).").arg(runPath));
     return true;
@@ -403,8 +456,14 @@ void MainWindow::updateStatus(const TrainingStep &last)
 void MainWindow::onEval(const EvalReport &report)
 {
     m_liveEvals.push_back(report);
-    if (m_showingLive)
+    if (m_showingLive) {
         m_metricsChart->appendReport(report);
+        // The evaluation saved the test embedding: the explorer offers the new step.
+        if (samePath(m_explorerContext->runPath(), m_session->runPath()))
+            m_explorerContext->refreshSteps();
+        else
+            m_explorerContext->openRun(m_session->runPath());
+    }
     const Metrics &m = report.metrics;
     m_log->appendMessage(tr("Step %1: Recall@1 %2, Recall@8 %3, MAP@R %4, NMI %5 (%6 s)")
                              .arg(report.step)
@@ -460,8 +519,9 @@ void MainWindow::closeEvent(QCloseEvent *event)
         // under way (which cannot be interrupted): go out of sight meanwhile.
         hide();
     }
-    // Saves the checkpoint and ends the thread.
+    // Saves the checkpoint and ends the thread; a projection stops at its next iteration.
     m_session->shutdown();
+    m_explorer->shutdown();
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState(kLayoutVersion));

@@ -14,11 +14,15 @@ class QMessageBox;
 
 namespace liftlab {
 
+class DatasetBrowser;
 class ExperimentPanel;
+class ExplorerContext;
+class ExplorerPanel;
 class HeatmapPanel;
 class LogPanel;
 class LossChart;
 class MetricsChart;
+class RetrievalBrowser;
 class RunFollower;
 class RunListPanel;
 class TrainingSession;
@@ -53,6 +57,10 @@ public:
     RunListPanel *runListPanel() const { return m_runs; }
     LogPanel *logPanel() const { return m_log; }
     TrainingSession *session() const { return m_session; }
+    ExplorerContext *explorerContext() const { return m_explorerContext; }
+    ExplorerPanel *explorerPanel() const { return m_explorer; }
+    RetrievalBrowser *retrievalBrowser() const { return m_retrieval; }
+    DatasetBrowser *datasetBrowser() const { return m_dataset; }
 
 public Q_SLOTS:
     void startTraining();
@@ -74,6 +82,8 @@ private:
     void updateActions();
     void showError(const QString &title, const QString &message);
     void showLive();
+    void connectExplorer();
+    void showQuery(int split, qint64 index);
 
     void onStarted(const QString &runPath, const QStringList &classNames);
     void onSteps(const QVector<TrainingStep> &steps);
@@ -109,6 +119,12 @@ private:
     MetricsChart *m_metricsChart = nullptr;
     HeatmapPanel *m_heatmap = nullptr;
     LogPanel *m_log = nullptr;
+    ExplorerContext *m_explorerContext = nullptr;
+    ExplorerPanel *m_explorer = nullptr;
+    RetrievalBrowser *m_retrieval = nullptr;
+    DatasetBrowser *m_dataset = nullptr;
+    QDockWidget *m_explorerDock = nullptr;
+    QDockWidget *m_retrievalDock = nullptr;
     QPointer<QMessageBox> m_errorBox;
 
     QAction *m_startAction = nullptr;
