@@ -347,9 +347,9 @@ int64_t fastSize(int64_t n)
 class FftRepulsion
 {
 public:
-    static constexpr int kInterp = 3;           // interpolation nodes per box and dimension
+    static constexpr int kInterp = 4; // interpolation nodes per box and dimension
     static constexpr int kCharges = 4;          // 1, x, y, x^2 + y^2
-    static constexpr int64_t kMinBoxes = 4;
+    static constexpr int64_t kMinBoxes = 16;
 
     explicit FftRepulsion(double boxWidth) : m_boxWidth(boxWidth) {}
     ~FftRepulsion() { destroyPlans(); }
@@ -366,17 +366,21 @@ public:
         // Fixed box width, so the kernel's transform only changes with the
         // grid size; box counts that make the FFT size a 2-3-5 number.
         const double boxWidth = m_boxWidth;
+        // A small layout (early on) gets kMinBoxes boxes across its extent.
         int64_t boxes = std::max(kMinBoxes, int64_t(std::ceil(extent / boxWidth)) + 1);
+        const double usedWidth = boxes == kMinBoxes ? std::min(boxWidth, extent * 1.0001 / double(kMinBoxes)) : boxWidth;
         while (fastSize(boxes * 2 * kInterp) != boxes * 2 * kInterp)
             ++boxes;
         const bool resized = prepare(boxes);
         const int64_t m = m_nodes;          // grid nodes per dimension
         const int64_t f = 2 * m;            // FFT size per dimension (zero-padded)
         const int64_t fc = f / 2 + 1;       // complex columns of the r2c output
-        const double spacing = boxWidth / kInterp;
+        const double spacing = usedWidth / kInterp;
 
         // Kernel w^2 on the wrapped grid of node offsets, and its transform.
-        for (int64_t a = 0; a < f && resized; ++a) {
+        const bool kernelChanged = resized || usedWidth != m_lastWidth;
+        m_lastWidth = usedWidth;
+        for (int64_t a = 0; a < f && kernelChanged; ++a) {
             const int64_t da = a < m ? a : a - f; // offset a (a >= m: a - f), a == m unused
             for (int64_t b = 0; b < f; ++b) {
                 const int64_t db = b < m ? b : b - f;
@@ -385,7 +389,7 @@ public:
                 m_kernel[size_t(a * f + b)] = (a == m || b == m) ? 0.0f : float(w * w);
             }
         }
-        if (resized)
+        if (kernelChanged)
             fftwf_execute_dft_r2c(m_forward, m_kernel.get(), m_kernelHat.get());
 
         // Each point's box and Lagrange weights in x and y.
@@ -395,7 +399,7 @@ public:
             for (int64_t i = begin; i < end; ++i) {
                 int64_t cell[2];
                 for (int d = 0; d < 2; ++d) {
-                    const double u = (y[size_t(2 * i + d)] - lo) / boxWidth;
+                    const double u = (y[size_t(2 * i + d)] - lo) / usedWidth;
                     cell[d] = std::min<int64_t>(boxes - 1, std::max<int64_t>(0, int64_t(u)));
                     const double t = u - double(cell[d]); // in [0, 1]: nodes at 1/6, 1/2, 5/6
                     lagrange(t, &m_weight[size_t((i * 2 + d) * kInterp)]);
@@ -409,7 +413,7 @@ public:
             std::fill(m_grid[size_t(c)].get(), m_grid[size_t(c)].get() + f * f, 0.0f);
         // Coordinates relative to the grid's centre keep x^2 + y^2 small
         // (the forces and Z do not depend on the origin).
-        const double centre = lo + double(boxes) * boxWidth / 2;
+        const double centre = lo + double(boxes) * usedWidth / 2;
         for (int64_t i = 0; i < n; ++i) {
             const double px = y[size_t(2 * i)] - centre, py = y[size_t(2 * i + 1)] - centre;
             const double charge[kCharges] = {1, px, py, px * px + py * py};
@@ -473,7 +477,9 @@ public:
 private:
     static void lagrange(double t, double *w)
     {
-        constexpr double nodes[kInterp] = {1.0 / 6, 3.0 / 6, 5.0 / 6};
+        double nodes[kInterp];
+        for (int a = 0; a < kInterp; ++a)
+            nodes[a] = (a + 0.5) / kInterp;
         for (int a = 0; a < kInterp; ++a) {
             double v = 1;
             for (int b = 0; b < kInterp; ++b)
@@ -516,6 +522,7 @@ private:
     }
 
     double m_boxWidth;
+    double m_lastWidth = -1;
     int64_t m_nodes = 0;
     fftwf_plan m_forward = nullptr, m_inverse = nullptr;
     FftwBuffer<float> m_kernel;
@@ -560,7 +567,7 @@ Matrix tsne(const Matrix &data, const TsneOptions &o, const std::function<void(c
 
     const bool barnesHut = o.repulsion == TsneOptions::Repulsion::BarnesHut
         || (o.repulsion == TsneOptions::Repulsion::Auto && n < 5000);
-    FftRepulsion fft(getenv("LIFTLAB_TSNE_BOX") ? atof(getenv("LIFTLAB_TSNE_BOX")) : 1.0);
+    FftRepulsion fft(1.0);
     const double rate = o.learningRate > 0 ? o.learningRate : std::max(double(n) / 12, 200.0);
     std::vector<double> attract(y.size()), repel(y.size()), update(y.size(), 0), gains(y.size(), 1);
 

@@ -1,6 +1,7 @@
 #include "train/rundirectory.h"
 
 #include "error.h"
+#include "data/npy.h"
 #include "util/atomicfile.h"
 
 #include <QByteArray>
@@ -8,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -165,6 +167,52 @@ void RunDirectory::truncateAfter(int64_t step)
     m_eval.close();
     rewriteKeeping(metricsPath(), step);
     rewriteKeeping(evalPath(), step);
+    for (const int64_t later : embeddingSteps())
+        if (later > step)
+            fs::remove(embeddingPath(later));
+}
+
+void RunDirectory::writeEmbedding(int64_t step, const std::vector<float> &values, int64_t rows, int64_t cols)
+{
+    fs::create_directories(fs::path(m_path) / "embeddings");
+    writeNpy(embeddingPath(step), npyFromFloats({rows, cols}, values.data()));
+}
+
+void RunDirectory::writeTestLabels(const std::vector<int64_t> &labels)
+{
+    fs::create_directories(fs::path(m_path) / "embeddings");
+    writeNpy(testLabelsPath(), npyFromInt64({int64_t(labels.size())}, labels.data()));
+}
+
+std::string RunDirectory::embeddingPath(int64_t step) const
+{
+    return (fs::path(m_path) / "embeddings" / ("step-" + std::to_string(step) + ".npy")).string();
+}
+
+std::string RunDirectory::testLabelsPath() const
+{
+    return (fs::path(m_path) / "embeddings" / "labels.npy").string();
+}
+
+std::string RunDirectory::projectionPath(const std::string &method, int64_t step) const
+{
+    return (fs::path(m_path) / "projections" / (method + "-" + std::to_string(step) + ".npy")).string();
+}
+
+std::vector<int64_t> RunDirectory::embeddingSteps() const
+{
+    std::vector<int64_t> steps;
+    std::error_code ec;
+    for (const auto &entry : fs::directory_iterator(fs::path(m_path) / "embeddings", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > 9 && name.compare(0, 5, "step-") == 0 && name.compare(name.size() - 4, 4, ".npy") == 0) {
+            const std::string digits = name.substr(5, name.size() - 9);
+            if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos && digits.size() < 18)
+                steps.push_back(std::stoll(digits));
+        }
+    }
+    std::sort(steps.begin(), steps.end());
+    return steps;
 }
 
 void RunDirectory::writeSummary(double imagesPerSec, double trainSeconds, int64_t steps)

@@ -16,6 +16,8 @@ namespace liftlab {
 //   summary.json    images/s and wall time of the finished run
 //   snapshot.json   the last batch's distance matrix, for the heatmap
 //   checkpoints/last.pt
+//   embeddings/labels.npy, embeddings/step-<n>.npy   test-split labels and embedding at each evaluation
+//   projections/<method>-<n>.npy                      2-D projections of those (explorer, CLI)
 // Readers skip a torn last line, so a run can be read while it is written.
 class RunDirectory
 {
@@ -41,6 +43,16 @@ public:
     // The latest batch distance matrix (snapshot.json), kept with each checkpoint.
     void writeSnapshot(const DistanceSnapshot &snapshot);
     std::string snapshotPath() const;
+
+    // The test-split embedding [rows, cols] of the evaluation at `step`
+    // (written atomically as .npy), and the split's labels (once).
+    void writeEmbedding(int64_t step, const std::vector<float> &values, int64_t rows, int64_t cols);
+    void writeTestLabels(const std::vector<int64_t> &labels);
+    std::string embeddingPath(int64_t step) const;
+    std::string testLabelsPath() const;
+    std::string projectionPath(const std::string &method, int64_t step) const;
+    // Steps that have an embedding file, ascending.
+    std::vector<int64_t> embeddingSteps() const;
 
     static std::vector<TrainingStep> readSteps(const std::string &metricsPath);
     static std::vector<EvalReport> readEvals(const std::string &evalPath);

@@ -104,9 +104,13 @@ struct Trainer::Private
         const Clock::time_point start = Clock::now();
         EvalReport report;
         report.step = step;
-        report.metrics = evaluateEmbeddings(embedDataset(*model, data.test, data.normalization), data.test.labels,
-                                            config.seed);
+        const torch::Tensor embedding = embedDataset(*model, data.test, data.normalization);
+        report.metrics = evaluateEmbeddings(embedding, data.test.labels, config.seed);
         report.seconds = secondsSince(start);
+        // For the explorer: the embedding behind these metrics.
+        if (!std::filesystem::exists(run.testLabelsPath()))
+            run.writeTestLabels(toVector(data.test.labels));
+        run.writeEmbedding(step, toFloats(embedding), embedding.size(0), embedding.size(1));
         return report;
     }
 };
