@@ -14,6 +14,7 @@
 #include <QTest>
 
 #include <filesystem>
+#include <random>
 #include <fstream>
 
 using namespace liftlab;
@@ -161,6 +162,18 @@ private Q_SLOTS:
                                             << "corrupt or incompatible checkpoint";
         QTest::newRow("resume corrupt") << QStringList{"train", "--resume", q(m_dir.file("run-corrupt"))}
                                         << "last.pt";
+        QTest::newRow("knn k zero") << QStringList{"knn", "--embeddings", e, "--k", "0", "--out", out} << "--k must be at least 1";
+        QTest::newRow("knn missing file") << QStringList{"knn", "--embeddings", q(m_dir.file("none.npy")), "--out", out}
+                                          << "cannot open file";
+        QTest::newRow("project bad method") << QStringList{"project", "--embeddings", e, "--method", "umap", "--out", out}
+                                            << "--method must be tsne or pca";
+        QTest::newRow("project bad repulsion") << QStringList{"project", "--embeddings", e, "--repulsion", "exact", "--out", out}
+                                               << "--repulsion must be auto, bh or fft";
+        QTest::newRow("project bad perplexity") << QStringList{"project", "--embeddings", e, "--perplexity", "0", "--out", out}
+                                                << "perplexity must be between 1 and 1000";
+        QTest::newRow("project bad labels") << QStringList{"project", "--embeddings", e, "--method", "pca", "--labels",
+                                                           q(m_dir.file("y5.npy")), "--quality", "--out", out}
+                                            << "one per row";
         QTest::newRow("run exists") << QStringList{"train", "--dataset", d, "-P", "4", "-K", "4", "--out", q(m_run)} << "already exists";
     }
 
@@ -179,7 +192,8 @@ private Q_SLOTS:
     {
         for (const QStringList &args : {QStringList{"--help"}, QStringList{"train", "--help"}, QStringList{"eval", "--help"},
                                         QStringList{"embed", "--help"}, QStringList{"metrics", "--help"},
-                                        QStringList{"loss", "--help"}, QStringList{"bench", "loss", "--help"}}) {
+                                        QStringList{"loss", "--help"}, QStringList{"bench", "loss", "--help"},
+                                        QStringList{"project", "--help"}, QStringList{"knn", "--help"}}) {
             const Result r = runCli(args);
             QCOMPARE(r.code, 0);
             QVERIFY2(r.out.contains("--"), qPrintable(args.join(' ')));
@@ -241,6 +255,59 @@ private Q_SLOTS:
         out.loss.backward();
         QCOMPARE(o.value("loss").toDouble(), out.loss.item<double>());
         QCOMPARE(o.value("grad_norm").toDouble(), e.grad().norm().item<double>());
+    }
+
+    // knn against brute force; distances exact; self excluded.
+    void knnMatchesBruteForce()
+    {
+        torch::manual_seed(9);
+        const torch::Tensor x = torch::randn({300, 5});
+        const std::string xp = m_dir.file("knn-x.npy"), ip = m_dir.file("knn-i.npy"), dp = m_dir.file("knn-d.npy");
+        writeFloats(xp, {300, 5}, std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel()));
+        const Result r = runCli({"knn", "--embeddings", q(xp), "--k", "7", "--out", q(ip), "--distances-out", q(dp)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(QJsonDocument::fromJson(r.out.toUtf8()).object().value("k").toInt(), 7);
+        const std::vector<int64_t> indices = readNpy(ip).toInt64();
+        const std::vector<float> distances = readNpy(dp).toFloats();
+        QCOMPARE(int(indices.size()), 300 * 7);
+        torch::Tensor d = torch::cdist(x.to(torch::kFloat64), x.to(torch::kFloat64));
+        d.fill_diagonal_(INFINITY);
+        const auto [best, order] = d.topk(7, 1, false, true);
+        for (int64_t i = 0; i < 300; ++i)
+            for (int64_t j = 0; j < 7; ++j) {
+                QCOMPARE(indices[size_t(i * 7 + j)], order[i][j].item<int64_t>());
+                QVERIFY(std::abs(distances[size_t(i * 7 + j)] - best[i][j].item<double>()) < 1e-5);
+            }
+    }
+
+    // project writes [N, 2] (or [N, components] for PCA) and reports quality.
+    void projectWritesCoordinates()
+    {
+        // Three well-separated clusters in 6-D.
+        std::vector<float> values;
+        std::vector<int64_t> labels;
+        std::mt19937 rng(4);
+        std::normal_distribution<float> noise(0, 1);
+        for (int c = 0; c < 3; ++c)
+            for (int i = 0; i < 40; ++i) {
+                for (int j = 0; j < 6; ++j)
+                    values.push_back(float(20 * (j == c)) + noise(rng));
+                labels.push_back(c);
+            }
+        const std::string xp = m_dir.file("proj-x.npy"), yp = m_dir.file("proj-y.npy"), out = m_dir.file("proj-out.npy");
+        writeFloats(xp, {120, 6}, values);
+        writeLabels(yp, labels);
+        Result r = runCli({"project", "--embeddings", q(xp), "--method", "pca", "--components", "3", "--out", q(out)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(readNpy(out).shape, (std::vector<int64_t>{120, 3}));
+        r = runCli({"project", "--embeddings", q(xp), "--iterations", "500", "--perplexity", "10", "--labels", q(yp),
+                    "--quality", "--out", q(out)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(readNpy(out).shape, (std::vector<int64_t>{120, 2}));
+        const QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(o.value("one_nn_accuracy").toDouble(), 1.0);
+        QVERIFY(o.value("kl_divergence").toDouble() > 0);
+        QVERIFY(r.err.contains("t-SNE iteration 500/500"));
     }
 
     void benchLossPrintsJson()

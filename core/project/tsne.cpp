@@ -13,7 +13,10 @@
 // onto an equispaced grid whose convolution with the kernel is an FFT
 // (Linderman et al. 2019): with the kernel K = w^2 and the charges
 // 1, x_j, y_j, x_j^2 + y_j^2, four potentials give both the forces and Z,
-// since w = K (1 + |y_i|^2 - 2 y_i.y_j + |y_j|^2).
+// since w = K (1 + |y_i|^2 - 2 y_i.y_j + |y_j|^2). Once the layout has
+// spread out, the kernel is split into a smooth far part on a coarse grid
+// and an exact near part (as particle-particle particle-mesh methods do),
+// which keeps the grid small as the layout grows.
 #include "project/projection.h"
 
 #include "error.h"
@@ -351,7 +354,17 @@ public:
     static constexpr int kCharges = 4;          // 1, x, y, x^2 + y^2
     static constexpr int64_t kMinBoxes = 16;
 
-    explicit FftRepulsion(double boxWidth) : m_boxWidth(boxWidth) {}
+    // The kernel is split as in particle-particle particle-mesh methods: a
+    // far part, equal to w^2 beyond `nearRadius` and a smooth polynomial in
+    // r^2 inside it, goes through the grid with boxes of `farBoxWidth`; the
+    // rest, w^2 minus the far part, vanishes beyond `nearRadius` and is
+    // summed exactly over each point's neighbours (a cell list). While the
+    // layout is dense (early on), pairs within the radius would be too many:
+    // then the whole kernel goes through a grid with boxes of `boxWidth`.
+    FftRepulsion(double boxWidth, double farBoxWidth, double nearRadius)
+        : m_boxWidth(boxWidth), m_farBoxWidth(farBoxWidth), m_nearRadius(nearRadius)
+    {
+    }
     ~FftRepulsion() { destroyPlans(); }
 
     double operator()(const std::vector<double> &y, std::vector<double> &force)
@@ -363,9 +376,11 @@ public:
             hi = std::max(hi, v);
         }
         const double extent = std::max(hi - lo, 1e-6);
+        // Split once the 3 x 3 cells around a point hold ~200 others or fewer.
+        const bool split = m_nearRadius > 0 && 9 * m_nearRadius * m_nearRadius * double(n) / (extent * extent) <= 200;
         // Fixed box width, so the kernel's transform only changes with the
         // grid size; box counts that make the FFT size a 2-3-5 number.
-        const double boxWidth = m_boxWidth;
+        const double boxWidth = split ? m_farBoxWidth : m_boxWidth;
         // A small layout (early on) gets kMinBoxes boxes across its extent.
         int64_t boxes = std::max(kMinBoxes, int64_t(std::ceil(extent / boxWidth)) + 1);
         const double usedWidth = boxes == kMinBoxes ? std::min(boxWidth, extent * 1.0001 / double(kMinBoxes)) : boxWidth;
@@ -378,15 +393,17 @@ public:
         const double spacing = usedWidth / kInterp;
 
         // Kernel w^2 on the wrapped grid of node offsets, and its transform.
-        const bool kernelChanged = resized || usedWidth != m_lastWidth;
+        const bool kernelChanged = resized || usedWidth != m_lastWidth || split != m_lastSplit;
         m_lastWidth = usedWidth;
+        m_lastSplit = split;
+        const double s0 = m_nearRadius * m_nearRadius;
         for (int64_t a = 0; a < f && kernelChanged; ++a) {
             const int64_t da = a < m ? a : a - f; // offset a (a >= m: a - f), a == m unused
             for (int64_t b = 0; b < f; ++b) {
                 const int64_t db = b < m ? b : b - f;
                 const double r2 = double(da * da + db * db) * spacing * spacing;
-                const double w = 1 / (1 + r2);
-                m_kernel[size_t(a * f + b)] = (a == m || b == m) ? 0.0f : float(w * w);
+                const double k = split ? farKernel(r2, s0) : kernel(r2);
+                m_kernel[size_t(a * f + b)] = (a == m || b == m) ? 0.0f : float(k);
             }
         }
         if (kernelChanged)
@@ -446,7 +463,33 @@ public:
             }
         });
 
-        // Interpolate the potentials back to the points; forces and Z.
+        // The near part: a cell list of side nearRadius over the layout.
+        const double cellSide = m_nearRadius;
+        const int64_t cells = split ? int64_t(extent / cellSide) + 1 : 0;
+        std::vector<int64_t> cellStart, order;
+        std::vector<double> sorted; // x, y (relative to the centre) in cell order
+        auto cellOf = [&](double v) { return std::min<int64_t>(cells - 1, int64_t((v - lo) / cellSide)); };
+        if (split) {
+            cellStart.assign(size_t(cells * cells + 1), 0);
+            std::vector<int64_t> cellIndex(static_cast<size_t>(n));
+            for (int64_t i = 0; i < n; ++i) {
+                cellIndex[size_t(i)] = cellOf(y[size_t(2 * i)]) * cells + cellOf(y[size_t(2 * i + 1)]);
+                ++cellStart[size_t(cellIndex[size_t(i)] + 1)];
+            }
+            std::partial_sum(cellStart.begin(), cellStart.end(), cellStart.begin());
+            std::vector<int64_t> fill(cellStart.begin(), cellStart.end() - 1);
+            order.resize(size_t(n));
+            sorted.resize(size_t(2 * n));
+            for (int64_t i = 0; i < n; ++i) {
+                const int64_t at = fill[size_t(cellIndex[size_t(i)])]++;
+                order[size_t(at)] = i;
+                sorted[size_t(2 * at)] = y[size_t(2 * i)] - centre;
+                sorted[size_t(2 * at + 1)] = y[size_t(2 * i + 1)] - centre;
+            }
+        }
+
+        // Interpolate the potentials back to the points (plus the near part);
+        // forces and Z.
         std::vector<double> zPart(static_cast<size_t>(n));
         at::parallel_for(0, n, 2048, [&](int64_t begin, int64_t end) {
             for (int64_t i = begin; i < end; ++i) {
@@ -462,6 +505,24 @@ public:
                             phi[c] += w * m_grid[size_t(c)][size_t(at)];
                     }
                 const double px = y[size_t(2 * i)] - centre, py = y[size_t(2 * i + 1)] - centre;
+                if (split) {
+                    const int64_t cx = cellOf(y[size_t(2 * i)]), cy = cellOf(y[size_t(2 * i + 1)]);
+                    for (int64_t gx = std::max<int64_t>(0, cx - 1); gx <= std::min(cells - 1, cx + 1); ++gx)
+                        for (int64_t gy = std::max<int64_t>(0, cy - 1); gy <= std::min(cells - 1, cy + 1); ++gy) {
+                            const int64_t cell = gx * cells + gy;
+                            for (int64_t at = cellStart[size_t(cell)]; at < cellStart[size_t(cell) + 1]; ++at) {
+                                const double qx = sorted[size_t(2 * at)], qy = sorted[size_t(2 * at + 1)];
+                                const double r2 = (px - qx) * (px - qx) + (py - qy) * (py - qy);
+                                if (r2 >= s0)
+                                    continue;
+                                const double k = kernel(r2) - farKernel(r2, s0); // the point itself too
+                                phi[0] += k;
+                                phi[1] += k * qx;
+                                phi[2] += k * qy;
+                                phi[3] += k * (qx * qx + qy * qy);
+                            }
+                        }
+                }
                 zPart[size_t(i)] = (1 + px * px + py * py) * phi[0] - 2 * (px * phi[1] + py * phi[2]) + phi[3];
                 force[size_t(2 * i)] = px * phi[0] - phi[1];
                 force[size_t(2 * i + 1)] = py * phi[0] - phi[2];
@@ -475,6 +536,22 @@ public:
     }
 
 private:
+    static double kernel(double r2)
+    {
+        const double w = 1 / (1 + r2);
+        return w * w;
+    }
+
+    // (1 + s)^-2 for s = r^2 >= s0; inside, its second-order Taylor
+    // polynomial in s around s0: smooth, so a coarse grid carries it well.
+    static double farKernel(double r2, double s0)
+    {
+        if (r2 >= s0)
+            return kernel(r2);
+        const double u = 1 / (1 + s0), d = r2 - s0;
+        return u * u * (1 - 2 * u * d + 3 * u * u * d * d);
+    }
+
     static void lagrange(double t, double *w)
     {
         double nodes[kInterp];
@@ -521,8 +598,9 @@ private:
         m_forward = m_inverse = nullptr;
     }
 
-    double m_boxWidth;
+    double m_boxWidth, m_farBoxWidth, m_nearRadius;
     double m_lastWidth = -1;
+    bool m_lastSplit = false;
     int64_t m_nodes = 0;
     fftwf_plan m_forward = nullptr, m_inverse = nullptr;
     FftwBuffer<float> m_kernel;
@@ -567,7 +645,11 @@ Matrix tsne(const Matrix &data, const TsneOptions &o, const std::function<void(c
 
     const bool barnesHut = o.repulsion == TsneOptions::Repulsion::BarnesHut
         || (o.repulsion == TsneOptions::Repulsion::Auto && n < 5000);
-    FftRepulsion fft(1.0);
+    // Grid boxes of 1 (4 nodes each) for the whole kernel while the layout
+    // is dense; later boxes of 2 for the far part and exact sums within 3.
+    // Force error against the exact sum ~0.5-1% (Barnes-Hut at theta 0.5:
+    // ~1.5%), checked on Fashion-MNIST layouts.
+    FftRepulsion fft(1.0, 2.0, 3.0);
     const double rate = o.learningRate > 0 ? o.learningRate : std::max(double(n) / 12, 200.0);
     std::vector<double> attract(y.size()), repel(y.size()), update(y.size(), 0), gains(y.size(), 1);
 
