@@ -87,7 +87,7 @@ DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
     m_view->setBatchSize(500);
     m_view->setWordWrap(true);
     m_view->setIconSize(QSize(56, 56));
-    m_view->setGridSize(QSize(84, 96));
+    m_view->setGridSize(QSize(100, 96)); // wide enough for "T-shirt/top"
     m_view->setModel(m_proxy);
     m_view->setToolTip(tr("Double-click an image to search its nearest neighbours"));
     connect(m_view, &QListView::activated, this, [this](const QModelIndex &index) {

@@ -327,7 +327,7 @@ void EmbeddingView::render() const
         m_cellPoints[size_t(fill[size_t(iy / kCell) * size_t(m_gridW) + size_t(ix / kCell)]++)] = i;
     }
 
-    // The selection on top, each point with a dark rim.
+    // The selection on top, each point larger and with a dark rim of its colour.
     if (!m_selection.isEmpty()) {
         std::vector<int> rim, core;
         const int R = r + 1;
@@ -343,8 +343,9 @@ void EmbeddingView::render() const
             if (std::isnan(m_screen[2 * size_t(i)]))
                 continue;
             const int ix = int(std::floor(m_screen[2 * size_t(i)])), iy = int(std::floor(m_screen[2 * size_t(i) + 1]));
-            put(ix, iy, rim, qRgb(20, 20, 20));
-            put(ix, iy, core, classColour(m_labels[size_t(i)]));
+            const QRgb colour = classColour(m_labels[size_t(i)]);
+            put(ix, iy, rim, QColor::fromRgb(colour).darker(220).rgb());
+            put(ix, iy, core, colour);
         }
     }
 }

@@ -76,7 +76,7 @@ void ExplorerPanel::createControls()
     m_stepSlider->setTickPosition(QSlider::TicksBelow);
     m_stepSlider->setToolTip(tr("The evaluation step whose test embedding is shown"));
     m_stepLabel = new QLabel;
-    m_stepLabel->setMinimumWidth(150);
+    m_stepLabel->setMinimumWidth(120);
     connect(m_stepSlider, &QSlider::sliderMoved, this, &ExplorerPanel::updateStepLabel);
     connect(m_stepSlider, &QSlider::valueChanged, this, [this](int position) {
         updateStepLabel(position);
@@ -101,7 +101,7 @@ void ExplorerPanel::createControls()
     m_learningRateBox->setDecimals(0);
     m_learningRateBox->setSingleStep(50);
     m_learningRateBox->setSpecialValueText(tr("auto"));
-    m_learningRateBox->setToolTip(tr("t-SNE learning rate (auto: max(N / 12, 200))"));
+    m_learningRateBox->setToolTip(tr("t-SNE learning rate (0 = auto: max(N / 12, 200))"));
     m_iterationsBox = new QSpinBox;
     m_iterationsBox->setObjectName(QStringLiteral("tsneIterationsBox"));
     m_iterationsBox->setRange(50, 10000);
@@ -122,7 +122,6 @@ void ExplorerPanel::createControls()
     connect(m_cancelButton, &QPushButton::clicked, this, &ExplorerPanel::cancel);
     m_progress = new QLabel;
     m_progress->setObjectName(QStringLiteral("projectionProgress"));
-    m_progress->setMinimumWidth(220);
 
     m_toolBar = new QToolBar;
     m_toolBar->setIconSize(QSize(16, 16));
@@ -164,9 +163,10 @@ void ExplorerPanel::createControls()
     m_grid->setMovement(QListView::Static);
     m_grid->setUniformItemSizes(true);
     m_grid->setWordWrap(true);
-    m_grid->setGridSize(QSize(84, 92));
+    m_grid->setGridSize(QSize(100, 92));
     m_grid->setIconSize(QSize(56, 56));
     m_grid->setModel(m_gridModel);
+    m_grid->setMinimumHeight(104); // one row of thumbnails at least
     m_grid->setToolTip(tr("Double-click an image to search its nearest neighbours"));
     connect(m_grid, &QListView::activated, this, [this](const QModelIndex &index) {
         Q_EMIT queryRequested(index.data(ThumbnailModel::SplitRole).toInt(),
@@ -182,14 +182,19 @@ void ExplorerPanel::createControls()
     controls->addWidget(m_methodBox);
     controls->addWidget(new QLabel(tr("perplexity")));
     controls->addWidget(m_perplexityBox);
-    controls->addWidget(new QLabel(tr("learning rate")));
+    controls->addWidget(new QLabel(tr("rate")));
     controls->addWidget(m_learningRateBox);
     controls->addWidget(new QLabel(tr("iterations")));
     controls->addWidget(m_iterationsBox);
     controls->addWidget(m_rerunButton);
     controls->addWidget(m_cancelButton);
-    controls->addWidget(m_progress, 1);
-
+    controls->addStretch(1);
+    // The progress goes beside the tools and never widens the dock.
+    m_progress->setMinimumWidth(0);
+    m_progress->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    auto *tools = new QHBoxLayout;
+    tools->addWidget(m_toolBar);
+    tools->addWidget(m_progress, 1);
     auto *gridBox = new QWidget;
     auto *gridLayout = new QVBoxLayout(gridBox);
     gridLayout->setContentsMargins(0, 0, 0, 0);
@@ -198,7 +203,7 @@ void ExplorerPanel::createControls()
     auto *splitter = new QSplitter(Qt::Vertical);
     splitter->addWidget(m_view);
     splitter->addWidget(gridBox);
-    splitter->setStretchFactor(0, 4);
+    splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 1);
     splitter->setChildrenCollapsible(false);
 
@@ -206,7 +211,7 @@ void ExplorerPanel::createControls()
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(stepRow);
     layout->addLayout(controls);
-    layout->addWidget(m_toolBar);
+    layout->addLayout(tools);
     layout->addWidget(splitter, 1);
     updateButtons();
 }

@@ -70,7 +70,7 @@ RetrievalBrowser::RetrievalBrowser(ExplorerContext *context, QWidget *parent)
     m_stats->setTextFormat(Qt::RichText);
 
     m_model = new ThumbnailModel(m_context, this);
-    m_model->setThumbnailSize(64);
+    m_model->setThumbnailSize(90); // 28 x 28 images at 3x inside the green/red frame
     m_view = new QListView;
     m_view->setObjectName(QStringLiteral("retrievalResults"));
     m_view->setViewMode(QListView::IconMode);
@@ -78,8 +78,8 @@ RetrievalBrowser::RetrievalBrowser(ExplorerContext *context, QWidget *parent)
     m_view->setMovement(QListView::Static);
     m_view->setUniformItemSizes(true);
     m_view->setWordWrap(true);
-    m_view->setIconSize(QSize(64, 64));
-    m_view->setGridSize(QSize(100, 112));
+    m_view->setIconSize(QSize(90, 90));
+    m_view->setGridSize(QSize(112, 136));
     m_view->setModel(m_model);
     connect(m_view, &QListView::activated, this, [this](const QModelIndex &index) {
         Q_EMIT queryRequested(int(Split::Test), index.data(ThumbnailModel::IndexRole).toLongLong());
