@@ -489,6 +489,9 @@ private Q_SLOTS:
         view.setThumbnailProvider([&](int i) { return syntheticImage(s.labels[size_t(i)]); });
         view.renderedImage();
         const int renders = view.renderCount();
+        // The fit leaves the legend's column free.
+        for (int i = 0; i < view.pointCount(); ++i)
+            QVERIFY(view.toScreen(view.dataPoint(i)).x() < view.legendRect(0).left());
         QSignalSpy hovered(&view, &EmbeddingView::hovered);
         const QPointF p = view.toScreen(view.dataPoint(42));
         const int expected = view.pointAt(p);
@@ -521,6 +524,27 @@ private Q_SLOTS:
         QCOMPARE(view.scale(), zoomed);
         view.setCoordinates(moved, true);
         QVERIFY(view.scale() != zoomed);
+    }
+
+    void closingTheWindowMidTsneEndsTheWorker()
+    {
+        MainWindow w;
+        w.resize(1600, 1000);
+        w.show();
+        ExplorerPanel *panel = w.explorerPanel();
+        panel->setMethod(QStringLiteral("tsne"));
+        TsneOptions o;
+        o.iterations = 10000;
+        panel->setTsneOptions(o);
+        QSignalSpy frames(panel, &ExplorerPanel::frameShown);
+        const Synthetic s = clusters(5, 200, 8);
+        setSynthetic(*w.explorerContext(), s);
+        w.explorerContext()->setEmbedding(1, s.embedding);
+        QTRY_VERIFY_WITH_TIMEOUT(frames.count() >= 1, 240000);
+        QVERIFY(panel->isRunning());
+        QVERIFY(panel->isWorkerThreadRunning());
+        QVERIFY(w.close()); // cancels and waits
+        QVERIFY(!panel->isWorkerThreadRunning());
     }
 
     // A real run ------------------------------------------------------------

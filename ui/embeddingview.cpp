@@ -158,10 +158,15 @@ void EmbeddingView::resetView()
         m_center = QPointF(0, 0);
         m_scale = 1;
     } else {
+        // Fit beside the legend, not under it.
+        if (m_legendDirty)
+            layoutLegend();
+        const int legend = m_legendFrame.isEmpty() ? 0 : m_legendFrame.width() + kLegendPad;
+        const int reserve = legend < width() / 3 ? legend : 0;
         const double span = std::max({x1 - x0, y1 - y0, 1e-9});
-        const double w = std::max(1, width() - 2 * kFitMargin), h = std::max(1, height() - 2 * kFitMargin);
-        m_center = QPointF((x0 + x1) / 2, (y0 + y1) / 2);
+        const double w = std::max(1, width() - reserve - 2 * kFitMargin), h = std::max(1, height() - 2 * kFitMargin);
         m_scale = std::min(w / std::max(x1 - x0, span * 1e-3), h / std::max(y1 - y0, span * 1e-3));
+        m_center = QPointF((x0 + x1) / 2 + reserve / 2.0 / m_scale, (y0 + y1) / 2);
     }
     m_autoFit = true;
     invalidate();

@@ -53,6 +53,7 @@ void ExplorerContext::openRun(const QString &runPath)
         }
         adoptRun(loaded.run, runPath);
     });
+    Q_EMIT loadingStarted(runPath);
     const std::string path = runPath.toStdString();
     watcher->setFuture(QtConcurrent::run([path]() -> Loaded {
         try {

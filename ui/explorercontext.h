@@ -71,6 +71,7 @@ public:
     const Matrix &normalizedEmbedding() const;
 
 Q_SIGNALS:
+    void loadingStarted(const QString &runPath);
     void runChanged();
     void stepsChanged();
     void embeddingChanged();

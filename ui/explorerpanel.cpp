@@ -48,8 +48,14 @@ ExplorerPanel::ExplorerPanel(ExplorerContext *context, QWidget *parent)
     connect(m_context, &ExplorerContext::runChanged, this, &ExplorerPanel::onRunChanged);
     connect(m_context, &ExplorerContext::stepsChanged, this, &ExplorerPanel::onStepsChanged);
     connect(m_context, &ExplorerContext::embeddingChanged, this, &ExplorerPanel::onEmbeddingChanged);
-    connect(m_context, &ExplorerContext::loadFailed, this,
-            [this](const QString &message) { m_progress->setText(tr("Cannot load: %1").arg(message)); });
+    connect(m_context, &ExplorerContext::loadingStarted, this, [this](const QString &runPath) {
+        m_progress->setText(tr("Loading %1...").arg(runPath));
+        m_view->setPlaceholderText(tr("Loading %1...").arg(runPath));
+    });
+    connect(m_context, &ExplorerContext::loadFailed, this, [this](const QString &message) {
+        m_progress->setText(tr("Cannot load: %1").arg(message));
+        m_view->setPlaceholderText(tr("Cannot load the run: %1").arg(message));
+    });
     onRunChanged();
 }
 
@@ -253,9 +259,10 @@ void ExplorerPanel::onRunChanged()
     m_shownStep = -1;
     m_shownMethod.clear();
     m_view->clear();
-    m_view->setPlaceholderText(m_context->isLoading() || m_context->hasData()
-                                   ? tr("Waiting for an evaluation: the trainer saves the test split's embedding "
-                                        "at each evaluation.")
+    m_view->setPlaceholderText(m_context->isLoading() ? tr("Loading the run...")
+                               : m_context->hasData()
+                                   ? tr("This run has no saved test embedding yet: the trainer writes one at each "
+                                        "evaluation (see the Evaluation interval of the experiment).")
                                    : tr("Open a run (or train one) to explore its embedding."));
     m_gridModel->clear();
     m_progress->clear();

@@ -48,6 +48,8 @@ public:
     void setTsneOptions(const TsneOptions &options);
 
     bool isRunning() const { return m_running != 0; }
+    // Whether the projection thread is up (false after shutdown()).
+    bool isWorkerThreadRunning() const { return m_thread.isRunning(); }
     // The step and method whose projection the view shows (-1 if none).
     int64_t shownStep() const { return m_shownStep; }
     QString shownMethod() const { return m_shownMethod; }
