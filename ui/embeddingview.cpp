@@ -647,13 +647,13 @@ void EmbeddingView::mouseMoveEvent(QMouseEvent *event)
     switch (m_drag) {
     case Drag::None: {
         const int hover = legendClassAt(pos.toPoint()) >= 0 ? -1 : pointAt(pos);
-        if (hover != m_hover) {
+        const bool changed = hover != m_hover;
+        if (changed) {
             m_hover = hover;
             Q_EMIT hovered(hover);
         }
-        const bool changed = m_hover >= 0 || m_hoverPos != pos;
         m_hoverPos = pos;
-        if (changed)
+        if (changed || m_hover >= 0) // the card follows the cursor
             update();
         return;
     }

@@ -350,6 +350,9 @@ void RetrievalBrowser::search()
                  .arg(m_context->step())
                  .arg(cosine ? tr("cosine") : tr("Euclidean"))
                  .arg(self ? tr(", the query left out") : QString());
+    if (m_queryKind == QueryKind::Vector && !m_context->steps().empty() && m_context->step() != m_context->steps().back())
+        stats += tr("<br><i>The query was embedded with the last checkpoint, the gallery is an earlier "
+                    "evaluation: distances mix two models.</i>");
     m_stats->setText(stats);
     m_queryText->setText(m_queryDescription);
 

@@ -19,7 +19,7 @@ ThumbnailModel::ThumbnailModel(ExplorerContext *context, QObject *parent)
     : QAbstractListModel(parent)
     , m_context(context)
 {
-    m_cache.setMaxCost(3000);
+    m_cache.setMaxCost(16 * 1024); // KiB: a few screens of thumbnails
     // A new run or step means other images behind the same rows.
     connect(context, &ExplorerContext::runChanged, this, [this] {
         m_cache.clear();
@@ -84,7 +84,7 @@ QPixmap ThumbnailModel::thumbnail(const Item &item) const
     }
     p.end();
     ++m_made;
-    m_cache.insert(key, new QPixmap(pixmap));
+    m_cache.insert(key, new QPixmap(pixmap), std::max(1, m_thumbSize * m_thumbSize * 4 / 1024));
     return pixmap;
 }
 
