@@ -13,6 +13,8 @@
 #include "mainwindow.h"
 #include "retrievalbrowser.h"
 #include "thumbnailmodel.h"
+#include "trainingsession.h"
+#include "experimentpanel.h"
 
 #include "data/npy.h"
 #include "project/rundata.h"
@@ -22,6 +24,7 @@
 
 #include <QComboBox>
 #include <QDockWidget>
+#include <QFileInfo>
 #include <QLabel>
 #include <QListView>
 #include <QPushButton>
@@ -714,6 +717,39 @@ private Q_SLOTS:
             QCOMPARE(browser.proxy()->index(r, 0).data(ThumbnailModel::IndexRole).toLongLong(),
                      qint64(expected[size_t(r)].second));
         QVERIFY(browser.findChild<QLabel *>(QStringLiteral("datasetHint"))->text().contains(QStringLiteral("test split")));
+    }
+
+    void trainingHereFeedsTheExplorer()
+    {
+        if (m_data.empty())
+            QSKIP("no data");
+        qputenv("LIFTLAB_WORKSPACE", QByteArray::fromStdString(m_dir.file("workspace")));
+        MainWindow w;
+        w.resize(1600, 1000);
+        w.show();
+        w.explorerPanel()->setMethod(QStringLiteral("pca"));
+        ExperimentConfig c = w.experimentPanel()->config();
+        c.dataset = m_data;
+        c.split = "seen";
+        c.classesPerBatch = 4;
+        c.perClass = 4;
+        c.iterations = 60;
+        c.evalEvery = 20;
+        c.checkpointEvery = 20;
+        c.threads = 2;
+        c.learningRate = 3e-3;
+        w.experimentPanel()->setConfig(c);
+        QSignalSpy ended(&w, &MainWindow::runEnded);
+        QSignalSpy evals(w.session(), &TrainingSession::evalReady);
+        w.startTraining();
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 240000);
+        QCOMPARE(evals.count(), 3);
+        // Each evaluation reached the explorer: the live run, all its steps, the newest shown.
+        QTRY_COMPARE_WITH_TIMEOUT(w.explorerContext()->steps(), (std::vector<int64_t>{20, 40, 60}), 60000);
+        QCOMPARE(QFileInfo(w.explorerContext()->runPath()).absoluteFilePath(),
+                 QFileInfo(w.session()->runPath()).absoluteFilePath());
+        QTRY_COMPARE_WITH_TIMEOUT(w.explorerPanel()->shownStep(), int64_t(60), 60000);
+        QCOMPARE(w.explorerPanel()->view()->pointCount(), 120);
     }
 
     void mainWindowOpensRunInExplorer()
