@@ -6,6 +6,7 @@
 #include "thumbnailmodel.h"
 
 #include <QAction>
+#include <QShowEvent>
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -327,7 +328,30 @@ void ExplorerPanel::showOrCompute()
         m_progress->setText(tr("%1 of step %2 (saved)").arg(m_methodBox->currentText()).arg(step));
         return;
     }
+    if (!isInSight()) {
+        // Out of sight (a tab behind another): t-SNE would only take the
+        // training's cores. It starts when the panel is seen.
+        cancel();
+        m_deferred = true;
+        m_progress->setText(tr("Step %1: projected when shown").arg(step));
+        return;
+    }
     startProjection();
+}
+
+void ExplorerPanel::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    setInSight(m_inSight);
+}
+
+void ExplorerPanel::setInSight(bool inSight)
+{
+    m_inSight = inSight;
+    if (m_deferred && isInSight() && m_context->hasEmbedding()) {
+        m_deferred = false;
+        showOrCompute();
+    }
 }
 
 void ExplorerPanel::rerun()
@@ -338,6 +362,7 @@ void ExplorerPanel::rerun()
 
 void ExplorerPanel::startProjection()
 {
+    m_deferred = false;
     cancel();
     ProjectionRequest request;
     request.id = ++m_nextId;

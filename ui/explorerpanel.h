@@ -60,6 +60,11 @@ public:
 
     // Cancels a projection and ends the worker thread (for closing the window).
     void shutdown();
+    // Whether a user can see the panel: a dock tab behind another stays
+    // "visible" to Qt, so the window says so (QDockWidget::visibilityChanged).
+    // Out of sight, new projections wait: t-SNE would only slow the training.
+    void setInSight(bool inSight);
+    bool isInSight() const { return m_inSight && isVisible(); }
 
 public Q_SLOTS:
     // Computes the current step's projection again with the settings shown.
@@ -75,6 +80,9 @@ Q_SIGNALS:
 
     // Internal: the queued request to the worker.
     void projectionRequested(const liftlab::ProjectionRequest &request);
+
+protected:
+    void showEvent(QShowEvent *event) override;
 
 private:
     void createControls();
@@ -101,6 +109,8 @@ private:
     int64_t m_runningStep = -1;
     QString m_runningMethod;
     bool m_followFit = true; // fit each frame until the user moves the view
+    bool m_deferred = false; // a projection waits for the panel to be seen
+    bool m_inSight = true;
     QHash<QString, Matrix> m_projections; // method-step -> coordinates, this session
     int64_t m_shownStep = -1;
     QString m_shownMethod;

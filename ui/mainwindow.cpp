@@ -162,6 +162,8 @@ void MainWindow::createDocks()
     tabifyDockWidget(m_explorerDock, m_retrievalDock);
     tabifyDockWidget(m_retrievalDock, dataset);
     heatmap->raise();
+    m_explorer->setInSight(false); // until its tab is shown
+    connect(m_explorerDock, &QDockWidget::visibilityChanged, m_explorer, &ExplorerPanel::setInSight);
 }
 
 void MainWindow::connectExplorer()
