@@ -266,9 +266,14 @@ void EmbeddingView::render() const
 {
     m_dirty = false;
     ++m_renderCount;
+    // Logical pixels (w, h) for the view transform and the bucket grid;
+    // device pixels (W, H) for the image, so points stay crisp on HiDPI screens.
     const int w = std::max(1, width()), h = std::max(1, height());
-    if (m_image.size() != QSize(w, h))
-        m_image = QImage(w, h, QImage::Format_RGB32);
+    const qreal dpr = std::max<qreal>(1, devicePixelRatioF());
+    const int W = int(std::ceil(w * dpr)), H = int(std::ceil(h * dpr));
+    if (m_image.size() != QSize(W, H))
+        m_image = QImage(W, H, QImage::Format_RGB32);
+    m_image.setDevicePixelRatio(dpr);
     m_image.fill(qRgb(255, 255, 255));
     const size_t n = m_labels.size();
     m_screen.assign(n * 2, std::numeric_limits<float>::quiet_NaN());
@@ -277,7 +282,7 @@ void EmbeddingView::render() const
     m_cellStart.assign(size_t(m_gridW) * size_t(m_gridH) + 1, 0);
     m_drawn = 0;
 
-    const int r = pointRadius();
+    const int r = int(std::lround(pointRadius() * dpr)); // device pixels
     std::vector<int> stamp; // (dx, dy) pairs of a disc
     for (int dy = -r; dy <= r; ++dy)
         for (int dx = -r; dx <= r; ++dx)
@@ -292,7 +297,7 @@ void EmbeddingView::render() const
     auto put = [&](int x, int y, const std::vector<int> &offsets, QRgb colour) {
         for (size_t k = 0; k < offsets.size(); k += 2) {
             const int px = x + offsets[k], py = y + offsets[k + 1];
-            if (unsigned(px) < unsigned(w) && unsigned(py) < unsigned(h))
+            if (unsigned(px) < unsigned(W) && unsigned(py) < unsigned(H))
                 bits[py * stride + px] = colour;
         }
     };
@@ -313,7 +318,8 @@ void EmbeddingView::render() const
         if (sx < -r - 1 || sy < -r - 1 || sx > w + r + 1 || sy > h + r + 1)
             continue;
         const int ix = int(std::floor(sx)), iy = int(std::floor(sy));
-        put(ix, iy, stamp, slot >= 0 ? colours[size_t(slot)] : qRgb(120, 120, 120));
+        put(int(std::floor(sx * dpr)), int(std::floor(sy * dpr)), stamp,
+            slot >= 0 ? colours[size_t(slot)] : qRgb(120, 120, 120));
         if (unsigned(ix) < unsigned(w) && unsigned(iy) < unsigned(h)) {
             m_screen[2 * size_t(i)] = float(sx);
             m_screen[2 * size_t(i) + 1] = float(sy);
@@ -347,7 +353,8 @@ void EmbeddingView::render() const
         for (int i : m_selection) {
             if (std::isnan(m_screen[2 * size_t(i)]))
                 continue;
-            const int ix = int(std::floor(m_screen[2 * size_t(i)])), iy = int(std::floor(m_screen[2 * size_t(i) + 1]));
+            const int ix = int(std::floor(m_screen[2 * size_t(i)] * dpr));
+            const int iy = int(std::floor(m_screen[2 * size_t(i) + 1] * dpr));
             const QRgb colour = classColour(m_labels[size_t(i)]);
             put(ix, iy, rim, QColor::fromRgb(colour).darker(220).rgb());
             put(ix, iy, core, colour);
