@@ -76,7 +76,7 @@ torch::Tensor gram(const torch::Tensor &x)
 
 torch::Tensor gram(const torch::Tensor &xIn)
 {
-    const torch::Tensor x = xIn.contiguous();
+    const torch::Tensor x = xIn.detach().contiguous(); // see parallelMm
     if (x.scalar_type() == torch::kFloat64)
         return gram<double>(x);
     if (x.scalar_type() == torch::kFloat32)
@@ -90,8 +90,11 @@ void prepareCompute(int threads)
     setBlasThreads(1);
 }
 
-torch::Tensor parallelMm(const torch::Tensor &a, const torch::Tensor &b)
+torch::Tensor parallelMm(const torch::Tensor &aIn, const torch::Tensor &bIn)
 {
+    // Grad mode is per thread and the OpenMP workers start with it on: the
+    // operands are detached so that no worker tries to record a graph.
+    const torch::Tensor a = aIn.detach(), b = bIn.detach();
     const int64_t rows = a.size(0);
     // Below ~16 rows a thread the split costs more than it gains.
     constexpr int64_t grain = 16;

@@ -13,7 +13,8 @@ namespace liftlab {
 void prepareCompute(int threads);
 
 // a [M, K] x b [K, N] with the rows of a split over the intra-op threads,
-// each block one single-threaded BLAS call writing into its rows of the result.
+// each block one single-threaded BLAS call writing into its rows of the
+// result. Not differentiable: the result carries no autograd history.
 torch::Tensor parallelMm(const torch::Tensor &a, const torch::Tensor &b);
 
 // x x^T for x [N, K] (float or double), symmetric [N, N]. With BLAS's syrk
