@@ -12,7 +12,6 @@ Usage: /usr/bin/python3 bench/knn_vs_faiss.py [--runs 3] [--threads 2]
 FAISS comes from Debian: apt-get install python3-faiss.
 """
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -23,13 +22,8 @@ import time
 
 import numpy as np
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tsne_vs_sklearn import read_idx  # noqa: E402  (one IDX reader for the benches)
 
 
 def main():
