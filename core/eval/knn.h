@@ -19,8 +19,9 @@ struct NeighbourList
 
 // Exact kNN over row-major float matrices (queries [nq, dim], gallery [ng, dim]).
 // Ranking uses |g|^2 - 2 q.g from blocked single-threaded GEMMs, each thread
-// owning its own query rows and keeping a bounded max-heap per row, so memory
-// is a few MB per thread whatever the sizes; ties go to the lower index. With
+// owning its own query rows and keeping the k best of each row in a buffer
+// cut back by selection, so memory is a few MB per thread plus the k best
+// per row; ties go to the lower index. With
 // `excludeSelf` queries and gallery are the same set and query i never
 // returns itself. `exactDistances` recomputes the k reported distances
 // directly (the GEMM form rounds small ones to noise) and orders by them;

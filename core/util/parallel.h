@@ -9,7 +9,8 @@ namespace liftlab {
 // OpenBLAS's own pool would spin (sched_yield) for a long while after each
 // call, and on a machine with few cores it then competes with the OpenMP
 // threads that run the convolutions: single-threaded BLAS inside OpenMP
-// regions (parallelMm) is faster for every size LiftLab uses.
+// regions (parallelMm) is faster for every size LiftLab uses. Freed memory
+// is kept for reuse (mallopt) instead of going back to the kernel.
 void prepareCompute(int threads);
 
 // a [M, K] x b [K, N] with the rows of a split over the intra-op threads,
