@@ -135,6 +135,21 @@ private Q_SLOTS:
         QCOMPARE(layout.rows, data.rows);
     }
 
+    void tsneCancelsDuringNeighbourSearch()
+    {
+        // Cancelled before the kNN graph is done: no frames, no coordinates,
+        // and no optimisation.
+        std::vector<int64_t> labels;
+        const Matrix data = clusters(4, 500, 20, labels);
+        TsneOptions o;
+        o.frameEvery = 1;
+        std::atomic<bool> cancel{true};
+        int frames = 0;
+        const Matrix layout = tsne(data, o, [&](const ProjectionFrame &) { ++frames; }, &cancel);
+        QCOMPARE(layout.rows, int64_t(0));
+        QCOMPARE(frames, 0);
+    }
+
     void tsneRejectsBadInput()
     {
         std::vector<int64_t> labels;

@@ -84,7 +84,8 @@ private:
 
 void forEachNeighbourChunk(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim, int64_t k,
                            bool excludeSelf, bool exactDistances,
-                           const std::function<void(const NeighbourList &chunk)> &visit)
+                           const std::function<void(const NeighbourList &chunk)> &visit,
+                           const std::atomic<bool> *cancel)
 {
     k = std::max<int64_t>(0, std::min(k, ng - (excludeSelf ? 1 : 0)));
     const auto options = torch::TensorOptions().dtype(torch::kFloat32);
@@ -95,7 +96,7 @@ void forEachNeighbourChunk(const float *queries, int64_t nq, const float *galler
     const float *galleryNorms = galleryNormsT.data_ptr<float>();
 
     const int64_t rowsPerChunk = chunkRows(k);
-    for (int64_t chunkFirst = 0; chunkFirst < nq; chunkFirst += rowsPerChunk) {
+    for (int64_t chunkFirst = 0; chunkFirst < nq && !(cancel && cancel->load()); chunkFirst += rowsPerChunk) {
         NeighbourList chunk;
         chunk.first = chunkFirst;
         chunk.rows = std::min(rowsPerChunk, nq - chunkFirst);
@@ -181,15 +182,18 @@ void forEachNeighbourChunk(const float *queries, int64_t nq, const float *galler
 }
 
 NeighbourList nearestNeighbours(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim,
-                                int64_t k, bool excludeSelf)
+                                int64_t k, bool excludeSelf, const std::atomic<bool> *cancel)
 {
     NeighbourList all;
-    all.rows = nq;
-    forEachNeighbourChunk(queries, nq, gallery, ng, dim, k, excludeSelf, true, [&](const NeighbourList &chunk) {
-        all.k = chunk.k;
-        all.indices.insert(all.indices.end(), chunk.indices.begin(), chunk.indices.end());
-        all.distances.insert(all.distances.end(), chunk.distances.begin(), chunk.distances.end());
-    });
+    forEachNeighbourChunk(
+        queries, nq, gallery, ng, dim, k, excludeSelf, true,
+        [&](const NeighbourList &chunk) {
+            all.k = chunk.k;
+            all.rows += chunk.rows;
+            all.indices.insert(all.indices.end(), chunk.indices.begin(), chunk.indices.end());
+            all.distances.insert(all.distances.end(), chunk.distances.begin(), chunk.distances.end());
+        },
+        cancel);
     return all;
 }
 

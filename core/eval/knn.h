@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -28,12 +29,14 @@ struct NeighbourList
 // metrics that only use ranks can skip it. Queries are handed to `visit` in
 // order, in chunks of at most 8,192 rows and ~48 MB of result. Non-finite
 // distances (a NaN embedding) rank last instead of breaking the order.
+// Once `*cancel` is true it stops after the current chunk.
 void forEachNeighbourChunk(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim, int64_t k,
                            bool excludeSelf, bool exactDistances,
-                           const std::function<void(const NeighbourList &chunk)> &visit);
+                           const std::function<void(const NeighbourList &chunk)> &visit,
+                           const std::atomic<bool> *cancel = nullptr);
 
-// All rows at once.
+// All rows at once (fewer when cancelled: `rows` says how many).
 NeighbourList nearestNeighbours(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim,
-                                int64_t k, bool excludeSelf);
+                                int64_t k, bool excludeSelf, const std::atomic<bool> *cancel = nullptr);
 
 } // namespace liftlab

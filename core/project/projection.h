@@ -59,7 +59,7 @@ struct ProjectionFrame
 // `onFrame` receives a frame every options.frameEvery iterations and the
 // final one. When `cancel` becomes true the run stops at the next
 // iteration and returns the coordinates so far (the last frame is not
-// marked final). Deterministic for given data, options and thread count.
+// marked final), or no coordinates if it was still finding neighbours. Deterministic for given data, options and thread count.
 Matrix tsne(const Matrix &data, const TsneOptions &options,
             const std::function<void(const ProjectionFrame &)> &onFrame = {},
             const std::atomic<bool> *cancel = nullptr);

@@ -49,12 +49,15 @@ struct SparseP
 };
 
 // p_{j|i} over i's k nearest neighbours, with the bandwidth found by binary
-// search so that the entropy is log(perplexity).
-SparseP inputAffinities(const Matrix &data, double perplexity)
+// search so that the entropy is log(perplexity). Empty when cancelled during
+// the kNN search (seconds for 70,000 points).
+SparseP inputAffinities(const Matrix &data, double perplexity, const std::atomic<bool> *cancel)
 {
     const int64_t n = data.rows;
     const int64_t k = std::min<int64_t>(n - 1, int64_t(std::ceil(3 * perplexity)));
-    const NeighbourList nn = nearestNeighbours(data.values.data(), n, data.values.data(), n, data.cols, k, true);
+    const NeighbourList nn = nearestNeighbours(data.values.data(), n, data.values.data(), n, data.cols, k, true, cancel);
+    if (nn.rows < n)
+        return {};
     const double target = std::log(std::min(perplexity, double(k)));
     std::vector<double> conditional(size_t(n * k));
     at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
@@ -666,7 +669,9 @@ Matrix tsne(const Matrix &data, const TsneOptions &o, const std::function<void(c
     if (o.iterations < 1)
         throw Error("t-SNE needs at least one iteration");
 
-    const SparseP p = inputAffinities(data, o.perplexity);
+    const SparseP p = inputAffinities(data, o.perplexity, cancel);
+    if (p.rowStart.empty())
+        return {}; // cancelled
 
     // PCA initialisation scaled to a standard deviation of 1e-4 (as
     // scikit-learn does), plus a seeded jitter well below that scale so that
