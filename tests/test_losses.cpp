@@ -112,6 +112,89 @@ double tripletReference(const Matrix &x, const std::vector<int64_t> &y, double m
     return count ? sum / count : 0.0;
 }
 
+double generalizedLiftedReference(const Matrix &x, const std::vector<int64_t> &y, double m)
+{
+    double sum = 0;
+    int anchors = 0;
+    for (size_t a = 0; a < x.size(); ++a) {
+        double positives = 0, negatives = 0;
+        for (size_t k = 0; k < x.size(); ++k) {
+            if (k != a && y[k] == y[a])
+                positives += std::exp(distance(x, a, k));
+            if (y[k] != y[a])
+                negatives += std::exp(m - distance(x, a, k));
+        }
+        if (positives == 0 || negatives == 0)
+            continue;
+        sum += std::max(0.0, std::log(positives) + std::log(negatives));
+        ++anchors;
+    }
+    return anchors ? sum / anchors : 0.0;
+}
+
+double cosine(const Matrix &x, size_t i, size_t j)
+{
+    double dot = 0, ni = 0, nj = 0;
+    for (size_t k = 0; k < x[i].size(); ++k) {
+        dot += x[i][k] * x[j][k];
+        ni += x[i][k] * x[i][k];
+        nj += x[j][k] * x[j][k];
+    }
+    return dot / std::sqrt(ni * nj);
+}
+
+// Wang et al. 2019, anchor by anchor, alpha 2, beta 50, lambda 0.5, epsilon 0.1.
+double multiSimilarityReference(const Matrix &x, const std::vector<int64_t> &y)
+{
+    const double alpha = 2, beta = 50, lambda = 0.5, epsilon = 0.1;
+    double sum = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        double hardestPositive = INFINITY, hardestNegative = -INFINITY;
+        for (size_t k = 0; k < x.size(); ++k) {
+            if (k != i && y[k] == y[i])
+                hardestPositive = std::min(hardestPositive, cosine(x, i, k));
+            if (y[k] != y[i])
+                hardestNegative = std::max(hardestNegative, cosine(x, i, k));
+        }
+        double positives = 0, negatives = 0;
+        int keptPositives = 0, keptNegatives = 0;
+        for (size_t k = 0; k < x.size(); ++k) {
+            const double s = cosine(x, i, k);
+            if (k != i && y[k] == y[i] && s - epsilon < hardestNegative) {
+                positives += std::exp(-alpha * (s - lambda));
+                ++keptPositives;
+            }
+            if (y[k] != y[i] && s + epsilon > hardestPositive) {
+                negatives += std::exp(beta * (s - lambda));
+                ++keptNegatives;
+            }
+        }
+        if (keptPositives && keptNegatives)
+            sum += std::log(1 + positives) / alpha + std::log(1 + negatives) / beta;
+    }
+    return sum / double(x.size());
+}
+
+// Yi et al. 2014 with alpha 2, beta 0.5, C 25, over the pairs i < j.
+double binomialDevianceReference(const Matrix &x, const std::vector<int64_t> &y)
+{
+    const double alpha = 2, beta = 0.5, cost = 25;
+    double positives = 0, negatives = 0;
+    int positivePairs = 0, negativePairs = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+        for (size_t j = i + 1; j < x.size(); ++j) {
+            const double s = cosine(x, i, j);
+            if (y[i] == y[j]) {
+                positives += std::log(1 + std::exp(-alpha * (s - beta)));
+                ++positivePairs;
+            } else {
+                negatives += std::log(1 + std::exp(alpha * cost * (s - beta)));
+                ++negativePairs;
+            }
+        }
+    return positives / std::max(positivePairs, 1) + negatives / std::max(negativePairs, 1);
+}
+
 using Reference = std::function<double(const Matrix &, const std::vector<int64_t> &)>;
 
 Reference referenceFor(const QString &loss, double margin)
@@ -120,16 +203,28 @@ Reference referenceFor(const QString &loss, double margin)
         return [=](const Matrix &x, const std::vector<int64_t> &y) { return liftedReference(x, y, margin); };
     if (loss == "contrastive")
         return [=](const Matrix &x, const std::vector<int64_t> &y) { return contrastiveReference(x, y, margin); };
+    if (loss == "generalized-lifted")
+        return [=](const Matrix &x, const std::vector<int64_t> &y) { return generalizedLiftedReference(x, y, margin); };
+    if (loss == "multi-similarity")
+        return multiSimilarityReference;
+    if (loss == "binomial-deviance")
+        return binomialDevianceReference;
     const std::string miner = loss.section(':', 1).toStdString();
     return [=](const Matrix &x, const std::vector<int64_t> &y) { return tripletReference(x, y, margin, miner); };
 }
 
+// "name" or "triplet:miner"; the margin goes to the losses that have one,
+// the others run with their defaults.
 std::unique_ptr<Loss> makeLoss(const QString &spec, double margin)
 {
-    ParamValues params{{"margin", std::to_string(margin)}};
+    const std::string name = spec.section(':', 0, 0).toStdString();
+    ParamValues params;
+    for (const ParamSpec &p : findLoss(name).params)
+        if (p.name == "margin")
+            params["margin"] = std::to_string(margin);
     if (spec.startsWith("triplet"))
         params["miner"] = spec.section(':', 1).toStdString();
-    return createLoss(spec.section(':', 0, 0).toStdString(), params);
+    return createLoss(name, params);
 }
 
 Matrix toMatrix(const torch::Tensor &t)
@@ -162,6 +257,10 @@ void addLossRows()
     QTest::newRow("triplet all") << "triplet:all" << 0.5;
     QTest::newRow("triplet batch-hard") << "triplet:batch-hard" << 0.5;
     QTest::newRow("triplet semi-hard") << "triplet:semi-hard" << 0.5;
+    QTest::newRow("generalized lifted") << "generalized-lifted" << 1.0;
+    QTest::newRow("generalized lifted margin 0.2") << "generalized-lifted" << 0.2;
+    QTest::newRow("multi-similarity") << "multi-similarity" << 0.0;
+    QTest::newRow("binomial deviance") << "binomial-deviance" << 0.0;
 }
 
 } // namespace

@@ -49,5 +49,8 @@ torch::Tensor pairwiseDistances(const torch::Tensor &x);
 LossInfo liftedStructuredLossInfo();
 LossInfo contrastiveLossInfo();
 LossInfo tripletLossInfo();
+LossInfo generalizedLiftedLossInfo();
+LossInfo multiSimilarityLossInfo();
+LossInfo binomialDevianceLossInfo();
 
 } // namespace liftlab

@@ -32,6 +32,9 @@ const std::vector<LossInfo> &lossRegistry()
         liftedStructuredLossInfo(),
         contrastiveLossInfo(),
         tripletLossInfo(),
+        generalizedLiftedLossInfo(),
+        multiSimilarityLossInfo(),
+        binomialDevianceLossInfo(),
     };
     return registry;
 }
