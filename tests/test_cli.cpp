@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -41,6 +42,26 @@ Result runCli(const QStringList &args, int timeoutMs = 300000)
     r.out = QString::fromUtf8(p.readAllStandardOutput());
     r.err = QString::fromUtf8(p.readAllStandardError());
     return r;
+}
+
+QString readText(const fs::path &path)
+{
+    std::ifstream in(path);
+    return QString::fromStdString(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+}
+
+QJsonObject readJson(const fs::path &path)
+{
+    return QJsonDocument::fromJson(readText(path).toUtf8()).object();
+}
+
+// One field of every line of a .jsonl file.
+QList<double> column(const fs::path &path, const char *field)
+{
+    QList<double> values;
+    for (const QString &line : readText(path).split('\n', Qt::SkipEmptyParts))
+        values.append(QJsonDocument::fromJson(line.toUtf8()).object().value(field).toDouble());
+    return values;
 }
 
 QString q(const std::string &s)
@@ -174,6 +195,15 @@ private Q_SLOTS:
         QTest::newRow("project bad labels") << QStringList{"project", "--embeddings", e, "--method", "pca", "--labels",
                                                            q(m_dir.file("y5.npy")), "--quality", "--out", out}
                                             << "one per row";
+        auto compare = [&](QStringList extra) {
+            return QStringList{"compare", "--iterations", "5", "-P", "4", "-K", "4", "--out", out} + extra;
+        };
+        QTest::newRow("compare one loss") << compare({"--dataset", d, "--losses", "lifted"}) << "at least two losses";
+        QTest::newRow("compare unknown loss") << compare({"--dataset", d, "--losses", "lifted,nope"}) << "unknown loss 'nope'";
+        QTest::newRow("compare bad parameter") << compare({"--dataset", d, "--losses", "lifted,triplet:miner=bogus"})
+                                               << "'bogus' is not one of";
+        QTest::newRow("compare missing dataset") << compare({"--dataset", "/no/such/folder", "--losses", "lifted,contrastive"})
+                                                 << "/no/such/folder: dataset folder does not exist";
         QTest::newRow("run exists") << QStringList{"train", "--dataset", d, "-P", "4", "-K", "4", "--out", q(m_run)} << "already exists";
     }
 
@@ -193,7 +223,8 @@ private Q_SLOTS:
         for (const QStringList &args : {QStringList{"--help"}, QStringList{"train", "--help"}, QStringList{"eval", "--help"},
                                         QStringList{"embed", "--help"}, QStringList{"metrics", "--help"},
                                         QStringList{"loss", "--help"}, QStringList{"bench", "loss", "--help"},
-                                        QStringList{"project", "--help"}, QStringList{"knn", "--help"}}) {
+                                        QStringList{"project", "--help"}, QStringList{"knn", "--help"},
+                                        QStringList{"compare", "--help"}}) {
             const Result r = runCli(args);
             QCOMPARE(r.code, 0);
             QVERIFY2(r.out.contains("--"), qPrintable(args.join(' ')));
@@ -220,6 +251,38 @@ private Q_SLOTS:
         const Result ev = runCli({"eval", q(m_run)});
         QCOMPARE(ev.code, 0);
         QVERIFY2(ev.out.contains(QString::number(m.value("recall_at_1").toDouble(), 'f', 4)), qPrintable(ev.out));
+    }
+
+    void compareTrainsEachLossAsAlone()
+    {
+        // Two losses on the same data, seed and batches; each compared run
+        // must equal the same loss trained alone.
+        const QStringList common{"--dataset", q(m_data), "--iterations", "12", "-P", "4", "-K", "4", "--threads", "2"};
+        const std::string folder = m_dir.file("comparison");
+        Result r = runCli(QStringList{"compare", "--losses", "lifted,triplet:miner=batch-hard:margin=0.2", "--out", q(folder)}
+                          + common);
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY2(r.out.contains("triplet:miner=batch-hard:margin=0.2") && r.out.contains("MAP@R"), qPrintable(r.out));
+        for (const char *file : {"comparison.json", "results.csv", "results.md", "01-lifted/eval.jsonl",
+                                 "02-triplet-miner-batch-hard-margin-0.2/eval.jsonl"})
+            QVERIFY2(fs::exists(fs::path(folder) / file), file);
+        QCOMPARE(readText(fs::path(folder) / "results.csv").count('\n'), 3); // header and two rows
+
+        const std::string alone = m_dir.file("triplet-alone");
+        r = runCli(QStringList{"train", "--loss", "triplet", "--param", "miner=batch-hard", "--margin", "0.2", "--out",
+                               q(alone)} + common);
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const fs::path compared = fs::path(folder) / "02-triplet-miner-batch-hard-margin-0.2";
+        // The same losses step by step, and the same final evaluation.
+        QCOMPARE(column(compared / "metrics.jsonl", "loss"), column(fs::path(alone) / "metrics.jsonl", "loss"));
+        for (const char *metric : {"recall_at_1", "map_at_r", "nmi"})
+            QCOMPARE(column(compared / "eval.jsonl", metric), column(fs::path(alone) / "eval.jsonl", metric));
+        // The same batches for both compared losses: the last batch's images.
+        const QJsonObject a = readJson(fs::path(folder) / "01-lifted" / "snapshot.json");
+        const QJsonObject b = readJson(compared / "snapshot.json");
+        QVERIFY(!a.value("indices").toArray().isEmpty());
+        QCOMPARE(a.value("indices").toArray(), b.value("indices").toArray());
+        QCOMPARE(a.value("step").toInteger(), b.value("step").toInteger());
     }
 
     void metricsOfPerfectClusters()

@@ -8,8 +8,10 @@
 #include "losses/loss.h"
 #include "progress.h"
 #include "train/checkpoint.h"
+#include "train/comparison.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
+#include "util/atomicfile.h"
 #include "util/parallel.h"
 
 #include <torch/torch.h>
@@ -186,6 +188,37 @@ int train(TrainOptions o)
         return 130;
     std::printf("\nevaluation on the test split (%s, %s):\n%s", trainer->config().dataset.c_str(),
                 trainer->config().split.c_str(), metricsTable(rows).c_str());
+    return 0;
+}
+
+int compare(CompareOptions o)
+{
+    const std::vector<LossChoice> losses = parseLossList(o.losses);
+    if (o.out.empty())
+        o.out = "runs/compare-" + timestamp();
+    const Comparison comparison = Comparison::create(o.out, o.config, losses);
+    std::printf("comparison folder: %s (same data, initialisation and batches for every loss)\n", o.out.c_str());
+    for (size_t i = 0; i < losses.size(); ++i) {
+        std::printf("\n== %zu/%zu  %s\n", i + 1, losses.size(), losses[i].label.c_str());
+        std::unique_ptr<Trainer> trainer;
+        try {
+            trainer = Trainer::start(comparison.config(i), comparison.runPath(i));
+        } catch (const Error &) {
+            if (i == 0) // a bad experiment (missing dataset, P x K too large) leaves nothing behind
+                std::filesystem::remove_all(o.out);
+            throw;
+        }
+        if (trainWithProgress(*trainer, false).empty()) {
+            std::printf("comparison stopped; the finished runs are kept in %s\n", o.out.c_str());
+            return 130;
+        }
+    }
+    const std::vector<ComparisonRow> rows = comparisonResults(comparison);
+    writeFileAtomically((std::filesystem::path(o.out) / "results.csv").string(), comparisonCsv(rows));
+    writeFileAtomically((std::filesystem::path(o.out) / "results.md").string(), comparisonMarkdown(rows));
+    std::printf("\n== Comparison on %s (%s split), %lld steps each; results.csv and results.md in %s\n\n%s",
+                o.config.dataset.c_str(), o.config.split.c_str(), (long long)o.config.iterations, o.out.c_str(),
+                comparisonTable(rows).c_str());
     return 0;
 }
 

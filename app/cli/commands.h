@@ -18,6 +18,13 @@ struct TrainOptions
     bool baselines = false;          // also evaluate raw pixels and the untrained network
 };
 
+struct CompareOptions
+{
+    ExperimentConfig config; // the loss fields are set per compared loss
+    std::string losses;      // "lifted,contrastive,triplet:miner=semi-hard"
+    std::string out;
+};
+
 struct EmbedOptions
 {
     std::string run;
@@ -64,6 +71,7 @@ struct KnnOptions
 // Each returns the process exit code; user errors throw liftlab::Error.
 int train(TrainOptions options);
 int demo(int threads);
+int compare(CompareOptions options);
 int eval(const std::string &run, int threads);
 int embed(const EmbedOptions &options, int threads);
 int metrics(const std::string &embeddings, const std::string &labels, int threads);

@@ -12,18 +12,15 @@ using namespace liftlab;
 
 namespace {
 
-void addExperimentOptions(CLI::App *cmd, cli::TrainOptions &o)
+// Everything of an experiment but the loss.
+void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
 {
-    ExperimentConfig &c = o.config;
     cmd->add_option("--dataset", c.dataset, "fashion-mnist, mnist, or a folder of IDX files")->capture_default_str();
     cmd->add_option("--split", c.split, "zero-shot (class-disjoint) or seen (official train/test files)")
         ->capture_default_str();
     cmd->add_option("--model", c.model, "embedding network")->capture_default_str();
     cmd->add_option("--embedding-dim", c.embeddingDim, "embedding size d")->capture_default_str();
     cmd->add_flag("--normalize,!--no-normalize", c.normalize, "L2-normalise the embedding");
-    cmd->add_option("--loss", c.loss, "loss function (see `liftlab-cli losses`)")->capture_default_str();
-    cmd->add_option("--param", o.params, "loss parameter as name=value (repeatable)");
-    cmd->add_option("--margin", o.margin, "shorthand for --param margin=VALUE");
     cmd->add_option("--classes-per-batch,-P", c.classesPerBatch, "classes per batch (P)")->capture_default_str();
     cmd->add_option("--per-class,-K", c.perClass, "images per class in a batch (K)")->capture_default_str();
     cmd->add_flag("--augment,!--no-augment", c.augment, "random crop with padding and horizontal flip");
@@ -38,6 +35,13 @@ void addExperimentOptions(CLI::App *cmd, cli::TrainOptions &o)
     cmd->add_option("--checkpoint-every", c.checkpointEvery, "checkpoint every N steps")->capture_default_str();
 }
 
+void addLossOptions(CLI::App *cmd, cli::TrainOptions &o)
+{
+    cmd->add_option("--loss", o.config.loss, "loss function (see `liftlab-cli losses`)")->capture_default_str();
+    cmd->add_option("--param", o.params, "loss parameter as name=value (repeatable)");
+    cmd->add_option("--margin", o.margin, "shorthand for --param margin=VALUE");
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -48,10 +52,24 @@ int main(int argc, char **argv)
 
     cli::TrainOptions trainOptions;
     CLI::App *train = app.add_subcommand("train", "train an embedding and print its evaluation");
-    addExperimentOptions(train, trainOptions);
+    addExperimentOptions(train, trainOptions.config);
+    addLossOptions(train, trainOptions);
     train->add_option("--out", trainOptions.out, "run directory to create (default: runs/<loss>-<time>)");
     train->add_option("--resume", trainOptions.resume, "continue the run in this directory from its last checkpoint");
     train->add_flag("--baselines", trainOptions.baselines, "also evaluate raw pixels and the untrained network");
+
+    cli::CompareOptions compareOptions;
+    CLI::App *compare = app.add_subcommand(
+        "compare", "train several losses on the same data, initialisation and batches, and print a table");
+    compare
+        ->add_option("--losses", compareOptions.losses,
+                     "losses to compare, comma-separated, each with its parameters after colons, e.g. "
+                     "lifted,contrastive,triplet:miner=semi-hard:margin=0.2")
+        ->required();
+    addExperimentOptions(compare, compareOptions.config);
+    compare->add_option("--out", compareOptions.out,
+                        "comparison folder to create (default: runs/compare-<time>): comparison.json, one run "
+                        "directory per loss, results.csv, results.md");
 
     CLI::App *demo = app.add_subcommand("demo", "the headless demo: train on Fashion-MNIST, compare with baselines");
     demo->add_option("--threads", threads, "CPU threads")->capture_default_str();
@@ -139,6 +157,8 @@ int main(int argc, char **argv)
             return cli::train(trainOptions);
         if (*demo)
             return cli::demo(threads);
+        if (*compare)
+            return cli::compare(compareOptions);
         if (*eval)
             return cli::eval(runDir, threads);
         if (*embed)
