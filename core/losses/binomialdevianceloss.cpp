@@ -24,7 +24,7 @@ public:
     {
         const int64_t b = embeddings.size(0);
         const torch::Tensor x = embeddings / embeddings.norm(2, 1, true).clamp_min(1e-12);
-        const torch::Tensor s = torch::mm(x, x.t());
+        const torch::Tensor s = gramProduct(x);
         const torch::Tensor same = labels.unsqueeze(0).eq(labels.unsqueeze(1));
         const torch::Tensor upper = torch::ones({b, b}, same.options()).triu(1);
         const torch::Tensor positive = same & upper, negative = same.logical_not() & upper;

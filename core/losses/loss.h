@@ -40,6 +40,9 @@ const LossInfo &findLoss(const std::string &name);
 
 std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &given);
 
+// x x^T [B, B], differentiable, computed on every intra-op thread.
+torch::Tensor gramProduct(const torch::Tensor &x);
+
 // Pairwise Euclidean distances [B, B] of the rows of x, with a safe square
 // root: distances of coinciding points are ~1e-6 with zero gradient instead
 // of an infinite one, so a collapsed embedding never produces NaN.

@@ -1,6 +1,9 @@
 #include "losses/loss.h"
 
 #include "error.h"
+#include "util/parallel.h"
+
+#include <torch/torch.h>
 
 #include <cmath>
 #include <sstream>
@@ -110,10 +113,41 @@ std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &giv
     return info.create(resolveParams(info, given));
 }
 
+namespace {
+
+// x x^T with its gradient: forward by syrk (half a product, on every
+// intra-op thread), backward dL/dx = (G + G^T) x as a row-parallel product.
+// torch::mm runs single-threaded here (OpenBLAS keeps one thread, see
+// prepareCompute), and these three products were most of a pair loss's time.
+class GramFunction : public torch::autograd::Function<GramFunction>
+{
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext *ctx, const torch::Tensor &x)
+    {
+        ctx->save_for_backward({x});
+        return gram(x);
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list gradOutputs)
+    {
+        const torch::Tensor x = ctx->get_saved_variables()[0];
+        const torch::Tensor g = gradOutputs[0];
+        return {parallelMm(g + g.t(), x)};
+    }
+};
+
+} // namespace
+
+torch::Tensor gramProduct(const torch::Tensor &x)
+{
+    return GramFunction::apply(x.contiguous());
+}
+
 torch::Tensor pairwiseDistances(const torch::Tensor &x)
 {
     const torch::Tensor squared = x.pow(2).sum(1);
-    const torch::Tensor d2 = squared.unsqueeze(1) + squared.unsqueeze(0) - 2 * torch::mm(x, x.t()); // differentiable
+    const torch::Tensor d2 = squared.unsqueeze(1) + squared.unsqueeze(0) - 2 * gramProduct(x);
     return d2.clamp_min(1e-12).sqrt();
 }
 
