@@ -160,6 +160,7 @@ private Q_SLOTS:
         QTest::newRow("malformed --param") << train({"--dataset", d, "--param", "margin"}) << "name=value";
         QTest::newRow("P x K too large") << (QStringList{"train", "--dataset", d, "-P", "11", "-K", "4", "--out", out})
                                          << "more than the training split allows";
+        QTest::newRow("n-pair with K != 2") << train({"--dataset", d, "--loss", "n-pair"}) << "exactly 2 images per class";
         QTest::newRow("unknown option") << train({"--dataset", d, "--frobnicate"}) << "frobnicate";
         const QString e = q(m_dir.file("e.npy")), y = q(m_dir.file("y.npy"));
         QTest::newRow("npy wrong dtype") << QStringList{"metrics", "--embeddings", q(m_dir.file("u8.npy")), "--labels", y}

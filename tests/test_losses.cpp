@@ -195,6 +195,39 @@ double binomialDevianceReference(const Matrix &x, const std::vector<int64_t> &y)
     return positives / std::max(positivePairs, 1) + negatives / std::max(negativePairs, 1);
 }
 
+// Sohn 2016, l2 0.002: per class, its first row is the anchor and its second the positive.
+double nPairReference(const Matrix &x, const std::vector<int64_t> &y)
+{
+    std::vector<size_t> anchor, positive;
+    for (size_t i = 0; i < x.size(); ++i) {
+        bool seen = false;
+        for (size_t a = 0; a < anchor.size(); ++a)
+            if (y[anchor[a]] == y[i]) {
+                positive.push_back(i);
+                seen = true;
+            }
+        if (!seen)
+            anchor.push_back(i);
+    }
+    auto dot = [&](size_t i, size_t j) {
+        double s = 0;
+        for (size_t k = 0; k < x[i].size(); ++k)
+            s += x[i][k] * x[j][k];
+        return s;
+    };
+    const size_t n = anchor.size();
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+        double negatives = 0;
+        for (size_t j = 0; j < n; ++j)
+            if (j != i)
+                negatives += std::exp(dot(anchor[i], positive[j]) - dot(anchor[i], positive[i]));
+        sum += std::log(1 + negatives) + 0.002 * (dot(anchor[i], anchor[i]) + dot(positive[i], positive[i]));
+    }
+    return sum / double(n);
+}
+
+
 using Reference = std::function<double(const Matrix &, const std::vector<int64_t> &)>;
 
 Reference referenceFor(const QString &loss, double margin)
@@ -209,6 +242,8 @@ Reference referenceFor(const QString &loss, double margin)
         return multiSimilarityReference;
     if (loss == "binomial-deviance")
         return binomialDevianceReference;
+    if (loss == "n-pair")
+        return nPairReference;
     const std::string miner = loss.section(':', 1).toStdString();
     return [=](const Matrix &x, const std::vector<int64_t> &y) { return tripletReference(x, y, margin, miner); };
 }
@@ -247,6 +282,13 @@ torch::Tensor balancedLabels(int classes, int perClass)
     return torch::arange(classes, torch::kInt64).repeat_interleave(perClass);
 }
 
+// The labels a loss is tested with: N-pair takes exactly two images per
+// class, so it gets the same batch size as pairs.
+torch::Tensor batchLabels(const QString &loss, int classes, int perClass)
+{
+    return loss == "n-pair" ? balancedLabels(classes * perClass / 2, 2) : balancedLabels(classes, perClass);
+}
+
 void addLossRows()
 {
     QTest::addColumn<QString>("loss");
@@ -261,6 +303,7 @@ void addLossRows()
     QTest::newRow("generalized lifted margin 0.2") << "generalized-lifted" << 0.2;
     QTest::newRow("multi-similarity") << "multi-similarity" << 0.0;
     QTest::newRow("binomial deviance") << "binomial-deviance" << 0.0;
+    QTest::newRow("n-pair") << "n-pair" << 0.0;
 }
 
 } // namespace
@@ -287,7 +330,7 @@ private Q_SLOTS:
              std::vector<std::tuple<int, int, int, double>>{{3, 4, 5, 0.3}, {4, 3, 16, 1.0}, {8, 4, 32, 0.1}}) {
             torch::manual_seed(classes * 100 + dim);
             const torch::Tensor x = torch::randn({classes * perClass, dim}, torch::kFloat64) * scale;
-            const torch::Tensor y = balancedLabels(classes, perClass);
+            const torch::Tensor y = batchLabels(loss, classes, perClass);
             const double expected = reference(toMatrix(x), toLabels(y));
             const double actual64 = l->compute(x, y).loss.item<double>();
             const double actual32 = l->compute(x.to(torch::kFloat32), y).loss.item<double>();
@@ -309,7 +352,7 @@ private Q_SLOTS:
         QFETCH(double, margin);
         const auto l = makeLoss(loss, margin);
         torch::manual_seed(7);
-        const torch::Tensor y = balancedLabels(3, 4);
+        const torch::Tensor y = batchLabels(loss, 3, 4);
         const torch::Tensor x0 = torch::randn({12, 4}, torch::kFloat64) * 0.4;
         const torch::Tensor x = x0.clone().requires_grad_(true);
         l->compute(x, y).loss.backward();
@@ -342,7 +385,7 @@ private Q_SLOTS:
         QFETCH(double, margin);
         const auto l = makeLoss(loss, margin);
         torch::manual_seed(3);
-        const torch::Tensor y = balancedLabels(4, 4);
+        const torch::Tensor y = batchLabels(loss, 4, 4);
         const torch::Tensor x = (torch::randn({16, 8}) * 0.5).requires_grad_(true);
         torch::optim::Adam optimizer({x}, torch::optim::AdamOptions(0.05));
         const double first = l->compute(x, y).loss.item<double>();
@@ -368,11 +411,22 @@ private Q_SLOTS:
         QFETCH(double, margin);
         const auto l = makeLoss(loss, margin);
         const torch::Tensor x = torch::ones({12, 6}).requires_grad_(true);
-        const LossOutput out = l->compute(x, balancedLabels(3, 4));
+        const LossOutput out = l->compute(x, batchLabels(loss, 3, 4));
         out.loss.backward();
         QVERIFY(std::isfinite(out.loss.item<double>()));
         QVERIFY(out.loss.item<double>() > 0);
         QVERIFY(torch::isfinite(x.grad()).all().item<bool>());
+    }
+
+    void nPairNeedsTwoImagesPerClass()
+    {
+        const auto l = createLoss("n-pair", {});
+        try {
+            l->compute(torch::randn({12, 4}), balancedLabels(3, 4));
+            QFAIL("no error for 4 images per class");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("exactly 2 images"), e.what());
+        }
     }
 
     void liftedEdgeCases()

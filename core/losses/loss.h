@@ -55,5 +55,6 @@ LossInfo tripletLossInfo();
 LossInfo generalizedLiftedLossInfo();
 LossInfo multiSimilarityLossInfo();
 LossInfo binomialDevianceLossInfo();
+LossInfo nPairLossInfo();
 
 } // namespace liftlab

@@ -48,6 +48,7 @@ struct LossDescription
     std::string title;
     std::string description;
     std::vector<ParamSpec> params;
+    int perClass = 0; // images per class a batch must hold (0: any K)
 };
 
 // Every registered loss, in registry order.

@@ -38,6 +38,7 @@ const std::vector<LossInfo> &lossRegistry()
         generalizedLiftedLossInfo(),
         multiSimilarityLossInfo(),
         binomialDevianceLossInfo(),
+        nPairLossInfo(),
     };
     return registry;
 }

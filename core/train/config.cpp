@@ -1,6 +1,7 @@
 #include "train/config.h"
 
 #include "error.h"
+#include "losses/params.h"
 
 #include <QJsonObject>
 #include <QString>
@@ -40,6 +41,10 @@ void ExperimentConfig::validate() const
         throw Error("embedding size must be between 2 and 4096");
     if (classesPerBatch < 2 || perClass < 2 || int64_t(classesPerBatch) * perClass > 65536)
         throw Error("P x K must have P >= 2, K >= 2 and at most 65536 images");
+    for (const LossDescription &d : lossDescriptions())
+        if (d.name == loss && d.perClass != 0 && d.perClass != perClass)
+            throw Error("the " + d.title + " loss takes exactly " + std::to_string(d.perClass)
+                        + " images per class in a batch (K = " + std::to_string(d.perClass) + ")");
 }
 
 double ExperimentConfig::learningRateAt(int64_t step) const
