@@ -105,7 +105,8 @@ MainWindow::MainWindow(QWidget *parent)
     restoreLayout();
     setWorkspace(defaultWorkspace());
     updateActions();
-    m_log->appendMessage(tr("Ready: press Start to train %1 on %2. Runs are saved in %3.")
+    m_log->appendMessage(tr("Ready: press Start to train the experiment on the left (last used: %1 on %2). "
+                            "Runs are saved in %3.")
                              .arg(QString::fromStdString(m_experiment->config().loss),
                                   QString::fromStdString(m_experiment->config().dataset), m_workspace));
 }

@@ -2,6 +2,7 @@
 // everything else lives in ui/.
 #include "error.h"
 #include "experimentpanel.h"
+#include "logpanel.h"
 #include "mainwindow.h"
 
 #include <QApplication>
@@ -66,6 +67,10 @@ int main(int argc, char **argv)
         return 2;
     }
     window.experimentPanel()->setConfig(experiment);
+    if (parser.isSet(config))
+        window.logPanel()->appendMessage(QObject::tr("Loaded %1: %2 on %3.")
+                                             .arg(parser.value(config), QString::fromStdString(experiment.loss),
+                                                  QString::fromStdString(experiment.dataset)));
     window.show();
     if (parser.isSet(open))
         window.openRun(parser.value(open));
