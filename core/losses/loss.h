@@ -43,6 +43,10 @@ std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &giv
 // x x^T [B, B], differentiable, computed on every intra-op thread.
 torch::Tensor gramProduct(const torch::Tensor &x);
 
+// Cosine similarities [B, B] of the rows of x (x L2-normalised, then its Gram
+// matrix); a zero row has similarity 0 with everything.
+torch::Tensor cosineSimilarities(const torch::Tensor &x);
+
 // Pairwise Euclidean distances [B, B] of the rows of x, with a safe square
 // root: distances of coinciding points are ~1e-6 with zero gradient instead
 // of an infinite one, so a collapsed embedding never produces NaN.

@@ -28,8 +28,7 @@ public:
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
         const int64_t b = embeddings.size(0);
-        const torch::Tensor x = embeddings / embeddings.norm(2, 1, true).clamp_min(1e-12);
-        const torch::Tensor s = gramProduct(x);
+        const torch::Tensor s = cosineSimilarities(embeddings);
         const torch::Tensor same = labels.unsqueeze(0).eq(labels.unsqueeze(1));
         const torch::Tensor positive = same & torch::eye(b, same.options()).logical_not();
         const torch::Tensor negative = same.logical_not();

@@ -145,6 +145,11 @@ torch::Tensor gramProduct(const torch::Tensor &x)
     return GramFunction::apply(x.contiguous());
 }
 
+torch::Tensor cosineSimilarities(const torch::Tensor &x)
+{
+    return gramProduct(x / x.norm(2, 1, true).clamp_min(1e-12));
+}
+
 torch::Tensor pairwiseDistances(const torch::Tensor &x)
 {
     const torch::Tensor squared = x.pow(2).sum(1);
