@@ -203,6 +203,8 @@ private Q_SLOTS:
         QTest::newRow("compare unknown loss") << compare({"--dataset", d, "--losses", "lifted,nope"}) << "unknown loss 'nope'";
         QTest::newRow("compare bad parameter") << compare({"--dataset", d, "--losses", "lifted,triplet:miner=bogus"})
                                                << "'bogus' is not one of";
+        QTest::newRow("compare n-pair with K != 2") << compare({"--dataset", d, "--losses", "lifted,n-pair"})
+                                                    << "exactly 2 images per class";
         QTest::newRow("compare missing dataset") << compare({"--dataset", "/no/such/folder", "--losses", "lifted,contrastive"})
                                                  << "/no/such/folder: dataset folder does not exist";
         QTest::newRow("run exists") << QStringList{"train", "--dataset", d, "-P", "4", "-K", "4", "--out", q(m_run)} << "already exists";

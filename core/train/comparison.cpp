@@ -92,17 +92,18 @@ std::vector<LossChoice> parseLossList(const std::string &text)
 Comparison Comparison::create(const std::string &folder, const ExperimentConfig &base,
                               const std::vector<LossChoice> &losses)
 {
-    base.validate();
+    Comparison c;
+    c.m_folder = folder;
+    c.m_base = base;
+    c.m_losses = losses;
+    for (size_t i = 0; i < losses.size(); ++i) // every run's experiment, before anything is written
+        c.config(i).validate();
     std::error_code ec;
     if (fs::exists(folder, ec) && !fs::is_empty(folder, ec))
         throw Error("comparison folder '" + folder + "' already exists and is not empty");
     fs::create_directories(folder, ec);
     if (ec)
         throw Error("cannot create comparison folder '" + folder + "': " + ec.message());
-    Comparison c;
-    c.m_folder = folder;
-    c.m_base = base;
-    c.m_losses = losses;
     QJsonArray runs;
     for (size_t i = 0; i < losses.size(); ++i) {
         QJsonObject params;
