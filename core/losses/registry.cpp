@@ -59,6 +59,11 @@ const LossInfo &findLoss(const std::string &name)
     throw Error("unknown loss '" + name + "' (known: " + known + ")");
 }
 
+const LossDescription &describeLoss(const std::string &name)
+{
+    return findLoss(name);
+}
+
 LossParams resolveParams(const LossDescription &info, const ParamValues &given)
 {
     for (const auto &[name, value] : given) {

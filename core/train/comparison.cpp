@@ -32,18 +32,6 @@ std::vector<std::string> split(const std::string &text, char separator)
     }
 }
 
-const LossDescription &describe(const std::string &name)
-{
-    static const std::vector<LossDescription> losses = lossDescriptions();
-    std::string known;
-    for (const LossDescription &d : losses) {
-        if (d.name == name)
-            return d;
-        known += (known.empty() ? "" : ", ") + d.name;
-    }
-    throw Error("unknown loss '" + name + "' (known: " + known + ")");
-}
-
 std::string manifestPath(const std::string &folder)
 {
     return (fs::path(folder) / "comparison.json").string();
@@ -78,7 +66,7 @@ std::vector<LossChoice> parseLossList(const std::string &text)
                 throw Error("loss '" + spec + "': parameter '" + parts[i] + "' is not of the form name=value");
             c.params[parts[i].substr(0, eq)] = parts[i].substr(eq + 1);
         }
-        resolveParams(describe(c.name), c.params); // throws for a bad name, parameter or value
+        resolveParams(describeLoss(c.name), c.params); // throws for a bad name, parameter or value
         for (const LossChoice &other : choices)
             if (other.label == c.label)
                 throw Error("loss '" + spec + "' is listed twice");
