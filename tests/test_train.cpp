@@ -131,6 +131,44 @@ private Q_SLOTS:
         }
     }
 
+    void interleavedRunsMatchRunsAlone()
+    {
+        // A comparison advances its runs a few steps at a time, each in turn:
+        // every run must end exactly as if it had trained alone.
+        std::atomic<bool> cancel{false};
+        ExperimentConfig lifted = tinyConfig(12), contrastive = tinyConfig(12);
+        contrastive.loss = "contrastive";
+        Trainer::start(lifted, m_dir.file("alone-lifted"))->run({}, cancel);
+        Trainer::start(contrastive, m_dir.file("alone-contrastive"))->run({}, cancel);
+
+        std::vector<std::unique_ptr<Trainer>> trainers;
+        trainers.push_back(Trainer::start(lifted, m_dir.file("turns-lifted")));
+        trainers.push_back(Trainer::start(contrastive, m_dir.file("turns-contrastive")));
+        for (int64_t until = 5;; until += 5) {
+            bool done = true;
+            for (auto &t : trainers) {
+                const Trainer::Outcome outcome = t->run({}, cancel, until);
+                QCOMPARE(outcome, until < 12 ? Trainer::Outcome::Reached : Trainer::Outcome::Finished);
+                QCOMPARE(t->step(), std::min<int64_t>(until, 12));
+                done = done && outcome == Trainer::Outcome::Finished;
+            }
+            if (done)
+                break;
+        }
+        for (const char *name : {"lifted", "contrastive"}) {
+            const std::string alone = m_dir.file(std::string("alone-") + name), turns = m_dir.file(std::string("turns-") + name);
+            const auto a = weights(alone), b = weights(turns);
+            for (size_t i = 0; i < a.size(); ++i)
+                QVERIFY2(torch::equal(a[i], b[i]), qPrintable(QString("%1: tensor %2 differs").arg(name).arg(i)));
+            const auto x = RunDirectory::readSteps(RunDirectory::open(alone).metricsPath());
+            const auto y = RunDirectory::readSteps(RunDirectory::open(turns).metricsPath());
+            QCOMPARE(x.size(), y.size());
+            for (size_t i = 0; i < x.size(); ++i)
+                QCOMPARE(x[i].loss, y[i].loss);
+            QVERIFY(fs::exists(fs::path(turns) / "summary.json"));
+        }
+    }
+
     void resumeAfterCheckpointDropsLaterRecords()
     {
         // Killed after step 14 with the last checkpoint at step 10: steps

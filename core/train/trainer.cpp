@@ -68,6 +68,11 @@ struct Trainer::Private
     std::unique_ptr<PKSampler> sampler;
     RunDirectory run;
     int64_t step = 0; // finished steps
+    // Across run() calls of this process, for summary.json and the snapshot rate.
+    double trainSeconds = 0;
+    int64_t trainedImages = 0;
+    Clock::time_point lastSnapshot;
+    bool announced = false;
 
     // Everything that can fail because of the experiment happens here,
     // before the run directory is touched.
@@ -198,20 +203,26 @@ Metrics Trainer::evaluateUntrained()
                               d->config.seed);
 }
 
-Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &cancel)
+Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &cancel, int64_t untilStep)
 {
     // The thread budget is per thread under OpenMP: set it where the work runs.
     prepareCompute(d->config.threads);
     const ExperimentConfig &c = d->config;
     d->model->train();
     const AugmentOptions augment{c.augment, 2, true};
-    double trainSeconds = 0;
-    int64_t trainedImages = 0;
-    Clock::time_point lastSnapshot;
-    d->log(cb, "training " + c.loss + " on " + c.dataset + " (" + c.split + "), " + std::to_string(c.iterations)
-                   + " steps, batch " + std::to_string(d->sampler->batchSize()));
+    if (!d->announced)
+        d->log(cb, "training " + c.loss + " on " + c.dataset + " (" + c.split + "), " + std::to_string(c.iterations)
+                       + " steps, batch " + std::to_string(d->sampler->batchSize()));
+    d->announced = true;
+    double &trainSeconds = d->trainSeconds;
+    int64_t &trainedImages = d->trainedImages;
+    Clock::time_point &lastSnapshot = d->lastSnapshot;
 
     while (d->step < c.iterations) {
+        if (untilStep >= 0 && d->step >= untilStep) {
+            d->run.flush();
+            return Outcome::Reached;
+        }
         if (cancel.load()) {
             d->saveCheckpoint();
             d->run.flush();

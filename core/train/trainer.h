@@ -25,7 +25,11 @@ public:
         std::function<void(const std::string &)> onLog;
     };
 
-    enum class Outcome { Finished, Cancelled };
+    // Finished: all configured steps done. Cancelled: `cancel` was set (a
+    // checkpoint was saved). Reached: stopped at `untilStep`, to be continued
+    // by another run() call (nothing saved; a comparison interleaves its
+    // runs this way).
+    enum class Outcome { Finished, Cancelled, Reached };
 
     // Loads the data and builds everything; creates `runDir` only once all of
     // that has succeeded, so a bad experiment leaves nothing behind.
@@ -36,11 +40,12 @@ public:
 
     ~Trainer();
 
-    // Trains until the configured iterations are done or `cancel` is set
-    // (checked between batches). Saves a checkpoint every checkpointEvery
-    // steps and at the end (also when cancelled). A NaN/Inf loss stops
-    // training with liftlab::Error; the last good checkpoint is kept.
-    Outcome run(const Callbacks &callbacks, const std::atomic<bool> &cancel);
+    // Trains until the configured iterations are done, `cancel` is set
+    // (checked between batches) or `untilStep` steps are finished (-1: no
+    // such limit). Saves a checkpoint every checkpointEvery steps and at the
+    // end (also when cancelled). A NaN/Inf loss stops training with
+    // liftlab::Error; the last good checkpoint is kept.
+    Outcome run(const Callbacks &callbacks, const std::atomic<bool> &cancel, int64_t untilStep = -1);
 
     const ExperimentConfig &config() const;
     const std::string &runPath() const;
