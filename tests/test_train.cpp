@@ -144,10 +144,16 @@ private Q_SLOTS:
         std::vector<std::unique_ptr<Trainer>> trainers;
         trainers.push_back(Trainer::start(lifted, m_dir.file("turns-lifted")));
         trainers.push_back(Trainer::start(contrastive, m_dir.file("turns-contrastive")));
+        // Snapshots by step count come at the same steps, of the same batches.
+        std::vector<std::vector<std::pair<int64_t, std::vector<int64_t>>>> snapshots(trainers.size());
         for (int64_t until = 5;; until += 5) {
             bool done = true;
-            for (auto &t : trainers) {
-                const Trainer::Outcome outcome = t->run({}, cancel, until);
+            for (size_t i = 0; i < trainers.size(); ++i) {
+                auto &t = trainers[i];
+                Trainer::Callbacks cb;
+                cb.snapshotEvery = 4;
+                cb.onSnapshot = [&, i](const DistanceSnapshot &s) { snapshots[i].push_back({s.step, s.indices}); };
+                const Trainer::Outcome outcome = t->run(cb, cancel, until);
                 QCOMPARE(outcome, until < 12 ? Trainer::Outcome::Reached : Trainer::Outcome::Finished);
                 QCOMPARE(t->step(), std::min<int64_t>(until, 12));
                 done = done && outcome == Trainer::Outcome::Finished;
@@ -155,6 +161,8 @@ private Q_SLOTS:
             if (done)
                 break;
         }
+        QCOMPARE(int(snapshots[0].size()), 4); // steps 4, 8, 10 (checkpoint), 12
+        QCOMPARE(snapshots[0], snapshots[1]);
         for (const char *name : {"lifted", "contrastive"}) {
             const std::string alone = m_dir.file(std::string("alone-") + name), turns = m_dir.file(std::string("turns-") + name);
             const auto a = weights(alone), b = weights(turns);

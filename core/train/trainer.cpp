@@ -274,7 +274,8 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
 
         const bool last = d->step == c.iterations;
         const bool checkpoint = last || (c.checkpointEvery > 0 && d->step % c.checkpointEvery == 0);
-        if (checkpoint || (cb.onSnapshot && secondsSince(lastSnapshot) > 0.25)) {
+        const bool snapshotDue = cb.snapshotEvery > 0 ? d->step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.25;
+        if (checkpoint || (cb.onSnapshot && snapshotDue)) {
             lastSnapshot = Clock::now();
             DistanceSnapshot snapshot;
             snapshot.step = d->step;
