@@ -1,6 +1,7 @@
 // Every loss against an independent brute-force reference (explicit loops in
 // double precision), a finite-difference gradient check, and a learning smoke
 // test; plus the edge cases of the lifted loss and the registry's checks.
+#include "data/sampler.h"
 #include "error.h"
 #include "losses/loss.h"
 #include "util/parallel.h"
@@ -9,8 +10,10 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
 
 using namespace liftlab;
 
@@ -227,11 +230,154 @@ double nPairReference(const Matrix &x, const std::vector<int64_t> &y)
     return sum / double(n);
 }
 
+Matrix normalized(const Matrix &x)
+{
+    Matrix out = x;
+    for (auto &row : out) {
+        double n = 0;
+        for (double v : row)
+            n += v * v;
+        for (double &v : row)
+            v /= std::max(std::sqrt(n), 1e-12);
+    }
+    return out;
+}
+
+double dot(const Matrix &a, size_t i, const Matrix &b, size_t j)
+{
+    double s = 0;
+    for (size_t k = 0; k < a[i].size(); ++k)
+        s += a[i][k] * b[j][k];
+    return s;
+}
+
+// Kim et al. 2020, alpha 32, delta 0.1, proxy c for label c.
+double proxyAnchorReference(const Matrix &x, const std::vector<int64_t> &y, const Matrix &proxies)
+{
+    const double alpha = 32, delta = 0.1;
+    const Matrix u = normalized(x), p = normalized(proxies);
+    double positives = 0, negatives = 0;
+    int present = 0;
+    for (size_t c = 0; c < p.size(); ++c) {
+        double pos = 0, neg = 0;
+        bool any = false;
+        for (size_t i = 0; i < u.size(); ++i) {
+            const double s = dot(u, i, p, c);
+            if (size_t(y[i]) == c) {
+                pos += std::exp(-alpha * (s - delta));
+                any = true;
+            } else {
+                neg += std::exp(alpha * (s + delta));
+            }
+        }
+        if (any) {
+            positives += std::log(1 + pos);
+            ++present;
+        }
+        negatives += std::log(1 + neg);
+    }
+    return positives / present + negatives / double(p.size());
+}
+
+// Softmax cross-entropy of `logit(i, c)` over the classes, averaged over rows.
+template <typename Logit>
+double crossEntropy(size_t rows, size_t classes, const std::vector<int64_t> &y, Logit logit)
+{
+    double sum = 0;
+    for (size_t i = 0; i < rows; ++i) {
+        double total = 0;
+        for (size_t c = 0; c < classes; ++c)
+            total += std::exp(logit(i, c));
+        sum += std::log(total) - logit(i, size_t(y[i]));
+    }
+    return sum / double(rows);
+}
+
+// Movshovitz-Attias et al. 2017 with the own proxy in the denominator, scale 9.
+double proxyNcaReference(const Matrix &x, const std::vector<int64_t> &y, const Matrix &proxies)
+{
+    const Matrix u = normalized(x), p = normalized(proxies);
+    return crossEntropy(u.size(), p.size(), y, [&](size_t i, size_t c) {
+        double d = 0;
+        for (size_t k = 0; k < u[i].size(); ++k)
+            d += (u[i][k] - p[c][k]) * (u[i][k] - p[c][k]);
+        return -9.0 * d;
+    });
+}
+
+// ArcFace with s 16: the true class's angle grows by m.
+double normalizedSoftmaxReference(const Matrix &x, const std::vector<int64_t> &y, const Matrix &weights, double m)
+{
+    const double s = 16;
+    const Matrix u = normalized(x), w = normalized(weights);
+    return crossEntropy(u.size(), w.size(), y, [&](size_t i, size_t c) {
+        const double cos = dot(u, i, w, c);
+        if (c != size_t(y[i]))
+            return s * cos;
+        const double theta = std::acos(std::clamp(cos, -1.0, 1.0));
+        return s * (theta + m <= M_PI ? std::cos(theta + m) : cos - m * std::sin(m));
+    });
+}
+
+// Wu et al. 2017, alpha 0.2, on the given triplets (a, p, n).
+double marginReference(const Matrix &x, const Matrix &triplets, double beta)
+{
+    const Matrix u = normalized(x);
+    const double alpha = 0.2;
+    double sum = 0;
+    int active = 0;
+    for (const auto &t : triplets) {
+        const double pos = std::max(0.0, alpha + distance(u, size_t(t[0]), size_t(t[1])) - beta);
+        const double neg = std::max(0.0, alpha - distance(u, size_t(t[0]), size_t(t[2])) + beta);
+        sum += pos + neg;
+        active += (pos > 0) + (neg > 0);
+    }
+    return active ? sum / active : 0.0;
+}
+
+Matrix toMatrix(const torch::Tensor &t);
+
+// The context the class-based losses are built with in these tests:
+// classes 0-9, the seed of the margin loss's sampler.
+LossContext testContext(int64_t dim = 8)
+{
+    LossContext context;
+    for (int64_t c = 0; c < 10; ++c)
+        context.classes.push_back(c);
+    context.embeddingDim = dim;
+    context.seed = 11;
+    return context;
+}
+
+Matrix parameterOf(Loss &l, const std::string &name)
+{
+    return toMatrix(l.named_parameters()[name].detach().view({l.named_parameters()[name].size(0), -1}));
+}
 
 using Reference = std::function<double(const Matrix &, const std::vector<int64_t> &)>;
 
-Reference referenceFor(const QString &loss, double margin)
+Reference referenceFor(const QString &loss, double margin, Loss &l)
 {
+    if (loss == "proxy-anchor")
+        return [&l](const Matrix &x, const std::vector<int64_t> &y) { return proxyAnchorReference(x, y, parameterOf(l, "proxies")); };
+    if (loss == "proxy-nca")
+        return [&l](const Matrix &x, const std::vector<int64_t> &y) { return proxyNcaReference(x, y, parameterOf(l, "proxies")); };
+    if (loss == "normalized-softmax")
+        return [&l, margin](const Matrix &x, const std::vector<int64_t> &y) {
+            return normalizedSoftmaxReference(x, y, parameterOf(l, "weights"), margin);
+        };
+    if (loss == "margin")
+        return [&l](const Matrix &x, const std::vector<int64_t> &y) {
+            // The same draw as the loss's at step 0, on distances computed here.
+            Matrix u = normalized(x);
+            torch::Tensor d = torch::zeros({int64_t(u.size()), int64_t(u.size())}, torch::kFloat64);
+            for (size_t i = 0; i < u.size(); ++i)
+                for (size_t j = 0; j < u.size(); ++j)
+                    d[int64_t(i)][int64_t(j)] = distance(u, i, j);
+            std::mt19937_64 rng = stepGenerator(testContext().seed, 0, 3);
+            const torch::Tensor t = distanceWeightedTriplets(d, torch::tensor(y), int64_t(x[0].size()), 0.5, 1.4, rng);
+            return marginReference(x, toMatrix(t), parameterOf(l, "beta")[0][0]);
+        };
     if (loss == "lifted")
         return [=](const Matrix &x, const std::vector<int64_t> &y) { return liftedReference(x, y, margin); };
     if (loss == "contrastive")
@@ -250,7 +396,7 @@ Reference referenceFor(const QString &loss, double margin)
 
 // "name" or "triplet:miner"; the margin goes to the losses that have one,
 // the others run with their defaults.
-std::unique_ptr<Loss> makeLoss(const QString &spec, double margin)
+std::unique_ptr<Loss> makeLoss(const QString &spec, double margin, int64_t dim)
 {
     const std::string name = spec.section(':', 0, 0).toStdString();
     ParamValues params;
@@ -259,7 +405,7 @@ std::unique_ptr<Loss> makeLoss(const QString &spec, double margin)
             params["margin"] = std::to_string(margin);
     if (spec.startsWith("triplet"))
         params["miner"] = spec.section(':', 1).toStdString();
-    return createLoss(name, params);
+    return createLoss(name, params, testContext(dim));
 }
 
 Matrix toMatrix(const torch::Tensor &t)
@@ -304,6 +450,12 @@ void addLossRows()
     QTest::newRow("multi-similarity") << "multi-similarity" << 0.0;
     QTest::newRow("binomial deviance") << "binomial-deviance" << 0.0;
     QTest::newRow("n-pair") << "n-pair" << 0.0;
+    QTest::newRow("margin") << "margin" << 0.0;
+    QTest::newRow("proxy-nca") << "proxy-nca" << 0.0;
+    QTest::newRow("proxy-anchor") << "proxy-anchor" << 0.0;
+    QTest::newRow("normalized softmax, ArcFace margin") << "normalized-softmax" << 0.2;
+    QTest::newRow("normalized softmax, no margin") << "normalized-softmax" << 0.0;
+    QTest::newRow("normalized softmax, margin past pi") << "normalized-softmax" << 1.0;
 }
 
 } // namespace
@@ -324,10 +476,10 @@ private Q_SLOTS:
     {
         QFETCH(QString, loss);
         QFETCH(double, margin);
-        const auto l = makeLoss(loss, margin);
-        const Reference reference = referenceFor(loss, margin);
         for (const auto &[classes, perClass, dim, scale] :
              std::vector<std::tuple<int, int, int, double>>{{3, 4, 5, 0.3}, {4, 3, 16, 1.0}, {8, 4, 32, 0.1}}) {
+            const auto l = makeLoss(loss, margin, dim);
+            const Reference reference = referenceFor(loss, margin, *l);
             torch::manual_seed(classes * 100 + dim);
             const torch::Tensor x = torch::randn({classes * perClass, dim}, torch::kFloat64) * scale;
             const torch::Tensor y = batchLabels(loss, classes, perClass);
@@ -348,30 +500,41 @@ private Q_SLOTS:
 
     void gradientMatchesFiniteDifferences()
     {
+        // With respect to the embeddings and to the loss's own parameters
+        // (proxies, class weights, beta), all in double precision.
         QFETCH(QString, loss);
         QFETCH(double, margin);
-        const auto l = makeLoss(loss, margin);
+        const auto l = makeLoss(loss, margin, 4);
+        l->to(torch::kFloat64);
         torch::manual_seed(7);
         const torch::Tensor y = batchLabels(loss, 3, 4);
-        const torch::Tensor x0 = torch::randn({12, 4}, torch::kFloat64) * 0.4;
-        const torch::Tensor x = x0.clone().requires_grad_(true);
+        const torch::Tensor x = (torch::randn({12, 4}, torch::kFloat64) * 0.4).requires_grad_(true);
         l->compute(x, y).loss.backward();
-        const torch::Tensor analytic = x.grad();
-        QVERIFY(analytic.abs().sum().item<double>() > 0);
+        QVERIFY(x.grad().abs().sum().item<double>() > 0);
 
+        std::vector<std::pair<std::string, torch::Tensor>> checked = {{"x", x}};
+        for (const auto &p : l->named_parameters())
+            checked.push_back({p.key(), p.value()});
         const double eps = 1e-6;
-        torch::NoGradGuard noGrad;
-        for (int64_t i = 0; i < x0.size(0); ++i)
-            for (int64_t k = 0; k < x0.size(1); ++k) {
-                torch::Tensor plus = x0.clone(), minus = x0.clone();
-                plus[i][k] += eps;
-                minus[i][k] -= eps;
-                const double numeric = (l->compute(plus, y).loss.item<double>() - l->compute(minus, y).loss.item<double>())
-                    / (2 * eps);
-                const double a = analytic[i][k].item<double>();
+        for (const auto &[name, t] : checked) {
+            QVERIFY2(t.grad().defined(), name.c_str());
+            const torch::Tensor analytic = t.grad().clone().flatten();
+            torch::NoGradGuard noGrad;
+            const torch::Tensor values = t.view({-1});
+            for (int64_t i = 0; i < values.numel(); ++i) {
+                const double v = values[i].item<double>();
+                values[i] = v + eps;
+                const double plus = l->compute(x, y).loss.item<double>();
+                values[i] = v - eps;
+                const double minus = l->compute(x, y).loss.item<double>();
+                values[i] = v;
+                const double numeric = (plus - minus) / (2 * eps);
+                const double a = analytic[i].item<double>();
                 QVERIFY2(std::abs(a - numeric) <= 1e-6 + 1e-5 * std::abs(numeric),
-                         qPrintable(QString("d/dx[%1][%2]: analytic %3, numeric %4").arg(i).arg(k).arg(a).arg(numeric)));
+                         qPrintable(QString("d/d%1[%2]: analytic %3, numeric %4")
+                                        .arg(name.c_str()).arg(i).arg(a).arg(numeric)));
             }
+        }
     }
 
     void learningLowersTheLoss_data()
@@ -383,7 +546,7 @@ private Q_SLOTS:
     {
         QFETCH(QString, loss);
         QFETCH(double, margin);
-        const auto l = makeLoss(loss, margin);
+        const auto l = makeLoss(loss, margin, 8);
         torch::manual_seed(3);
         const torch::Tensor y = batchLabels(loss, 4, 4);
         const torch::Tensor x = (torch::randn({16, 8}) * 0.5).requires_grad_(true);
@@ -409,13 +572,79 @@ private Q_SLOTS:
         // D = 0 everywhere: every safe square root must hold.
         QFETCH(QString, loss);
         QFETCH(double, margin);
-        const auto l = makeLoss(loss, margin);
+        const auto l = makeLoss(loss, margin, 6);
         const torch::Tensor x = torch::ones({12, 6}).requires_grad_(true);
         const LossOutput out = l->compute(x, batchLabels(loss, 3, 4));
         out.loss.backward();
         QVERIFY(std::isfinite(out.loss.item<double>()));
         QVERIFY(out.loss.item<double>() > 0);
         QVERIFY(torch::isfinite(x.grad()).all().item<bool>());
+    }
+
+    void distanceWeightedSamplingFollowsInverseDensity()
+    {
+        // Anchor 0 (class 0, one positive) and negatives at known distances:
+        // 0.3 is sampled as if at the cut-off 0.5, 1.5 is past the non-zero
+        // cut-off 1.4 and never drawn; the others in proportion to 1/q(d).
+        const int64_t dim = 16;
+        const std::vector<double> at = {0.3, 0.8, 1.0, 1.2, 1.5};
+        const int64_t b = 2 + int64_t(at.size());
+        torch::Tensor d = torch::ones({b, b}, torch::kFloat64);
+        for (size_t k = 0; k < at.size(); ++k)
+            d[0][int64_t(k) + 2] = at[k];
+        const torch::Tensor y = torch::tensor({0, 0, 1, 2, 3, 4, 5}, torch::kInt64);
+        auto inverseDensity = [&](double v) {
+            v = std::max(v, 0.5);
+            return std::exp((2.0 - dim) * std::log(v) - (dim - 3.0) / 2.0 * std::log(1 - v * v / 4));
+        };
+        std::vector<double> expected;
+        for (double v : at)
+            expected.push_back(v < 1.4 ? inverseDensity(v) : 0.0);
+        const double total = std::accumulate(expected.begin(), expected.end(), 0.0);
+
+        std::mt19937_64 rng(1);
+        std::vector<int> counts(at.size(), 0);
+        const int draws = 20000;
+        for (int i = 0; i < draws; ++i) {
+            const torch::Tensor t = distanceWeightedTriplets(d, y, dim, 0.5, 1.4, rng);
+            QCOMPARE(t.size(0), int64_t(2)); // (0, 1, n) and (1, 0, n)
+            QCOMPARE(t[0][0].item<int64_t>(), int64_t(0));
+            const int64_t n = t[0][2].item<int64_t>();
+            QVERIFY(n >= 2);
+            ++counts[size_t(n - 2)];
+        }
+        for (size_t k = 0; k < at.size(); ++k) {
+            const double p = expected[k] / total;
+            const double sigma = std::sqrt(draws * p * (1 - p));
+            QVERIFY2(std::abs(counts[k] - draws * p) <= 4 * sigma + 1,
+                     qPrintable(QString("distance %1: %2 draws, expected %3").arg(at[k]).arg(counts[k]).arg(draws * p)));
+        }
+        QCOMPARE(counts.back(), 0);
+
+        // All negatives past the cut-off: drawn uniformly instead.
+        torch::Tensor far = torch::full({4, 4}, 1.9, torch::kFloat64);
+        std::vector<int> farCounts(4, 0);
+        for (int i = 0; i < 4000; ++i)
+            ++farCounts[size_t(distanceWeightedTriplets(far, torch::tensor({0, 0, 1, 2}), dim, 0.5, 1.4, rng)[0][2].item<int64_t>())];
+        QCOMPARE(farCounts[0] + farCounts[1], 0);
+        QVERIFY(farCounts[2] > 1800 && farCounts[3] > 1800);
+    }
+
+    void proxyLossesRejectUnknownLabels()
+    {
+        const auto l = createLoss("proxy-anchor", {}, testContext(4));
+        try {
+            l->compute(torch::randn({4, 4}), torch::tensor({0, 0, 12, 12}));
+            QFAIL("no error for a label without a proxy");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("label 12"), e.what());
+        }
+        try {
+            createLoss("proxy-nca", {});
+            QFAIL("no error without the training classes");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("needs the training classes"), e.what());
+        }
     }
 
     void nPairNeedsTwoImagesPerClass()
@@ -460,8 +689,8 @@ private Q_SLOTS:
     // Batches of 64 and more take the syrk Gram path and the parallel row loops.
     void liftedLargeBatchMatchesReference()
     {
-        const auto l = makeLoss("lifted", 1.0);
-        const Reference reference = referenceFor("lifted", 1.0);
+        const auto l = makeLoss("lifted", 1.0, 24);
+        const Reference reference = referenceFor("lifted", 1.0, *l);
         for (const int threads : {1, 2}) {
             prepareCompute(threads);
             torch::manual_seed(threads);
@@ -562,7 +791,7 @@ private Q_SLOTS:
         for (const LossInfo &info : lossRegistry()) {
             QVERIFY(!info.title.empty() && !info.description.empty());
             // The defaults must pass the registry's own checks.
-            QVERIFY(info.create(resolveParams(info, {})) != nullptr);
+            QVERIFY(info.create(resolveParams(info, {}), testContext()) != nullptr);
             for (const ParamSpec &p : info.params)
                 QVERIFY(!p.help.empty());
         }

@@ -97,14 +97,28 @@ private Q_SLOTS:
         QCOMPARE(storedEvals[1].metrics.recallAt1, evals[1].metrics.recallAt1);
     }
 
+    void resumeContinuesExactly_data()
+    {
+        QTest::addColumn<QString>("loss");
+        QTest::newRow("lifted") << "lifted";
+        // Learned proxies and their optimizer state come back from the checkpoint.
+        QTest::newRow("proxy-anchor") << "proxy-anchor";
+        // A learned beta, and negatives drawn by the step's generator.
+        QTest::newRow("margin") << "margin";
+    }
+
     void resumeContinuesExactly()
     {
-        const std::string straight = m_dir.file("run-straight"), resumed = m_dir.file("run-resumed");
+        QFETCH(QString, loss);
+        ExperimentConfig config = tinyConfig(20);
+        config.loss = loss.toStdString();
+        const std::string straight = m_dir.file("run-straight-" + config.loss);
+        const std::string resumed = m_dir.file("run-resumed-" + config.loss);
         std::atomic<bool> cancel{false};
-        Trainer::start(tinyConfig(20), straight)->run({}, cancel);
+        Trainer::start(config, straight)->run({}, cancel);
 
         {
-            auto trainer = Trainer::start(tinyConfig(20), resumed);
+            auto trainer = Trainer::start(config, resumed);
             Trainer::Callbacks cb;
             cb.onStep = [&](const TrainingStep &s) {
                 if (s.step == 7)

@@ -297,8 +297,11 @@ int metrics(const std::string &embeddingsPath, const std::string &labelsPath, in
 int loss(const LossOptions &o, int threads)
 {
     prepareCompute(threads);
-    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, o.margin));
     const LoadedArrays a = loadArrays(o.embeddings, o.labels);
+    const std::vector<int64_t> labels(a.labels.data_ptr<int64_t>(), a.labels.data_ptr<int64_t>() + a.labels.numel());
+    std::unique_ptr<Loss> loss
+        = createLoss(o.loss, parseParams(o.params, o.margin), lossContextFor(labels, a.embeddings.size(1), 0));
+    loss->to(torch::kFloat64);
     // A checking tool: compute in double precision.
     const torch::Tensor e = a.embeddings.to(torch::kFloat64).requires_grad_(true);
     const LossOutput out = loss->compute(e, a.labels);
@@ -315,9 +318,10 @@ int benchLoss(const BenchLossOptions &o)
     prepareCompute(o.threads);
     if (o.batch < 2 || o.dim < 1 || o.perClass < 1 || o.repeat < 1 || o.batch % o.perClass != 0)
         throw Error("--batch must be a multiple of --per-class, and all sizes positive");
-    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, NAN));
     torch::manual_seed(0);
     const torch::Tensor labels = torch::arange(o.batch / o.perClass, torch::kInt64).repeat_interleave(o.perClass);
+    const std::vector<int64_t> classes(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
+    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, NAN), lossContextFor(classes, o.dim, 0));
     const torch::Tensor base = torch::randn({o.batch, o.dim}) * 0.1;
     auto once = [&] {
         const torch::Tensor e = base.clone().requires_grad_(true);

@@ -58,7 +58,7 @@ LossInfo binomialDevianceLossInfo()
         {"beta", ParamSpec::Kind::Real, 0.5, -1.0, 1.0, {}, "similarity threshold beta"},
         {"cost", ParamSpec::Kind::Real, 25.0, 0.01, 1000.0, {}, "C: weight of the negative pairs' term"},
     };
-    info.create = [](const LossParams &p) { return std::make_unique<BinomialDevianceLoss>(p); };
+    info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<BinomialDevianceLoss>(p); };
     return info;
 }
 

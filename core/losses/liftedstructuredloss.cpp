@@ -270,7 +270,7 @@ LossInfo liftedStructuredLossInfo()
     info.description = "Song et al. 2016: every positive pair against all negatives of both anchors "
                        "(smooth log-sum-exp), squared hinge on raw Euclidean distances.";
     info.params = {{"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "margin a: negatives closer than D_ij + a are penalised"}};
-    info.create = [](const LossParams &p) { return std::make_unique<LiftedStructuredLoss>(p); };
+    info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<LiftedStructuredLoss>(p); };
     return info;
 }
 

@@ -76,7 +76,7 @@ LossInfo multiSimilarityLossInfo()
         {"epsilon", ParamSpec::Kind::Real, 0.1, 0.0, 2.0, {},
          "mining margin: pairs within epsilon of the hardest other kind are kept"},
     };
-    info.create = [](const LossParams &p) { return std::make_unique<MultiSimilarityLoss>(p); };
+    info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<MultiSimilarityLoss>(p); };
     return info;
 }
 

@@ -68,7 +68,7 @@ LossInfo nPairLossInfo()
                        "the other classes' positives, a softmax over inner products.";
     info.params = {{"l2", ParamSpec::Kind::Real, 0.002, 0.0, 1.0, {}, "weight of the embeddings' squared norm"}};
     info.perClass = 2; // its batch construction: N pairs
-    info.create = [](const LossParams &p) { return std::make_unique<NPairLoss>(p); };
+    info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<NPairLoss>(p); };
     return info;
 }
 

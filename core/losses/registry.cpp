@@ -3,8 +3,10 @@
 #include "error.h"
 #include "util/parallel.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -39,6 +41,10 @@ const std::vector<LossInfo> &lossRegistry()
         multiSimilarityLossInfo(),
         binomialDevianceLossInfo(),
         nPairLossInfo(),
+        marginLossInfo(),
+        proxyNcaLossInfo(),
+        proxyAnchorLossInfo(),
+        normalizedSoftmaxLossInfo(),
     };
     return registry;
 }
@@ -113,10 +119,41 @@ LossParams resolveParams(const LossDescription &info, const ParamValues &given)
     return params;
 }
 
-std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &given)
+std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &given, const LossContext &context)
 {
     const LossInfo &info = findLoss(name);
-    return info.create(resolveParams(info, given));
+    return info.create(resolveParams(info, given), context);
+}
+
+LossContext lossContextFor(std::vector<int64_t> labels, int64_t embeddingDim, uint64_t seed)
+{
+    std::sort(labels.begin(), labels.end());
+    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+    LossContext context;
+    context.classes = std::move(labels);
+    context.embeddingDim = embeddingDim;
+    context.seed = seed;
+    return context;
+}
+
+torch::Tensor initialProxies(const LossContext &context, const std::string &loss)
+{
+    if (context.classes.empty() || context.embeddingDim <= 0)
+        throw Error("loss '" + loss + "' learns one vector per class: it needs the training classes");
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(context.seed);
+    return torch::randn({int64_t(context.classes.size()), context.embeddingDim}, generator, torch::kFloat32);
+}
+
+torch::Tensor proxyRows(const torch::Tensor &labels, const std::vector<int64_t> &classes)
+{
+    const torch::Tensor known = torch::tensor(classes, torch::kInt64);
+    const torch::Tensor rows = torch::searchsorted(known, labels.to(torch::kInt64));
+    const torch::Tensor found = rows.clamp_max(int64_t(classes.size()) - 1);
+    const torch::Tensor missing = known.index_select(0, found.flatten()).view_as(labels).ne(labels);
+    if (missing.any().item<bool>())
+        throw Error("label " + std::to_string(labels.masked_select(missing)[0].item<int64_t>())
+                    + " is not one of the training classes the loss has proxies for");
+    return rows;
 }
 
 namespace {
@@ -150,9 +187,19 @@ torch::Tensor gramProduct(const torch::Tensor &x)
     return GramFunction::apply(x.contiguous());
 }
 
+torch::Tensor normalizeRows(const torch::Tensor &x)
+{
+    return x / x.norm(2, 1, true).clamp_min(1e-12);
+}
+
 torch::Tensor cosineSimilarities(const torch::Tensor &x)
 {
-    return gramProduct(x / x.norm(2, 1, true).clamp_min(1e-12));
+    return gramProduct(normalizeRows(x));
+}
+
+torch::Tensor cosineSimilarities(const torch::Tensor &x, const torch::Tensor &proxies)
+{
+    return torch::mm(normalizeRows(x), normalizeRows(proxies.to(x.scalar_type())).t());
 }
 
 torch::Tensor pairwiseDistances(const torch::Tensor &x)

@@ -74,7 +74,7 @@ LossInfo tripletLossInfo()
         {"miner", ParamSpec::Kind::Choice, 0, 0, 0, {"all", "batch-hard", "semi-hard"},
          "which triplets: all valid ones, the hardest per anchor, or semi-hard per positive pair"},
     };
-    info.create = [](const LossParams &p) { return std::make_unique<TripletLoss>(p); };
+    info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<TripletLoss>(p); };
     return info;
 }
 

@@ -35,10 +35,37 @@ std::map<std::string, TensorLayout> layoutsOf(torch::nn::Module &model)
     return layouts;
 }
 
+bool hasState(torch::nn::Module *module)
+{
+    return module && (!module->parameters().empty() || !module->buffers().empty());
+}
+
+// Module::load replaces each tensor whatever its shape and memory format:
+// check the shapes, restore the formats the module chose.
+void readModule(torch::serialize::InputArchive &archive, const std::string &key, torch::nn::Module &module,
+                const std::string &path)
+{
+    torch::serialize::InputArchive moduleArchive;
+    if (!archive.try_read(key, moduleArchive))
+        throw fileError(path, "incompatible checkpoint: it holds no " + key + " state");
+    const std::map<std::string, TensorLayout> expected = layoutsOf(module);
+    module.load(moduleArchive);
+    for (const auto &list : {module.named_parameters(), module.named_buffers()})
+        for (const auto &t : list) {
+            const TensorLayout &want = expected.at(t.key());
+            if (t.value().sizes().vec() != want.shape)
+                throw fileError(path, "incompatible checkpoint: " + t.key() + " has shape "
+                                          + c10::str(t.value().sizes()) + ", the " + key + " expects "
+                                          + c10::str(c10::IntArrayRef(want.shape)));
+            if (want.channelsLast)
+                t.value().set_data(t.value().contiguous(torch::MemoryFormat::ChannelsLast));
+        }
+}
+
 } // namespace
 
-void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::optim::Optimizer *optimizer,
-                    const CheckpointInfo &info)
+void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn::Module *loss,
+                    torch::optim::Optimizer *optimizer, const CheckpointInfo &info)
 {
     const std::string tmp = temporaryPathFor(path);
     try {
@@ -46,6 +73,11 @@ void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::op
         torch::serialize::OutputArchive modelArchive;
         model.save(modelArchive);
         archive.write("model", modelArchive);
+        if (hasState(loss)) {
+            torch::serialize::OutputArchive lossArchive;
+            loss->save(lossArchive);
+            archive.write("loss", lossArchive);
+        }
         if (optimizer) {
             torch::serialize::OutputArchive optimizerArchive;
             optimizer->save(optimizerArchive);
@@ -62,7 +94,8 @@ void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::op
     commitTemporaryFile(tmp, path);
 }
 
-CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model, torch::optim::Optimizer *optimizer)
+CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn::Module *loss,
+                              torch::optim::Optimizer *optimizer)
 {
     if (!std::filesystem::exists(path))
         throw fileError(path, "checkpoint does not exist");
@@ -74,22 +107,9 @@ CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
         if (!archive.try_read("format", format) || !format.isString()
             || format.toStringRef() != "liftlab-checkpoint-1")
             throw fileError(path, "not a LiftLab checkpoint");
-        torch::serialize::InputArchive modelArchive;
-        archive.read("model", modelArchive);
-        // Module::load replaces each tensor whatever its shape and memory
-        // format: check the shapes, restore the formats the model chose.
-        const std::map<std::string, TensorLayout> expected = layoutsOf(model);
-        model.load(modelArchive);
-        for (const auto &list : {model.named_parameters(), model.named_buffers()})
-            for (const auto &t : list) {
-                const TensorLayout &want = expected.at(t.key());
-                if (t.value().sizes().vec() != want.shape)
-                    throw fileError(path, "incompatible checkpoint: " + t.key() + " has shape "
-                                              + c10::str(t.value().sizes()) + ", the model expects "
-                                              + c10::str(c10::IntArrayRef(want.shape)));
-                if (want.channelsLast)
-                    t.value().set_data(t.value().contiguous(torch::MemoryFormat::ChannelsLast));
-            }
+        readModule(archive, "model", model, path);
+        if (hasState(loss))
+            readModule(archive, "loss", *loss, path);
         if (optimizer) {
             torch::serialize::InputArchive optimizerArchive;
             archive.read("optimizer", optimizerArchive);
@@ -128,7 +148,7 @@ EmbeddingNet createModelFor(const ExperimentConfig &config, int64_t inChannels)
 EmbeddingNet loadRunModel(const RunDirectory &run, int64_t inChannels)
 {
     EmbeddingNet model = createModelFor(run.config(), inChannels);
-    loadCheckpoint(run.checkpointPath(), *model, nullptr);
+    loadCheckpoint(run.checkpointPath(), *model, nullptr, nullptr);
     model->eval();
     return model;
 }

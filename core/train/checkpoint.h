@@ -7,7 +7,8 @@
 
 namespace liftlab {
 
-// A checkpoint holds the model (parameters and buffers), the optimizer state,
+// A checkpoint holds the model (parameters and buffers), the loss's learned
+// parameters (proxies, a margin) when it has any, the optimizer state,
 // the finished step count (which is the sampler's whole state, see
 // stepGenerator) and the experiment config as JSON text.
 struct CheckpointInfo
@@ -18,12 +19,14 @@ struct CheckpointInfo
 
 // Written to a temporary file and renamed, so the previous checkpoint
 // survives any failure (disk full, a kill mid-write).
-void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::optim::Optimizer *optimizer,
-                    const CheckpointInfo &info);
+void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn::Module *loss,
+                    torch::optim::Optimizer *optimizer, const CheckpointInfo &info);
 
 // Throws liftlab::Error naming the file for a missing, corrupt or
-// incompatible checkpoint. `optimizer` may be null (evaluation only).
-CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model, torch::optim::Optimizer *optimizer);
+// incompatible checkpoint. `loss` and `optimizer` may be null (evaluation
+// only).
+CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn::Module *loss,
+                              torch::optim::Optimizer *optimizer);
 
 } // namespace liftlab
 

@@ -32,16 +32,32 @@ double secondsSince(Clock::time_point start)
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const ExperimentConfig &c, std::vector<torch::Tensor> params)
+// One parameter group for the network and, when the loss learns something
+// (proxies, a margin), a second one for the loss at its own rate.
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const ExperimentConfig &c, torch::nn::Module &model, Loss &loss)
 {
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    auto addGroup = [&](std::vector<torch::Tensor> params, double scale) {
+        if (params.empty())
+            return;
+        const double lr = c.learningRate * scale;
+        std::unique_ptr<torch::optim::OptimizerOptions> options;
+        if (c.optimizer == "adam")
+            options = std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(lr).weight_decay(c.weightDecay));
+        else if (c.optimizer == "adamw")
+            options = std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(lr).weight_decay(c.weightDecay));
+        else
+            options = std::make_unique<torch::optim::SGDOptions>(
+                torch::optim::SGDOptions(lr).momentum(0.9).weight_decay(c.weightDecay));
+        groups.emplace_back(std::move(params), std::move(options));
+    };
+    addGroup(model.parameters(), 1.0);
+    addGroup(loss.parameters(), loss.learningRateScale());
     if (c.optimizer == "adam")
-        return std::make_unique<torch::optim::Adam>(
-            params, torch::optim::AdamOptions(c.learningRate).weight_decay(c.weightDecay));
+        return std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(c.learningRate));
     if (c.optimizer == "adamw")
-        return std::make_unique<torch::optim::AdamW>(
-            params, torch::optim::AdamWOptions(c.learningRate).weight_decay(c.weightDecay));
-    return std::make_unique<torch::optim::SGD>(
-        params, torch::optim::SGDOptions(c.learningRate).momentum(0.9).weight_decay(c.weightDecay));
+        return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(c.learningRate));
+    return std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(c.learningRate));
 }
 
 std::vector<int64_t> toVector(const torch::Tensor &t)
@@ -81,13 +97,14 @@ struct Trainer::Private
     {
         config.validate();
         const LossInfo &info = findLoss(config.loss);
-        loss = info.create(resolveParams(info, config.lossParams));
+        const LossParams params = resolveParams(info, config.lossParams);
         prepareCompute(config.threads);
         data = loadDataset(config.dataset, splitFromString(config.split));
-        sampler = std::make_unique<PKSampler>(toVector(data.train.labels), config.classesPerBatch, config.perClass,
-                                              config.seed);
+        const std::vector<int64_t> labels = toVector(data.train.labels);
+        sampler = std::make_unique<PKSampler>(labels, config.classesPerBatch, config.perClass, config.seed);
         model = createModelFor(config, data.train.images.size(1));
-        optimizer = makeOptimizer(config, model->parameters());
+        loss = info.create(params, lossContextFor(labels, config.embeddingDim, config.seed));
+        optimizer = makeOptimizer(config, *model, *loss);
     }
 
     void log(const Callbacks &cb, const std::string &text) const
@@ -101,7 +118,7 @@ struct Trainer::Private
         CheckpointInfo info;
         info.step = step;
         info.configJson = QJsonDocument(toJson(config)).toJson(QJsonDocument::Compact).toStdString();
-        liftlab::saveCheckpoint(run.checkpointPath(), *model, optimizer.get(), info);
+        liftlab::saveCheckpoint(run.checkpointPath(), *model, loss.get(), optimizer.get(), info);
     }
 
     EvalReport evaluate()
@@ -138,7 +155,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir)
 {
     RunDirectory run = RunDirectory::open(runDir);
     auto p = std::make_unique<Private>(run.config());
-    const CheckpointInfo info = loadCheckpoint(run.checkpointPath(), *p->model, p->optimizer.get());
+    const CheckpointInfo info = loadCheckpoint(run.checkpointPath(), *p->model, p->loss.get(), p->optimizer.get());
     p->step = info.step;
     run.truncateAfter(info.step);
     p->run = std::move(run);
@@ -231,8 +248,9 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         }
         const Clock::time_point start = Clock::now();
         const double lr = c.learningRateAt(d->step);
-        for (auto &group : d->optimizer->param_groups())
-            group.options().set_lr(lr);
+        auto &groups = d->optimizer->param_groups();
+        for (size_t i = 0; i < groups.size(); ++i)
+            groups[i].options().set_lr(i == 0 ? lr : lr * d->loss->learningRateScale());
 
         const std::vector<int64_t> indices = d->sampler->batch(d->step);
         std::mt19937_64 rng = stepGenerator(c.seed, d->step, 2);
@@ -240,6 +258,7 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         const torch::Tensor labels = d->data.train.labels.index_select(0, torch::tensor(indices, torch::kInt64));
 
         d->optimizer->zero_grad();
+        d->loss->beginStep(d->step);
         const torch::Tensor embeddings = d->model->forward(images);
         LossOutput out = d->loss->compute(embeddings, labels);
         const double value = out.loss.item<double>();
