@@ -297,6 +297,8 @@ private Q_SLOTS:
     void pkDeterminism();
     void pkRejects_data();
     void pkRejects();
+    void pairBatches();
+    void pairRejects();
     void sampleDistinct_data();
     void sampleDistinct();
     void sampleDistinctIsUniform();
@@ -960,6 +962,48 @@ void TestData::pkRejects()
     // The boundary itself is accepted: 7 classes hold 4 images.
     const PKSampler boundary(labels, 7, 4, 1);
     QCOMPARE(boundary.batchSize(), 28);
+}
+
+void TestData::pairBatches()
+{
+    // unevenLabels(): class 0 holds one image and gives no pair.
+    const std::vector<int64_t> labels = unevenLabels();
+    const PairSampler sampler(labels, 6, 10, 3);
+    QCOMPARE(sampler.batchSize(), 22);
+    int pairsOfBigClasses = 0;
+    for (int64_t step = 0; step < 200; ++step) {
+        const std::vector<int64_t> batch = sampler.batch(step);
+        QCOMPARE(int(batch.size()), 22);
+        QCOMPARE(sampler.batch(step), batch); // a function of the step
+        QCOMPARE(std::set<int64_t>(batch.begin(), batch.end()).size(), batch.size()); // distinct images
+        for (int p = 0; p < 6; ++p) {
+            const int64_t a = labels[size_t(batch[size_t(2 * p)])], b = labels[size_t(batch[size_t(2 * p + 1)])];
+            QCOMPARE(a, b); // a positive pair
+            QVERIFY(a != 0);
+            pairsOfBigClasses += a >= 5;
+        }
+        for (int64_t i : batch)
+            QVERIFY(i >= 0 && i < int64_t(labels.size()));
+    }
+    // Pairs are drawn image by image: the big classes (5-9, 45 of the 54
+    // images with a classmate) give most of them.
+    QVERIFY2(pairsOfBigClasses > 0.7 * 1200, qPrintable(QString::number(pairsOfBigClasses)));
+    QVERIFY(sampler.batch(0) != sampler.batch(1));
+    QVERIFY(PairSampler(labels, 6, 10, 4).batch(0) != sampler.batch(0));
+}
+
+void TestData::pairRejects()
+{
+    const std::vector<int64_t> labels = unevenLabels(); // 55 images
+    VERIFY_ERROR(errorProblem([&] { (void)PairSampler(labels, 0, 10, 1); }, {"at least one positive pair"}));
+    VERIFY_ERROR(errorProblem([&] { (void)PairSampler(labels, 2, -1, 1); }, {"at least one positive pair"}));
+    VERIFY_ERROR(errorProblem([&] { (void)PairSampler(labels, 20, 20, 1); }, {"55 images"}));
+    VERIFY_ERROR(errorProblem([&] { (void)PairSampler({0, 1, 2, 3}, 1, 1, 1); }, {"no class", "two images"}));
+    // The boundary is accepted: all 55 images, in the 25 pairs that classes
+    // of 2, 3, ..., 10 images can form, and 5 more.
+    QCOMPARE(int(PairSampler(labels, 25, 5, 1).batch(0).size()), 55);
+    // One more pair cannot be found: a clear error, not an endless search.
+    VERIFY_ERROR(errorProblem([&] { (void)PairSampler(labels, 26, 3, 1).batch(0); }, {"26 distinct positive pairs"}));
 }
 
 void TestData::sampleDistinct_data()

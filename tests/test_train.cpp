@@ -105,15 +105,22 @@ private Q_SLOTS:
         QTest::newRow("proxy-anchor") << "proxy-anchor";
         // A learned beta, and negatives drawn by the step's generator.
         QTest::newRow("margin") << "margin";
+        // The paper's pair batches come back with the step.
+        QTest::newRow("lifted, pair sampler") << "lifted:pairs";
     }
 
     void resumeContinuesExactly()
     {
         QFETCH(QString, loss);
         ExperimentConfig config = tinyConfig(20);
-        config.loss = loss.toStdString();
-        const std::string straight = m_dir.file("run-straight-" + config.loss);
-        const std::string resumed = m_dir.file("run-resumed-" + config.loss);
+        config.loss = loss.section(':', 0, 0).toStdString();
+        if (loss.endsWith(":pairs")) {
+            config.sampler = "pairs";
+            config.pairs = 5;
+            config.randomImages = 6;
+        }
+        const std::string straight = m_dir.file("run-straight-" + loss.toStdString());
+        const std::string resumed = m_dir.file("run-resumed-" + loss.toStdString());
         std::atomic<bool> cancel{false};
         Trainer::start(config, straight)->run({}, cancel);
 

@@ -449,7 +449,7 @@ void MainWindow::onSteps(const QVector<TrainingStep> &steps)
 void MainWindow::updateStatus(const TrainingStep &last)
 {
     const ExperimentConfig &c = m_session->config();
-    const double batch = double(c.classesPerBatch) * c.perClass;
+    const double batch = double(c.batchSize());
     m_stepLabel->setText(tr("step %1 / %2").arg(last.step).arg(last.iterations));
     m_speedLabel->setText(tr("%1 images/s").arg(m_imagesPerSec, 0, 'f', 0));
     const double eta = m_imagesPerSec > 0 ? double(last.iterations - last.step) * batch / m_imagesPerSec : -1;

@@ -23,6 +23,11 @@ void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
     cmd->add_flag("--normalize,!--no-normalize", c.normalize, "L2-normalise the embedding");
     cmd->add_option("--classes-per-batch,-P", c.classesPerBatch, "classes per batch (P)")->capture_default_str();
     cmd->add_option("--per-class,-K", c.perClass, "images per class in a batch (K)")->capture_default_str();
+    cmd->add_option("--sampler", c.sampler, "batches: pk (P classes x K images) or pairs (positive pairs + random images)")
+        ->check(CLI::IsMember({"pk", "pairs"}))
+        ->capture_default_str();
+    cmd->add_option("--pairs", c.pairs, "positive pairs in a batch (sampler pairs)")->capture_default_str();
+    cmd->add_option("--random-images", c.randomImages, "random images in a batch (sampler pairs)")->capture_default_str();
     cmd->add_flag("--augment,!--no-augment", c.augment, "random crop with padding and horizontal flip");
     cmd->add_option("--optimizer", c.optimizer, "adam, adamw or sgd (momentum 0.9)")->capture_default_str();
     cmd->add_option("--lr", c.learningRate, "learning rate")->capture_default_str();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace liftlab {
 
@@ -59,6 +60,65 @@ std::vector<int64_t> PKSampler::batch(int64_t step) const
         const std::vector<int64_t> &members = m_members[size_t(c)];
         for (int64_t i : sampleDistinct(int64_t(members.size()), m_perClass, rng))
             indices.push_back(members[size_t(i)]);
+    }
+    return indices;
+}
+
+PairSampler::PairSampler(const std::vector<int64_t> &labels, int pairs, int randomImages, uint64_t seed)
+    : m_size(int64_t(labels.size()))
+    , m_pairs(pairs)
+    , m_randomImages(randomImages)
+    , m_seed(seed)
+{
+    if (pairs < 1 || randomImages < 0)
+        throw Error("a pair batch needs at least one positive pair and no negative number of random images");
+    std::map<int64_t, std::vector<int64_t>> byClass;
+    for (size_t i = 0; i < labels.size(); ++i)
+        byClass[labels[i]].push_back(int64_t(i));
+    m_classOf.assign(labels.size(), -1);
+    for (auto &entry : byClass) {
+        if (entry.second.size() < 2)
+            continue;
+        for (int64_t i : entry.second) {
+            m_classOf[size_t(i)] = int64_t(m_members.size());
+            m_pairImages.push_back(i);
+        }
+        m_members.push_back(std::move(entry.second));
+    }
+    if (m_members.empty())
+        throw Error("no class of the training split holds two images: there are no positive pairs");
+    if (m_size < batchSize() || int64_t(m_pairImages.size()) < 2 * int64_t(pairs))
+        throw Error("a batch of " + std::to_string(pairs) + " positive pairs and " + std::to_string(randomImages)
+                    + " random images is more than the training split's " + std::to_string(m_size)
+                    + " images allow");
+}
+
+std::vector<int64_t> PairSampler::batch(int64_t step) const
+{
+    std::mt19937_64 rng = stepGenerator(m_seed, step, 1);
+    std::vector<int64_t> indices;
+    indices.reserve(size_t(batchSize()));
+    std::set<int64_t> taken;
+    auto pick = [&rng](const std::vector<int64_t> &from) {
+        return from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
+    };
+    // A pair: an image that has a classmate, then one of its classmates;
+    // draws that hit a taken image are repeated (a bounded number of times,
+    // since the constructor checked that enough images exist).
+    for (int64_t draws = 0; int(indices.size()) < 2 * m_pairs; ++draws) {
+        if (draws > 1000 * int64_t(m_pairs))
+            throw Error("cannot find " + std::to_string(m_pairs) + " distinct positive pairs in the training split");
+        const int64_t first = pick(m_pairImages), second = pick(m_members[size_t(m_classOf[size_t(first)])]);
+        if (first == second || taken.count(first) || taken.count(second))
+            continue;
+        taken.insert({first, second});
+        indices.insert(indices.end(), {first, second});
+    }
+    std::uniform_int_distribution<int64_t> anyImage(0, m_size - 1);
+    while (int(indices.size()) < batchSize()) {
+        const int64_t image = anyImage(rng);
+        if (taken.insert(image).second)
+            indices.push_back(image);
     }
     return indices;
 }

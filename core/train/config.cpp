@@ -39,12 +39,27 @@ void ExperimentConfig::validate() const
         throw Error("evaluation and checkpoint intervals must be zero or positive");
     if (embeddingDim < 2 || embeddingDim > 4096)
         throw Error("embedding size must be between 2 and 4096");
+    if (sampler != "pk" && sampler != "pairs")
+        throw Error("sampler '" + sampler + "' is not pk or pairs");
     if (classesPerBatch < 2 || perClass < 2 || int64_t(classesPerBatch) * perClass > 65536)
         throw Error("P x K must have P >= 2, K >= 2 and at most 65536 images");
-    for (const LossDescription &d : lossDescriptions())
-        if (d.name == loss && d.perClass != 0 && d.perClass != perClass)
+    if (pairs < 1 || randomImages < 0 || 2 * int64_t(pairs) + randomImages > 65536)
+        throw Error("a pair batch must have at least 1 positive pair, no negative number of random images and at "
+                    "most 65536 images");
+    for (const LossDescription &d : lossDescriptions()) {
+        if (d.name != loss || d.perClass == 0)
+            continue;
+        if (sampler != "pk")
+            throw Error("the " + d.title + " loss needs P x K batches (the pk sampler)");
+        if (d.perClass != perClass)
             throw Error("the " + d.title + " loss takes exactly " + std::to_string(d.perClass)
                         + " images per class in a batch (K = " + std::to_string(d.perClass) + ")");
+    }
+}
+
+int ExperimentConfig::batchSize() const
+{
+    return sampler == "pairs" ? 2 * pairs + randomImages : classesPerBatch * perClass;
 }
 
 double ExperimentConfig::learningRateAt(int64_t step) const
@@ -67,8 +82,11 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"normalize", c.normalize},
         {"loss", q(c.loss)},
         {"loss_params", params},
+        {"sampler", q(c.sampler)},
         {"classes_per_batch", c.classesPerBatch},
         {"per_class", c.perClass},
+        {"pairs", c.pairs},
+        {"random_images", c.randomImages},
         {"augment", c.augment},
         {"optimizer", q(c.optimizer)},
         {"lr", c.learningRate},
@@ -123,6 +141,12 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
         c.lossParams[it.key().toStdString()] = it.value().toString().toStdString();
     c.classesPerBatch = int(number("classes_per_batch"));
     c.perClass = int(number("per_class"));
+    // Absent from runs written before the pair sampler: P x K batches.
+    if (json.contains(QLatin1String("sampler"))) {
+        c.sampler = text("sampler");
+        c.pairs = int(number("pairs"));
+        c.randomImages = int(number("random_images"));
+    }
     c.augment = flag("augment");
     c.optimizer = text("optimizer");
     c.learningRate = number("lr");

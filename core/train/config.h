@@ -20,8 +20,13 @@ struct ExperimentConfig
     bool normalize = false;
     std::string loss = "lifted";
     std::map<std::string, std::string> lossParams;
+    // Batches: "pk" (P classes x K images) or "pairs" (the paper's: positive
+    // pairs plus random images, see PairSampler).
+    std::string sampler = "pk";
     int classesPerBatch = 4;
     int perClass = 32;
+    int pairs = 32;
+    int randomImages = 64;
     bool augment = true;
     std::string optimizer = "adam"; // adam | adamw | sgd (momentum 0.9)
     double learningRate = 1e-3;
@@ -40,6 +45,7 @@ struct ExperimentConfig
     // Throws liftlab::Error naming the first invalid field.
     void validate() const;
     double learningRateAt(int64_t step) const;
+    int batchSize() const;
 };
 
 QJsonObject toJson(const ExperimentConfig &config);

@@ -81,7 +81,7 @@ struct Trainer::Private
     EmbeddingNet model;
     std::unique_ptr<Loss> loss;
     std::unique_ptr<torch::optim::Optimizer> optimizer;
-    std::unique_ptr<PKSampler> sampler;
+    std::unique_ptr<Sampler> sampler;
     RunDirectory run;
     int64_t step = 0; // finished steps
     // Across run() calls of this process, for summary.json and the snapshot rate.
@@ -101,7 +101,10 @@ struct Trainer::Private
         prepareCompute(config.threads);
         data = loadDataset(config.dataset, splitFromString(config.split));
         const std::vector<int64_t> labels = toVector(data.train.labels);
-        sampler = std::make_unique<PKSampler>(labels, config.classesPerBatch, config.perClass, config.seed);
+        if (config.sampler == "pairs")
+            sampler = std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
+        else
+            sampler = std::make_unique<PKSampler>(labels, config.classesPerBatch, config.perClass, config.seed);
         model = createModelFor(config, data.train.images.size(1));
         loss = info.create(params, lossContextFor(labels, config.embeddingDim, config.seed));
         optimizer = makeOptimizer(config, *model, *loss);
