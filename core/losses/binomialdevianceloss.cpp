@@ -5,6 +5,11 @@
 // C weighs the negatives, which far outnumber the positives. Defaults alpha 2,
 // beta 0.5, C 25 (as in Ustinova and Lempitsky 2016).
 #include "losses/loss.h"
+#include "losses/rowwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
 
 namespace liftlab {
 
@@ -23,20 +28,36 @@ public:
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
         const int64_t b = embeddings.size(0);
-        const torch::Tensor s = cosineSimilarities(embeddings);
-        const torch::Tensor same = labels.unsqueeze(0).eq(labels.unsqueeze(1));
-        const torch::Tensor upper = torch::ones({b, b}, same.options()).triu(1);
-        const torch::Tensor positive = same & upper, negative = same.logical_not() & upper;
-        const torch::Tensor terms = torch::where(same, torch::softplus(-m_alpha * (s - m_beta)),
-                                                 torch::softplus(m_alpha * m_cost * (s - m_beta)));
-        const double positives = positive.sum().item<double>(), negatives = negative.sum().item<double>();
+        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const int64_t *y = labelsCpu.data_ptr<int64_t>();
+        double positives = 0, negatives = 0;
+        for (int64_t i = 0; i < b; ++i)
+            for (int64_t j = i + 1; j < b; ++j)
+                (y[i] == y[j] ? positives : negatives) += 1;
+        const double positiveWeight = 1.0 / std::max(positives, 1.0), negativeWeight = 1.0 / std::max(negatives, 1.0);
+        // softplus(z) = log(1 + exp(z)) and its derivative, the logistic function.
+        auto softPlus = [](double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); };
+        auto logistic = [](double z) { return z > 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); };
+        const RowwiseResult r = rowwiseLoss(normalizeRows(embeddings), PairSpace::Similarity, true,
+                                            [&](int64_t i, const auto *s, auto *grad, auto *terms) {
+            using T = std::remove_const_t<std::remove_pointer_t<decltype(s)>>;
+            RowTerm row;
+            for (int64_t j = i + 1; j < b; ++j) {
+                const bool same = y[j] == y[i];
+                const double slope = same ? -m_alpha : m_alpha * m_cost;
+                const double z = slope * (s[j] - m_beta), weight = same ? positiveWeight : negativeWeight;
+                const double term = softPlus(z);
+                row.value += weight * term;
+                row.active += z > 0; // on the wrong side of beta
+                grad[j] = T(weight * slope * logistic(z));
+                terms[j] = T(term);
+            }
+            return row;
+        });
         LossOutput out;
-        out.loss = terms.masked_fill(positive.logical_not(), 0).sum() / std::max(positives, 1.0)
-            + terms.masked_fill(negative.logical_not(), 0).sum() / std::max(negatives, 1.0);
-        // Active: pairs on the wrong side of beta.
-        const torch::Tensor wrong = (positive & (s.detach() < m_beta)) | (negative & (s.detach() > m_beta));
-        out.activeFraction = positives + negatives > 0 ? wrong.sum().item<double>() / (positives + negatives) : 0.0;
-        out.pairTerms = (terms * upper + (terms * upper).t()).detach();
+        out.loss = r.loss;
+        out.activeFraction = positives + negatives > 0 ? r.active / (positives + negatives) : 0.0;
+        out.pairTerms = r.terms + r.terms.t();
         return out;
     }
 

@@ -5,6 +5,12 @@
 // the anchors that have both. Unlike the lifted loss of Song et al. it works
 // per anchor, and the soft maximum runs over positives too.
 #include "losses/loss.h"
+#include "losses/rowwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
 
 namespace liftlab {
 
@@ -21,25 +27,35 @@ public:
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
         const int64_t b = embeddings.size(0);
-        const torch::Tensor d = pairwiseDistances(embeddings);
-        const torch::Tensor same = labels.unsqueeze(0).eq(labels.unsqueeze(1));
-        const torch::Tensor positive = same & torch::eye(b, same.options()).logical_not();
-        const torch::Tensor negative = same.logical_not();
-        // Only anchors with a positive and a negative: every row of the soft
-        // maxima then has a finite entry, and no NaN reaches the gradient.
-        const torch::Tensor anchors = (positive.any(1) & negative.any(1)).nonzero().squeeze(1);
+        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const int64_t *y = labelsCpu.data_ptr<int64_t>();
+        const RowwiseResult r = rowwiseLoss(embeddings, PairSpace::Distance, false,
+                                            [&](int64_t i, const auto *d, auto *grad, auto *) {
+            using T = std::remove_const_t<std::remove_pointer_t<decltype(d)>>;
+            auto positive = [&](int64_t k) { return k != i && y[k] == y[i]; };
+            auto negative = [&](int64_t k) { return y[k] != y[i]; };
+            std::vector<T> z(static_cast<size_t>(b)), positiveWeight(static_cast<size_t>(b)),
+                negativeWeight(static_cast<size_t>(b));
+            const double positives = logSumExp(d, b, positive, positiveWeight.data(), false);
+            for (int64_t k = 0; k < b; ++k)
+                z[size_t(k)] = T(m_margin) - d[k];
+            const double negatives = logSumExp(z.data(), b, negative, negativeWeight.data(), false);
+            RowTerm row;
+            // Only anchors with a positive and a negative count.
+            if (positives == -INFINITY || negatives == -INFINITY)
+                return row;
+            row.count = 1;
+            row.value = std::max(0.0, positives + negatives);
+            if (row.value > 0) {
+                row.active = 1;
+                for (int64_t k = 0; k < b; ++k)
+                    grad[k] = positiveWeight[size_t(k)] - negativeWeight[size_t(k)];
+            }
+            return row;
+        });
         LossOutput out;
-        if (anchors.numel() == 0) {
-            out.loss = embeddings.sum() * 0; // zero, with a (zero) gradient
-            return out;
-        }
-        const torch::Tensor da = d.index_select(0, anchors);
-        const torch::Tensor pos = positive.index_select(0, anchors), neg = negative.index_select(0, anchors);
-        const torch::Tensor positives = torch::logsumexp(da.masked_fill(pos.logical_not(), -INFINITY), 1);
-        const torch::Tensor negatives = torch::logsumexp((m_margin - da).masked_fill(neg.logical_not(), -INFINITY), 1);
-        const torch::Tensor terms = torch::relu(positives + negatives);
-        out.loss = terms.mean();
-        out.activeFraction = (terms > 0).sum().item<double>() / double(anchors.numel());
+        out.loss = r.loss;
+        out.activeFraction = r.count > 0 ? r.active / r.count : 0.0;
         return out;
     }
 

@@ -9,6 +9,11 @@
 // zero, as in the authors' code). Defaults: alpha 2 and beta 50 from the
 // paper, lambda 0.5 and eps 0.1 from the authors' code.
 #include "losses/loss.h"
+#include "losses/rowwise.h"
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
 
 namespace liftlab {
 
@@ -28,31 +33,50 @@ public:
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
         const int64_t b = embeddings.size(0);
-        const torch::Tensor s = cosineSimilarities(embeddings);
-        const torch::Tensor same = labels.unsqueeze(0).eq(labels.unsqueeze(1));
-        const torch::Tensor positive = same & torch::eye(b, same.options()).logical_not();
-        const torch::Tensor negative = same.logical_not();
-        // Mining looks at the similarities only; it is not differentiated.
-        const torch::Tensor sd = s.detach();
-        const torch::Tensor hardestPositive = sd.masked_fill(positive.logical_not(), INFINITY).amin(1, true);
-        const torch::Tensor hardestNegative = sd.masked_fill(negative.logical_not(), -INFINITY).amax(1, true);
-        const torch::Tensor keptNegative = negative & (sd + m_epsilon > hardestPositive);
-        const torch::Tensor keptPositive = positive & (sd - m_epsilon < hardestNegative);
-        const torch::Tensor valid = keptPositive.any(1) & keptNegative.any(1);
-
-        // log(1 + sum_kept exp(z)) as a log-sum-exp with a zero column: finite
-        // for every row, so rows with nothing kept give no NaN gradients.
-        auto softPlusSum = [&](const torch::Tensor &z, const torch::Tensor &kept) {
-            const torch::Tensor zero = torch::zeros({b, 1}, z.options());
-            return torch::logsumexp(torch::cat({zero, z.masked_fill(kept.logical_not(), -INFINITY)}, 1), 1);
-        };
-        const torch::Tensor terms = softPlusSum(-m_alpha * (s - m_lambda), keptPositive) / m_alpha
-            + softPlusSum(m_beta * (s - m_lambda), keptNegative) / m_beta;
+        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const int64_t *y = labelsCpu.data_ptr<int64_t>();
+        const RowwiseResult r = rowwiseLoss(normalizeRows(embeddings), PairSpace::Similarity, false,
+                                            [&](int64_t i, const auto *s, auto *grad, auto *) {
+            using T = std::remove_const_t<std::remove_pointer_t<decltype(s)>>;
+            auto positive = [&](int64_t k) { return k != i && y[k] == y[i]; };
+            auto negative = [&](int64_t k) { return y[k] != y[i]; };
+            // Mining looks at the similarities only; it is not differentiated.
+            T hardestPositive = INFINITY, hardestNegative = -INFINITY;
+            for (int64_t k = 0; k < b; ++k) {
+                if (positive(k))
+                    hardestPositive = std::min(hardestPositive, s[k]);
+                if (negative(k))
+                    hardestNegative = std::max(hardestNegative, s[k]);
+            }
+            auto keptPositive = [&](int64_t k) { return positive(k) && s[k] - T(m_epsilon) < hardestNegative; };
+            auto keptNegative = [&](int64_t k) { return negative(k) && s[k] + T(m_epsilon) > hardestPositive; };
+            RowTerm term;
+            term.count = 1;
+            int64_t kept[2] = {0, 0};
+            for (int64_t k = 0; k < b; ++k) {
+                kept[0] += keptPositive(k);
+                kept[1] += keptNegative(k);
+            }
+            // Anchors that keep no pair of one kind add zero, as in the authors' code.
+            if (kept[0] == 0 || kept[1] == 0)
+                return term;
+            std::vector<T> z(static_cast<size_t>(b)), weight(static_cast<size_t>(b));
+            for (int64_t k = 0; k < b; ++k)
+                z[size_t(k)] = T(-m_alpha * (s[k] - m_lambda));
+            term.value = logSumExp(z.data(), b, keptPositive, weight.data(), true) / m_alpha;
+            for (int64_t k = 0; k < b; ++k)
+                grad[k] -= weight[size_t(k)];
+            for (int64_t k = 0; k < b; ++k)
+                z[size_t(k)] = T(m_beta * (s[k] - m_lambda));
+            term.value += logSumExp(z.data(), b, keptNegative, weight.data(), true) / m_beta;
+            for (int64_t k = 0; k < b; ++k)
+                grad[k] += weight[size_t(k)];
+            term.active = double(kept[0] + kept[1]);
+            return term;
+        });
         LossOutput out;
-        out.loss = terms.masked_fill(valid.logical_not(), 0).sum() / double(b);
-        const double pairs = (positive | negative).sum().item<double>();
-        const torch::Tensor kept = (keptPositive | keptNegative) & valid.unsqueeze(1);
-        out.activeFraction = pairs > 0 ? kept.sum().item<double>() / pairs : 0.0;
+        out.loss = r.loss;
+        out.activeFraction = b > 1 ? r.active / double(b * (b - 1)) : 0.0;
         return out;
     }
 
