@@ -374,8 +374,8 @@ Reference referenceFor(const QString &loss, double margin, Loss &l)
             for (size_t i = 0; i < u.size(); ++i)
                 for (size_t j = 0; j < u.size(); ++j)
                     d[int64_t(i)][int64_t(j)] = distance(u, i, j);
-            std::mt19937_64 rng = stepGenerator(testContext().seed, 0, 3);
-            const torch::Tensor t = distanceWeightedTriplets(d, torch::tensor(y), int64_t(x[0].size()), 0.5, 1.4, rng);
+            const torch::Tensor t = distanceWeightedTriplets(d, torch::tensor(y), int64_t(x[0].size()), 0.5, 1.4,
+                                                             testContext().seed, 0);
             return marginReference(x, toMatrix(t), parameterOf(l, "beta")[0][0]);
         };
     if (loss == "lifted")
@@ -602,11 +602,10 @@ private Q_SLOTS:
             expected.push_back(v < 1.4 ? inverseDensity(v) : 0.0);
         const double total = std::accumulate(expected.begin(), expected.end(), 0.0);
 
-        std::mt19937_64 rng(1);
         std::vector<int> counts(at.size(), 0);
         const int draws = 20000;
         for (int i = 0; i < draws; ++i) {
-            const torch::Tensor t = distanceWeightedTriplets(d, y, dim, 0.5, 1.4, rng);
+            const torch::Tensor t = distanceWeightedTriplets(d, y, dim, 0.5, 1.4, 1, i);
             QCOMPARE(t.size(0), int64_t(2)); // (0, 1, n) and (1, 0, n)
             QCOMPARE(t[0][0].item<int64_t>(), int64_t(0));
             const int64_t n = t[0][2].item<int64_t>();
@@ -625,7 +624,7 @@ private Q_SLOTS:
         torch::Tensor far = torch::full({4, 4}, 1.9, torch::kFloat64);
         std::vector<int> farCounts(4, 0);
         for (int i = 0; i < 4000; ++i)
-            ++farCounts[size_t(distanceWeightedTriplets(far, torch::tensor({0, 0, 1, 2}), dim, 0.5, 1.4, rng)[0][2].item<int64_t>())];
+            ++farCounts[size_t(distanceWeightedTriplets(far, torch::tensor({0, 0, 1, 2}), dim, 0.5, 1.4, 2, i)[0][2].item<int64_t>())];
         QCOMPARE(farCounts[0] + farCounts[1], 0);
         QVERIFY(farCounts[2] > 1800 && farCounts[3] > 1800);
     }

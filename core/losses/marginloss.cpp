@@ -1,63 +1,77 @@
 // Margin loss with distance-weighted sampling (Wu, Manmatha, Smola,
 // Krähenbühl, ICCV 2017). On the L2-normalised embeddings, for triplets
-// (a, p, n) from distanceWeightedTriplets:
+// (a, p, n) drawn by distance-weighted sampling:
 //   L = sum [ (alpha + D_ap - beta)_+ + (alpha - D_an + beta)_+ ] / #(non-zero terms)
 // with beta, the boundary between positive and negative distances, learned
 // (initial 1.2, margin alpha 0.2, sampling cut-offs 0.5 and 1.4, all from
-// the paper). Sampling draws from stepGenerator(seed, step), see beginStep.
+// the paper). Anchor a's negatives are drawn from stepGenerator(seed, step,
+// 3 + a), see beginStep, so the rows can be sampled in parallel.
 #include "data/sampler.h"
 #include "losses/loss.h"
+#include "losses/rowwise.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 namespace liftlab {
 
+namespace {
+
+// Anchor a's triplets (a, p, n), appended to `out`, from its row of distances.
+template <typename T>
+void sampleAnchor(int64_t a, const T *d, const int64_t *y, int64_t b, int64_t dim, double cutoff, double nonzeroCutoff,
+                  std::mt19937_64 &rng, std::vector<int64_t> &out)
+{
+    // 1/q(d) in logs, over a's negatives; the others get no weight.
+    const double n = double(dim);
+    std::vector<double> logWeight(static_cast<size_t>(b), -INFINITY), cumulative(static_cast<size_t>(b));
+    double top = -INFINITY;
+    bool anyNegative = false;
+    for (int64_t k = 0; k < b; ++k) {
+        if (y[k] == y[a])
+            continue;
+        anyNegative = true;
+        if (d[k] >= nonzeroCutoff)
+            continue;
+        const double dk = std::max(double(d[k]), cutoff);
+        logWeight[size_t(k)] = (2.0 - n) * std::log(dk) - (n - 3.0) / 2.0 * std::log(std::max(1.0 - 0.25 * dk * dk, 1e-8));
+        top = std::max(top, logWeight[size_t(k)]);
+    }
+    if (!anyNegative)
+        return;
+    const bool uniform = top == -INFINITY; // no negative within the cut-off
+    double total = 0;
+    for (int64_t k = 0; k < b; ++k) {
+        total += uniform ? (y[k] != y[a] ? 1.0 : 0.0) : std::exp(logWeight[size_t(k)] - top);
+        cumulative[size_t(k)] = total;
+    }
+    std::uniform_real_distribution<double> draw(0.0, total);
+    for (int64_t p = 0; p < b; ++p) {
+        if (p == a || y[p] != y[a])
+            continue;
+        // The first k with cumulative[k] > u: zero-weight entries are never chosen.
+        const double u = draw(rng);
+        const int64_t k = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
+        out.insert(out.end(), {a, p, std::min(k, b - 1)});
+    }
+}
+
+} // namespace
+
 torch::Tensor distanceWeightedTriplets(const torch::Tensor &distances, const torch::Tensor &labels, int64_t dim,
-                                       double cutoff, double nonzeroCutoff, std::mt19937_64 &rng)
+                                       double cutoff, double nonzeroCutoff, uint64_t seed, int64_t step)
 {
     const torch::Tensor dist = distances.detach().to(torch::kFloat64).contiguous();
     const torch::Tensor label = labels.to(torch::kInt64).contiguous();
     const int64_t b = dist.size(0);
-    const double *d = dist.data_ptr<double>();
-    const int64_t *y = label.data_ptr<int64_t>();
-    const double n = double(dim);
     std::vector<int64_t> triplets;
-    std::vector<double> logWeight(static_cast<size_t>(b)), cumulative(static_cast<size_t>(b));
     for (int64_t a = 0; a < b; ++a) {
-        // 1/q(d) in logs, over a's negatives; the others get no weight.
-        double top = -INFINITY;
-        bool anyNegative = false;
-        for (int64_t k = 0; k < b; ++k) {
-            logWeight[k] = -INFINITY;
-            if (y[k] == y[a])
-                continue;
-            anyNegative = true;
-            const double dk = std::max(d[a * b + k], cutoff);
-            if (d[a * b + k] >= nonzeroCutoff)
-                continue;
-            logWeight[k] = (2.0 - n) * std::log(dk) - (n - 3.0) / 2.0 * std::log(std::max(1.0 - 0.25 * dk * dk, 1e-8));
-            top = std::max(top, logWeight[k]);
-        }
-        if (!anyNegative)
-            continue;
-        double total = 0;
-        for (int64_t k = 0; k < b; ++k) {
-            const bool uniform = top == -INFINITY; // no negative within the cut-off
-            total += uniform ? (y[k] != y[a] ? 1.0 : 0.0) : std::exp(logWeight[k] - top);
-            cumulative[k] = total;
-        }
-        std::uniform_real_distribution<double> uniform(0.0, total);
-        for (int64_t p = 0; p < b; ++p) {
-            if (p == a || y[p] != y[a])
-                continue;
-            const double u = uniform(rng);
-            // The first k with cumulative[k] > u; skipping zero-weight entries.
-            const int64_t k = std::min<int64_t>(b - 1, std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin());
-            triplets.insert(triplets.end(), {a, p, k});
-        }
+        std::mt19937_64 rng = stepGenerator(seed, step, 3 + uint64_t(a));
+        sampleAnchor(a, dist.data_ptr<double>() + a * b, label.data_ptr<int64_t>(), b, dim, cutoff, nonzeroCutoff, rng,
+                     triplets);
     }
     return torch::tensor(triplets, torch::kInt64).view({-1, 3});
 }
@@ -82,19 +96,47 @@ public:
 
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
-        const torch::Tensor d = pairwiseDistances(normalizeRows(embeddings));
-        std::mt19937_64 rng = stepGenerator(m_seed, m_step, 3);
-        const torch::Tensor t = distanceWeightedTriplets(d, labels, embeddings.size(1), m_cutoff, m_nonzeroCutoff, rng);
-        const torch::Tensor beta = m_beta.to(embeddings.scalar_type());
-        const torch::Tensor a = t.select(1, 0), p = t.select(1, 1), n = t.select(1, 2);
-        const int64_t b = d.size(0);
-        const torch::Tensor flat = d.flatten();
-        const torch::Tensor positive = torch::relu(m_alpha + flat.index_select(0, a * b + p) - beta);
-        const torch::Tensor negative = torch::relu(m_alpha - flat.index_select(0, a * b + n) + beta);
-        const torch::Tensor active = (positive.detach() > 0).sum() + (negative.detach() > 0).sum();
+        const int64_t b = embeddings.size(0), dim = embeddings.size(1);
+        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const int64_t *y = labelsCpu.data_ptr<int64_t>();
+        const double beta = m_beta.item<double>();
+        // Each row's terms, and their derivatives with respect to beta
+        // (-1 per active positive term, +1 per active negative one).
+        std::vector<double> betaSlope(static_cast<size_t>(b), 0.0);
+        const RowwiseResult r = rowwiseLoss(normalizeRows(embeddings), PairSpace::Distance, false,
+                                            [&](int64_t a, const auto *d, auto *grad, auto *) {
+            using T = std::remove_const_t<std::remove_pointer_t<decltype(d)>>;
+            std::vector<int64_t> triplets;
+            std::mt19937_64 rng = stepGenerator(m_seed, m_step, 3 + uint64_t(a));
+            sampleAnchor(a, d, y, b, dim, m_cutoff, m_nonzeroCutoff, rng, triplets);
+            RowTerm row;
+            for (size_t t = 0; t < triplets.size(); t += 3) {
+                const int64_t p = triplets[t + 1], n = triplets[t + 2];
+                const double positive = m_alpha + d[p] - beta, negative = m_alpha - d[n] + beta;
+                if (positive > 0) {
+                    row.value += positive;
+                    row.count += 1;
+                    grad[p] += T(1);
+                    betaSlope[size_t(a)] -= 1;
+                }
+                if (negative > 0) {
+                    row.value += negative;
+                    row.count += 1;
+                    grad[n] -= T(1);
+                    betaSlope[size_t(a)] += 1;
+                }
+                row.active += 1; // triplets, for the fraction below
+            }
+            return row;
+        });
+        // beta's share: the same normalisation as the rows' (their count).
+        double slope = 0;
+        for (double s : betaSlope)
+            slope += s;
+        const torch::Tensor betaTerm = (m_beta.to(r.loss.scalar_type()) - beta).sum() * (slope / std::max(r.count, 1.0));
         LossOutput out;
-        out.loss = (positive.sum() + negative.sum()) / active.clamp_min(1).to(embeddings.scalar_type());
-        out.activeFraction = t.size(0) > 0 ? active.item<double>() / double(2 * t.size(0)) : 0.0;
+        out.loss = r.loss + betaTerm;
+        out.activeFraction = r.active > 0 ? r.count / (2 * r.active) : 0.0;
         return out;
     }
 
@@ -106,7 +148,6 @@ private:
 };
 
 } // namespace
-
 LossInfo marginLossInfo()
 {
     LossInfo info;
