@@ -25,10 +25,12 @@ template <typename T>
 void sampleAnchor(int64_t a, const T *d, const int64_t *y, int64_t b, int64_t dim, double cutoff, double nonzeroCutoff,
                   std::mt19937_64 &rng, std::vector<int64_t> &out)
 {
-    // 1/q(d) in logs, over a's negatives; the others get no weight.
-    const double n = double(dim);
-    std::vector<double> logWeight(static_cast<size_t>(b), -INFINITY), cumulative(static_cast<size_t>(b));
-    double top = -INFINITY;
+    // 1/q(d) in logs, over a's negatives; the others get no weight. In the
+    // distances' precision: float's logarithms are the sampler's main cost.
+    const T n = T(dim);
+    std::vector<T> logWeight(static_cast<size_t>(b), -INFINITY);
+    std::vector<double> cumulative(static_cast<size_t>(b));
+    T top = -INFINITY;
     bool anyNegative = false;
     for (int64_t k = 0; k < b; ++k) {
         if (y[k] == y[a])
@@ -36,8 +38,8 @@ void sampleAnchor(int64_t a, const T *d, const int64_t *y, int64_t b, int64_t di
         anyNegative = true;
         if (d[k] >= nonzeroCutoff)
             continue;
-        const double dk = std::max(double(d[k]), cutoff);
-        logWeight[size_t(k)] = (2.0 - n) * std::log(dk) - (n - 3.0) / 2.0 * std::log(std::max(1.0 - 0.25 * dk * dk, 1e-8));
+        const T dk = std::max(d[k], T(cutoff));
+        logWeight[size_t(k)] = (2 - n) * std::log(dk) - (n - 3) / 2 * std::log(std::max(1 - dk * dk / 4, T(1e-8)));
         top = std::max(top, logWeight[size_t(k)]);
     }
     if (!anyNegative)
@@ -45,7 +47,7 @@ void sampleAnchor(int64_t a, const T *d, const int64_t *y, int64_t b, int64_t di
     const bool uniform = top == -INFINITY; // no negative within the cut-off
     double total = 0;
     for (int64_t k = 0; k < b; ++k) {
-        total += uniform ? (y[k] != y[a] ? 1.0 : 0.0) : std::exp(logWeight[size_t(k)] - top);
+        total += uniform ? (y[k] != y[a] ? 1.0 : 0.0) : std::exp(double(logWeight[size_t(k)] - top));
         cumulative[size_t(k)] = total;
     }
     std::uniform_real_distribution<double> draw(0.0, total);
