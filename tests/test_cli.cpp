@@ -258,34 +258,40 @@ private Q_SLOTS:
 
     void compareTrainsEachLossAsAlone()
     {
-        // Two losses on the same data, seed and batches; each compared run
-        // must equal the same loss trained alone.
+        // Three losses on the same data, seed and batches (one with learned
+        // proxies); each compared run must equal the same loss trained alone.
         const QStringList common{"--dataset", q(m_data), "--iterations", "12", "-P", "4", "-K", "4", "--threads", "2"};
         const std::string folder = m_dir.file("comparison");
-        Result r = runCli(QStringList{"compare", "--losses", "lifted,triplet:miner=batch-hard:margin=0.2", "--out", q(folder)}
+        Result r = runCli(QStringList{"compare", "--losses", "lifted,triplet:miner=batch-hard:margin=0.2,proxy-anchor:alpha=16",
+                                      "--out", q(folder)}
                           + common);
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         QVERIFY2(r.out.contains("triplet:miner=batch-hard:margin=0.2") && r.out.contains("MAP@R"), qPrintable(r.out));
         for (const char *file : {"comparison.json", "results.csv", "results.md", "01-lifted/eval.jsonl",
-                                 "02-triplet-miner-batch-hard-margin-0.2/eval.jsonl"})
+                                 "02-triplet-miner-batch-hard-margin-0.2/eval.jsonl", "03-proxy-anchor-alpha-16/eval.jsonl"})
             QVERIFY2(fs::exists(fs::path(folder) / file), file);
-        QCOMPARE(readText(fs::path(folder) / "results.csv").count('\n'), 3); // header and two rows
+        QCOMPARE(readText(fs::path(folder) / "results.csv").count('\n'), 4); // header and three rows
 
-        const std::string alone = m_dir.file("triplet-alone");
-        r = runCli(QStringList{"train", "--loss", "triplet", "--param", "miner=batch-hard", "--margin", "0.2", "--out",
-                               q(alone)} + common);
-        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
-        const fs::path compared = fs::path(folder) / "02-triplet-miner-batch-hard-margin-0.2";
-        // The same losses step by step, and the same final evaluation.
-        QCOMPARE(column(compared / "metrics.jsonl", "loss"), column(fs::path(alone) / "metrics.jsonl", "loss"));
-        for (const char *metric : {"recall_at_1", "map_at_r", "nmi"})
-            QCOMPARE(column(compared / "eval.jsonl", metric), column(fs::path(alone) / "eval.jsonl", metric));
-        // The same batches for both compared losses: the last batch's images.
-        const QJsonObject a = readJson(fs::path(folder) / "01-lifted" / "snapshot.json");
-        const QJsonObject b = readJson(compared / "snapshot.json");
-        QVERIFY(!a.value("indices").toArray().isEmpty());
-        QCOMPARE(a.value("indices").toArray(), b.value("indices").toArray());
-        QCOMPARE(a.value("step").toInteger(), b.value("step").toInteger());
+        const std::vector<std::pair<std::string, QStringList>> alone = {
+            {"02-triplet-miner-batch-hard-margin-0.2", {"--loss", "triplet", "--param", "miner=batch-hard", "--margin", "0.2"}},
+            {"03-proxy-anchor-alpha-16", {"--loss", "proxy-anchor", "--param", "alpha=16"}},
+        };
+        for (const auto &[name, args] : alone) {
+            const std::string out = m_dir.file(name + "-alone");
+            r = runCli(QStringList{"train", "--out", q(out)} + args + common);
+            QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+            const fs::path compared = fs::path(folder) / name;
+            // The same losses step by step, and the same final evaluation.
+            QCOMPARE(column(compared / "metrics.jsonl", "loss"), column(fs::path(out) / "metrics.jsonl", "loss"));
+            for (const char *metric : {"recall_at_1", "map_at_r", "nmi"})
+                QCOMPARE(column(compared / "eval.jsonl", metric), column(fs::path(out) / "eval.jsonl", metric));
+            // The same batches for all compared losses: the last batch's images.
+            const QJsonObject a = readJson(fs::path(folder) / "01-lifted" / "snapshot.json");
+            const QJsonObject b = readJson(compared / "snapshot.json");
+            QVERIFY(!a.value("indices").toArray().isEmpty());
+            QCOMPARE(a.value("indices").toArray(), b.value("indices").toArray());
+            QCOMPARE(a.value("step").toInteger(), b.value("step").toInteger());
+        }
     }
 
     void metricsOfPerfectClusters()
