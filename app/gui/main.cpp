@@ -41,7 +41,11 @@ int main(int argc, char **argv)
                                        QStringLiteral("dir"));
     const QCommandLineOption open(QStringLiteral("open"), QStringLiteral("Show this run directory (followed live)."),
                                   QStringLiteral("run"));
-    parser.addOptions({start, config, iterations, evalEvery, workspace, open});
+    const QCommandLineOption openComparison(QStringLiteral("open-comparison"),
+                                            QStringLiteral("Show this comparison folder (liftlab-cli compare or the "
+                                                           "GUI's compare mode) in the comparison window."),
+                                            QStringLiteral("dir"));
+    parser.addOptions({start, config, iterations, evalEvery, workspace, open, openComparison});
     parser.process(app);
 
     MainWindow window;
@@ -74,6 +78,8 @@ int main(int argc, char **argv)
     window.show();
     if (parser.isSet(open))
         window.openRun(parser.value(open));
+    if (parser.isSet(openComparison))
+        window.openComparison(parser.value(openComparison));
     if (parser.isSet(start))
         QTimer::singleShot(0, &window, &MainWindow::startTraining);
     return app.exec();
