@@ -13,6 +13,7 @@
 #include "comparisonsession.h"
 #include "comparisontablemodel.h"
 #include "comparisonwindow.h"
+#include "comparisonworker.h"
 #include "embeddingview.h"
 #include "experimentpanel.h"
 #include "heatmapwidget.h"
@@ -146,7 +147,9 @@ private Q_SLOTS:
 
     void comparisonRunsToTheEndAndFillsEveryView()
     {
-        auto w = newWindow(tinyConfig(30));
+        ExperimentConfig config = tinyConfig(30);
+        config.checkpointEvery = 0; // snapshots only from the comparison's schedule (and the end)
+        auto w = newWindow(config);
         ComparisonWindow *c = w->comparisonWindow();
         c->setLosses({choice("lifted"), choice("contrastive"), choice("triplet", {{"miner", "semi-hard"}})});
         QCOMPARE(c->validationError(), QString());
@@ -171,15 +174,22 @@ private Q_SLOTS:
             QCOMPARE(c->metricsChart()->mapSeries(run)->count(), 3);
         }
         QCOMPARE(c->lossChart()->series(2)->name(), QStringLiteral("triplet:miner=semi-hard"));
-        // Divided by its first value, each curve starts at 1.
+        // Divided by its first value, each curve starts at 1; undivided, at the loss itself.
         c->lossChart()->setSmoothing(0);
         c->lossChart()->setNormalized(true);
         for (int run = 0; run < 3; ++run)
             QCOMPARE(c->lossChart()->series(run)->at(0).y(), 1.0);
+        c->lossChart()->setNormalized(false);
+        const Comparison written = Comparison::open(m_finished.toStdString());
+        for (int run = 0; run < 3; ++run) {
+            const auto steps = RunDirectory::readSteps((fs::path(written.runPath(size_t(run))) / "metrics.jsonl").string());
+            QCOMPARE(int(steps.size()), 30);
+            QCOMPARE(c->lossChart()->series(run)->at(0).y(), steps.front().loss);
+        }
 
         // Identical batches: the same snapshot steps, the same images at each.
         QCOMPARE(int(r.snapshots.size()), 3);
-        QVERIFY(r.snapshots[0].size() >= 3); // steps 10, 20, 30
+        QCOMPARE(int(r.snapshots[0].size()), 30 / ComparisonWorker::kStepsPerTurn); // steps 10, 20, 30
         for (int run = 1; run < 3; ++run)
             QCOMPARE(r.snapshots[run], r.snapshots[0]);
         // The heatmaps show that same last batch side by side.

@@ -65,6 +65,11 @@ QColor comparisonColour(int run)
     return QColor::fromRgb(categorical(run));
 }
 
+int comparisonColumns(int runs)
+{
+    return runs == 4 ? 2 : std::clamp(runs, 2, 3);
+}
+
 ComparisonLossChart::ComparisonLossChart(QWidget *parent)
     : QWidget(parent)
 {
@@ -83,6 +88,7 @@ ComparisonLossChart::ComparisonLossChart(QWidget *parent)
     m_normalizeBox->setObjectName(QStringLiteral("normalizeLossBox"));
     m_normalizeBox->setToolTip(tr("Losses have different scales: divided by its value at the first step, each curve "
                                   "starts at 1 and shows how fast it falls"));
+    m_normalizeBox->setChecked(m_normalized);
     connect(m_normalizeBox, &QCheckBox::toggled, this, &ComparisonLossChart::setNormalized);
     m_smoothingBox = new QDoubleSpinBox;
     m_smoothingBox->setObjectName(QStringLiteral("comparisonSmoothingBox"));
@@ -111,7 +117,7 @@ ComparisonLossChart::ComparisonLossChart(QWidget *parent)
     m_refreshTimer.setSingleShot(true);
     m_refreshTimer.setInterval(kRefreshMs);
     connect(&m_refreshTimer, &QTimer::timeout, this, &ComparisonLossChart::refresh);
-    refresh();
+    setNormalized(m_normalized);
 }
 
 void ComparisonLossChart::setRuns(const QStringList &labels)

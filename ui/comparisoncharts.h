@@ -22,6 +22,9 @@ class ChartView;
 
 // The colour of run i of a comparison, the same in every view.
 QColor comparisonColour(int run);
+// How many panels a row holds when `runs` views stand side by side: as
+// square as the window allows (2 x 2 for four, rows of three for five or six).
+int comparisonColumns(int runs);
 
 // The training losses of a comparison overlaid, one colour per loss: each
 // a debiased moving average, optionally divided by its value at the first
@@ -62,7 +65,7 @@ private:
     void scheduleRefresh();
 
     std::vector<Run> m_runs;
-    bool m_normalized = false;
+    bool m_normalized = true; // losses differ in scale by orders of magnitude
     double m_beta = 0.9;
     bool m_zoomed = false;
     QChart *m_chart = nullptr;

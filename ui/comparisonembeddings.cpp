@@ -85,7 +85,7 @@ void ComparisonEmbeddings::setRuns(const QStringList &labels, const std::vector<
     m_pending = 0;
     m_wanted = false;
     auto *grid = static_cast<QGridLayout *>(m_grid->layout());
-    const int columns = labels.size() <= 2 ? 2 : 3;
+    const int columns = comparisonColumns(int(labels.size()));
     for (int i = 0; i < labels.size() && size_t(i) < contexts.size(); ++i) {
         Run r;
         r.context = contexts[size_t(i)];

@@ -15,12 +15,6 @@
 
 namespace liftlab {
 
-namespace {
-
-constexpr int kColumns = 3; // heatmaps in a row: 2 losses side by side, 4-6 in two rows
-
-} // namespace
-
 ComparisonHeatmaps::ComparisonHeatmaps(QWidget *parent)
     : QWidget(parent)
 {
@@ -73,7 +67,7 @@ void ComparisonHeatmaps::setRuns(const QStringList &labels)
     }
     m_runs.clear();
     auto *grid = static_cast<QGridLayout *>(m_grid->layout());
-    const int columns = labels.size() <= 2 ? 2 : kColumns;
+    const int columns = comparisonColumns(int(labels.size()));
     for (int i = 0; i < labels.size(); ++i) {
         Run r;
         r.label = labels[i];

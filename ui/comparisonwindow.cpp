@@ -39,6 +39,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <optional>
 
 namespace liftlab {
 
@@ -134,6 +135,8 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
     connect(m_session, &ComparisonSession::finished, this, &ComparisonWindow::onFinished);
     connect(m_session, &ComparisonSession::failed, this, [this](const QString &message) {
         m_log->appendError(message);
+        if (!QFileInfo::exists(m_folder)) // nothing was trained: the folder went again
+            showComparison(std::nullopt);
         m_progressLabel->setText(tr("failed"));
         showError(tr("The comparison failed"), message);
         Q_EMIT comparisonEnded(m_folder);
@@ -154,8 +157,11 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
 
 ComparisonWindow::~ComparisonWindow()
 {
-    // Stop the runs before the widgets their signals feed go away.
+    // Stop the runs before the widgets their signals feed go away, and let
+    // the views go of the runs' contexts before those are deleted.
     shutdown();
+    m_embeddings->setRuns({}, {});
+    m_retrieval->setRuns({}, {});
 }
 
 QWidget *ComparisonWindow::createSetup()
@@ -264,10 +270,6 @@ void ComparisonWindow::createActions()
     m_openAction = new QAction(s->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open comparison..."), this);
     m_openAction->setObjectName(QStringLiteral("openComparisonAction"));
     connect(m_openAction, &QAction::triggered, this, &ComparisonWindow::openDialog);
-    m_csvAction = new QAction(tr("Export results as CSV..."), this);
-    connect(m_csvAction, &QAction::triggered, this, [this] { exportDialog(false); });
-    m_markdownAction = new QAction(tr("Export results as Markdown..."), this);
-    connect(m_markdownAction, &QAction::triggered, this, [this] { exportDialog(true); });
 
     QToolBar *bar = addToolBar(tr("Comparison"));
     bar->setObjectName(QStringLiteral("comparisonToolBar"));
@@ -277,8 +279,6 @@ void ComparisonWindow::createActions()
     bar->addAction(m_stopAction);
     bar->addSeparator();
     bar->addAction(m_openAction);
-    bar->addAction(m_csvAction);
-    bar->addAction(m_markdownAction);
     m_progressLabel = new QLabel;
     m_progressLabel->setObjectName(QStringLiteral("comparisonProgress"));
     statusBar()->addPermanentWidget(m_progressLabel);
@@ -414,8 +414,12 @@ void ComparisonWindow::updateBaseSummary()
 {
     if (!m_experiment)
         return;
-    const ExperimentConfig c = m_experiment->config();
-    m_baseSummary->setText(tr("<b>Base experiment</b> (the main window's Experiment panel): %1, %2 split, %3 "
+    // While a comparison trains, its own experiment; else the one Start would use.
+    const bool running = m_session->isRunning() && m_comparison;
+    const ExperimentConfig c = running ? m_comparison->base() : m_experiment->config();
+    m_baseSummary->setText((running ? tr("<b>Training on</b>") : tr("<b>Base experiment</b> (the main window's "
+                                                                    "Experiment panel)"))
+                           + tr(": %1, %2 split, %3 "
                               "(d = %4), P x K = %5 x %6, %7 steps, evaluation every %8, seed %9. Every loss "
                               "starts from the same network and sees the same batches.")
                                .arg(q(c.dataset), q(c.split), q(c.model))
@@ -455,18 +459,24 @@ void ComparisonWindow::startComparison()
     m_session->start(folder);
 }
 
-void ComparisonWindow::showComparison(const Comparison &comparison)
+void ComparisonWindow::showComparison(const std::optional<Comparison> &comparison)
 {
-    m_comparison = std::make_unique<Comparison>(comparison);
-    m_folder = q(comparison.folder());
+    m_comparison.reset();
+    if (comparison)
+        m_comparison = std::make_unique<Comparison>(*comparison);
+    m_folder = comparison ? q(comparison->folder()) : QString();
     QStringList labels;
-    for (const LossChoice &c : comparison.losses())
-        labels.append(q(c.label));
+    if (comparison)
+        for (const LossChoice &c : comparison->losses())
+            labels.append(q(c.label));
     m_runStep.assign(size_t(labels.size()), 0);
     m_lossChart->setRuns(labels);
     m_metricsChart->setRuns(labels);
-    m_metricsChart->setIterations(comparison.base().iterations);
+    m_metricsChart->setIterations(comparison ? comparison->base().iterations : 0);
     m_heatmaps->setRuns(labels);
+    // The views let go of the old runs' contexts before those are deleted.
+    m_embeddings->setRuns({}, {});
+    m_retrieval->setRuns({}, {});
     m_contexts.clear();
     std::vector<ExplorerContext *> contexts;
     for (int i = 0; i < labels.size(); ++i) {
@@ -475,9 +485,19 @@ void ComparisonWindow::showComparison(const Comparison &comparison)
     }
     m_embeddings->setRuns(labels, contexts);
     m_retrieval->setRuns(labels, contexts);
-    refreshTable();
+    m_table->setRows(m_comparison ? comparisonResults(*m_comparison) : std::vector<ComparisonRow>());
     m_folderLabel->setText(QDir::toNativeSeparators(m_folder));
-    setWindowTitle(tr("LiftLab - Compare losses - %1").arg(QFileInfo(m_folder).fileName()));
+    setWindowTitle(m_comparison ? tr("LiftLab - Compare losses - %1").arg(QFileInfo(m_folder).fileName())
+                                : tr("LiftLab - Compare losses"));
+    if (m_comparison) {
+        const ExperimentConfig &b = m_comparison->base();
+        m_log->appendMessage(tr("Comparison %1: %2 losses on %3 (%4 split), %5, %6 steps, seed %7.")
+                                 .arg(QFileInfo(m_folder).fileName())
+                                 .arg(labels.size())
+                                 .arg(q(b.dataset), q(b.split), q(b.model))
+                                 .arg(b.iterations)
+                                 .arg(b.seed));
+    }
 }
 
 bool ComparisonWindow::openComparison(const QString &folder)
@@ -495,6 +515,7 @@ bool ComparisonWindow::openComparison(const QString &folder)
     }
     showComparison(*comparison);
     setLosses(comparison->losses());
+    updateBaseSummary();
     // Each run from its files; a run stopped before it started has none.
     for (size_t i = 0; i < comparison->losses().size(); ++i) {
         const QDir run(q(comparison->runPath(i)));

@@ -7,6 +7,7 @@
 #include <QPointer>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 class QAction;
@@ -107,7 +108,8 @@ private:
     void removeLoss(LossForm *form);
     void updateActions();
     void updateBaseSummary();
-    void showComparison(const Comparison &comparison);
+    // Sets every view up for these runs (none: empty views).
+    void showComparison(const std::optional<Comparison> &comparison);
     void openRunsForExploring();
     void refreshTable();
     void showError(const QString &title, const QString &message);
@@ -151,8 +153,6 @@ private:
     QAction *m_pauseAction = nullptr;
     QAction *m_stopAction = nullptr;
     QAction *m_openAction = nullptr;
-    QAction *m_csvAction = nullptr;
-    QAction *m_markdownAction = nullptr;
 };
 
 } // namespace liftlab
