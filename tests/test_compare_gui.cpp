@@ -284,6 +284,13 @@ private Q_SLOTS:
         }
         QTRY_VERIFY_WITH_TIMEOUT(c->embeddings()->view(2)->pointCount() == 100 && !c->embeddings()->isComputing(),
                                  kTimeoutMs);
+        // Once the dataset has loaded, the heatmaps from disk gain the batch's images and class names.
+        for (int run = 0; run < 3; ++run) {
+            const SnapshotFrame &frame = c->heatmaps()->heatmap(run)->frame();
+            QCOMPARE(frame.images.size(), 16);
+            QVERIFY(!frame.images.first().isNull());
+            QCOMPARE(frame.classNames.size(), 10);
+        }
     }
 
     void exportWritesCsvAndMarkdown()

@@ -1,6 +1,7 @@
 #include "comparisonheatmaps.h"
 
 #include "comparisoncharts.h"
+#include "explorercontext.h"
 #include "heatmapwidget.h"
 #include "pairdialog.h"
 
@@ -107,6 +108,19 @@ void ComparisonHeatmaps::setRunEnded(int run)
         return;
     m_runs[size_t(run)].ended = true;
     showCommonStep();
+}
+
+void ComparisonHeatmaps::completeFrames(const ExplorerContext &dataset)
+{
+    for (Run &r : m_runs) {
+        if (!r.heatmap->hasFrame() || !r.heatmap->frame().images.isEmpty())
+            continue;
+        SnapshotFrame frame = r.heatmap->frame();
+        frame.classNames = dataset.classNames();
+        for (const int64_t index : frame.snapshot.indices)
+            frame.images.append(dataset.image(Split::Train, index));
+        r.heatmap->setFrame(frame);
+    }
 }
 
 void ComparisonHeatmaps::showCommonStep()

@@ -11,6 +11,7 @@ class QLabel;
 
 namespace liftlab {
 
+class ExplorerContext;
 class HeatmapWidget;
 class PairDialog;
 
@@ -30,6 +31,9 @@ public:
     void addFrame(int run, const SnapshotFrame &frame);
     // A run that will send no more frames (it failed) no longer holds the others back.
     void setRunEnded(int run);
+    // Frames read from a run directory carry no images or class names: the
+    // dataset, once loaded, gives both (the batch indices are train images).
+    void completeFrames(const ExplorerContext &dataset);
 
     int runCount() const { return int(m_runs.size()); }
     HeatmapWidget *heatmap(int run) const { return m_runs.at(size_t(run)).heatmap; }

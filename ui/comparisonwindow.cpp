@@ -483,6 +483,9 @@ void ComparisonWindow::showComparison(const std::optional<Comparison> &compariso
         m_contexts.push_back(std::make_unique<ExplorerContext>());
         contexts.push_back(m_contexts.back().get());
     }
+    if (!contexts.empty()) // every run has the same dataset
+        connect(contexts.front(), &ExplorerContext::runChanged, m_heatmaps,
+                [this, first = contexts.front()] { m_heatmaps->completeFrames(*first); });
     m_embeddings->setRuns(labels, contexts);
     m_retrieval->setRuns(labels, contexts);
     m_table->setRows(m_comparison ? comparisonResults(*m_comparison) : std::vector<ComparisonRow>());

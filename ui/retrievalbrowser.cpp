@@ -119,10 +119,10 @@ void RetrievalBrowser::setCompact(bool compact)
                        static_cast<QWidget *>(m_metricBox)})
         w->setVisible(!compact);
     m_view->setWrapping(!compact);
-    // Rows of 28 x 28 images at 2x: four losses fit without scrolling.
-    m_model->setThumbnailSize(compact ? 60 : 90);
-    m_view->setIconSize(compact ? QSize(60, 60) : QSize(90, 90));
-    m_view->setGridSize(compact ? QSize(84, 104) : QSize(112, 136));
+    // Rows a little lower: 28 x 28 images at 3x, label and distance in two lines.
+    m_model->setThumbnailSize(compact ? 84 : 90);
+    m_view->setIconSize(compact ? QSize(84, 84) : QSize(90, 90));
+    m_view->setGridSize(compact ? QSize(108, 124) : QSize(112, 136));
     const int rowHeight = m_view->gridSize().height() + m_view->horizontalScrollBar()->sizeHint().height() + 8;
     m_view->setMinimumHeight(compact ? rowHeight : 0);
     m_view->setMaximumHeight(compact ? rowHeight : QWIDGETSIZE_MAX);
