@@ -362,6 +362,33 @@ private Q_SLOTS:
         }
     }
 
+    void pauseHoldsEveryRunAndResumeGoesOn()
+    {
+        auto w = newWindow(tinyConfig(100000));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive")});
+        Recorder r(c->session());
+        bool paused = false;
+        connect(c->session(), &ComparisonSession::pausedChanged, this, [&paused](bool p) { paused = p; });
+        c->startComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 2, kTimeoutMs);
+        c->setPaused(true);
+        QVERIFY(c->session()->isPaused());
+        QTRY_VERIFY_WITH_TIMEOUT(paused, kTimeoutMs);
+        const std::map<int, int64_t> atPause = r.lastStep;
+        QTest::qWait(500);
+        QCOMPARE(r.lastStep, atPause); // no run trains while paused
+        c->setPaused(false);
+        QTRY_VERIFY_WITH_TIMEOUT(!paused, kTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(r.lastStep[0] > atPause.at(0) && r.lastStep[1] > atPause.at(1), kTimeoutMs);
+        c->stopComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY(r.cancelled);
+        // The two runs moved together: at most a turn apart.
+        QVERIFY(std::abs(r.lastStep[0] - r.lastStep[1]) <= ComparisonWorker::kStepsPerTurn);
+        QCOMPARE(c->lossChart()->stepCount(0), int(r.lastStep[0]));
+    }
+
     void badInputsShowMessages_data()
     {
         QTest::addColumn<QStringList>("losses"); // registry names; "n-pair" with the base K = 4
