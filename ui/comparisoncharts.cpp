@@ -49,15 +49,6 @@ QLineSeries *addSeries(QChart *chart, const QString &name, const QPen &pen)
     return series;
 }
 
-// A new x range with round ticks. The axis must not keep the old tick
-// interval meanwhile: 0.2 on a range of 100,000 steps is half a million ticks.
-void setStepRange(QValueAxis *axis, double max)
-{
-    axis->setTickType(QValueAxis::TicksFixed);
-    axis->setRange(0, max);
-    setNiceTicks(axis);
-}
-
 } // namespace
 
 QColor comparisonColour(int run)
@@ -216,7 +207,7 @@ void ComparisonLossChart::refresh()
             yMax = 1;
         }
         const double pad = yMax > yMin ? 0.05 * (yMax - yMin) : 0.5;
-        setStepRange(m_axisX, xMax);
+        setNiceRange(m_axisX, 0, xMax);
         m_axisY->setRange(yMin >= 0 ? std::max(0.0, yMin - pad) : yMin - pad, yMax + pad);
         m_axisY->applyNiceNumbers();
     }
@@ -353,7 +344,7 @@ void ComparisonMetricsChart::updateAxes()
     for (const Run &run : m_runs)
         if (!run.reports.empty())
             xMax = std::max(xMax, double(run.reports.back().step));
-    setStepRange(m_axisX, std::max(xMax, 1.0));
+    setNiceRange(m_axisX, 0, std::max(xMax, 1.0));
     m_axisY->setRange(0, 1);
 }
 
