@@ -21,6 +21,13 @@ void setNiceTicks(QValueAxis *axis)
     axis->setTickInterval(step);
 }
 
+void setNiceRange(QValueAxis *axis, double min, double max)
+{
+    axis->setTickType(QValueAxis::TicksFixed);
+    axis->setRange(min, max);
+    setNiceTicks(axis);
+}
+
 ChartView::ChartView(QChart *chart, QWidget *parent)
     : QChartView(chart, parent)
 {

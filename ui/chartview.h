@@ -12,6 +12,10 @@ namespace liftlab {
 // Ticks at round values (1, 2 or 5 times a power of ten, about six of them)
 // anchored at zero, for the axis's current range; the range itself is kept.
 void setNiceTicks(QValueAxis *axis);
+// A new range with round ticks. The axis never lays out the new range with
+// the old tick interval, not even once: an interval of 0.2 over 100,000
+// steps would be half a million tick items.
+void setNiceRange(QValueAxis *axis, double min, double max);
 
 class ChartView : public QChartView
 {

@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "losses/params.h"
+#include "lossform.h"
 #include "nn/modelinfo.h"
 
 #include <QCheckBox>
@@ -118,18 +119,8 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     m_normalize = named(new QCheckBox(tr("L2-normalise the embedding")), "normalizeBox");
 
     // Loss.
-    m_loss = named(new QComboBox, "lossBox");
-    for (const LossDescription &d : lossDescriptions()) {
-        m_loss->addItem(q(d.title), q(d.name));
-        m_loss->setItemData(m_loss->count() - 1, q(d.description), Qt::ToolTipRole);
-    }
-    m_lossGroup = new QGroupBox(tr("Loss parameters"));
-    m_lossForm = new QFormLayout(m_lossGroup);
-    connect(m_loss, &QComboBox::currentIndexChanged, this, [this] {
-        if (!m_updating)
-            buildLossForm({});
-        onChanged();
-    });
+    m_lossForm = new LossForm;
+    connect(m_lossForm, &LossForm::changed, this, &ExperimentPanel::onChanged);
 
     // Batches.
     m_classesPerBatch = named(spinBox(2, 4096), "classesPerBatchBox");
@@ -182,8 +173,7 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     modelForm->addRow(QString(), m_normalize);
     auto *loss = new QGroupBox(tr("Loss"));
     auto *lossLayout = new QVBoxLayout(loss);
-    lossLayout->addWidget(m_loss);
-    lossLayout->addWidget(m_lossGroup);
+    lossLayout->addWidget(m_lossForm);
     auto *batches = new QGroupBox(tr("Batches (P x K)"));
     auto *batchForm = new QFormLayout(batches);
     batchForm->addRow(tr("Classes P"), m_classesPerBatch);
@@ -236,56 +226,6 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     setConfig(ExperimentConfig());
 }
 
-std::string ExperimentPanel::currentLoss() const
-{
-    return currentValue(m_loss).toStdString();
-}
-
-void ExperimentPanel::buildLossForm(const std::map<std::string, std::string> &values)
-{
-    while (m_lossForm->rowCount() > 0)
-        m_lossForm->removeRow(0);
-    m_paramWidgets.clear();
-    const std::vector<LossDescription> all = lossDescriptions();
-    const LossDescription *description = findDescription(all, currentLoss());
-    if (!description || description->params.empty()) {
-        m_lossGroup->hide();
-        return;
-    }
-    m_lossGroup->show();
-    for (const ParamSpec &spec : description->params) {
-        const auto given = values.find(spec.name);
-        const QString text = q(given == values.end() ? spec.defaultText() : given->second);
-        QWidget *editor = nullptr;
-        if (spec.kind == ParamSpec::Kind::Choice) {
-            QStringList choices;
-            for (const std::string &c : spec.choices)
-                choices.append(q(c));
-            auto *box = comboOf(choices);
-            selectValue(box, text);
-            connect(box, &QComboBox::currentTextChanged, this, &ExperimentPanel::onChanged);
-            editor = box;
-        } else {
-            auto *box = new QDoubleSpinBox;
-            box->setDecimals(4);
-            box->setRange(spec.minimum, spec.maximum);
-            box->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
-            bool ok = false;
-            const double value = text.toDouble(&ok);
-            box->setValue(ok ? value : spec.defaultValue);
-            connect(box, &QDoubleSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
-            editor = box;
-        }
-        editor->setObjectName(QStringLiteral("param_") + q(spec.name));
-        editor->setToolTip(tr("%1\nDefault %2").arg(q(spec.help), q(spec.defaultText()))
-                           + (spec.kind == ParamSpec::Kind::Real
-                                  ? tr(", range %1 to %2").arg(spec.minimum).arg(spec.maximum)
-                                  : QString()));
-        m_lossForm->addRow(q(spec.name), editor);
-        m_paramWidgets[spec.name] = editor;
-    }
-}
-
 ExperimentConfig ExperimentPanel::config() const
 {
     ExperimentConfig c;
@@ -294,26 +234,8 @@ ExperimentConfig ExperimentPanel::config() const
     c.model = currentValue(m_model).toStdString();
     c.embeddingDim = m_embedding->value();
     c.normalize = m_normalize->isChecked();
-    c.loss = currentLoss();
-    // Only values that differ from the default are written, as the CLI
-    // does: the same experiment gives the same config.json either way.
-    const std::vector<LossDescription> all = lossDescriptions();
-    const LossDescription *description = findDescription(all, c.loss);
-    for (const auto &[name, editor] : m_paramWidgets) {
-        const ParamSpec *spec = nullptr;
-        if (description)
-            for (const ParamSpec &p : description->params)
-                if (p.name == name)
-                    spec = &p;
-        if (auto *box = qobject_cast<QComboBox *>(editor)) {
-            const std::string value = currentValue(box).toStdString();
-            if (!spec || value != spec->defaultText())
-                c.lossParams[name] = value;
-        } else if (auto *spin = qobject_cast<QDoubleSpinBox *>(editor)) {
-            if (!spec || spin->value() != spec->defaultValue)
-                c.lossParams[name] = QString::number(spin->value(), 'g', 10).toStdString();
-        }
-    }
+    c.loss = m_lossForm->loss();
+    c.lossParams = m_lossForm->params();
     c.classesPerBatch = m_classesPerBatch->value();
     c.perClass = m_perClass->value();
     c.augment = m_augment->isChecked();
@@ -338,8 +260,7 @@ void ExperimentPanel::setConfig(const ExperimentConfig &c)
     selectValue(m_model, q(c.model));
     m_embedding->setValue(int(c.embeddingDim));
     m_normalize->setChecked(c.normalize);
-    selectValue(m_loss, q(c.loss));
-    buildLossForm(c.lossParams);
+    m_lossForm->setLoss(c.loss, c.lossParams);
     m_classesPerBatch->setValue(c.classesPerBatch);
     m_perClass->setValue(c.perClass);
     m_augment->setChecked(c.augment);

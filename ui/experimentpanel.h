@@ -4,17 +4,15 @@
 
 #include <QWidget>
 
-#include <map>
-
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
-class QFormLayout;
-class QGroupBox;
 class QLabel;
 class QSpinBox;
 
 namespace liftlab {
+
+class LossForm;
 
 // The experiment form: every field of ExperimentConfig, with ranges that
 // keep most invalid values out and ExperimentConfig::validate() explaining
@@ -47,10 +45,8 @@ Q_SIGNALS:
     void validityChanged(bool valid);
 
 private:
-    void buildLossForm(const std::map<std::string, std::string> &values);
     void onChanged();
     void browseDataset();
-    std::string currentLoss() const;
     template <typename W> W *named(W *widget, const char *name);
 
     QComboBox *m_dataset = nullptr;
@@ -58,10 +54,7 @@ private:
     QComboBox *m_model = nullptr;
     QSpinBox *m_embedding = nullptr;
     QCheckBox *m_normalize = nullptr;
-    QComboBox *m_loss = nullptr;
-    QGroupBox *m_lossGroup = nullptr;
-    QFormLayout *m_lossForm = nullptr;
-    std::map<std::string, QWidget *> m_paramWidgets; // parameter name -> editor
+    LossForm *m_lossForm = nullptr;
     QSpinBox *m_classesPerBatch = nullptr;
     QSpinBox *m_perClass = nullptr;
     QLabel *m_batchSize = nullptr;

@@ -290,7 +290,7 @@ void LossChart::updateAxes()
         yMin = m_axisY->min();
         yMax = m_axisY->max();
     }
-    m_axisX->setRange(xMin, xMax);
+    setNiceRange(m_axisX, xMin, xMax);
     m_autoRange = QRectF(QPointF(xMin, yMin), QPointF(xMax, yMax));
 }
 

@@ -1,5 +1,7 @@
 #include "mainwindow.h"
 
+#include "comparisonsession.h"
+#include "comparisonwindow.h"
 #include "datasetbrowser.h"
 #include "embeddingview.h"
 #include "error.h"
@@ -100,6 +102,9 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_runs, &RunListPanel::openRequested, this, &MainWindow::openRun);
     connect(m_experiment, &ExperimentPanel::validityChanged, this, &MainWindow::updateActions);
     connectExplorer();
+    m_compare = new ComparisonWindow(m_experiment, this);
+    m_compare->setWindowFlag(Qt::Window);
+    connect(m_compare, &ComparisonWindow::comparisonEnded, m_runs, &RunListPanel::refresh);
 
     m_experiment->restoreSettings();
     restoreLayout();
@@ -115,6 +120,7 @@ MainWindow::~MainWindow()
 {
     // Stop a run before the widgets its signals feed go away.
     m_session->shutdown();
+    m_compare->shutdown();
 }
 
 void MainWindow::createDocks()
@@ -239,8 +245,22 @@ void MainWindow::createActions()
     m_exportAction->setObjectName(QStringLiteral("exportAction"));
     m_exportAction->setIcon(s->standardIcon(QStyle::SP_DialogSaveButton));
 
+    auto *compare = new QAction(s->standardIcon(QStyle::SP_FileDialogDetailedView), tr("&Compare losses..."), this);
+    compare->setObjectName(QStringLiteral("compareAction"));
+    compare->setToolTip(tr("Train 2 to 6 losses on this experiment side by side: same data, initialisation and "
+                           "batches"));
+    connect(compare, &QAction::triggered, this, &MainWindow::showComparison);
+    auto *openComparisonAction = new QAction(tr("Open &comparison..."), this);
+    openComparisonAction->setObjectName(QStringLiteral("openComparisonMenuAction"));
+    connect(openComparisonAction, &QAction::triggered, this, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Open comparison"), m_workspace);
+        if (!folder.isEmpty())
+            openComparison(folder);
+    });
+
     QMenu *file = menuBar()->addMenu(tr("&File"));
     file->addAction(m_openAction);
+    file->addAction(openComparisonAction);
     file->addMenu(exportMenu);
     file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
@@ -250,6 +270,8 @@ void MainWindow::createActions()
     training->addAction(m_startAction);
     training->addAction(m_pauseAction);
     training->addAction(m_stopAction);
+    training->addSeparator();
+    training->addAction(compare);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget *dock : findChildren<QDockWidget *>())
@@ -257,7 +279,7 @@ void MainWindow::createActions()
     view->addSeparator();
     const QByteArray defaultLayout = saveState(kLayoutVersion);
     view->addAction(tr("&Reset layout"), this, [this, defaultLayout] {
-        for (QDockWidget *dock : findChildren<QDockWidget *>())
+        for (QDockWidget *dock : findChildren<QDockWidget *>(QString(), Qt::FindDirectChildrenOnly))
             dock->show();
         restoreState(defaultLayout, kLayoutVersion);
     });
@@ -277,6 +299,7 @@ void MainWindow::createActions()
     bar->addAction(m_startAction);
     bar->addAction(m_pauseAction);
     bar->addAction(m_stopAction);
+    bar->addAction(compare);
     bar->addSeparator();
     bar->addAction(m_openAction);
     bar->addAction(m_exportAction);
@@ -313,6 +336,7 @@ void MainWindow::setWorkspace(const QString &folder)
 {
     m_workspace = folder;
     m_runs->setWorkspace(folder);
+    m_compare->setWorkspace(folder);
 }
 
 void MainWindow::updateActions()
@@ -516,20 +540,35 @@ void MainWindow::showError(const QString &title, const QString &message)
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
-    if (m_session->isRunning()) {
+    if (m_session->isRunning() || m_compare->session()->isRunning()) {
         m_log->appendMessage(tr("Stopping the run before closing..."));
         // The trainer stops after the current batch, or after an evaluation
         // under way (which cannot be interrupted): go out of sight meanwhile.
         hide();
     }
-    // Saves the checkpoint and ends the thread; a projection stops at its next iteration.
+    // Saves the checkpoints and ends the threads; a projection stops at its next iteration.
     m_session->shutdown();
+    m_compare->hide();
+    m_compare->shutdown();
     m_explorer->shutdown();
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState(kLayoutVersion));
     m_experiment->saveSettings();
     event->accept();
+}
+
+void MainWindow::showComparison()
+{
+    m_compare->show();
+    m_compare->raise();
+    m_compare->activateWindow();
+}
+
+bool MainWindow::openComparison(const QString &folder)
+{
+    showComparison();
+    return m_compare->openComparison(folder);
 }
 
 void MainWindow::openRunDialog()

@@ -14,6 +14,7 @@ class QMessageBox;
 
 namespace liftlab {
 
+class ComparisonWindow;
 class DatasetBrowser;
 class ExperimentPanel;
 class ExplorerContext;
@@ -61,11 +62,18 @@ public:
     ExplorerPanel *explorerPanel() const { return m_explorer; }
     RetrievalBrowser *retrievalBrowser() const { return m_retrieval; }
     DatasetBrowser *datasetBrowser() const { return m_dataset; }
+    ComparisonWindow *comparisonWindow() const { return m_compare; }
+
+    // Shows the comparison window with that comparison folder. Returns false
+    // (after the error dialog) if it is not a comparison.
+    bool openComparison(const QString &folder);
 
 public Q_SLOTS:
     void startTraining();
     void setPaused(bool paused);
     void stopTraining();
+    // The comparison window, for comparing losses on the current experiment.
+    void showComparison();
 
 Q_SIGNALS:
     // A run trained here ended (finished, stopped or failed).
@@ -123,6 +131,7 @@ private:
     ExplorerPanel *m_explorer = nullptr;
     RetrievalBrowser *m_retrieval = nullptr;
     DatasetBrowser *m_dataset = nullptr;
+    ComparisonWindow *m_compare = nullptr;
     QDockWidget *m_explorerDock = nullptr;
     QDockWidget *m_retrievalDock = nullptr;
     QPointer<QMessageBox> m_errorBox;

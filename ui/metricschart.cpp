@@ -130,9 +130,8 @@ void MetricsChart::updateAxes()
     double xMax = double(m_iterations);
     if (!m_reports.empty())
         xMax = std::max(xMax, double(m_reports.back().step));
-    m_axisX->setRange(0, std::max(xMax, 1.0));
+    setNiceRange(m_axisX, 0, std::max(xMax, 1.0));
     m_axisY->setRange(0, 1);
-    setNiceTicks(m_axisX);
 }
 
 void MetricsChart::resetZoom()

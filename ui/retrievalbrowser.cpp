@@ -14,6 +14,7 @@
 #include <QLabel>
 #include <QListView>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -110,6 +111,22 @@ RetrievalBrowser::RetrievalBrowser(ExplorerContext *context, QWidget *parent)
 }
 
 RetrievalBrowser::~RetrievalBrowser() = default;
+
+void RetrievalBrowser::setCompact(bool compact)
+{
+    for (QWidget *w : {static_cast<QWidget *>(m_queryImage), static_cast<QWidget *>(m_queryText),
+                       static_cast<QWidget *>(m_openButton), static_cast<QWidget *>(m_kBox),
+                       static_cast<QWidget *>(m_metricBox)})
+        w->setVisible(!compact);
+    m_view->setWrapping(!compact);
+    // Rows a little lower: 28 x 28 images at 3x, label and distance in two lines.
+    m_model->setThumbnailSize(compact ? 84 : 90);
+    m_view->setIconSize(compact ? QSize(84, 84) : QSize(90, 90));
+    m_view->setGridSize(compact ? QSize(108, 124) : QSize(112, 136));
+    const int rowHeight = m_view->gridSize().height() + m_view->horizontalScrollBar()->sizeHint().height() + 8;
+    m_view->setMinimumHeight(compact ? rowHeight : 0);
+    m_view->setMaximumHeight(compact ? rowHeight : QWIDGETSIZE_MAX);
+}
 
 int RetrievalBrowser::k() const
 {

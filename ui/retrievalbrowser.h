@@ -50,6 +50,10 @@ public:
                         int64_t label = -1);
     void clearQuery();
 
+    // Parallel rows (the comparison window): only the scores and the results,
+    // in one row; the query and K are shown once, above the rows.
+    void setCompact(bool compact);
+
     int k() const;
     void setK(int k);
     Metric metric() const;

@@ -5,19 +5,6 @@
 
 namespace liftlab {
 
-namespace {
-
-QImage toQImage(const Trainer::Image &image)
-{
-    if (image.pixels.empty() || (image.channels != 1 && image.channels != 3))
-        return {};
-    const QImage::Format format = image.channels == 3 ? QImage::Format_RGB888 : QImage::Format_Grayscale8;
-    // The QImage only borrows the pixels: copy() before they go away.
-    return QImage(image.pixels.data(), image.width, image.height, image.width * image.channels, format).copy();
-}
-
-} // namespace
-
 TrainingWorker::TrainingWorker(QObject *parent)
     : QObject(parent)
 {
@@ -26,27 +13,17 @@ TrainingWorker::TrainingWorker(QObject *parent)
 
 void TrainingWorker::reset()
 {
-    m_cancel.store(false);
-    std::lock_guard<std::mutex> lock(m_mutex);
-    m_paused = false;
+    m_control.reset();
 }
 
 void TrainingWorker::setPaused(bool paused)
 {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_paused = paused;
-    }
-    m_wake.notify_all();
+    m_control.setPaused(paused);
 }
 
 void TrainingWorker::stop()
 {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_cancel.store(true);
-    }
-    m_wake.notify_all();
+    m_control.stop();
 }
 
 void TrainingWorker::train(const ExperimentConfig &config, const QString &runDir)
@@ -71,10 +48,10 @@ void TrainingWorker::train(const ExperimentConfig &config, const QString &runDir
             Q_EMIT evalReady(report);
         };
         callbacks.onSnapshot = [&](const DistanceSnapshot &snapshot) {
-            Q_EMIT snapshotReady(packSnapshot(*trainer, snapshot));
+            Q_EMIT snapshotReady(packSnapshot(*trainer, snapshot, m_classNames));
         };
         callbacks.onLog = [&](const std::string &text) { Q_EMIT logMessage(QString::fromStdString(text)); };
-        const Trainer::Outcome outcome = trainer->run(callbacks, m_cancel);
+        const Trainer::Outcome outcome = trainer->run(callbacks, m_control.cancelFlag());
         flushSteps();
         Q_EMIT finished(runPath, outcome == Trainer::Outcome::Cancelled);
     } catch (const Error &e) {
@@ -95,7 +72,7 @@ void TrainingWorker::onStep(const TrainingStep &step, const ExperimentConfig &co
     if (evaluationNext || m_sinceEmit.elapsed() >= kEmitIntervalMs)
         flushSteps();
     waitWhilePaused();
-    if (evaluationNext && !m_cancel.load())
+    if (evaluationNext && !m_control.isStopped())
         Q_EMIT evaluating(step.step);
 }
 
@@ -110,29 +87,12 @@ void TrainingWorker::flushSteps()
 
 void TrainingWorker::waitWhilePaused()
 {
-    std::unique_lock<std::mutex> lock(m_mutex);
-    if (!m_paused || m_cancel.load())
-        return;
-    lock.unlock();
-    flushSteps();
-    Q_EMIT pausedChanged(true);
-    lock.lock();
-    m_wake.wait(lock, [this] { return !m_paused || m_cancel.load(); });
-    lock.unlock();
-    if (!m_cancel.load()) // a stop while paused ends the run instead
-        Q_EMIT pausedChanged(false);
+    m_control.waitWhilePaused([this](bool paused) {
+        if (paused)
+            flushSteps();
+        Q_EMIT pausedChanged(paused);
+    });
     m_sinceEmit.restart();
-}
-
-SnapshotFrame TrainingWorker::packSnapshot(const Trainer &trainer, const DistanceSnapshot &snapshot) const
-{
-    SnapshotFrame frame;
-    frame.snapshot = snapshot;
-    frame.classNames = m_classNames;
-    frame.images.reserve(int(snapshot.indices.size()));
-    for (const int64_t index : snapshot.indices)
-        frame.images.append(toQImage(trainer.trainImage(index)));
-    return frame;
 }
 
 } // namespace liftlab

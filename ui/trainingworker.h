@@ -1,13 +1,10 @@
 #pragma once
 
+#include "runcontrol.h"
 #include "uitypes.h"
 
 #include <QElapsedTimer>
 #include <QObject>
-
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 
 namespace liftlab {
 
@@ -52,14 +49,10 @@ private:
     void onStep(const TrainingStep &step, const ExperimentConfig &config);
     void flushSteps();
     void waitWhilePaused();
-    SnapshotFrame packSnapshot(const Trainer &trainer, const DistanceSnapshot &snapshot) const;
 
     static constexpr int kEmitIntervalMs = 80;
 
-    std::atomic<bool> m_cancel{false};
-    std::mutex m_mutex;
-    std::condition_variable m_wake;
-    bool m_paused = false; // guarded by m_mutex
+    RunControl m_control;
 
     // Only touched on the worker thread.
     QVector<TrainingStep> m_pending;

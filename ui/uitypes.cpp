@@ -1,5 +1,8 @@
 #include "uitypes.h"
 
+#include "explorercontext.h"
+#include "train/trainer.h"
+
 namespace liftlab {
 
 QString SnapshotFrame::className(int64_t label) const
@@ -7,6 +10,19 @@ QString SnapshotFrame::className(int64_t label) const
     if (label >= 0 && label < classNames.size())
         return classNames.at(int(label));
     return QStringLiteral("class %1").arg(label);
+}
+
+SnapshotFrame packSnapshot(const Trainer &trainer, const DistanceSnapshot &snapshot, const QStringList &classNames)
+{
+    SnapshotFrame frame;
+    frame.snapshot = snapshot;
+    frame.classNames = classNames;
+    frame.images.reserve(int(snapshot.indices.size()));
+    for (const int64_t index : snapshot.indices) {
+        const Trainer::Image image = trainer.trainImage(index);
+        frame.images.append(toQImage(image.width, image.height, image.channels, image.pixels.data()));
+    }
+    return frame;
 }
 
 void registerUiMetaTypes()

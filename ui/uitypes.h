@@ -14,6 +14,8 @@
 
 namespace liftlab {
 
+class Trainer;
+
 // One batch distance matrix with what the heatmap needs to explain it: the
 // batch's images (empty for runs opened from disk, which keep no pixels) and
 // the dataset's class names (indexed by label; may be shorter than the labels).
@@ -25,6 +27,10 @@ struct SnapshotFrame
 
     QString className(int64_t label) const;
 };
+
+// A trainer's snapshot with the images of its batch (on the worker thread:
+// the frame leaves it as a copy).
+SnapshotFrame packSnapshot(const Trainer &trainer, const DistanceSnapshot &snapshot, const QStringList &classNames);
 
 // Registers the types above and the core events for queued connections.
 void registerUiMetaTypes();

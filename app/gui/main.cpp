@@ -1,5 +1,6 @@
 // liftlab: the LiftLab window. Parses the command line and opens MainWindow;
 // everything else lives in ui/.
+#include "comparisonwindow.h"
 #include "error.h"
 #include "experimentpanel.h"
 #include "logpanel.h"
@@ -41,7 +42,16 @@ int main(int argc, char **argv)
                                        QStringLiteral("dir"));
     const QCommandLineOption open(QStringLiteral("open"), QStringLiteral("Show this run directory (followed live)."),
                                   QStringLiteral("run"));
-    parser.addOptions({start, config, iterations, evalEvery, workspace, open});
+    const QCommandLineOption openComparison(QStringLiteral("open-comparison"),
+                                            QStringLiteral("Show this comparison folder (liftlab-cli compare or the "
+                                                           "GUI's compare mode) in the comparison window."),
+                                            QStringLiteral("dir"));
+    const QCommandLineOption compare(QStringLiteral("compare"),
+                                     QStringLiteral("Open the comparison window with these losses, as liftlab-cli "
+                                                    "compare --losses takes them (lifted,contrastive,triplet:miner="
+                                                    "semi-hard); with --start the comparison starts at once."),
+                                     QStringLiteral("losses"));
+    parser.addOptions({start, config, iterations, evalEvery, workspace, open, openComparison, compare});
     parser.process(app);
 
     MainWindow window;
@@ -62,6 +72,12 @@ int main(int argc, char **argv)
             experiment.evalEvery = parser.value(evalEvery).toLongLong(&ok);
         if (!ok)
             throw Error("--iterations and --eval-every take a whole number");
+        if (parser.isSet(compare)) {
+            const std::vector<LossChoice> losses = parseLossList(parser.value(compare).toStdString());
+            if (losses.size() > size_t(ComparisonWindow::kMaxLosses))
+                throw Error("--compare takes at most " + std::to_string(ComparisonWindow::kMaxLosses) + " losses");
+            window.comparisonWindow()->setLosses(losses);
+        }
     } catch (const Error &e) {
         std::fprintf(stderr, "liftlab: %s\n", e.what());
         return 2;
@@ -74,7 +90,13 @@ int main(int argc, char **argv)
     window.show();
     if (parser.isSet(open))
         window.openRun(parser.value(open));
-    if (parser.isSet(start))
+    if (parser.isSet(openComparison))
+        window.openComparison(parser.value(openComparison));
+    if (parser.isSet(compare))
+        window.showComparison();
+    if (parser.isSet(start) && parser.isSet(compare))
+        QTimer::singleShot(0, window.comparisonWindow(), &ComparisonWindow::startComparison);
+    else if (parser.isSet(start))
         QTimer::singleShot(0, &window, &MainWindow::startTraining);
     return app.exec();
 }

@@ -1,0 +1,479 @@
+// Compare mode end to end on the offscreen platform: a comparison of a few
+// losses on a tiny synthetic dataset, started from the comparison window,
+// trains its runs in turns on one worker and fills the overlaid charts, the
+// side-by-side heatmaps (the same batch for every loss), the results table,
+// the t-SNE panels with linked selection and the retrieval rows; the folder
+// opens again with the same table; results export as CSV and Markdown; a
+// stop or a closed window mid-comparison leaves readable runs; bad input
+// ends in a message.
+#include "comparisoncharts.h"
+#include "comparisonembeddings.h"
+#include "comparisonheatmaps.h"
+#include "comparisonretrieval.h"
+#include "comparisonsession.h"
+#include "comparisontablemodel.h"
+#include "comparisonwindow.h"
+#include "comparisonworker.h"
+#include "embeddingview.h"
+#include "experimentpanel.h"
+#include "heatmapwidget.h"
+#include "lossform.h"
+#include "mainwindow.h"
+#include "retrievalbrowser.h"
+
+#include "train/comparison.h"
+#include "train/rundirectory.h"
+#include "train/trainer.h"
+
+#include "testdata.h"
+
+#include <QComboBox>
+#include <QDir>
+#include <QLineSeries>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTest>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+
+using namespace liftlab;
+using liftlab::testing::TempDir;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kTimeoutMs = 300000; // generous: two shared cores
+
+LossChoice choice(const std::string &name, std::map<std::string, std::string> params = {})
+{
+    std::string label = name;
+    for (const auto &[k, v] : params)
+        label += ":" + k + "=" + v;
+    return {name, params, label};
+}
+
+// What a comparison sends, by run.
+struct Recorder
+{
+    explicit Recorder(ComparisonSession *session)
+    {
+        QObject::connect(session, &ComparisonSession::snapshotReady, [this](int run, const SnapshotFrame &frame) {
+            snapshots[run][frame.snapshot.step] = frame.snapshot.indices;
+        });
+        QObject::connect(session, &ComparisonSession::stepsReady, [this](int run, const QVector<TrainingStep> &steps) {
+            lastStep[run] = steps.back().step;
+        });
+        QObject::connect(session, &ComparisonSession::finished, [this](bool c) {
+            ended = true;
+            cancelled = c;
+        });
+        QObject::connect(session, &ComparisonSession::failed, [this](const QString &message) {
+            ended = true;
+            failure = message;
+        });
+        QObject::connect(session, &ComparisonSession::runFailed,
+                         [this](int, const QString &message) { failure = message; });
+    }
+    std::map<int, std::map<int64_t, std::vector<int64_t>>> snapshots; // run -> step -> batch indices
+    std::map<int, int64_t> lastStep;
+    bool ended = false, cancelled = false;
+    QString failure;
+};
+
+QMessageBox *errorDialog(QWidget &window)
+{
+    return window.findChild<QMessageBox *>(QStringLiteral("comparisonErrorDialog"));
+}
+
+QStringList comparisonFolders(const QString &workspace)
+{
+    return QDir(workspace).entryList({QStringLiteral("compare-*")}, QDir::Dirs);
+}
+
+} // namespace
+
+class TestCompareGui : public QObject
+{
+    Q_OBJECT
+
+    TempDir m_dir;
+    std::string m_data;
+    QString m_workspace;
+    QString m_finished; // the comparison folder of the first test
+
+    ExperimentConfig tinyConfig(int64_t iterations) const
+    {
+        ExperimentConfig c;
+        c.dataset = m_data;
+        c.split = "seen";
+        c.classesPerBatch = 4;
+        c.perClass = 4;
+        c.iterations = iterations;
+        c.evalEvery = 10;
+        c.checkpointEvery = 10;
+        c.threads = 2;
+        c.learningRate = 3e-3;
+        return c;
+    }
+
+    std::unique_ptr<MainWindow> newWindow(const ExperimentConfig &config)
+    {
+        auto w = std::make_unique<MainWindow>();
+        w->experimentPanel()->setConfig(config);
+        w->showComparison();
+        return w;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("LiftLab"));
+        QCoreApplication::setApplicationName(QStringLiteral("LiftLabCompareTest"));
+        QSettings().clear();
+        m_data = m_dir.file("data");
+        liftlab::testing::writeSyntheticIdx(m_data, 10, 30, 10);
+        m_workspace = QString::fromStdString(m_dir.file("workspace"));
+        qputenv("LIFTLAB_WORKSPACE", m_workspace.toUtf8());
+    }
+
+    void comparisonRunsToTheEndAndFillsEveryView()
+    {
+        ExperimentConfig config = tinyConfig(30);
+        config.checkpointEvery = 0; // snapshots only from the comparison's schedule (and the end)
+        auto w = newWindow(config);
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive"), choice("triplet", {{"miner", "semi-hard"}})});
+        QCOMPARE(c->validationError(), QString());
+        Recorder r(c->session());
+        QSignalSpy projected(c->embeddings(), &ComparisonEmbeddings::projectionsFinished);
+        c->startComparison();
+        QVERIFY(c->session()->isRunning());
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+        QVERIFY(!r.cancelled);
+        m_finished = c->folder();
+        QVERIFY(QFileInfo(m_finished).fileName().startsWith(QStringLiteral("compare-")));
+
+        // Overlaid curves: every step of every run, three evaluations each.
+        c->lossChart()->refresh();
+        QCOMPARE(c->lossChart()->runCount(), 3);
+        for (int run = 0; run < 3; ++run) {
+            QCOMPARE(c->lossChart()->stepCount(run), 30);
+            QCOMPARE(c->lossChart()->series(run)->count(), 30);
+            QCOMPARE(c->metricsChart()->reportCount(run), 3);
+            QCOMPARE(c->metricsChart()->recallSeries(run)->count(), 3);
+            QCOMPARE(c->metricsChart()->mapSeries(run)->count(), 3);
+        }
+        QCOMPARE(c->lossChart()->series(2)->name(), QStringLiteral("triplet:miner=semi-hard"));
+        // Divided by its first value, each curve starts at 1; undivided, at the loss itself.
+        c->lossChart()->setSmoothing(0);
+        c->lossChart()->setNormalized(true);
+        for (int run = 0; run < 3; ++run)
+            QCOMPARE(c->lossChart()->series(run)->at(0).y(), 1.0);
+        c->lossChart()->setNormalized(false);
+        const Comparison written = Comparison::open(m_finished.toStdString());
+        for (int run = 0; run < 3; ++run) {
+            const auto steps = RunDirectory::readSteps((fs::path(written.runPath(size_t(run))) / "metrics.jsonl").string());
+            QCOMPARE(int(steps.size()), 30);
+            QCOMPARE(c->lossChart()->series(run)->at(0).y(), steps.front().loss);
+        }
+
+        // Identical batches: the same snapshot steps, the same images at each.
+        QCOMPARE(int(r.snapshots.size()), 3);
+        QCOMPARE(int(r.snapshots[0].size()), 30 / ComparisonWorker::kStepsPerTurn); // steps 10, 20, 30
+        for (int run = 1; run < 3; ++run)
+            QCOMPARE(r.snapshots[run], r.snapshots[0]);
+        // The heatmaps show that same last batch side by side.
+        QCOMPARE(c->heatmaps()->shownStep(), int64_t(30));
+        for (int run = 0; run < 3; ++run) {
+            const HeatmapWidget *h = c->heatmaps()->heatmap(run);
+            QVERIFY(h->hasFrame());
+            QCOMPARE(h->frame().snapshot.step, int64_t(30));
+            QCOMPARE(h->frame().snapshot.indices, c->heatmaps()->heatmap(0)->frame().snapshot.indices);
+            QCOMPARE(h->frame().images.size(), 16);
+        }
+        // Different losses moved the network differently.
+        QVERIFY(c->heatmaps()->heatmap(0)->frame().snapshot.distances
+                != c->heatmaps()->heatmap(1)->frame().snapshot.distances);
+
+        // The results table, complete once the runs have finished.
+        const std::vector<ComparisonRow> &rows = c->tableModel()->rows();
+        QCOMPARE(int(rows.size()), 3);
+        for (const ComparisonRow &row : rows) {
+            QCOMPARE(row.step, int64_t(30));
+            QVERIFY(row.metrics.recallAt1 > 0 && row.metrics.recallAt1 <= 1);
+            QVERIFY(row.metrics.recallAt8 >= row.metrics.recallAt1);
+            QVERIFY(row.imagesPerSec > 0);
+            QVERIFY(row.trainSeconds > 0);
+        }
+        QCOMPARE(c->tableView()->model()->rowCount(), 3);
+        QCOMPARE(c->tableView()->model()->data(c->tableView()->model()->index(0, 0)).toString(),
+                 QStringLiteral("lifted"));
+        // Sorting by Recall@1 (descending) orders the rows by the number.
+        c->tableView()->sortByColumn(ComparisonTableModel::R1, Qt::DescendingOrder);
+        QAbstractItemModel *sorted = c->tableView()->model();
+        for (int row = 1; row < 3; ++row)
+            QVERIFY(sorted->data(sorted->index(row - 1, ComparisonTableModel::R1), ComparisonTableModel::SortRole)
+                        .toDouble()
+                    >= sorted->data(sorted->index(row, ComparisonTableModel::R1), ComparisonTableModel::SortRole)
+                           .toDouble());
+        // As the CLI leaves them.
+        QVERIFY(QFileInfo::exists(QDir(m_finished).filePath(QStringLiteral("results.csv"))));
+        QVERIFY(QFileInfo::exists(QDir(m_finished).filePath(QStringLiteral("results.md"))));
+
+        // t-SNE of each run, the same points and colours, selection linked.
+        QTRY_VERIFY_WITH_TIMEOUT(projected.count() > 0, kTimeoutMs); // started when the runs ended
+        QCOMPARE(projected.count(), 1);
+        QCOMPARE(c->embeddings()->runCount(), 3);
+        for (int run = 0; run < 3; ++run) {
+            QCOMPARE(c->embeddings()->view(run)->pointCount(), 100); // all 100 test images
+            QCOMPARE(c->embeddings()->view(run)->labels(), c->embeddings()->view(0)->labels());
+        }
+        QVERIFY(c->embeddings()->view(0)->coordinates().values != c->embeddings()->view(1)->coordinates().values);
+        const QVector<int> picked{3, 14, 15, 92};
+        c->embeddings()->view(1)->setSelection(picked);
+        Q_EMIT c->embeddings()->view(1)->selectionChanged(picked); // as a rubber band or lasso does
+        QCOMPARE(c->embeddings()->view(0)->selection(), picked);
+        QCOMPARE(c->embeddings()->view(2)->selection(), picked);
+
+        // One query, its neighbours under each loss in parallel rows.
+        c->retrieval()->setQueryIndex(42);
+        QCOMPARE(c->retrieval()->runCount(), 3);
+        for (int run = 0; run < 3; ++run) {
+            RetrievalBrowser *b = c->retrieval()->browser(run);
+            QTRY_COMPARE_WITH_TIMEOUT(int(b->results().size()), 10, kTimeoutMs);
+            QCOMPARE(b->queryIndex(), qint64(42));
+            for (const RetrievalBrowser::Result &result : b->results())
+                QVERIFY(result.index != 42); // itself excluded
+        }
+        // A point clicked in the t-SNE becomes the query of every row.
+        Q_EMIT c->embeddings()->view(0)->pointActivated(7);
+        for (int run = 0; run < 3; ++run)
+            QCOMPARE(c->retrieval()->browser(run)->queryIndex(), c->embeddings()->testIndex(7));
+    }
+
+    void reopeningShowsTheSameTable()
+    {
+        QVERIFY2(!m_finished.isEmpty(), "needs the comparison of the test before");
+        const Comparison comparison = Comparison::open(m_finished.toStdString());
+        const std::string expected = comparisonCsv(comparisonResults(comparison));
+
+        MainWindow w;
+        QVERIFY(w.openComparison(m_finished));
+        ComparisonWindow *c = w.comparisonWindow();
+        QVERIFY(c->isVisible());
+        QCOMPARE(c->folder(), m_finished);
+        QCOMPARE(comparisonCsv(c->tableModel()->rows()), expected);
+        QCOMPARE(c->lossCount(), 3); // the forms show the compared losses
+        QCOMPARE(c->lossForm(2)->loss(), std::string("triplet"));
+        QCOMPARE(c->lossForm(2)->params().at("miner"), std::string("semi-hard"));
+        for (int run = 0; run < 3; ++run) {
+            QCOMPARE(c->lossChart()->stepCount(run), 30);
+            QCOMPARE(c->metricsChart()->reportCount(run), 3);
+            QVERIFY(c->heatmaps()->heatmap(run)->hasFrame());
+            QCOMPARE(c->heatmaps()->heatmap(run)->frame().snapshot.step, int64_t(30));
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(c->embeddings()->view(2)->pointCount() == 100 && !c->embeddings()->isComputing(),
+                                 kTimeoutMs);
+        // Once the dataset has loaded, the heatmaps from disk gain the batch's images and class names.
+        for (int run = 0; run < 3; ++run) {
+            const SnapshotFrame &frame = c->heatmaps()->heatmap(run)->frame();
+            QCOMPARE(frame.images.size(), 16);
+            QVERIFY(!frame.images.first().isNull());
+            QCOMPARE(frame.classNames.size(), 10);
+        }
+    }
+
+    void exportWritesCsvAndMarkdown()
+    {
+        QVERIFY2(!m_finished.isEmpty(), "needs the comparison of the first test");
+        MainWindow w;
+        QVERIFY(w.openComparison(m_finished));
+        ComparisonWindow *c = w.comparisonWindow();
+        const QString csv = QString::fromStdString(m_dir.file("results.csv"));
+        const QString md = QString::fromStdString(m_dir.file("results.md"));
+        QVERIFY(c->exportCsv(csv));
+        QVERIFY(c->exportMarkdown(md));
+        QFile csvFile(csv), mdFile(md);
+        QVERIFY(csvFile.open(QIODevice::ReadOnly));
+        QVERIFY(mdFile.open(QIODevice::ReadOnly));
+        const QByteArray csvText = csvFile.readAll(), mdText = mdFile.readAll();
+        QCOMPARE(csvText.toStdString(), comparisonCsv(c->tableModel()->rows()));
+        QVERIFY(csvText.startsWith("loss,step,R@1,R@2,R@4,R@8,MAP@R"));
+        QCOMPARE(csvText.count('\n'), 4); // header and three losses
+        QCOMPARE(mdText.toStdString(), comparisonMarkdown(c->tableModel()->rows()));
+        QVERIFY(mdText.contains("| triplet:miner=semi-hard |"));
+        // A folder that cannot be written to: a message, not a crash.
+        QVERIFY(!c->exportCsv(QString::fromStdString(m_dir.file("no/such/folder/results.csv"))));
+        QTRY_VERIFY(errorDialog(*c) && errorDialog(*c)->isVisible());
+    }
+
+    void stopMidComparisonKeepsRunsReadable_data()
+    {
+        QTest::addColumn<bool>("closeWindow");
+        QTest::newRow("stop") << false;
+        QTest::newRow("close the window") << true;
+    }
+
+    void stopMidComparisonKeepsRunsReadable()
+    {
+        QFETCH(bool, closeWindow);
+        auto w = newWindow(tinyConfig(100000));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("multi-similarity")});
+        Recorder r(c->session());
+        c->startComparison();
+        const QString folder = c->folder();
+        // Both runs under way (a turn is a few steps).
+        QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 2, kTimeoutMs);
+        if (closeWindow) {
+            w->close(); // stops and waits for the checkpoints
+        } else {
+            c->stopComparison();
+            QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+            QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+            QVERIFY(r.cancelled);
+        }
+        const Comparison comparison = Comparison::open(folder.toStdString());
+        for (size_t i = 0; i < 2; ++i) {
+            const std::string run = comparison.runPath(i);
+            QVERIFY(fs::exists(fs::path(run) / "checkpoints" / "last.pt"));
+            RunDirectory::open(run); // throws if unreadable
+            const std::vector<TrainingStep> steps = RunDirectory::readSteps((fs::path(run) / "metrics.jsonl").string());
+            QVERIFY(!steps.empty());
+            std::unique_ptr<Trainer> resumed = Trainer::resume(run);
+            QCOMPARE(resumed->step(), steps.back().step); // nothing lost
+            QVERIFY(resumed->step() < 100000);
+        }
+        QCOMPARE(int(comparisonResults(comparison).size()), 2);
+        if (!closeWindow) { // the stopped comparison opens like a finished one
+            QVERIFY(c->openComparison(folder));
+            QCOMPARE(c->lossChart()->runCount(), 2);
+            QVERIFY(c->lossChart()->stepCount(0) > 0);
+        }
+    }
+
+    void pauseHoldsEveryRunAndResumeGoesOn()
+    {
+        auto w = newWindow(tinyConfig(100000));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive")});
+        Recorder r(c->session());
+        bool paused = false;
+        connect(c->session(), &ComparisonSession::pausedChanged, this, [&paused](bool p) { paused = p; });
+        c->startComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 2, kTimeoutMs);
+        c->setPaused(true);
+        QVERIFY(c->session()->isPaused());
+        QTRY_VERIFY_WITH_TIMEOUT(paused, kTimeoutMs);
+        const std::map<int, int64_t> atPause = r.lastStep;
+        QTest::qWait(500);
+        QCOMPARE(r.lastStep, atPause); // no run trains while paused
+        c->setPaused(false);
+        QTRY_VERIFY_WITH_TIMEOUT(!paused, kTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(r.lastStep[0] > atPause.at(0) && r.lastStep[1] > atPause.at(1), kTimeoutMs);
+        c->stopComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY(r.cancelled);
+        // The two runs moved together: at most a turn apart.
+        QVERIFY(std::abs(r.lastStep[0] - r.lastStep[1]) <= ComparisonWorker::kStepsPerTurn);
+        QCOMPARE(c->lossChart()->stepCount(0), int(r.lastStep[0]));
+    }
+
+    void badInputsShowMessages_data()
+    {
+        QTest::addColumn<QStringList>("losses"); // registry names; "n-pair" with the base K = 4
+        QTest::addColumn<QString>("message");
+        QTest::newRow("one loss") << QStringList{QStringLiteral("lifted")} << QStringLiteral("2 to 6 losses");
+        QTest::newRow("no loss") << QStringList{} << QStringLiteral("2 to 6 losses");
+        QTest::newRow("n-pair with K = 4") << QStringList{QStringLiteral("lifted"), QStringLiteral("n-pair")}
+                                           << QStringLiteral("K = 2");
+        QTest::newRow("twice the same") << QStringList{QStringLiteral("lifted"), QStringLiteral("lifted")}
+                                        << QStringLiteral("listed twice");
+    }
+
+    void badInputsShowMessages()
+    {
+        QFETCH(QStringList, losses);
+        QFETCH(QString, message);
+        auto w = newWindow(tinyConfig(20));
+        ComparisonWindow *c = w->comparisonWindow();
+        std::vector<LossChoice> choices;
+        for (const QString &name : losses)
+            choices.push_back(choice(name.toStdString()));
+        c->setLosses(choices);
+        QVERIFY2(c->validationError().contains(message), qPrintable(c->validationError()));
+        const QStringList before = comparisonFolders(m_workspace);
+        c->startComparison();
+        QVERIFY(!c->session()->isRunning());
+        QTRY_VERIFY(errorDialog(*c) && errorDialog(*c)->isVisible());
+        QVERIFY2(errorDialog(*c)->text().contains(message), qPrintable(errorDialog(*c)->text()));
+        QCOMPARE(comparisonFolders(m_workspace), before); // nothing was created
+    }
+
+    void atMostSixLosses()
+    {
+        auto w = newWindow(tinyConfig(20));
+        ComparisonWindow *c = w->comparisonWindow();
+        const char *const names[] = {"lifted", "contrastive", "triplet", "multi-similarity", "binomial-deviance",
+                                     "generalized-lifted", "n-pair"};
+        std::vector<LossChoice> seven;
+        for (const char *name : names)
+            seven.push_back(choice(name));
+        c->setLosses(seven);
+        QCOMPARE(c->lossCount(), ComparisonWindow::kMaxLosses);
+        auto *add = c->findChild<QPushButton *>(QStringLiteral("addLossButton"));
+        QVERIFY(add);
+        QVERIFY(!add->isEnabled());
+        c->addLoss();
+        QCOMPARE(c->lossCount(), ComparisonWindow::kMaxLosses);
+        // Each new form offers a loss not compared yet.
+        c->setLosses({choice("lifted")});
+        c->addLoss();
+        QCOMPARE(c->lossCount(), 2);
+        QVERIFY(c->lossForm(1)->loss() != "lifted");
+        QCOMPARE(c->validationError(), QString());
+    }
+
+    void missingDatasetFolderShowsAMessage()
+    {
+        ExperimentConfig config = tinyConfig(20);
+        config.dataset = m_dir.file("no-such-dataset");
+        auto w = newWindow(config);
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive")});
+        Recorder r(c->session());
+        const QStringList before = comparisonFolders(m_workspace);
+        c->startComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY(!r.failure.isEmpty());
+        QTRY_VERIFY(errorDialog(*c) && errorDialog(*c)->isVisible());
+        QVERIFY2(errorDialog(*c)->text().contains(QStringLiteral("no-such-dataset")),
+                 qPrintable(errorDialog(*c)->text()));
+        QCOMPARE(comparisonFolders(m_workspace), before); // the empty comparison was removed
+    }
+
+    void openingANonComparisonFolderShowsAMessage()
+    {
+        MainWindow w;
+        const QString folder = QString::fromStdString(m_dir.file("not-a-comparison"));
+        QVERIFY(QDir().mkpath(folder));
+        QVERIFY(!w.openComparison(folder));
+        ComparisonWindow *c = w.comparisonWindow();
+        QTRY_VERIFY(errorDialog(*c) && errorDialog(*c)->isVisible());
+        QVERIFY2(errorDialog(*c)->text().contains(QStringLiteral("is not a comparison")),
+                 qPrintable(errorDialog(*c)->text()));
+    }
+};
+
+QTEST_MAIN(TestCompareGui)
+#include "test_compare_gui.moc"

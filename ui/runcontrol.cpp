@@ -1,0 +1,44 @@
+#include "runcontrol.h"
+
+namespace liftlab {
+
+void RunControl::reset()
+{
+    m_cancel.store(false);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_paused = false;
+}
+
+void RunControl::setPaused(bool paused)
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_paused = paused;
+    }
+    m_wake.notify_all();
+}
+
+void RunControl::stop()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_cancel.store(true);
+    }
+    m_wake.notify_all();
+}
+
+void RunControl::waitWhilePaused(const std::function<void(bool paused)> &pausedChanged)
+{
+    std::unique_lock<std::mutex> lock(m_mutex);
+    if (!m_paused || m_cancel.load())
+        return;
+    lock.unlock();
+    pausedChanged(true);
+    lock.lock();
+    m_wake.wait(lock, [this] { return !m_paused || m_cancel.load(); });
+    lock.unlock();
+    if (!m_cancel.load()) // a stop while paused ends the run instead
+        pausedChanged(false);
+}
+
+} // namespace liftlab
