@@ -347,6 +347,33 @@ private Q_SLOTS:
         QVERIFY(action(w, "startAction")->isEnabled());
     }
 
+    void pairSamplerIsChosenInTheForm()
+    {
+        ExperimentPanel panel;
+        panel.show();
+        auto *sampler = panel.findChild<QComboBox *>(QStringLiteral("samplerBox"));
+        auto *pairs = panel.findChild<QSpinBox *>(QStringLiteral("pairsBox"));
+        auto *perClass = panel.findChild<QSpinBox *>(QStringLiteral("perClassBox"));
+        QVERIFY(sampler && pairs && perClass);
+        QVERIFY(pairs->isHidden() && !perClass->isHidden()); // P x K by default
+        sampler->setCurrentIndex(sampler->findData(QStringLiteral("pairs")));
+        QVERIFY(!pairs->isHidden() && perClass->isHidden());
+        pairs->setValue(10);
+        panel.findChild<QSpinBox *>(QStringLiteral("randomImagesBox"))->setValue(20);
+        const ExperimentConfig c = panel.config();
+        QCOMPARE(c.sampler, std::string("pairs"));
+        QCOMPARE(c.batchSize(), 40);
+        ExperimentPanel other;
+        other.setConfig(c);
+        QCOMPARE(other.config().sampler, std::string("pairs"));
+        QCOMPARE(other.config().pairs, 10);
+        QCOMPARE(other.config().randomImages, 20);
+        // A loss that needs P x K batches says so before anything starts.
+        auto *loss = panel.findChild<QComboBox *>(QStringLiteral("lossBox"));
+        loss->setCurrentIndex(loss->findData(QStringLiteral("n-pair")));
+        QVERIFY2(panel.validationError().contains(QStringLiteral("pk sampler")), qPrintable(panel.validationError()));
+    }
+
     void lossFormFollowsTheRegistry()
     {
         ExperimentPanel panel;

@@ -123,6 +123,14 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     connect(m_lossForm, &LossForm::changed, this, &ExperimentPanel::onChanged);
 
     // Batches.
+    m_sampler = named(comboOf({QStringLiteral("pk"), QStringLiteral("pairs")}), "samplerBox");
+    m_sampler->setItemText(0, tr("P classes x K images"));
+    m_sampler->setItemText(1, tr("Positive pairs + random images (the paper's)"));
+    m_sampler->setToolTip(tr("How the images of a batch are chosen"));
+    m_pairs = named(spinBox(1, 16384), "pairsBox");
+    m_pairs->setToolTip(tr("Positive pairs in each batch: two images of a class drawn at random"));
+    m_randomImages = named(spinBox(0, 32768), "randomImagesBox");
+    m_randomImages->setToolTip(tr("Images drawn at random from the whole training split after the pairs"));
     m_classesPerBatch = named(spinBox(2, 4096), "classesPerBatchBox");
     m_classesPerBatch->setToolTip(tr("P: classes in each batch"));
     m_perClass = named(spinBox(2, 4096), "perClassBox");
@@ -174,11 +182,14 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     auto *loss = new QGroupBox(tr("Loss"));
     auto *lossLayout = new QVBoxLayout(loss);
     lossLayout->addWidget(m_lossForm);
-    auto *batches = new QGroupBox(tr("Batches (P x K)"));
-    auto *batchForm = new QFormLayout(batches);
-    batchForm->addRow(tr("Classes P"), m_classesPerBatch);
-    batchForm->addRow(tr("Per class K"), m_perClass);
-    batchForm->addRow(tr("Batch size"), m_batchSize);
+    auto *batches = new QGroupBox(tr("Batches"));
+    m_batchForm = new QFormLayout(batches);
+    m_batchForm->addRow(tr("Sampler"), m_sampler);
+    m_batchForm->addRow(tr("Classes P"), m_classesPerBatch);
+    m_batchForm->addRow(tr("Per class K"), m_perClass);
+    m_batchForm->addRow(tr("Pairs"), m_pairs);
+    m_batchForm->addRow(tr("Random images"), m_randomImages);
+    m_batchForm->addRow(tr("Batch size"), m_batchSize);
     auto *optimisation = new QGroupBox(tr("Optimisation"));
     auto *optForm = new QFormLayout(optimisation);
     optForm->addRow(tr("Optimizer"), m_optimizer);
@@ -213,10 +224,10 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     layout->addWidget(scroll, 1);
 
     // Every edit re-validates.
-    for (QComboBox *box : {m_dataset, m_split, m_model, m_optimizer, m_schedule})
+    for (QComboBox *box : {m_dataset, m_split, m_model, m_sampler, m_optimizer, m_schedule})
         connect(box, &QComboBox::currentTextChanged, this, &ExperimentPanel::onChanged);
-    for (QSpinBox *box : {m_embedding, m_classesPerBatch, m_perClass, m_iterations, m_evalEvery, m_checkpointEvery,
-                          m_seed, m_threads})
+    for (QSpinBox *box : {m_embedding, m_classesPerBatch, m_perClass, m_pairs, m_randomImages, m_iterations,
+                          m_evalEvery, m_checkpointEvery, m_seed, m_threads})
         connect(box, &QSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
     for (QDoubleSpinBox *box : {m_learningRate, m_weightDecay})
         connect(box, &QDoubleSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
@@ -236,8 +247,11 @@ ExperimentConfig ExperimentPanel::config() const
     c.normalize = m_normalize->isChecked();
     c.loss = m_lossForm->loss();
     c.lossParams = m_lossForm->params();
+    c.sampler = currentValue(m_sampler).toStdString();
     c.classesPerBatch = m_classesPerBatch->value();
     c.perClass = m_perClass->value();
+    c.pairs = m_pairs->value();
+    c.randomImages = m_randomImages->value();
     c.augment = m_augment->isChecked();
     c.optimizer = currentValue(m_optimizer).toStdString();
     c.learningRate = m_learningRate->value();
@@ -261,8 +275,11 @@ void ExperimentPanel::setConfig(const ExperimentConfig &c)
     m_embedding->setValue(int(c.embeddingDim));
     m_normalize->setChecked(c.normalize);
     m_lossForm->setLoss(c.loss, c.lossParams);
+    selectValue(m_sampler, q(c.sampler));
     m_classesPerBatch->setValue(c.classesPerBatch);
     m_perClass->setValue(c.perClass);
+    m_pairs->setValue(c.pairs);
+    m_randomImages->setValue(c.randomImages);
     m_augment->setChecked(c.augment);
     selectValue(m_optimizer, q(c.optimizer));
     m_learningRate->setValue(c.learningRate);
@@ -307,7 +324,12 @@ void ExperimentPanel::onChanged()
 {
     if (m_updating)
         return;
-    m_batchSize->setText(tr("B = %1 images").arg(m_classesPerBatch->value() * m_perClass->value()));
+    const bool pairs = currentValue(m_sampler) == QLatin1String("pairs");
+    m_batchForm->setRowVisible(m_classesPerBatch, !pairs);
+    m_batchForm->setRowVisible(m_perClass, !pairs);
+    m_batchForm->setRowVisible(m_pairs, pairs);
+    m_batchForm->setRowVisible(m_randomImages, pairs);
+    m_batchSize->setText(tr("B = %1 images").arg(config().batchSize()));
     const QString error = validationError();
     m_validation->setText(error);
     m_validation->setVisible(!error.isEmpty());

@@ -7,6 +7,7 @@
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QLabel;
 class QSpinBox;
 
@@ -55,8 +56,12 @@ private:
     QSpinBox *m_embedding = nullptr;
     QCheckBox *m_normalize = nullptr;
     LossForm *m_lossForm = nullptr;
+    QComboBox *m_sampler = nullptr;
     QSpinBox *m_classesPerBatch = nullptr;
     QSpinBox *m_perClass = nullptr;
+    QSpinBox *m_pairs = nullptr;
+    QSpinBox *m_randomImages = nullptr;
+    QFormLayout *m_batchForm = nullptr;
     QLabel *m_batchSize = nullptr;
     QCheckBox *m_augment = nullptr;
     QComboBox *m_optimizer = nullptr;
