@@ -27,11 +27,11 @@ void RunControl::stop()
     m_wake.notify_all();
 }
 
-void RunControl::waitWhilePaused(const std::function<void(bool paused)> &pausedChanged)
+bool RunControl::waitWhilePaused(const std::function<void(bool paused)> &pausedChanged)
 {
     std::unique_lock<std::mutex> lock(m_mutex);
     if (!m_paused || m_cancel.load())
-        return;
+        return false;
     lock.unlock();
     pausedChanged(true);
     lock.lock();
@@ -39,6 +39,7 @@ void RunControl::waitWhilePaused(const std::function<void(bool paused)> &pausedC
     lock.unlock();
     if (!m_cancel.load()) // a stop while paused ends the run instead
         pausedChanged(false);
+    return true;
 }
 
 } // namespace liftlab

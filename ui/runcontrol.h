@@ -26,8 +26,8 @@ public:
 
     // On the worker thread, between batches: blocks while paused. Calls
     // `pausedChanged(true)` before blocking and `pausedChanged(false)` once
-    // resumed (not when a stop ended the pause).
-    void waitWhilePaused(const std::function<void(bool paused)> &pausedChanged);
+    // resumed (not when a stop ended the pause). Returns whether it paused.
+    bool waitWhilePaused(const std::function<void(bool paused)> &pausedChanged);
 
 private:
     std::atomic<bool> m_cancel{false};

@@ -87,12 +87,13 @@ void TrainingWorker::flushSteps()
 
 void TrainingWorker::waitWhilePaused()
 {
-    m_control.waitWhilePaused([this](bool paused) {
+    const bool paused = m_control.waitWhilePaused([this](bool paused) {
         if (paused)
             flushSteps();
         Q_EMIT pausedChanged(paused);
     });
-    m_sinceEmit.restart();
+    if (paused)
+        m_sinceEmit.restart();
 }
 
 } // namespace liftlab
