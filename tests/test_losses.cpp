@@ -1,7 +1,6 @@
 // Every loss against an independent brute-force reference (explicit loops in
 // double precision), a finite-difference gradient check, and a learning smoke
 // test; plus the edge cases of the lifted loss and the registry's checks.
-#include "data/sampler.h"
 #include "error.h"
 #include "losses/loss.h"
 #include "util/parallel.h"

@@ -90,7 +90,7 @@ torch::Tensor proxyRows(const torch::Tensor &labels, const std::vector<int64_t> 
 // 1 / q(max(D_an, cutoff)), where q(d) ~ d^(dim-2) (1 - d^2/4)^((dim-3)/2) is
 // the density of distances between random points on the sphere, among the
 // negatives closer than nonzeroCutoff (uniformly among all of a's negatives
-// when none is). Anchor a draws from stepGenerator(seed, step, 3 + a).
+// when none is). Anchor a draws from a stream seeded by (seed, step, a).
 // Returns the triplets as rows (a, p, n) [M, 3] int64, by anchor.
 torch::Tensor distanceWeightedTriplets(const torch::Tensor &distances, const torch::Tensor &labels, int64_t dim,
                                        double cutoff, double nonzeroCutoff, uint64_t seed, int64_t step);
