@@ -1,5 +1,6 @@
 #include "experimentpanel.h"
 
+#include "comboboxes.h"
 #include "error.h"
 #include "losses/params.h"
 #include "lossform.h"
@@ -33,33 +34,6 @@ namespace {
 QString q(const std::string &s)
 {
     return QString::fromStdString(s);
-}
-
-const LossDescription *findDescription(const std::vector<LossDescription> &all, const std::string &name)
-{
-    for (const LossDescription &d : all)
-        if (d.name == name)
-            return &d;
-    return nullptr;
-}
-
-// Selects `value` in a combo box by item data (or text), adding it if absent.
-void selectValue(QComboBox *box, const QString &value)
-{
-    int index = box->findData(value);
-    if (index < 0)
-        index = box->findText(value);
-    if (index < 0) {
-        box->addItem(value, value);
-        index = box->count() - 1;
-    }
-    box->setCurrentIndex(index);
-}
-
-QString currentValue(const QComboBox *box)
-{
-    const QVariant data = box->currentData();
-    return data.isValid() ? data.toString() : box->currentText();
 }
 
 QComboBox *comboOf(const QStringList &values)
@@ -306,8 +280,7 @@ QString ExperimentPanel::validationError() const
         return tr("Unknown model '%1'.").arg(q(c.model));
     try {
         c.validate();
-        const std::vector<LossDescription> all = lossDescriptions();
-        const LossDescription *description = findDescription(all, c.loss);
+        const LossDescription *description = lookUpLoss(c.loss);
         if (!description)
             return tr("Unknown loss '%1'.").arg(q(c.loss));
         resolveParams(*description, c.lossParams);

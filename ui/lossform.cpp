@@ -1,5 +1,6 @@
 #include "lossform.h"
 
+#include "comboboxes.h"
 #include "losses/params.h"
 
 #include <QComboBox>
@@ -15,33 +16,6 @@ namespace {
 QString q(const std::string &s)
 {
     return QString::fromStdString(s);
-}
-
-const LossDescription *findDescription(const std::vector<LossDescription> &all, const std::string &name)
-{
-    for (const LossDescription &d : all)
-        if (d.name == name)
-            return &d;
-    return nullptr;
-}
-
-// Selects `value` in a combo box by item data (or text), adding it if absent.
-void selectValue(QComboBox *box, const QString &value)
-{
-    int index = box->findData(value);
-    if (index < 0)
-        index = box->findText(value);
-    if (index < 0) {
-        box->addItem(value, value);
-        index = box->count() - 1;
-    }
-    box->setCurrentIndex(index);
-}
-
-QString currentValue(const QComboBox *box)
-{
-    const QVariant data = box->currentData();
-    return data.isValid() ? data.toString() : box->currentText();
 }
 
 } // namespace
@@ -89,8 +63,7 @@ void LossForm::buildParams(const std::map<std::string, std::string> &values)
     while (m_paramsForm->rowCount() > 0)
         m_paramsForm->removeRow(0);
     m_paramWidgets.clear();
-    const std::vector<LossDescription> all = lossDescriptions();
-    const LossDescription *description = findDescription(all, loss());
+    const LossDescription *description = lookUpLoss(loss());
     if (!description || description->params.empty()) {
         m_paramsGroup->hide();
         return;
@@ -131,8 +104,7 @@ void LossForm::buildParams(const std::map<std::string, std::string> &values)
 std::map<std::string, std::string> LossForm::params() const
 {
     std::map<std::string, std::string> values;
-    const std::vector<LossDescription> all = lossDescriptions();
-    const LossDescription *description = findDescription(all, loss());
+    const LossDescription *description = lookUpLoss(loss());
     for (const auto &[name, editor] : m_paramWidgets) {
         const ParamSpec *spec = nullptr;
         if (description)

@@ -57,6 +57,8 @@ std::vector<LossDescription> lossDescriptions();
 // The registered loss of that name; throws liftlab::Error naming the unknown
 // loss and the known ones.
 const LossDescription &describeLoss(const std::string &name);
+// The registered loss of that name, or null.
+const LossDescription *lookUpLoss(const std::string &name);
 
 // Throws liftlab::Error for an unknown parameter or a value out of range.
 LossParams resolveParams(const LossDescription &info, const ParamValues &given);

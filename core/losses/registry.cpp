@@ -70,6 +70,14 @@ const LossDescription &describeLoss(const std::string &name)
     return findLoss(name);
 }
 
+const LossDescription *lookUpLoss(const std::string &name)
+{
+    for (const LossInfo &info : lossRegistry())
+        if (info.name == name)
+            return &info;
+    return nullptr;
+}
+
 LossParams resolveParams(const LossDescription &info, const ParamValues &given)
 {
     for (const auto &[name, value] : given) {
