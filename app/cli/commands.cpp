@@ -321,32 +321,50 @@ int benchLoss(const BenchLossOptions &o)
     torch::manual_seed(0);
     const torch::Tensor labels = torch::arange(o.batch / o.perClass, torch::kInt64).repeat_interleave(o.perClass);
     const std::vector<int64_t> classes(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
-    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, NAN), lossContextFor(classes, o.dim, 0));
+    const LossContext context = lossContextFor(classes, o.dim, 0);
+    std::unique_ptr<Loss> loss = createLoss(o.loss, parseParams(o.params, NAN), context);
+    std::unique_ptr<Loss> baseline = o.baseline.empty() ? nullptr : createLoss(o.baseline, {}, context);
     const torch::Tensor base = torch::randn({o.batch, o.dim}) * 0.1;
-    auto once = [&] {
-        const torch::Tensor e = base.clone().requires_grad_(true);
-        loss->compute(e, labels).loss.backward();
-    };
-    for (int i = 0; i < 3; ++i)
-        once();
-    const double rssBefore = peakRssMegabytes();
-    std::vector<double> ms;
-    for (int i = 0; i < o.repeat; ++i) {
+    // Milliseconds of one forward+backward.
+    auto once = [&](Loss &l) {
         const auto start = std::chrono::steady_clock::now();
-        once();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        const torch::Tensor e = base.clone().requires_grad_(true);
+        l.compute(e, labels).loss.backward();
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    };
+    for (int i = 0; i < 3; ++i) {
+        once(*loss);
+        if (baseline)
+            once(*baseline);
     }
-    std::sort(ms.begin(), ms.end());
-    printJson(QJsonObject{{"loss", QString::fromStdString(o.loss)},
-                          {"batch", o.batch},
-                          {"dim", o.dim},
-                          {"per_class", o.perClass},
-                          {"threads", o.threads},
-                          {"repeat", o.repeat},
-                          {"median_ms", ms[ms.size() / 2]},
-                          {"min_ms", ms.front()},
-                          {"peak_rss_growth_mb", peakRssMegabytes() - rssBefore},
-                          {"peak_rss_mb", peakRssMegabytes()}});
+    const double rssBefore = peakRssMegabytes();
+    // With a baseline the two alternate, so that both see the same load.
+    std::vector<double> ms, baselineMs;
+    for (int i = 0; i < o.repeat; ++i) {
+        ms.push_back(once(*loss));
+        if (baseline)
+            baselineMs.push_back(once(*baseline));
+    }
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    QJsonObject result{{"loss", QString::fromStdString(o.loss)},
+                       {"batch", o.batch},
+                       {"dim", o.dim},
+                       {"per_class", o.perClass},
+                       {"threads", o.threads},
+                       {"repeat", o.repeat},
+                       {"median_ms", median(ms)},
+                       {"min_ms", *std::min_element(ms.begin(), ms.end())},
+                       {"peak_rss_growth_mb", peakRssMegabytes() - rssBefore},
+                       {"peak_rss_mb", peakRssMegabytes()}};
+    if (baseline) {
+        result["baseline"] = QString::fromStdString(o.baseline);
+        result["baseline_median_ms"] = median(baselineMs);
+        result["ratio"] = median(ms) / median(baselineMs);
+    }
+    printJson(result);
     return 0;
 }
 

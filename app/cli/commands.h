@@ -44,6 +44,7 @@ struct BenchLossOptions
 {
     std::string loss = "lifted";
     std::vector<std::string> params;
+    std::string baseline; // a loss timed alternately with `loss`, at its defaults
     int batch = 256, dim = 512, perClass = 4, repeat = 50, threads = 2;
 };
 

@@ -115,6 +115,8 @@ int main(int argc, char **argv)
     CLI::App *benchLoss = bench->add_subcommand("loss", "median ms of a loss's forward+backward on random embeddings");
     benchLoss->add_option("--loss", benchOptions.loss, "loss name")->capture_default_str();
     benchLoss->add_option("--param", benchOptions.params, "loss parameter as name=value (repeatable)");
+    benchLoss->add_option("--baseline", benchOptions.baseline,
+                          "a second loss, timed alternately with the first in the same run (ratio printed)");
     benchLoss->add_option("--batch", benchOptions.batch, "batch size B")->capture_default_str();
     benchLoss->add_option("--dim", benchOptions.dim, "embedding size d")->capture_default_str();
     benchLoss->add_option("--per-class", benchOptions.perClass, "images per class")->capture_default_str();

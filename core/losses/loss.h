@@ -1,6 +1,7 @@
 #pragma once
 
 #include "losses/params.h"
+#include "util/parallel.h"
 
 #include <torch/nn/module.h>
 #include <torch/types.h>
@@ -62,9 +63,6 @@ std::unique_ptr<Loss> createLoss(const std::string &name, const ParamValues &giv
 
 // x x^T [B, B], differentiable, computed on every intra-op thread.
 torch::Tensor gramProduct(const torch::Tensor &x);
-
-// The rows of x scaled to unit length (a zero row stays zero).
-torch::Tensor normalizeRows(const torch::Tensor &x);
 
 // Cosine similarities [B, B] of the rows of x (x L2-normalised, then its Gram
 // matrix); a zero row has similarity 0 with everything.

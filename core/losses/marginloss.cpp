@@ -78,7 +78,7 @@ void sampleAnchor(int64_t a, const T *d, const int64_t *y, int64_t b, int64_t di
         if (uniform)
             total += y[k] != y[a] ? 1.0 : 0.0;
         else if (logWeight[size_t(k)] != -INFINITY)
-            total += std::exp(double(logWeight[size_t(k)] - top));
+            total += double(std::exp(logWeight[size_t(k)] - top));
         cumulative[size_t(k)] = total;
     }
     std::uniform_real_distribution<double> draw(0.0, total);

@@ -188,16 +188,31 @@ public:
     }
 };
 
+// a b^T with its gradients (dL/da = G b, dL/db = G^T a), all three
+// products split over the intra-op threads like the Gram matrix's.
+class ProductFunction : public torch::autograd::Function<ProductFunction>
+{
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext *ctx, const torch::Tensor &a, const torch::Tensor &b)
+    {
+        ctx->save_for_backward({a, b});
+        return parallelMm(a, b.t());
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list gradOutputs)
+    {
+        const auto saved = ctx->get_saved_variables();
+        const torch::Tensor g = gradOutputs[0].contiguous();
+        return {parallelMm(g, saved[1]), parallelMm(g.t().contiguous(), saved[0])};
+    }
+};
+
 } // namespace
 
 torch::Tensor gramProduct(const torch::Tensor &x)
 {
     return GramFunction::apply(x.contiguous());
-}
-
-torch::Tensor normalizeRows(const torch::Tensor &x)
-{
-    return x / x.norm(2, 1, true).clamp_min(1e-12);
 }
 
 torch::Tensor cosineSimilarities(const torch::Tensor &x)
@@ -207,7 +222,7 @@ torch::Tensor cosineSimilarities(const torch::Tensor &x)
 
 torch::Tensor cosineSimilarities(const torch::Tensor &x, const torch::Tensor &proxies)
 {
-    return torch::mm(normalizeRows(x), normalizeRows(proxies.to(x.scalar_type())).t());
+    return ProductFunction::apply(normalizeRows(x).contiguous(), normalizeRows(proxies.to(x.scalar_type())).contiguous());
 }
 
 torch::Tensor pairwiseDistances(const torch::Tensor &x)

@@ -90,6 +90,25 @@ public:
     }
 };
 
+// A scalar `value` whose gradient with respect to `input` is `grad`.
+class PrecomputedGradientFunction : public torch::autograd::Function<PrecomputedGradientFunction>
+{
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext *ctx, const torch::Tensor &input,
+                                 const torch::Tensor &grad, const torch::Tensor &value)
+    {
+        (void)input;
+        ctx->save_for_backward({grad});
+        return value.clone();
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list gradOutputs)
+    {
+        return {ctx->get_saved_variables()[0] * gradOutputs[0], torch::Tensor(), torch::Tensor()};
+    }
+};
+
 template <typename T, typename RowFn>
 RowwiseResult rowwise(const torch::Tensor &xIn, PairSpace space, bool withTerms, const RowFn &rowFn)
 {
@@ -155,6 +174,14 @@ RowwiseResult rowwise(const torch::Tensor &xIn, PairSpace space, bool withTerms,
 }
 
 } // namespace detail
+
+// A loss computed outside autograd, with its derivatives `grad` with respect
+// to `input` (same shape) written out: a scalar with value `value` whose
+// backward pass is grad * dL.
+inline torch::Tensor withGradient(const torch::Tensor &input, double value, const torch::Tensor &grad)
+{
+    return detail::PrecomputedGradientFunction::apply(input, grad, torch::full({}, value, input.options()));
+}
 
 // rowFn(i, row, grad, terms) -> RowTerm, called once per anchor i (from
 // several threads) for T = float and T = double: `row` is row i of the

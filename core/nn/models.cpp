@@ -1,6 +1,7 @@
 #include "nn/models.h"
 
 #include "error.h"
+#include "util/parallel.h"
 
 #include <torch/nn.h>
 
@@ -45,8 +46,7 @@ public:
     {
         torch::Tensor x = m_features->forward(images.contiguous(torch::MemoryFormat::ChannelsLast)).mean({2, 3});
         x = m_head->forward(x);
-        return m_normalize ? torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1))
-                           : x;
+        return m_normalize ? normalizeRows(x) : x;
     }
 
 private:

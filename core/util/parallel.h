@@ -18,6 +18,10 @@ void prepareCompute(int threads);
 // result. Not differentiable: the result carries no autograd history.
 torch::Tensor parallelMm(const torch::Tensor &a, const torch::Tensor &b);
 
+// The rows of x [N, K] scaled to unit length (a zero row stays zero),
+// differentiable, over the intra-op threads.
+torch::Tensor normalizeRows(const torch::Tensor &x);
+
 // x x^T for x [N, K] (float or double), symmetric [N, N]. With BLAS's syrk
 // it costs half a general product: one syrk per diagonal block and one
 // product for the off-diagonal block, in parallel.
