@@ -15,6 +15,7 @@
 #include "comparisonwindow.h"
 #include "comparisonworker.h"
 #include "embeddingview.h"
+#include "explorercontext.h"
 #include "experimentpanel.h"
 #include "heatmapwidget.h"
 #include "lossform.h"
@@ -79,9 +80,12 @@ struct Recorder
             ended = true;
             failure = message;
         });
-        QObject::connect(session, &ComparisonSession::runFailed,
-                         [this](int, const QString &message) { failure = message; });
+        QObject::connect(session, &ComparisonSession::runFailed, [this](int run, const QString &message) {
+            failedRuns.push_back(run);
+            failure = message;
+        });
     }
+    std::vector<int> failedRuns;
     std::map<int, std::map<int64_t, std::vector<int64_t>>> snapshots; // run -> step -> batch indices
     std::map<int, int64_t> lastStep;
     bool ended = false, cancelled = false;
@@ -261,6 +265,24 @@ private Q_SLOTS:
             QCOMPARE(c->retrieval()->browser(run)->queryIndex(), c->embeddings()->testIndex(7));
     }
 
+    void retrievalRowsFillWhicheverRunLoadsFirst()
+    {
+        QVERIFY2(!m_finished.isEmpty(), "needs the comparison of the test before");
+        const Comparison comparison = Comparison::open(m_finished.toStdString());
+        ExplorerContext first, second;
+        ComparisonRetrieval retrieval;
+        retrieval.setRuns({QStringLiteral("a"), QStringLiteral("b")}, {&first, &second});
+        // The second row's run loads before the first's.
+        QSignalSpy secondLoaded(&second, &ExplorerContext::embeddingChanged);
+        second.openRun(QString::fromStdString(comparison.runPath(1)));
+        QTRY_VERIFY_WITH_TIMEOUT(secondLoaded.count() > 0, kTimeoutMs);
+        first.openRun(QString::fromStdString(comparison.runPath(0)));
+        for (int run = 0; run < 2; ++run) {
+            QTRY_COMPARE_WITH_TIMEOUT(int(retrieval.browser(run)->results().size()), 10, 60000);
+            QCOMPARE(retrieval.browser(run)->queryIndex(), qint64(0));
+        }
+    }
+
     void reopeningShowsTheSameTable()
     {
         QVERIFY2(!m_finished.isEmpty(), "needs the comparison of the test before");
@@ -360,6 +382,30 @@ private Q_SLOTS:
             QCOMPARE(c->lossChart()->runCount(), 2);
             QVERIFY(c->lossChart()->stepCount(0) > 0);
         }
+    }
+
+    void aFailingRunLeavesTheOthersGoingOn()
+    {
+        auto w = newWindow(tinyConfig(60));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive")});
+        Recorder r(c->session());
+        c->startComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 2, kTimeoutMs);
+        // The contrastive run's folder goes (a disk unmounted, say): its next
+        // checkpoint cannot be written.
+        const std::string doomed = Comparison::open(c->folder().toStdString()).runPath(1);
+        fs::remove_all(doomed);
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY2(!r.cancelled, "the comparison was not stopped");
+        QCOMPARE(r.failedRuns, std::vector<int>{1});
+        QCOMPARE(r.lastStep[0], int64_t(60)); // lifted trained to the end
+        QVERIFY(r.lastStep[1] < 60);
+        QTRY_VERIFY(errorDialog(*c) && errorDialog(*c)->isVisible());
+        QVERIFY2(errorDialog(*c)->text().contains(QStringLiteral("contrastive")), qPrintable(errorDialog(*c)->text()));
+        QVERIFY2(errorDialog(*c)->text().contains(QString::fromStdString(doomed)), qPrintable(errorDialog(*c)->text()));
+        const std::string kept = Comparison::open(c->folder().toStdString()).runPath(0);
+        QCOMPARE(Trainer::resume(kept)->step(), int64_t(60));
     }
 
     void pauseHoldsEveryRunAndResumeGoesOn()

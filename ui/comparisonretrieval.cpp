@@ -103,10 +103,11 @@ void ComparisonRetrieval::setRuns(const QStringList &labels, const std::vector<E
         rowsLayout->insertWidget(rowsLayout->count() - 1, row);
         connect(browser, &RetrievalBrowser::queryRequested, this,
                 [this](int, qint64 index) { m_indexBox->setValue(int(index)); });
-        // A row is ready once its run has loaded: search from the current query.
+        // A row is ready once its own run has loaded, whichever run loads
+        // first: search from the current query.
         connect(contexts[size_t(i)], &ExplorerContext::embeddingChanged, browser, [this, browser] {
-            if (!browser->hasQuery() && m_first && m_first->size(Split::Test) > 0)
-                browser->setQueryIndex(m_indexBox->value());
+            if (!browser->hasQuery())
+                browser->setQueryIndex(m_indexBox->value()); // ignored while its run has no test split
         });
         m_rows.push_back(row);
         m_browsers.push_back(browser);
