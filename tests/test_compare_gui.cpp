@@ -235,9 +235,12 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(QDir(m_finished).filePath(QStringLiteral("results.md"))));
 
         // t-SNE of each run, the same points and colours, selection linked.
-        QTRY_VERIFY_WITH_TIMEOUT(projected.count() > 0, kTimeoutMs); // started when the runs ended
-        QCOMPARE(projected.count(), 1);
+        // (started again when the runs ended, on the last step's embeddings)
         QCOMPARE(c->embeddings()->runCount(), 3);
+        QTRY_VERIFY_WITH_TIMEOUT(projected.count() > 0 && !c->embeddings()->isComputing()
+                                     && c->embeddings()->shownStep(0) == 30 && c->embeddings()->shownStep(1) == 30
+                                     && c->embeddings()->shownStep(2) == 30,
+                                 kTimeoutMs);
         for (int run = 0; run < 3; ++run) {
             QCOMPARE(c->embeddings()->view(run)->pointCount(), 100); // all 100 test images
             QCOMPARE(c->embeddings()->view(run)->labels(), c->embeddings()->view(0)->labels());
@@ -406,6 +409,27 @@ private Q_SLOTS:
         QVERIFY2(errorDialog(*c)->text().contains(QString::fromStdString(doomed)), qPrintable(errorDialog(*c)->text()));
         const std::string kept = Comparison::open(c->folder().toStdString()).runPath(0);
         QCOMPARE(Trainer::resume(kept)->step(), int64_t(60));
+    }
+
+    void tsneAndRetrievalFollowTheEvaluations()
+    {
+        auto w = newWindow(tinyConfig(100000));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive")});
+        Recorder r(c->session());
+        c->startComparison();
+        // Both runs past their first evaluation (step 10), then held there.
+        QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 12, kTimeoutMs);
+        c->setPaused(true);
+        for (int run = 0; run < 2; ++run) {
+            QTRY_VERIFY_WITH_TIMEOUT(c->embeddings()->shownStep(run) >= 10, kTimeoutMs);
+            QTRY_COMPARE_WITH_TIMEOUT(int(c->retrieval()->browser(run)->results().size()), 10, kTimeoutMs);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(!c->embeddings()->isComputing(), kTimeoutMs);
+        QCOMPARE(c->embeddings()->view(0)->pointCount(), 100);
+        QVERIFY(r.lastStep[0] < 100000);
+        c->stopComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
     }
 
     void pauseHoldsEveryRunAndResumeGoesOn()

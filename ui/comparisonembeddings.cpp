@@ -123,7 +123,7 @@ void ComparisonEmbeddings::setRuns(const QStringList &labels, const std::vector<
     for (int c = 0; c < columns; ++c)
         grid->setColumnStretch(c, 1);
     m_status->setText(labels.isEmpty() ? tr("No comparison yet.")
-                                       : tr("t-SNE of each run's test embedding appears when the comparison ends."));
+                                       : tr("t-SNE of each run's test embedding appears once every run has been evaluated."));
     m_computeButton->setEnabled(!labels.isEmpty());
 }
 
@@ -170,6 +170,7 @@ void ComparisonEmbeddings::startProjections()
         for (const int64_t i : m_sample)
             request.data.values.insert(request.data.values.end(), embedding.row(i), embedding.row(i) + embedding.cols);
         r.request = request.id;
+        r.step = request.step;
         r.view->clear();
         r.view->setData(Matrix{int64_t(m_sample.size()), 2, std::vector<float>(m_sample.size() * 2, 0.f)}, labels,
                         r.context->classNames());

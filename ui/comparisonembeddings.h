@@ -47,6 +47,8 @@ public:
     // Test-split index of a point of the panels.
     int64_t testIndex(int point) const { return m_sample.at(size_t(point)); }
     int pointCount() const { return int(m_sample.size()); }
+    // The training step of the embedding a panel shows (-1: none yet).
+    int64_t shownStep(int run) const { return m_runs.at(size_t(run)).step; }
 
 Q_SIGNALS:
     void projectionsFinished();
@@ -64,6 +66,7 @@ private:
         QLabel *title = nullptr;
         QString label;
         quint64 request = 0;
+        int64_t step = -1;
     };
     void startProjections();
     void showFrame(quint64 id, const ProjectionFrame &frame, bool final);

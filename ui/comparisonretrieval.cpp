@@ -119,8 +119,8 @@ void ComparisonRetrieval::setRuns(const QStringList &labels, const std::vector<E
             showQuery();
         });
     m_queryText->setText(labels.isEmpty() ? tr("No comparison yet.")
-                                          : tr("The nearest test images of one query under each loss appear when "
-                                               "the comparison ends."));
+                                          : tr("The nearest test images of one query under each loss appear once "
+                                               "every run has been evaluated."));
     m_queryImage->clear();
 }
 

@@ -124,6 +124,8 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
     connect(m_session, &ComparisonSession::logMessage, m_log, &LogPanel::appendMessage);
     connect(m_session, &ComparisonSession::runFailed, this, [this](int run, const QString &message) {
         m_heatmaps->setRunEnded(run);
+        if (size_t(run) < m_evalStep.size())
+            m_evalStep[size_t(run)] = -1;
         const QString label = m_comparison ? q(m_comparison->losses().at(size_t(run)).label) : QString::number(run + 1);
         m_log->appendError(tr("%1: %2").arg(label, message));
         showError(tr("A run of the comparison failed"),
@@ -470,6 +472,7 @@ void ComparisonWindow::showComparison(const std::optional<Comparison> &compariso
         for (const LossChoice &c : comparison->losses())
             labels.append(q(c.label));
     m_runStep.assign(size_t(labels.size()), 0);
+    m_evalStep.assign(size_t(labels.size()), 0);
     m_lossChart->setRuns(labels);
     m_metricsChart->setRuns(labels);
     m_metricsChart->setIterations(comparison ? comparison->base().iterations : 0);
@@ -566,6 +569,15 @@ void ComparisonWindow::onSteps(int run, const QVector<TrainingStep> &steps)
 void ComparisonWindow::onEval(int run, const EvalReport &report)
 {
     m_metricsChart->appendReport(run, report);
+    // Once every run still training has evaluated this step, t-SNE and
+    // retrieval show its embeddings (the last step's when the runs end).
+    if (size_t(run) < m_evalStep.size()) {
+        m_evalStep[size_t(run)] = report.step;
+        const bool roundComplete = std::all_of(m_evalStep.begin(), m_evalStep.end(),
+                                               [&](int64_t s) { return s < 0 || s >= report.step; });
+        if (roundComplete && m_comparison && report.step < m_comparison->base().iterations)
+            openRunsForExploring();
+    }
     // The table's row from the report itself: the run's files may not be flushed yet.
     std::vector<ComparisonRow> rows = m_table->rows();
     if (size_t(run) < rows.size()) {
