@@ -396,9 +396,10 @@ private Q_SLOTS:
         c->startComparison();
         QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 2, kTimeoutMs);
         // The contrastive run's folder goes (a disk unmounted, say): its next
-        // checkpoint cannot be written.
+        // checkpoint cannot be written. Moved away in one step, as the run
+        // may be writing into it.
         const std::string doomed = Comparison::open(c->folder().toStdString()).runPath(1);
-        fs::remove_all(doomed);
+        fs::rename(doomed, doomed + "-gone");
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
         QVERIFY2(!r.cancelled, "the comparison was not stopped");
         QCOMPARE(r.failedRuns, std::vector<int>{1});
