@@ -13,6 +13,8 @@ PACKAGES=(
     libtorch-dev libopenblas0-pthread   # OpenBLAS: without it torch's matmul is ~25x slower
     qt6-base-dev qt6-charts-dev libqt6opengl6-dev libxkbcommon-dev
     zlib1g-dev libcli11-dev libfftw3-dev   # FFTW: t-SNE repulsion by FFT
+    libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image datasets
+    libmatio-dev                        # Cars196's cars_annos.mat
     dataset-fashion-mnist               # the embedded default dataset
 )
 

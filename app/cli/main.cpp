@@ -15,9 +15,16 @@ namespace {
 // Everything of an experiment but the loss.
 void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
 {
-    cmd->add_option("--dataset", c.dataset, "fashion-mnist, mnist, or a folder of IDX files")->capture_default_str();
+    cmd->add_option("--dataset", c.dataset,
+                    "fashion-mnist, mnist, or a folder: IDX files, CUB-200-2011, Cars196, Stanford Online Products, "
+                    "or a subfolder of images per class")
+        ->capture_default_str();
     cmd->add_option("--split", c.split, "zero-shot (class-disjoint) or seen (official train/test files)")
         ->capture_default_str();
+    cmd->add_option("--image-size", c.imageSize, "image datasets: each image fitted into S x S pixels")
+        ->capture_default_str();
+    cmd->add_flag("--crop-to-box,!--no-crop-to-box", c.cropToBox,
+                  "image datasets: crop each image to its bounding box (CUB, Cars) first");
     cmd->add_option("--model", c.model, "embedding network")->capture_default_str();
     cmd->add_option("--embedding-dim", c.embeddingDim, "embedding size d")->capture_default_str();
     cmd->add_flag("--normalize,!--no-normalize", c.normalize, "L2-normalise the embedding");

@@ -1,6 +1,7 @@
 #include "data/dataset.h"
 
 #include "data/idx.h"
+#include "data/imagestore.h"
 #include "error.h"
 
 #include <algorithm>
@@ -77,6 +78,51 @@ Normalization computeNormalization(const Dataset &train)
     return n;
 }
 
+// The images of an image dataset folder, decoded, split as its layout says.
+DatasetSplit loadImageDataset(const std::string &folder, SplitKind split, const LoadOptions &options)
+{
+    const ImageListing listing = listImages(folder, split);
+    DecodedImages decoded = decodeImages(listing, options);
+    std::vector<int64_t> labels, train, test;
+    for (size_t k = 0; k < decoded.kept.size(); ++k) {
+        const ImageEntry &e = listing.images[size_t(decoded.kept[k])];
+        labels.push_back(e.label);
+        (e.train ? train : test).push_back(int64_t(k));
+    }
+    Dataset all;
+    all.images = decoded.images;
+    all.labels = torch::tensor(labels, torch::kInt64);
+    all.classNames = listing.classNames;
+    DatasetSplit s;
+    s.name = folder;
+    s.layout = listing.layout;
+    s.skipped = std::move(decoded.skipped);
+    if (train.empty() || test.empty())
+        throw fileError(folder, std::to_string(s.skipped.size()) + " of its " + std::to_string(listing.images.size())
+                                    + " images could not be used, and none is left for "
+                                    + (train.empty() ? "training" : "testing")
+                                    + (s.skipped.empty() ? "" : " (first: " + s.skipped.front().path + ", "
+                                                                    + s.skipped.front().reason + ")"));
+    s.train = all.subset(torch::tensor(train, torch::kInt64));
+    s.test = all.subset(torch::tensor(test, torch::kInt64));
+    // The ImageNet statistics that pretrained backbones expect.
+    s.normalization = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+    return s;
+}
+
+// A folder with any of the IDX files is an IDX dataset (whose loader names
+// the ones missing).
+bool hasIdxFiles(const fs::path &folder)
+{
+    std::error_code ec;
+    for (const fs::directory_entry &f : fs::directory_iterator(folder, ec)) {
+        const std::string name = f.path().filename().string();
+        if (name.find("-idx1-ubyte") != std::string::npos || name.find("-idx3-ubyte") != std::string::npos)
+            return true;
+    }
+    return false;
+}
+
 } // namespace
 
 Dataset Dataset::subset(const torch::Tensor &indices) const
@@ -113,7 +159,7 @@ std::string fashionMnistFolder()
     return "/usr/share/datasets/fashion-mnist";
 }
 
-DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split)
+DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split, const LoadOptions &options)
 {
     fs::path folder;
     std::vector<std::string> classNames;
@@ -131,7 +177,9 @@ DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split)
         if (!fs::exists(folder))
             throw fileError(folder.string(), "dataset folder does not exist");
         if (!fs::is_directory(folder))
-            throw fileError(folder.string(), "not a folder (expected a folder of IDX files)");
+            throw fileError(folder.string(), "not a folder (expected a dataset folder)");
+        if (!hasIdxFiles(folder))
+            return loadImageDataset(nameOrPath, split, options); // or a message naming the layouts
         std::string lower = fs::absolute(folder).string();
         std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
         if (lower.find("fashion") != std::string::npos)
@@ -148,6 +196,7 @@ DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split)
 
     DatasetSplit s;
     s.name = nameOrPath;
+    s.layout = "idx";
     if (split == SplitKind::Seen) {
         s.train = train;
         s.test = test;

@@ -2,6 +2,8 @@
 
 #include <torch/types.h>
 
+#include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,18 +38,39 @@ enum class SplitKind {
 SplitKind splitFromString(const std::string &name); // throws liftlab::Error
 std::string splitToString(SplitKind split);
 
+// An image of an image dataset that could not be used.
+struct SkippedImage
+{
+    std::string path;
+    std::string reason; // "missing", "cannot be decoded ...", ...
+};
+
 struct DatasetSplit
 {
     std::string name;
+    std::string layout; // idx, cub-200-2011, cars196, stanford-online-products, image-folder
     Dataset train;
     Dataset test;
     Normalization normalization;
+    std::vector<SkippedImage> skipped;
 };
 
-// Loads "fashion-mnist", "mnist" or a folder holding the four IDX files
-// (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...).
-// Errors name the folder or file and the problem.
-DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split);
+// How image datasets are decoded (IDX datasets ignore it).
+struct LoadOptions
+{
+    int imageSize = 256;
+    bool cropToBox = false;
+    int threads = 2;
+    std::function<void(int64_t done, int64_t total)> progress; // on the calling thread
+    const std::atomic<bool> *cancel = nullptr;
+};
+
+// Loads "fashion-mnist", "mnist", a folder holding the four IDX files
+// (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...) or
+// an image dataset folder (imagesets.h: CUB-200-2011, Cars196, Stanford
+// Online Products, a folder per class). Errors name the folder or file and
+// the problem; images that cannot be used are skipped and listed.
+DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split, const LoadOptions &options = {});
 
 // The folder the embedded default dataset is installed in.
 std::string fashionMnistFolder();

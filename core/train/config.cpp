@@ -1,5 +1,6 @@
 #include "train/config.h"
 
+#include "data/dataset.h"
 #include "error.h"
 #include "losses/params.h"
 
@@ -39,6 +40,8 @@ void ExperimentConfig::validate() const
         throw Error("evaluation and checkpoint intervals must be zero or positive");
     if (embeddingDim < 2 || embeddingDim > 4096)
         throw Error("embedding size must be between 2 and 4096");
+    if (imageSize < 8 || imageSize > 1024)
+        throw Error("image size must be between 8 and 1024 pixels");
     if (sampler != "pk" && sampler != "pairs")
         throw Error("sampler '" + sampler + "' is not pk or pairs");
     if (classesPerBatch < 2 || perClass < 2 || int64_t(classesPerBatch) * perClass > 65536)
@@ -55,6 +58,15 @@ void ExperimentConfig::validate() const
             throw Error("the " + d.title + " loss takes exactly " + std::to_string(d.perClass)
                         + " images per class in a batch (K = " + std::to_string(d.perClass) + ")");
     }
+}
+
+LoadOptions ExperimentConfig::loadOptions() const
+{
+    LoadOptions o;
+    o.imageSize = imageSize;
+    o.cropToBox = cropToBox;
+    o.threads = threads;
+    return o;
 }
 
 int ExperimentConfig::batchSize() const
@@ -77,6 +89,8 @@ QJsonObject toJson(const ExperimentConfig &c)
     return QJsonObject{
         {"dataset", q(c.dataset)},
         {"split", q(c.split)},
+        {"image_size", c.imageSize},
+        {"crop_to_box", c.cropToBox},
         {"model", q(c.model)},
         {"embedding_dim", qint64(c.embeddingDim)},
         {"normalize", c.normalize},
@@ -129,6 +143,11 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     ExperimentConfig c;
     c.dataset = text("dataset");
     c.split = text("split");
+    // Absent from runs written before image datasets.
+    if (json.contains(QLatin1String("image_size"))) {
+        c.imageSize = int(number("image_size"));
+        c.cropToBox = flag("crop_to_box");
+    }
     c.model = text("model");
     c.embeddingDim = int64_t(number("embedding_dim"));
     c.normalize = flag("normalize");

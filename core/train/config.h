@@ -8,6 +8,8 @@ class QJsonObject;
 
 namespace liftlab {
 
+struct LoadOptions;
+
 // Everything that defines a training run; written to config.json and into
 // every checkpoint. The defaults are the paper-style setup (P x K = 4 x 32,
 // Adam 1e-3, constant rate); demoRecipe() is the tuned one the demo uses.
@@ -15,6 +17,10 @@ struct ExperimentConfig
 {
     std::string dataset = "fashion-mnist";
     std::string split = "seen";
+    // Image datasets (not IDX): images are stored S x S (imagestore.h),
+    // optionally cropped to their bounding boxes first.
+    int imageSize = 256;
+    bool cropToBox = false;
     std::string model = "convnet-small";
     int64_t embeddingDim = 64;
     bool normalize = false;
@@ -46,6 +52,8 @@ struct ExperimentConfig
     void validate() const;
     double learningRateAt(int64_t step) const;
     int batchSize() const;
+    // How its dataset is loaded (image size, crop, threads).
+    LoadOptions loadOptions() const;
 };
 
 QJsonObject toJson(const ExperimentConfig &config);

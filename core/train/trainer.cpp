@@ -8,6 +8,7 @@
 #include "nn/models.h"
 #include "train/checkpoint.h"
 #include "train/rundirectory.h"
+#include "util/atomicfile.h"
 #include "util/parallel.h"
 
 #include <torch/optim.h>
@@ -99,7 +100,7 @@ struct Trainer::Private
         const LossInfo &info = findLoss(config.loss);
         const LossParams params = resolveParams(info, config.lossParams);
         prepareCompute(config.threads);
-        data = loadDataset(config.dataset, splitFromString(config.split));
+        data = loadDataset(config.dataset, splitFromString(config.split), config.loadOptions());
         const std::vector<int64_t> labels = toVector(data.train.labels);
         if (config.sampler == "pairs")
             sampler = std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
@@ -223,6 +224,27 @@ Metrics Trainer::evaluateUntrained()
                               d->config.seed);
 }
 
+// Images of the dataset that could not be used: a line each in
+// skipped_images.txt of the run, the first few in the log.
+void Trainer::reportSkipped(const Callbacks &cb)
+{
+    const std::vector<SkippedImage> &skipped = d->data.skipped;
+    if (skipped.empty())
+        return;
+    std::string report;
+    for (const SkippedImage &s : skipped)
+        report += s.path + "\t" + s.reason + "\n";
+    const std::string file = (std::filesystem::path(d->run.path()) / "skipped_images.txt").string();
+    writeFileAtomically(file, report);
+    std::string text = std::to_string(skipped.size()) + " image" + (skipped.size() == 1 ? "" : "s")
+                       + " of the dataset skipped (all in " + file + "):";
+    for (size_t i = 0; i < std::min<size_t>(skipped.size(), 5); ++i)
+        text += "\n  " + skipped[i].path + ": " + skipped[i].reason;
+    if (skipped.size() > 5)
+        text += "\n  ...";
+    d->log(cb, text);
+}
+
 Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &cancel, int64_t untilStep)
 {
     // The thread budget is per thread under OpenMP: set it where the work runs.
@@ -230,9 +252,11 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
     const ExperimentConfig &c = d->config;
     d->model->train();
     const AugmentOptions augment{c.augment, 2, true};
-    if (!d->announced)
+    if (!d->announced) {
         d->log(cb, "training " + c.loss + " on " + c.dataset + " (" + c.split + "), " + std::to_string(c.iterations)
                        + " steps, batch " + std::to_string(d->sampler->batchSize()));
+        reportSkipped(cb);
+    }
     d->announced = true;
     double &trainSeconds = d->trainSeconds;
     int64_t &trainedImages = d->trainedImages;

@@ -76,6 +76,7 @@ public:
 private:
     struct Private;
     explicit Trainer(std::unique_ptr<Private> d);
+    void reportSkipped(const Callbacks &callbacks);
     std::unique_ptr<Private> d;
 };
 

@@ -1,0 +1,28 @@
+#pragma once
+
+// Decoding a listing's images once into memory: uint8 RGB [N, 3, S, S].
+// Each image is read with OpenCV (JPEG, PNG, BMP, WebP, ...; gray, RGB,
+// RGBA and 16-bit all become 8-bit RGB), optionally cropped to its bounding
+// box, scaled so that its longer side is S and centred on a black S x S
+// square (the paper's "pad to 256 x 256"): nothing of the object is cut.
+
+#include "data/imagesets.h"
+
+#include <vector>
+
+namespace liftlab {
+
+struct DecodedImages
+{
+    torch::Tensor images;                // uint8 [M, 3, S, S], M <= N
+    std::vector<int64_t> kept;           // for each of the M, its index in the listing
+    std::vector<SkippedImage> skipped;   // the others, in listing order
+};
+
+// Decodes every image of the listing on options.threads threads, at
+// options.imageSize (S); a set cancel flag makes it throw Error. An image
+// that is missing, unreadable or corrupt is skipped and reported; nothing
+// else stops.
+DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &options);
+
+} // namespace liftlab

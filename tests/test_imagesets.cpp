@@ -1,0 +1,477 @@
+// Image datasets: miniature CUB-200-2011, Cars196 (.mat and CSV), Stanford
+// Online Products and image-folder trees written here with OpenCV (and
+// matio), each with a corrupt file, a missing file, a grayscale, an RGBA
+// and a 16-bit image; their class counts, class-disjoint splits, skip
+// reports, a short training run on each, and the messages for folders and
+// annotations that are wrong.
+#include "data/dataset.h"
+#include "data/imagesets.h"
+#include "error.h"
+#include "train/trainer.h"
+
+#include "testdata.h"
+
+#include <torch/torch.h>
+
+#include <matio.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <QTest>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+using namespace liftlab;
+using liftlab::testing::TempDir;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kClasses = 4;
+constexpr int kPerClass = 4;
+
+// The special images every tree has, by their index within the dataset.
+enum Special { Corrupt = 1, Missing = 6, Gray = 9, Rgba = 12, Deep = 14 };
+
+void writeText(const fs::path &path, const std::string &text)
+{
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+}
+
+// Image `index` of class `label` (0-based) at `path`: a class colour with a
+// bright square whose place depends on the class, in the form `index` asks for.
+void writeImage(const fs::path &path, int label, int index)
+{
+    fs::create_directories(path.parent_path());
+    if (index == Missing)
+        return;
+    if (index == Corrupt) {
+        writeText(path, "this is not a JPEG");
+        return;
+    }
+    const int w = 40 + 4 * (index % 3), h = 30 + 2 * (index % 4); // not square, sizes vary
+    cv::Mat bgr(h, w, CV_8UC3, cv::Scalar(40 * label, 255 - 50 * label, 90));
+    bgr(cv::Rect(4 + 6 * label, 4 + 3 * label, 10, 10)).setTo(cv::Scalar(255, 255, 255));
+    cv::Mat out = bgr;
+    if (index == Gray)
+        cv::cvtColor(bgr, out, cv::COLOR_BGR2GRAY);
+    else if (index == Rgba)
+        cv::cvtColor(bgr, out, cv::COLOR_BGR2BGRA);
+    else if (index == Deep)
+        bgr.convertTo(out, CV_16UC3, 257.0);
+    QVERIFY(cv::imwrite(path.string(), out));
+}
+
+// Image paths: PNG where the form needs it (gray, alpha, 16 bits), JPEG otherwise.
+std::string imageName(int label, int index)
+{
+    const bool png = index == Gray || index == Rgba || index == Deep;
+    return "img_" + std::to_string(label) + "_" + std::to_string(index) + (png ? ".png" : ".jpg");
+}
+
+void writeCub(const fs::path &root)
+{
+    std::string classes, images, labels, split, boxes;
+    int id = 1;
+    for (int c = 0; c < kClasses; ++c) {
+        char folder[64];
+        std::snprintf(folder, sizeof folder, "%03d.Bird_%c", c + 1, 'A' + c);
+        classes += std::to_string(c + 1) + " " + folder + "\n";
+        for (int k = 0; k < kPerClass; ++k, ++id) {
+            const int index = c * kPerClass + k;
+            const std::string rel = std::string(folder) + "/" + imageName(c, index);
+            writeImage(root / "images" / rel, c, index);
+            images += std::to_string(id) + " " + rel + "\n";
+            labels += std::to_string(id) + " " + std::to_string(c + 1) + "\n";
+            split += std::to_string(id) + " " + (k < 2 ? "1" : "0") + "\n";
+            boxes += std::to_string(id) + " 2.0 3.0 20.0 15.0\n";
+        }
+    }
+    writeText(root / "classes.txt", classes);
+    writeText(root / "images.txt", images);
+    writeText(root / "image_class_labels.txt", labels);
+    writeText(root / "train_test_split.txt", split);
+    writeText(root / "bounding_boxes.txt", boxes);
+}
+
+matvar_t *matText(const std::string &text)
+{
+    size_t dims[2] = {1, text.size()};
+    return Mat_VarCreate(nullptr, MAT_C_CHAR, MAT_T_UTF8, 2, dims, const_cast<char *>(text.data()), 0);
+}
+
+template <typename T>
+matvar_t *matScalar(matio_classes cls, matio_types type, T value)
+{
+    size_t dims[2] = {1, 1};
+    return Mat_VarCreate(nullptr, cls, type, 2, dims, &value, 0);
+}
+
+void writeCarsMat(const fs::path &root)
+{
+    fs::create_directories(root);
+    mat_t *mat = Mat_CreateVer((root / "cars_annos.mat").string().c_str(), nullptr, MAT_FT_MAT5);
+    QVERIFY(mat);
+    size_t dims[2] = {1, size_t(kClasses * kPerClass)};
+    const char *fields[] = {"relative_im_path", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "test"};
+    matvar_t *annos = Mat_VarCreateStruct("annotations", 2, dims, fields, 7);
+    for (int c = 0; c < kClasses; ++c)
+        for (int k = 0; k < kPerClass; ++k) {
+            const int index = c * kPerClass + k;
+            const std::string rel = "car_ims/" + imageName(c, index);
+            writeImage(root / rel, c, index);
+            const size_t i = size_t(index);
+            Mat_VarSetStructFieldByName(annos, "relative_im_path", i, matText(rel));
+            Mat_VarSetStructFieldByName(annos, "bbox_x1", i, matScalar(MAT_C_DOUBLE, MAT_T_DOUBLE, 2.0));
+            Mat_VarSetStructFieldByName(annos, "bbox_y1", i, matScalar(MAT_C_DOUBLE, MAT_T_DOUBLE, 3.0));
+            Mat_VarSetStructFieldByName(annos, "bbox_x2", i, matScalar(MAT_C_DOUBLE, MAT_T_DOUBLE, 30.0));
+            Mat_VarSetStructFieldByName(annos, "bbox_y2", i, matScalar(MAT_C_DOUBLE, MAT_T_DOUBLE, 25.0));
+            Mat_VarSetStructFieldByName(annos, "class", i, matScalar(MAT_C_UINT8, MAT_T_UINT8, uint8_t(c + 1)));
+            Mat_VarSetStructFieldByName(annos, "test", i, matScalar(MAT_C_UINT8, MAT_T_UINT8, uint8_t(k >= 2)));
+        }
+    size_t cellDims[2] = {1, size_t(kClasses)};
+    matvar_t *names = Mat_VarCreate("class_names", MAT_C_CELL, MAT_T_CELL, 2, cellDims, nullptr, 0);
+    for (int c = 0; c < kClasses; ++c)
+        Mat_VarSetCell(names, c, matText("Car model " + std::to_string(c + 1)));
+    QCOMPARE(Mat_VarWrite(mat, annos, MAT_COMPRESSION_NONE), 0);
+    QCOMPARE(Mat_VarWrite(mat, names, MAT_COMPRESSION_NONE), 0);
+    Mat_VarFree(annos);
+    Mat_VarFree(names);
+    Mat_Close(mat);
+}
+
+void writeCarsCsv(const fs::path &root)
+{
+    std::string train, test, names;
+    for (int c = 0; c < kClasses; ++c) {
+        names += "Car model " + std::to_string(c + 1) + "\n";
+        for (int k = 0; k < kPerClass; ++k) {
+            const int index = c * kPerClass + k;
+            const bool isTest = k >= 2;
+            const std::string name = imageName(c, index);
+            writeImage(root / (isTest ? "cars_test" : "cars_train") / name, c, index);
+            (isTest ? test : train) += name + ",2,3,30,25," + std::to_string(c + 1) + "\n";
+        }
+    }
+    writeText(root / "names.csv", names);
+    writeText(root / "anno_train.csv", train);
+    writeText(root / "anno_test.csv", test);
+}
+
+void writeSop(const fs::path &root)
+{
+    std::string train = "image_id class_id super_class_id path\n", test = train;
+    int id = 1;
+    for (int c = 0; c < kClasses; ++c)
+        for (int k = 0; k < kPerClass; ++k, ++id) {
+            const int index = c * kPerClass + k;
+            const std::string name = imageName(c, index), extension = name.substr(name.rfind('.'));
+            const std::string rel = std::string(c % 2 ? "chair_final/" : "bicycle_final/") + std::to_string(1000 + c)
+                                    + "_" + std::to_string(index) + extension;
+            writeImage(root / rel, c, index);
+            (c < kClasses / 2 ? train : test) += std::to_string(id) + " " + std::to_string(c + 1) + " "
+                                                 + std::to_string(c % 2 + 1) + " " + rel + "\n";
+        }
+    writeText(root / "Ebay_train.txt", train);
+    writeText(root / "Ebay_test.txt", test);
+}
+
+void writeFolder(const fs::path &root)
+{
+    for (int c = 0; c < kClasses; ++c)
+        for (int k = 0; k < kPerClass; ++k) {
+            const int index = c * kPerClass + k;
+            if (index != Missing) // a folder has no list to name a missing file
+                writeImage(root / ("class_" + std::string(1, char('a' + c))) / imageName(c, index), c, index);
+        }
+}
+
+std::set<int64_t> labelSet(const torch::Tensor &labels)
+{
+    std::set<int64_t> s;
+    for (int64_t i = 0; i < labels.size(0); ++i)
+        s.insert(labels[i].item<int64_t>());
+    return s;
+}
+
+std::string messageOf(const std::function<void()> &f)
+{
+    try {
+        f();
+    } catch (const Error &e) {
+        return e.what();
+    }
+    return {};
+}
+
+} // namespace
+
+class TestImageSets : public QObject
+{
+    Q_OBJECT
+
+    TempDir m_dir;
+
+    std::string tree(const std::string &kind)
+    {
+        const fs::path root = m_dir.file(kind);
+        if (fs::exists(root))
+            return root.string();
+        if (kind == "cub")
+            writeCub(root);
+        else if (kind == "cars-mat")
+            writeCarsMat(root);
+        else if (kind == "cars-csv")
+            writeCarsCsv(root);
+        else if (kind == "sop")
+            writeSop(root);
+        else
+            writeFolder(root);
+        return root.string();
+    }
+
+private Q_SLOTS:
+    void zeroShotSplitIsClassDisjoint_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QString>("layout");
+        QTest::addColumn<QString>("firstClass");
+        QTest::addColumn<int>("skipped"); // the corrupt and the missing file
+        for (const auto &[kind, layout, name] :
+             std::vector<std::array<const char *, 3>>{{"cub", "cub-200-2011", "Bird A"},
+                                                      {"cars-mat", "cars196", "Car model 1"},
+                                                      {"cars-csv", "cars196", "Car model 1"},
+                                                      {"sop", "stanford-online-products", "bicycle 1000"},
+                                                      {"folder", "image-folder", "class_a"}})
+            QTest::newRow(kind) << kind << layout << name << (std::string(kind) == "folder" ? 1 : 2);
+    }
+
+    void zeroShotSplitIsClassDisjoint()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QString, layout);
+        QFETCH(QString, firstClass);
+        QFETCH(int, skipped);
+        const std::string root = tree(kind.toStdString());
+        QVERIFY(isImageDataset(root));
+        LoadOptions o;
+        o.imageSize = 24;
+        std::vector<std::pair<int64_t, int64_t>> progress;
+        o.progress = [&](int64_t done, int64_t total) { progress.emplace_back(done, total); };
+        const DatasetSplit s = loadDataset(root, SplitKind::ZeroShot, o);
+        QCOMPARE(QString::fromStdString(s.layout), layout);
+        QCOMPARE(int(s.train.classNames.size()), kClasses);
+        QCOMPARE(QString::fromStdString(s.train.classNames[0]), firstClass);
+        // Classes 1-2 train, 3-4 test; every usable image is in one of them.
+        QCOMPARE(labelSet(s.train.labels), (std::set<int64_t>{0, 1}));
+        QCOMPARE(labelSet(s.test.labels), (std::set<int64_t>{2, 3}));
+        QCOMPARE(int(s.train.size() + s.test.size()), kClasses * kPerClass - 2); // less the corrupt and missing
+        QCOMPARE(s.train.images.sizes(), (torch::IntArrayRef{s.train.size(), 3, 24, 24}));
+        QCOMPARE(s.train.images.scalar_type(), torch::kUInt8);
+        QVERIFY(!progress.empty());
+        QCOMPARE(progress.back().first, progress.back().second);
+        // The skip report: the corrupt file, and the missing one where a list names it.
+        QCOMPARE(int(s.skipped.size()), skipped);
+        QVERIFY2(s.skipped[0].path.find("_1.") != std::string::npos, s.skipped[0].path.c_str()); // image 1
+        QVERIFY(s.skipped[0].reason.find("decoded") != std::string::npos);
+        if (skipped == 2)
+            QCOMPARE(QString::fromStdString(s.skipped[1].reason), QStringLiteral("missing"));
+    }
+
+    void oddImagesBecomeRgb()
+    {
+        // The folder tree: gray, RGBA and 16-bit PNGs of class c look like
+        // its JPEGs (the same colour), letterboxed into the square.
+        LoadOptions o;
+        o.imageSize = 32;
+        const DatasetSplit s = loadDataset(tree("folder"), SplitKind::Seen, o);
+        const torch::Tensor all = torch::cat({s.train.images, s.test.images});
+        QVERIFY(all.size(0) == kClasses * kPerClass - 2);
+        // Class 3 (RGBA, 16-bit and JPEG images): its colour survives every conversion.
+        const torch::Tensor labels = torch::cat({s.train.labels, s.test.labels});
+        int seen = 0;
+        for (int64_t i = 0; i < all.size(0); ++i) {
+            if (labels[i].item<int64_t>() != 3)
+                continue;
+            // The centre pixel: class 3's colour (B 120, G 105, R 90) as RGB.
+            const torch::Tensor centre = all[i].index({torch::indexing::Slice(), 16, 28});
+            QVERIFY2(std::abs(centre[0].item<int>() - 90) <= 6 && std::abs(centre[1].item<int>() - 105) <= 6
+                         && std::abs(centre[2].item<int>() - 120) <= 6,
+                     qPrintable(QStringLiteral("%1 %2 %3").arg(centre[0].item<int>()).arg(centre[1].item<int>())
+                                    .arg(centre[2].item<int>())));
+            ++seen;
+        }
+        QCOMPARE(seen, kPerClass);
+        // Wider than high: black bands above and below.
+        QCOMPARE(all[0].index({torch::indexing::Slice(), 0, torch::indexing::Slice()}).sum().item<int64_t>(), int64_t(0));
+        // Gray stays gray: its three channels are equal.
+        for (int64_t i = 0; i < all.size(0); ++i)
+            if (labels[i].item<int64_t>() == 2) {
+                const torch::Tensor img = all[i];
+                if ((img[0] == img[1]).all().item<bool>() && (img[1] == img[2]).all().item<bool>())
+                    return; // the gray one (image 9)
+            }
+        QFAIL("no gray image among class 2's");
+    }
+
+    void seenSplitFollowsTheAnnotations_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::newRow("cub") << "cub";
+        QTest::newRow("cars-mat") << "cars-mat";
+        QTest::newRow("cars-csv") << "cars-csv";
+        QTest::newRow("folder") << "folder";
+    }
+
+    void seenSplitFollowsTheAnnotations()
+    {
+        QFETCH(QString, kind);
+        const ImageListing l = listImages(tree(kind.toStdString()), SplitKind::Seen);
+        int train = 0;
+        for (const ImageEntry &e : l.images)
+            train += e.train;
+        const int listed = int(l.images.size());
+        QCOMPARE(listed, kind == "folder" ? kClasses * kPerClass - 1 : kClasses * kPerClass);
+        // Two of each class's four train (the folder: the first half of its files).
+        QCOMPARE(train, kind == "folder" ? 8 : kClasses * 2);
+        std::set<int64_t> trainClasses, testClasses;
+        for (const ImageEntry &e : l.images)
+            (e.train ? trainClasses : testClasses).insert(e.label);
+        QCOMPARE(int(trainClasses.size()), kClasses);
+        QCOMPARE(int(testClasses.size()), kClasses);
+    }
+
+    void cubBoxesCrop()
+    {
+        const std::string root = tree("cub");
+        const ImageListing l = listImages(root, SplitKind::ZeroShot);
+        QCOMPARE(l.images[0].box, (std::array<float, 4>{3, 4, 22, 18})); // x 2, y 3, 20 x 15, made 1-based
+        LoadOptions o;
+        o.imageSize = 18;
+        o.cropToBox = true;
+        const DatasetSplit s = loadDataset(root, SplitKind::ZeroShot, o);
+        // The box (20 x 15) scaled by 0.9 to 18 x 14: 2 black rows above it.
+        const torch::Tensor first = s.train.images[0];
+        QCOMPARE(first.index({torch::indexing::Slice(), torch::indexing::Slice(0, 2)}).sum().item<int64_t>(), int64_t(0));
+        QVERIFY(first.index({torch::indexing::Slice(), 2}).sum().item<int64_t>() > 0);
+    }
+
+    void folderTestClassesList()
+    {
+        const fs::path root = m_dir.file("folder-listed");
+        writeFolder(root);
+        writeText(root / "test_classes.txt", "class_a\nclass_c\n");
+        const DatasetSplit s = loadDataset(root.string(), SplitKind::ZeroShot, LoadOptions{16});
+        QCOMPARE(labelSet(s.train.labels), (std::set<int64_t>{1, 3}));
+        QCOMPARE(labelSet(s.test.labels), (std::set<int64_t>{0, 2}));
+        writeText(root / "test_classes.txt", "class_a\nno_such_class\n");
+        const std::string message = messageOf([&] { listImages(root.string(), SplitKind::ZeroShot); });
+        QVERIFY2(message.find("no_such_class") != std::string::npos, message.c_str());
+        QVERIFY2(message.find("test_classes.txt") != std::string::npos, message.c_str());
+    }
+
+    void trainsOnEachLayout_data()
+    {
+        QTest::addColumn<QString>("kind");
+        for (const char *kind : {"cub", "cars-mat", "cars-csv", "sop", "folder"})
+            QTest::newRow(kind) << kind;
+    }
+
+    void trainsOnEachLayout()
+    {
+        QFETCH(QString, kind);
+        ExperimentConfig c;
+        c.dataset = tree(kind.toStdString());
+        c.split = "zero-shot";
+        c.imageSize = 16;
+        c.classesPerBatch = 2;
+        c.perClass = 2;
+        c.iterations = 4;
+        c.checkpointEvery = 0;
+        c.embeddingDim = 8;
+        c.threads = 2;
+        const std::string run = m_dir.file("run-" + kind.toStdString());
+        std::unique_ptr<Trainer> t = Trainer::start(c, run);
+        std::vector<std::string> log;
+        Trainer::Callbacks cb;
+        cb.onLog = [&](const std::string &text) { log.push_back(text); };
+        const std::atomic<bool> cancel{false};
+        QCOMPARE(t->run(cb, cancel), Trainer::Outcome::Finished);
+        QCOMPARE(t->step(), int64_t(4));
+        // The skipped images are in the log and, all of them, in the run.
+        const fs::path report = fs::path(run) / "skipped_images.txt";
+        QVERIFY(fs::exists(report));
+        std::ifstream in(report);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        QVERIFY2(text.find("cannot be decoded") != std::string::npos, text.c_str());
+        QVERIFY(std::any_of(log.begin(), log.end(),
+                            [](const std::string &l) { return l.find("skipped") != std::string::npos; }));
+        // Resuming reads the images the same way (the run keeps the size).
+        QCOMPARE(Trainer::resume(run)->step(), int64_t(4));
+    }
+
+    void badFoldersAndAnnotationsAreNamed()
+    {
+        // A folder that matches no layout.
+        const fs::path odd = m_dir.file("odd");
+        writeText(odd / "readme.txt", "nothing here");
+        std::string message = messageOf([&] { loadDataset(odd.string(), SplitKind::ZeroShot); });
+        QVERIFY2(message.find(odd.string()) != std::string::npos && message.find("no known dataset layout") != std::string::npos,
+                 message.c_str());
+
+        // A .mat of the wrong structure.
+        const fs::path wrongMat = m_dir.file("wrong-mat");
+        fs::create_directories(wrongMat);
+        mat_t *mat = Mat_CreateVer((wrongMat / "cars_annos.mat").string().c_str(), nullptr, MAT_FT_MAT5);
+        size_t dims[2] = {1, 1};
+        double one = 1;
+        matvar_t *foo = Mat_VarCreate("foo", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, &one, 0);
+        Mat_VarWrite(mat, foo, MAT_COMPRESSION_NONE);
+        Mat_VarFree(foo);
+        Mat_Close(mat);
+        message = messageOf([&] { loadDataset(wrongMat.string(), SplitKind::ZeroShot); });
+        QVERIFY2(message.find("cars_annos.mat") != std::string::npos && message.find("class_names") != std::string::npos,
+                 message.c_str());
+        // Not a MATLAB file at all.
+        writeText(wrongMat / "cars_annos.mat", "garbage");
+        message = messageOf([&] { loadDataset(wrongMat.string(), SplitKind::ZeroShot); });
+        QVERIFY2(message.find("cars_annos.mat") != std::string::npos, message.c_str());
+
+        // A malformed line of images.txt: the file and the line.
+        const fs::path cub = m_dir.file("cub-broken");
+        writeCub(cub);
+        writeText(cub / "images.txt", "1 a.jpg\nsecond-line-without-path\n");
+        message = messageOf([&] { listImages(cub.string(), SplitKind::ZeroShot); });
+        QVERIFY2(message.find("images.txt") != std::string::npos && message.find("line 2") != std::string::npos,
+                 message.c_str());
+
+        // Annotations naming only missing images: a message, not an empty run.
+        const fs::path ghosts = m_dir.file("cub-ghosts");
+        writeCub(ghosts);
+        fs::remove_all(ghosts / "images");
+        message = messageOf([&] { loadDataset(ghosts.string(), SplitKind::ZeroShot, LoadOptions{16}); });
+        QVERIFY2(message.find(ghosts.string()) != std::string::npos && message.find("missing") != std::string::npos,
+                 message.c_str());
+
+        // SOP has no seen split.
+        message = messageOf([&] { listImages(tree("sop"), SplitKind::Seen); });
+        QVERIFY2(message.find("zero-shot") != std::string::npos, message.c_str());
+    }
+
+    void cancelStopsDecoding()
+    {
+        std::atomic<bool> cancel{true};
+        LoadOptions o;
+        o.imageSize = 16;
+        o.cancel = &cancel;
+        const std::string message = messageOf([&] { loadDataset(tree("cub"), SplitKind::ZeroShot, o); });
+        QVERIFY2(message.find("cancelled") != std::string::npos, message.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestImageSets)
+#include "test_imagesets.moc"
