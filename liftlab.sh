@@ -15,6 +15,7 @@ PACKAGES=(
     zlib1g-dev libcli11-dev libfftw3-dev   # FFTW: t-SNE repulsion by FFT
     libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image datasets
     libmatio-dev                        # Cars196's cars_annos.mat
+    libfreetype-dev fonts-dejavu-core fonts-dejavu-extra   # the glyphs dataset
     dataset-fashion-mnist               # the embedded default dataset
 )
 

@@ -1,10 +1,11 @@
-// Image datasets: miniature CUB-200-2011, Cars196 (.mat and CSV), Stanford
+// Image datasets: the rendered glyphs; miniature CUB-200-2011, Cars196 (.mat and CSV), Stanford
 // Online Products and image-folder trees written here with OpenCV (and
 // matio), each with a corrupt file, a missing file, a grayscale, an RGBA
 // and a 16-bit image; their class counts, class-disjoint splits, skip
 // reports, a short training run on each, and the messages for folders and
 // annotations that are wrong.
 #include "data/dataset.h"
+#include "data/glyphs.h"
 #include "data/imagesets.h"
 #include "error.h"
 #include "train/trainer.h"
@@ -460,6 +461,47 @@ private Q_SLOTS:
         // SOP has no seen split.
         message = messageOf([&] { listImages(tree("sop"), SplitKind::Seen); });
         QVERIFY2(message.find("zero-shot") != std::string::npos, message.c_str());
+    }
+
+    void glyphsAreManyClassesAndDeterministic()
+    {
+        const DatasetSplit s = loadDataset("glyphs", SplitKind::ZeroShot);
+        QCOMPARE(QString::fromStdString(s.layout), QStringLiteral("glyphs"));
+        QVERIFY(s.train.classNames.size() >= 500);
+        const std::set<std::string> names(s.train.classNames.begin(), s.train.classNames.end());
+        QCOMPARE(names.size(), s.train.classNames.size());
+        QCOMPARE(QString::fromStdString(s.train.classNames[0]), QStringLiteral("0 U+0030"));
+        const int64_t classes = int64_t(s.train.classNames.size());
+        QCOMPARE(int64_t(labelSet(s.train.labels).size()), classes / 2);
+        QCOMPARE(*labelSet(s.test.labels).begin(), classes / 2); // class-disjoint
+        QCOMPARE(s.train.images.sizes(), (torch::IntArrayRef{classes / 2 * 12, 1, 32, 32}));
+        // The same images every time; the instances of a class differ.
+        const DatasetSplit again = makeGlyphs(SplitKind::ZeroShot);
+        QVERIFY(torch::equal(again.train.images, s.train.images));
+        QVERIFY(!torch::equal(s.train.images[0], s.train.images[1]));
+        // A glyph is drawn: bright pixels near the centre, darker corners.
+        const torch::Tensor mean = s.train.images.to(torch::kFloat32).mean(0)[0];
+        QVERIFY(mean[16][16].item<float>() > 2 * mean[0][0].item<float>());
+        // The seen split keeps every class on both sides.
+        const DatasetSplit seen = makeGlyphs(SplitKind::Seen, GlyphOptions{20, 6, 0});
+        QCOMPARE(labelSet(seen.train.labels), labelSet(seen.test.labels));
+        QCOMPARE(seen.train.size(), int64_t(20 * 4));
+    }
+
+    void trainsOnGlyphs()
+    {
+        ExperimentConfig c;
+        c.dataset = "glyphs";
+        c.split = "zero-shot";
+        c.classesPerBatch = 8;
+        c.perClass = 4;
+        c.iterations = 5;
+        c.checkpointEvery = 0;
+        c.threads = 2;
+        std::unique_ptr<Trainer> t = Trainer::start(c, m_dir.file("run-glyphs"));
+        const std::atomic<bool> cancel{false};
+        QCOMPARE(t->run({}, cancel), Trainer::Outcome::Finished);
+        QVERIFY(t->evaluate().metrics.recallAt1 > 0);
     }
 
     void cancelStopsDecoding()

@@ -69,10 +69,15 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     m_dataset->setInsertPolicy(QComboBox::NoInsert);
     m_dataset->addItem(QStringLiteral("fashion-mnist"), QStringLiteral("fashion-mnist"));
     m_dataset->addItem(QStringLiteral("mnist"), QStringLiteral("mnist"));
-    m_dataset->setToolTip(tr("fashion-mnist, mnist, or a folder holding the four IDX files"));
+    m_dataset->addItem(QStringLiteral("glyphs"), QStringLiteral("glyphs"));
+    m_dataset->setItemData(m_dataset->count() - 1, tr("600 classes of rendered characters, 12 images each: "
+                                                      "zero-shot retrieval without a download"),
+                           Qt::ToolTipRole);
+    m_dataset->setToolTip(tr("fashion-mnist, mnist, glyphs, or a dataset folder: IDX files, CUB-200-2011, Cars196, "
+                             "Stanford Online Products, or a subfolder of images per class"));
     auto *browse = named(new QToolButton, "datasetBrowseButton");
     browse->setText(tr("..."));
-    browse->setToolTip(tr("Choose a folder of IDX files"));
+    browse->setToolTip(tr("Choose a dataset folder"));
     connect(browse, &QToolButton::clicked, this, &ExperimentPanel::browseDataset);
     auto *datasetRow = new QHBoxLayout;
     datasetRow->addWidget(m_dataset, 1);
@@ -81,6 +86,12 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     m_split->setToolTip(tr("seen: the official train/test files, all classes\n"
                            "zero-shot: train on the first half of the classes, test on the unseen rest"));
     m_augment = named(new QCheckBox(tr("Random crop and flip")), "augmentBox");
+    m_imageSize = named(spinBox(8, 1024), "imageSizeBox");
+    m_imageSize->setSuffix(tr(" px"));
+    m_imageSize->setToolTip(tr("Image datasets: each image is scaled to fit a square of this side (IDX images keep "
+                               "their size)"));
+    m_cropToBox = named(new QCheckBox(tr("Crop to the bounding boxes")), "cropToBoxBox");
+    m_cropToBox->setToolTip(tr("CUB-200-2011 and Cars196: crop each image to its annotated box first"));
 
     // Model.
     m_model = named(new QComboBox, "modelBox");
@@ -147,6 +158,8 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     auto *dataForm = new QFormLayout(data);
     dataForm->addRow(tr("Dataset"), datasetRow);
     dataForm->addRow(tr("Split"), m_split);
+    dataForm->addRow(tr("Image size"), m_imageSize);
+    dataForm->addRow(QString(), m_cropToBox);
     dataForm->addRow(tr("Augment"), m_augment);
     auto *model = new QGroupBox(tr("Model"));
     auto *modelForm = new QFormLayout(model);
@@ -200,12 +213,12 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     // Every edit re-validates.
     for (QComboBox *box : {m_dataset, m_split, m_model, m_sampler, m_optimizer, m_schedule})
         connect(box, &QComboBox::currentTextChanged, this, &ExperimentPanel::onChanged);
-    for (QSpinBox *box : {m_embedding, m_classesPerBatch, m_perClass, m_pairs, m_randomImages, m_iterations,
+    for (QSpinBox *box : {m_imageSize, m_embedding, m_classesPerBatch, m_perClass, m_pairs, m_randomImages, m_iterations,
                           m_evalEvery, m_checkpointEvery, m_seed, m_threads})
         connect(box, &QSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
     for (QDoubleSpinBox *box : {m_learningRate, m_weightDecay})
         connect(box, &QDoubleSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
-    for (QCheckBox *box : {m_normalize, m_augment})
+    for (QCheckBox *box : {m_cropToBox, m_normalize, m_augment})
         connect(box, &QCheckBox::toggled, this, &ExperimentPanel::onChanged);
 
     setConfig(ExperimentConfig());
@@ -216,6 +229,8 @@ ExperimentConfig ExperimentPanel::config() const
     ExperimentConfig c;
     c.dataset = m_dataset->currentText().trimmed().toStdString(); // typed, picked or listed
     c.split = currentValue(m_split).toStdString();
+    c.imageSize = m_imageSize->value();
+    c.cropToBox = m_cropToBox->isChecked();
     c.model = currentValue(m_model).toStdString();
     c.embeddingDim = m_embedding->value();
     c.normalize = m_normalize->isChecked();
@@ -245,6 +260,8 @@ void ExperimentPanel::setConfig(const ExperimentConfig &c)
     selectValue(m_dataset, q(c.dataset));
     m_dataset->setEditText(q(c.dataset));
     selectValue(m_split, q(c.split));
+    m_imageSize->setValue(c.imageSize);
+    m_cropToBox->setChecked(c.cropToBox);
     selectValue(m_model, q(c.model));
     m_embedding->setValue(int(c.embeddingDim));
     m_normalize->setChecked(c.normalize);
@@ -272,7 +289,7 @@ QString ExperimentPanel::validationError() const
 {
     const ExperimentConfig c = config();
     if (c.dataset.empty())
-        return tr("Choose a dataset: fashion-mnist, mnist or a folder of IDX files.");
+        return tr("Choose a dataset: fashion-mnist, mnist or a dataset folder.");
     bool knownModel = false;
     for (const ModelInfo &m : modelRegistry())
         knownModel = knownModel || m.name == c.model;

@@ -64,6 +64,8 @@ private:
     QFormLayout *m_batchForm = nullptr;
     QLabel *m_batchSize = nullptr;
     QCheckBox *m_augment = nullptr;
+    QSpinBox *m_imageSize = nullptr;
+    QCheckBox *m_cropToBox = nullptr;
     QComboBox *m_optimizer = nullptr;
     QDoubleSpinBox *m_learningRate = nullptr;
     QDoubleSpinBox *m_weightDecay = nullptr;

@@ -16,7 +16,7 @@ namespace {
 void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
 {
     cmd->add_option("--dataset", c.dataset,
-                    "fashion-mnist, mnist, or a folder: IDX files, CUB-200-2011, Cars196, Stanford Online Products, "
+                    "fashion-mnist, mnist, glyphs (600 classes of rendered characters), or a folder: IDX files, CUB-200-2011, Cars196, Stanford Online Products, "
                     "or a subfolder of images per class")
         ->capture_default_str();
     cmd->add_option("--split", c.split, "zero-shot (class-disjoint) or seen (official train/test files)")

@@ -65,7 +65,7 @@ struct LoadOptions
     const std::atomic<bool> *cancel = nullptr;
 };
 
-// Loads "fashion-mnist", "mnist", a folder holding the four IDX files
+// Loads "fashion-mnist", "mnist", "glyphs" (glyphs.h), a folder holding the four IDX files
 // (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...) or
 // an image dataset folder (imagesets.h: CUB-200-2011, Cars196, Stanford
 // Online Products, a folder per class). Errors name the folder or file and
