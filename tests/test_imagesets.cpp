@@ -4,6 +4,7 @@
 // and a 16-bit image; their class counts, class-disjoint splits, skip
 // reports, a short training run on each, and the messages for folders and
 // annotations that are wrong.
+#include "data/augment.h"
 #include "data/dataset.h"
 #include "data/glyphs.h"
 #include "data/imagesets.h"
@@ -395,6 +396,7 @@ private Q_SLOTS:
         c.checkpointEvery = 0;
         c.embeddingDim = 8;
         c.threads = 2;
+        c.augmentation = kind == "cub" ? "paper" : kind == "cars-mat" ? "resized-crop" : "pad-crop";
         const std::string run = m_dir.file("run-" + kind.toStdString());
         std::unique_ptr<Trainer> t = Trainer::start(c, run);
         std::vector<std::string> log;
@@ -461,6 +463,52 @@ private Q_SLOTS:
         // SOP has no seen split.
         message = messageOf([&] { listImages(tree("sop"), SplitKind::Seen); });
         QVERIFY2(message.find("zero-shot") != std::string::npos, message.c_str());
+    }
+
+    void augmentationCropsToTheInputSide()
+    {
+        // Two 8 x 8 images of distinct pixel values, so a crop is recognisable.
+        Dataset d;
+        d.images = torch::arange(2 * 3 * 64, torch::kInt64).remainder(251).to(torch::kUInt8).view({2, 3, 8, 8});
+        d.labels = torch::tensor({0, 1}, torch::kInt64);
+        Normalization norm{{0, 0, 0}, {1.f / 255, 1.f / 255, 1.f / 255}, 6}; // pixels as they are, input 6 x 6
+        const torch::Tensor source = d.images.to(torch::kFloat32);
+        // Evaluation: the centre.
+        const torch::Tensor centre = makeBatch(d, {0, 1}, norm, AugmentOptions{}, nullptr);
+        QCOMPARE(centre.sizes(), (torch::IntArrayRef{2, 3, 6, 6}));
+        QVERIFY(torch::equal(centre, source.narrow(2, 1, 6).narrow(3, 1, 6)));
+        // The paper's: some 6 x 6 window of the image, mirrored or not.
+        AugmentOptions paper{true, Augmentation::Paper, 0, true};
+        std::mt19937_64 rng(3);
+        std::set<std::pair<int, int>> windows;
+        for (int trial = 0; trial < 40; ++trial) {
+            const torch::Tensor x = makeBatch(d, {1}, norm, paper, &rng)[0];
+            bool found = false;
+            for (int y0 = 0; y0 <= 2 && !found; ++y0)
+                for (int x0 = 0; x0 <= 2 && !found; ++x0) {
+                    const torch::Tensor window = source[1].narrow(1, y0, 6).narrow(2, x0, 6);
+                    if (torch::equal(x, window) || torch::equal(x, window.flip({2}))) {
+                        windows.insert({y0, x0});
+                        found = true;
+                    }
+                }
+            QVERIFY(found);
+        }
+        QVERIFY(windows.size() > 4); // the offsets vary
+        // Resized crop: the input side, values of the image's range, and a
+        // function of the generator's state.
+        AugmentOptions resized{true, Augmentation::ResizedCrop, 0, true};
+        std::mt19937_64 a(7), b(7), c(8);
+        const torch::Tensor ra = makeBatch(d, {0, 1}, norm, resized, &a);
+        QCOMPARE(ra.sizes(), (torch::IntArrayRef{2, 3, 6, 6}));
+        QVERIFY(torch::equal(ra, makeBatch(d, {0, 1}, norm, resized, &b)));
+        QVERIFY(!torch::equal(ra, makeBatch(d, {0, 1}, norm, resized, &c)));
+        QVERIFY(ra.min().item<float>() >= 0 && ra.max().item<float>() <= 250);
+        // The sides: 227 and 224 of 256.
+        QCOMPARE(inputSide(Augmentation::Paper, 256), int64_t(227));
+        QCOMPARE(inputSide(Augmentation::ResizedCrop, 256), int64_t(224));
+        QCOMPARE(inputSide(Augmentation::PadCrop, 28), int64_t(28));
+        QVERIFY_THROWS_EXCEPTION(Error, augmentationFromString("zoom"));
     }
 
     void glyphsAreManyClassesAndDeterministic()

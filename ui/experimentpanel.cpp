@@ -85,7 +85,13 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     m_split = named(comboOf({QStringLiteral("seen"), QStringLiteral("zero-shot")}), "splitBox");
     m_split->setToolTip(tr("seen: the official train/test files, all classes\n"
                            "zero-shot: train on the first half of the classes, test on the unseen rest"));
-    m_augment = named(new QCheckBox(tr("Random crop and flip")), "augmentBox");
+    m_augment = named(new QCheckBox(tr("Vary the training images")), "augmentBox");
+    m_augmentation = named(comboOf({QStringLiteral("pad-crop"), QStringLiteral("paper"), QStringLiteral("resized-crop")}),
+                           "augmentationBox");
+    m_augmentation->setItemText(0, tr("Crop from the padded image, flip"));
+    m_augmentation->setItemText(1, tr("The paper's: random 227/256 crop, mirror"));
+    m_augmentation->setItemText(2, tr("Random resized crop to 224/256, flip"));
+    m_augmentation->setToolTip(tr("The test images are the centre crop of the same side"));
     m_imageSize = named(spinBox(8, 1024), "imageSizeBox");
     m_imageSize->setSuffix(tr(" px"));
     m_imageSize->setToolTip(tr("Image datasets: each image is scaled to fit a square of this side (IDX images keep "
@@ -161,6 +167,7 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     dataForm->addRow(tr("Image size"), m_imageSize);
     dataForm->addRow(QString(), m_cropToBox);
     dataForm->addRow(tr("Augment"), m_augment);
+    dataForm->addRow(QString(), m_augmentation);
     auto *model = new QGroupBox(tr("Model"));
     auto *modelForm = new QFormLayout(model);
     modelForm->addRow(tr("Network"), m_model);
@@ -211,7 +218,7 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     layout->addWidget(scroll, 1);
 
     // Every edit re-validates.
-    for (QComboBox *box : {m_dataset, m_split, m_model, m_sampler, m_optimizer, m_schedule})
+    for (QComboBox *box : {m_dataset, m_split, m_augmentation, m_model, m_sampler, m_optimizer, m_schedule})
         connect(box, &QComboBox::currentTextChanged, this, &ExperimentPanel::onChanged);
     for (QSpinBox *box : {m_imageSize, m_embedding, m_classesPerBatch, m_perClass, m_pairs, m_randomImages, m_iterations,
                           m_evalEvery, m_checkpointEvery, m_seed, m_threads})
@@ -242,6 +249,7 @@ ExperimentConfig ExperimentPanel::config() const
     c.pairs = m_pairs->value();
     c.randomImages = m_randomImages->value();
     c.augment = m_augment->isChecked();
+    c.augmentation = currentValue(m_augmentation).toStdString();
     c.optimizer = currentValue(m_optimizer).toStdString();
     c.learningRate = m_learningRate->value();
     c.weightDecay = m_weightDecay->value();
@@ -272,6 +280,7 @@ void ExperimentPanel::setConfig(const ExperimentConfig &c)
     m_pairs->setValue(c.pairs);
     m_randomImages->setValue(c.randomImages);
     m_augment->setChecked(c.augment);
+    selectValue(m_augmentation, q(c.augmentation));
     selectValue(m_optimizer, q(c.optimizer));
     m_learningRate->setValue(c.learningRate);
     m_weightDecay->setValue(c.weightDecay);

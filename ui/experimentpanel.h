@@ -64,6 +64,7 @@ private:
     QFormLayout *m_batchForm = nullptr;
     QLabel *m_batchSize = nullptr;
     QCheckBox *m_augment = nullptr;
+    QComboBox *m_augmentation = nullptr;
     QSpinBox *m_imageSize = nullptr;
     QCheckBox *m_cropToBox = nullptr;
     QComboBox *m_optimizer = nullptr;

@@ -157,7 +157,7 @@ LoadedArrays loadArrays(const std::string &embeddingsPath, const std::string &la
 
 DatasetSplit loadRunData(const RunDirectory &run)
 {
-    return loadDataset(run.config().dataset, splitFromString(run.config().split), run.config().loadOptions());
+    return loadExperimentData(run.config());
 }
 
 double peakRssMegabytes()

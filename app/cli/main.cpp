@@ -35,7 +35,12 @@ void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
         ->capture_default_str();
     cmd->add_option("--pairs", c.pairs, "positive pairs in a batch (sampler pairs)")->capture_default_str();
     cmd->add_option("--random-images", c.randomImages, "random images in a batch (sampler pairs)")->capture_default_str();
-    cmd->add_flag("--augment,!--no-augment", c.augment, "random crop with padding and horizontal flip");
+    cmd->add_flag("--augment,!--no-augment", c.augment, "vary the training images (see --augmentation)");
+    cmd->add_option("--augmentation", c.augmentation,
+                    "pad-crop (crop of the full size from the padded image, flip), paper (random 227/256 crop, "
+                    "mirror; centre crop at test) or resized-crop (random 8-100% window scaled to 224/256, flip)")
+        ->check(CLI::IsMember({"pad-crop", "paper", "resized-crop"}))
+        ->capture_default_str();
     cmd->add_option("--optimizer", c.optimizer, "adam, adamw or sgd (momentum 0.9)")->capture_default_str();
     cmd->add_option("--lr", c.learningRate, "learning rate")->capture_default_str();
     cmd->add_option("--weight-decay", c.weightDecay, "weight decay")->capture_default_str();

@@ -1,42 +1,130 @@
 #include "data/augment.h"
 
+#include "error.h"
+
+#include <algorithm>
+#include <cmath>
+
 namespace liftlab {
+
+Augmentation augmentationFromString(const std::string &name)
+{
+    if (name == "pad-crop")
+        return Augmentation::PadCrop;
+    if (name == "paper")
+        return Augmentation::Paper;
+    if (name == "resized-crop")
+        return Augmentation::ResizedCrop;
+    throw Error("unknown augmentation '" + name + "' (expected pad-crop, paper or resized-crop)");
+}
+
+std::string augmentationToString(Augmentation a)
+{
+    switch (a) {
+    case Augmentation::Paper: return "paper";
+    case Augmentation::ResizedCrop: return "resized-crop";
+    default: return "pad-crop";
+    }
+}
+
+int64_t inputSide(Augmentation a, int64_t side)
+{
+    switch (a) {
+    case Augmentation::Paper: return std::max<int64_t>(1, std::lround(double(side) * 227.0 / 256.0));
+    case Augmentation::ResizedCrop: return std::max<int64_t>(1, std::lround(double(side) * 224.0 / 256.0));
+    default: return side;
+    }
+}
+
+namespace {
+
+// The part of the source image (h x w) an output image (oh x ow) shows: the
+// output pixel (y, x) samples the source at (y0 + (y + 0.5) * wh / oh - 0.5, ...).
+struct Window
+{
+    double x0 = 0, y0 = 0, ww = 0, wh = 0;
+    bool flip = false;
+};
+
+Window trainingWindow(const AugmentOptions &a, int64_t h, int64_t w, int64_t oh, int64_t ow, std::mt19937_64 &rng)
+{
+    Window win{double(w - ow) / 2, double(h - oh) / 2, double(ow), double(oh), false};
+    switch (a.kind) {
+    case Augmentation::PadCrop: {
+        std::uniform_int_distribution<int> offset(-a.padding, a.padding);
+        win.y0 += offset(rng);
+        win.x0 += offset(rng);
+        break;
+    }
+    case Augmentation::Paper:
+        win.y0 = double(std::uniform_int_distribution<int64_t>(0, h - oh)(rng));
+        win.x0 = double(std::uniform_int_distribution<int64_t>(0, w - ow)(rng));
+        break;
+    case Augmentation::ResizedCrop: {
+        // Inception's: up to 10 tries at a window inside the image, else all of it.
+        std::uniform_real_distribution<double> area(0.08, 1.0), logRatio(std::log(3.0 / 4.0), std::log(4.0 / 3.0));
+        win = {0, 0, double(w), double(h), false};
+        for (int attempt = 0; attempt < 10; ++attempt) {
+            const double target = area(rng) * double(h * w), ratio = std::exp(logRatio(rng));
+            const double ww = std::round(std::sqrt(target * ratio)), wh = std::round(std::sqrt(target / ratio));
+            if (ww < 1 || wh < 1 || ww > double(w) || wh > double(h))
+                continue;
+            win = {double(std::uniform_int_distribution<int64_t>(0, w - int64_t(ww))(rng)),
+                   double(std::uniform_int_distribution<int64_t>(0, h - int64_t(wh))(rng)), ww, wh, false};
+            break;
+        }
+        break;
+    }
+    }
+    win.flip = a.flip && (rng() & 1);
+    return win;
+}
+
+} // namespace
 
 torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices, const Normalization &norm,
                         const AugmentOptions &augment, std::mt19937_64 *rng)
 {
     const int64_t c = data.images.size(1), h = data.images.size(2), w = data.images.size(3);
+    const int64_t oh = norm.cropSide > 0 ? std::min(norm.cropSide, h) : h;
+    const int64_t ow = norm.cropSide > 0 ? std::min(norm.cropSide, w) : w;
     const int64_t b = int64_t(indices.size());
-    torch::Tensor out = torch::empty({b, c, h, w}, torch::kFloat32);
+    torch::Tensor out = torch::empty({b, c, oh, ow}, torch::kFloat32);
     const torch::Tensor images = data.images.contiguous();
     const uint8_t *src = images.data_ptr<uint8_t>();
     float *dst = out.data_ptr<float>();
     const bool doAugment = augment.enabled && rng;
-    const int pad = augment.padding;
 
     for (int64_t n = 0; n < b; ++n) {
-        int dy = 0, dx = 0;
-        bool flip = false;
-        if (doAugment) {
-            std::uniform_int_distribution<int> offset(-pad, pad);
-            dy = offset(*rng);
-            dx = offset(*rng);
-            flip = augment.flip && ((*rng)() & 1);
-        }
+        // Evaluation (and training without augmentation): the centre.
+        const Window win = doAugment ? trainingWindow(augment, h, w, oh, ow, *rng)
+                                     : Window{double(w - ow) / 2, double(h - oh) / 2, double(ow), double(oh), false};
         const uint8_t *image = src + indices[size_t(n)] * c * h * w;
+        const bool exact = win.ww == double(ow) && win.wh == double(oh) && win.x0 == std::floor(win.x0)
+                           && win.y0 == std::floor(win.y0);
+        const double sx = win.ww / double(ow), sy = win.wh / double(oh);
         for (int64_t ch = 0; ch < c; ++ch) {
             const float scale = 1.0f / (255.0f * norm.std[size_t(ch)]);
             const float shift = -norm.mean[size_t(ch)] / norm.std[size_t(ch)];
             const uint8_t *plane = image + ch * h * w;
-            float *target = dst + ((n * c) + ch) * h * w;
-            for (int64_t y = 0; y < h; ++y) {
-                const int64_t sy = y + dy;
-                for (int64_t x = 0; x < w; ++x) {
-                    const int64_t sx = (flip ? w - 1 - x : x) + dx;
-                    const bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
-                    target[y * w + x] = (inside ? plane[sy * w + sx] : 0) * scale + shift;
+            auto at = [&](int64_t y, int64_t x) { return y >= 0 && y < h && x >= 0 && x < w ? plane[y * w + x] : 0; };
+            float *target = dst + ((n * c) + ch) * oh * ow;
+            for (int64_t y = 0; y < oh; ++y)
+                for (int64_t x = 0; x < ow; ++x) {
+                    const int64_t fx0 = win.flip ? ow - 1 - x : x;
+                    float v;
+                    if (exact) {
+                        v = at(y + int64_t(win.y0), fx0 + int64_t(win.x0));
+                    } else { // bilinear
+                        const double fy = win.y0 + (double(y) + 0.5) * sy - 0.5;
+                        const double fx = win.x0 + (double(fx0) + 0.5) * sx - 0.5;
+                        const int64_t y0 = int64_t(std::floor(fy)), x0 = int64_t(std::floor(fx));
+                        const double ty = fy - double(y0), tx = fx - double(x0);
+                        v = float((1 - ty) * ((1 - tx) * at(y0, x0) + tx * at(y0, x0 + 1))
+                                  + ty * ((1 - tx) * at(y0 + 1, x0) + tx * at(y0 + 1, x0 + 1)));
+                    }
+                    target[y * ow + x] = v * scale + shift;
                 }
-            }
         }
     }
     return out;

@@ -28,6 +28,7 @@ struct Normalization
 {
     std::vector<float> mean;
     std::vector<float> std;
+    int64_t cropSide = 0; // the network's input: the images' centre crop of this side (0: all of them)
 };
 
 enum class SplitKind {

@@ -1,5 +1,6 @@
 #include "train/config.h"
 
+#include "data/augment.h"
 #include "data/dataset.h"
 #include "error.h"
 #include "losses/params.h"
@@ -40,6 +41,7 @@ void ExperimentConfig::validate() const
         throw Error("evaluation and checkpoint intervals must be zero or positive");
     if (embeddingDim < 2 || embeddingDim > 4096)
         throw Error("embedding size must be between 2 and 4096");
+    augmentationFromString(augmentation);
     if (imageSize < 8 || imageSize > 1024)
         throw Error("image size must be between 8 and 1024 pixels");
     if (sampler != "pk" && sampler != "pairs")
@@ -60,13 +62,16 @@ void ExperimentConfig::validate() const
     }
 }
 
-LoadOptions ExperimentConfig::loadOptions() const
+DatasetSplit loadExperimentData(const ExperimentConfig &c)
 {
     LoadOptions o;
-    o.imageSize = imageSize;
-    o.cropToBox = cropToBox;
-    o.threads = threads;
-    return o;
+    o.imageSize = c.imageSize;
+    o.cropToBox = c.cropToBox;
+    o.threads = c.threads;
+    DatasetSplit data = loadDataset(c.dataset, splitFromString(c.split), o);
+    data.normalization.cropSide =
+        inputSide(augmentationFromString(c.augmentation), std::min(data.train.images.size(2), data.train.images.size(3)));
+    return data;
 }
 
 int ExperimentConfig::batchSize() const
@@ -102,6 +107,7 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"pairs", c.pairs},
         {"random_images", c.randomImages},
         {"augment", c.augment},
+        {"augmentation", q(c.augmentation)},
         {"optimizer", q(c.optimizer)},
         {"lr", c.learningRate},
         {"weight_decay", c.weightDecay},
@@ -167,6 +173,8 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
         c.randomImages = int(number("random_images"));
     }
     c.augment = flag("augment");
+    if (json.contains(QLatin1String("augmentation"))) // absent before image datasets
+        c.augmentation = text("augmentation");
     c.optimizer = text("optimizer");
     c.learningRate = number("lr");
     c.weightDecay = number("weight_decay");

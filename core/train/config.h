@@ -8,7 +8,7 @@ class QJsonObject;
 
 namespace liftlab {
 
-struct LoadOptions;
+struct DatasetSplit;
 
 // Everything that defines a training run; written to config.json and into
 // every checkpoint. The defaults are the paper-style setup (P x K = 4 x 32,
@@ -34,6 +34,7 @@ struct ExperimentConfig
     int pairs = 32;
     int randomImages = 64;
     bool augment = true;
+    std::string augmentation = "pad-crop"; // pad-crop | paper | resized-crop (augment.h)
     std::string optimizer = "adam"; // adam | adamw | sgd (momentum 0.9)
     double learningRate = 1e-3;
     double weightDecay = 0.0;
@@ -52,9 +53,12 @@ struct ExperimentConfig
     void validate() const;
     double learningRateAt(int64_t step) const;
     int batchSize() const;
-    // How its dataset is loaded (image size, crop, threads).
-    LoadOptions loadOptions() const;
 };
+
+// Its dataset, as the training, evaluation and exploring of its runs see it:
+// image datasets at its image size and crop, the network's input side set
+// by its augmentation.
+DatasetSplit loadExperimentData(const ExperimentConfig &config);
 
 QJsonObject toJson(const ExperimentConfig &config);
 // Throws liftlab::Error naming `source` for a missing or mistyped field.

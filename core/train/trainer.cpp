@@ -100,7 +100,7 @@ struct Trainer::Private
         const LossInfo &info = findLoss(config.loss);
         const LossParams params = resolveParams(info, config.lossParams);
         prepareCompute(config.threads);
-        data = loadDataset(config.dataset, splitFromString(config.split), config.loadOptions());
+        data = loadExperimentData(config);
         const std::vector<int64_t> labels = toVector(data.train.labels);
         if (config.sampler == "pairs")
             sampler = std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
@@ -251,7 +251,7 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
     prepareCompute(d->config.threads);
     const ExperimentConfig &c = d->config;
     d->model->train();
-    const AugmentOptions augment{c.augment, 2, true};
+    const AugmentOptions augment{c.augment, augmentationFromString(c.augmentation), 2, true};
     if (!d->announced) {
         d->log(cb, "training " + c.loss + " on " + c.dataset + " (" + c.split + "), " + std::to_string(c.iterations)
                        + " steps, batch " + std::to_string(d->sampler->batchSize()));
