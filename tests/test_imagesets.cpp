@@ -9,6 +9,7 @@
 #include "data/glyphs.h"
 #include "data/imagesets.h"
 #include "error.h"
+#include "nn/models.h"
 #include "train/trainer.h"
 
 #include "testdata.h"
@@ -509,6 +510,57 @@ private Q_SLOTS:
         QCOMPARE(inputSide(Augmentation::ResizedCrop, 256), int64_t(224));
         QCOMPARE(inputSide(Augmentation::PadCrop, 28), int64_t(28));
         QVERIFY_THROWS_EXCEPTION(Error, augmentationFromString("zoom"));
+    }
+
+    void backbonesEmbedImages_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<int>("parameters"); // millions, without the head: torchvision's counts
+        QTest::newRow("resnet18") << "resnet18" << 11;
+        QTest::newRow("resnet50") << "resnet50" << 23;
+        QTest::newRow("googlenet") << "googlenet" << 5;
+    }
+
+    void backbonesEmbedImages()
+    {
+        QFETCH(QString, name);
+        QFETCH(int, parameters);
+        ModelOptions o;
+        o.name = name.toStdString();
+        o.embeddingDim = 16;
+        o.inChannels = 3;
+        const EmbeddingNet net = createModel(o);
+        int64_t count = 0;
+        for (const auto &p : net->named_parameters())
+            if (p.key().rfind("head", 0) != 0)
+                count += p.value().numel();
+        QCOMPARE(int(count / 1000000), parameters);
+        net->eval();
+        const torch::Tensor x = torch::randn({2, 3, 64, 64});
+        const torch::Tensor e = net->forward(x);
+        QCOMPARE(e.sizes(), (torch::IntArrayRef{2, 16}));
+        QVERIFY(torch::isfinite(e).all().item<bool>());
+        QVERIFY(!torch::allclose(e[0], e[1])); // the images differ, so do their embeddings
+    }
+
+    void trainsResNet18()
+    {
+        ExperimentConfig c;
+        c.dataset = tree("folder");
+        c.split = "zero-shot";
+        c.model = "resnet18";
+        c.imageSize = 32;
+        c.augmentation = "paper";
+        c.classesPerBatch = 2;
+        c.perClass = 2;
+        c.iterations = 2;
+        c.checkpointEvery = 0;
+        c.threads = 2;
+        const std::string run = m_dir.file("run-resnet18");
+        std::unique_ptr<Trainer> t = Trainer::start(c, run);
+        const std::atomic<bool> cancel{false};
+        QCOMPARE(t->run({}, cancel), Trainer::Outcome::Finished);
+        QCOMPARE(Trainer::resume(run)->step(), int64_t(2)); // the checkpoint holds a ResNet
     }
 
     void glyphsAreManyClassesAndDeterministic()

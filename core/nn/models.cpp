@@ -1,5 +1,7 @@
 #include "nn/models.h"
 
+#include "nn/backbones.h"
+
 #include "error.h"
 #include "util/parallel.h"
 
@@ -61,6 +63,10 @@ const std::vector<ModelInfo> &modelRegistry()
 {
     static const std::vector<ModelInfo> models = {
         {"convnet-small", "3 conv blocks (32-64-128) + global average pool + linear head; for 28x28 grayscale"},
+        {"resnet18", "ResNet-18 (He et al. 2016), random init, 512 features + linear head"},
+        {"resnet50", "ResNet-50, random init, 2048 features + linear head"},
+        {"googlenet", "GoogLeNet / Inception v1 with batch norm (the paper's network), random init, 1024 features "
+                      "+ linear head"},
     };
     return models;
 }
@@ -71,6 +77,8 @@ EmbeddingNet createModel(const ModelOptions &options)
         throw Error("embedding size " + std::to_string(options.embeddingDim) + " is out of range (2 to 4096)");
     if (options.name == "convnet-small")
         return std::make_shared<ConvNetSmall>(options);
+    if (EmbeddingNet backbone = createBackbone(options))
+        return backbone;
     std::string known;
     for (const ModelInfo &m : modelRegistry())
         known += (known.empty() ? "" : ", ") + m.name;
