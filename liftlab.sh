@@ -16,6 +16,7 @@ PACKAGES=(
     libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image datasets
     libmatio-dev                        # Cars196's cars_annos.mat
     libfreetype-dev fonts-dejavu-core fonts-dejavu-extra   # the glyphs dataset
+    python3-torch python3-torchvision   # models/export_backbone.py, and the tests that use it
     dataset-fashion-mnist               # the embedded default dataset
 )
 

@@ -10,6 +10,8 @@
 #include "data/imagesets.h"
 #include "error.h"
 #include "nn/models.h"
+#include "train/checkpoint.h"
+#include "train/rundirectory.h"
 #include "train/trainer.h"
 
 #include "testdata.h"
@@ -20,6 +22,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <QProcess>
 #include <QTest>
 
 #include <filesystem>
@@ -199,6 +202,17 @@ std::set<int64_t> labelSet(const torch::Tensor &labels)
     for (int64_t i = 0; i < labels.size(0); ++i)
         s.insert(labels[i].item<int64_t>());
     return s;
+}
+
+// Runs Debian's Python 3 (with python3-torch) on `arguments`; its output on failure.
+QString python(const QStringList &arguments)
+{
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(QStringLiteral("/usr/bin/python3"), arguments);
+    if (!p.waitForFinished(300000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
+        return QStringLiteral("python3 %1 failed: %2").arg(arguments.join(' '), QString::fromUtf8(p.readAll()));
+    return {};
 }
 
 std::string messageOf(const std::function<void()> &f)
@@ -561,6 +575,81 @@ private Q_SLOTS:
         const std::atomic<bool> cancel{false};
         QCOMPARE(t->run({}, cancel), Trainer::Outcome::Finished);
         QCOMPARE(Trainer::resume(run)->step(), int64_t(2)); // the checkpoint holds a ResNet
+    }
+
+    void torchScriptBackboneTrains_data()
+    {
+        QTest::addColumn<bool>("freeze");
+        QTest::newRow("batch norm trains") << false;
+        QTest::newRow("batch norm frozen") << true;
+    }
+
+    void torchScriptBackboneTrains()
+    {
+        QFETCH(bool, freeze);
+        const std::string file = m_dir.file("resnet18.pt");
+        if (!fs::exists(file)) {
+            const QString failure = python({QStringLiteral(LIFTLAB_SOURCE_DIR "/models/export_backbone.py"),
+                                            QStringLiteral("--arch"), QStringLiteral("resnet18"), QStringLiteral("--out"),
+                                            QString::fromStdString(file)});
+            QVERIFY2(failure.isEmpty(), qPrintable(failure));
+        }
+        ExperimentConfig c;
+        c.dataset = tree("folder");
+        c.split = "zero-shot";
+        c.model = file;
+        c.freezeBatchNorm = freeze;
+        c.imageSize = 32;
+        c.classesPerBatch = 2;
+        c.perClass = 2;
+        c.iterations = 2;
+        c.checkpointEvery = 0;
+        c.threads = 2;
+        const std::string run = m_dir.file(freeze ? "run-script-frozen" : "run-script");
+        std::unique_ptr<Trainer> t = Trainer::start(c, run);
+        const std::atomic<bool> cancel{false};
+        QCOMPARE(t->run({}, cancel), Trainer::Outcome::Finished);
+        // The checkpoint holds the backbone's weights and statistics.
+        const EmbeddingNet trained = loadRunModel(RunDirectory::open(run), 3);
+        ModelOptions o;
+        o.name = file;
+        o.embeddingDim = c.embeddingDim;
+        o.inChannels = 3;
+        const EmbeddingNet fresh = createModel(o);
+        QCOMPARE(fresh->named_parameters()["head.weight"].size(1), int64_t(512)); // ResNet-18's features
+        const auto before = fresh->named_buffers(), after = trained->named_buffers();
+        const torch::Tensor &mean0 = before["backbone_bn1_running_mean"], &mean1 = after["backbone_bn1_running_mean"];
+        QCOMPARE(torch::equal(mean0, mean1), freeze); // frozen statistics stay as they came
+        QVERIFY(!torch::equal(fresh->named_parameters()["backbone_conv1_weight"],
+                              trained->named_parameters()["backbone_conv1_weight"])); // the backbone trained
+    }
+
+    void badTorchScriptFilesAreNamed()
+    {
+        ModelOptions o;
+        o.inChannels = 3;
+        o.name = m_dir.file("notes.pt");
+        writeText(o.name, "not a model");
+        std::string message = messageOf([&] { createModel(o); });
+        QVERIFY2(message.find(o.name) != std::string::npos && message.find("not a TorchScript") != std::string::npos,
+                 message.c_str());
+        // A TorchScript module that is no image model: it sums its input.
+        o.name = m_dir.file("sum.pt");
+        const QString failure = python(
+            {QStringLiteral("-c"),
+             QStringLiteral("import torch\n"
+                            "class Sum(torch.nn.Module):\n"
+                            "    def forward(self, x):\n"
+                            "        return x.sum()\n"
+                            "torch.jit.trace(Sum(), torch.zeros(1, 3, 8, 8)).save('%1')\n")
+                 .arg(QString::fromStdString(o.name))});
+        QVERIFY2(failure.isEmpty(), qPrintable(failure));
+        message = messageOf([&] { createModel(o); });
+        QVERIFY2(message.find(o.name) != std::string::npos && message.find("not an image model") != std::string::npos,
+                 message.c_str());
+        o.name = m_dir.file("absent.pt");
+        message = messageOf([&] { createModel(o); });
+        QVERIFY2(message.find(o.name) != std::string::npos, message.c_str());
     }
 
     void glyphsAreManyClassesAndDeterministic()

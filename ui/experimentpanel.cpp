@@ -101,10 +101,29 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
 
     // Model.
     m_model = named(new QComboBox, "modelBox");
+    m_model->setEditable(true);
+    m_model->setInsertPolicy(QComboBox::NoInsert);
     for (const ModelInfo &m : modelRegistry()) {
         m_model->addItem(q(m.name), q(m.name));
         m_model->setItemData(m_model->count() - 1, q(m.description), Qt::ToolTipRole);
     }
+    m_model->setToolTip(tr("A network of LiftLab's, or a TorchScript backbone file (.pt) such as "
+                           "models/export_backbone.py writes"));
+    auto *browseModel = named(new QToolButton, "modelBrowseButton");
+    browseModel->setText(tr("..."));
+    browseModel->setToolTip(tr("Choose a TorchScript backbone (.pt)"));
+    connect(browseModel, &QToolButton::clicked, this, [this] {
+        const QString file = QFileDialog::getOpenFileName(this, tr("TorchScript backbone"),
+                                                          QFileInfo(m_model->currentText()).absolutePath(),
+                                                          tr("TorchScript (*.pt *.pth)"));
+        if (!file.isEmpty())
+            m_model->setEditText(file);
+    });
+    auto *modelRow = new QHBoxLayout;
+    modelRow->addWidget(m_model, 1);
+    modelRow->addWidget(browseModel);
+    m_freezeBatchNorm = named(new QCheckBox(tr("Freeze the backbone's batch norm")), "freezeBatchNormBox");
+    m_freezeBatchNorm->setToolTip(tr("TorchScript backbones: keep the batch-norm statistics of their pretraining"));
     m_embedding = named(spinBox(2, 4096), "embeddingBox");
     m_embedding->setToolTip(tr("Size d of the embedding"));
     m_normalize = named(new QCheckBox(tr("L2-normalise the embedding")), "normalizeBox");
@@ -170,7 +189,8 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
     dataForm->addRow(QString(), m_augmentation);
     auto *model = new QGroupBox(tr("Model"));
     auto *modelForm = new QFormLayout(model);
-    modelForm->addRow(tr("Network"), m_model);
+    modelForm->addRow(tr("Network"), modelRow);
+    modelForm->addRow(QString(), m_freezeBatchNorm);
     modelForm->addRow(tr("Embedding size"), m_embedding);
     modelForm->addRow(QString(), m_normalize);
     auto *loss = new QGroupBox(tr("Loss"));
@@ -225,7 +245,7 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
         connect(box, &QSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
     for (QDoubleSpinBox *box : {m_learningRate, m_weightDecay})
         connect(box, &QDoubleSpinBox::valueChanged, this, &ExperimentPanel::onChanged);
-    for (QCheckBox *box : {m_cropToBox, m_normalize, m_augment})
+    for (QCheckBox *box : {m_cropToBox, m_normalize, m_augment, m_freezeBatchNorm})
         connect(box, &QCheckBox::toggled, this, &ExperimentPanel::onChanged);
 
     setConfig(ExperimentConfig());
@@ -238,7 +258,8 @@ ExperimentConfig ExperimentPanel::config() const
     c.split = currentValue(m_split).toStdString();
     c.imageSize = m_imageSize->value();
     c.cropToBox = m_cropToBox->isChecked();
-    c.model = currentValue(m_model).toStdString();
+    c.model = m_model->currentText().trimmed().toStdString(); // listed or a file
+    c.freezeBatchNorm = m_freezeBatchNorm->isChecked();
     c.embeddingDim = m_embedding->value();
     c.normalize = m_normalize->isChecked();
     c.loss = m_lossForm->loss();
@@ -271,6 +292,8 @@ void ExperimentPanel::setConfig(const ExperimentConfig &c)
     m_imageSize->setValue(c.imageSize);
     m_cropToBox->setChecked(c.cropToBox);
     selectValue(m_model, q(c.model));
+    m_model->setEditText(q(c.model));
+    m_freezeBatchNorm->setChecked(c.freezeBatchNorm);
     m_embedding->setValue(int(c.embeddingDim));
     m_normalize->setChecked(c.normalize);
     m_lossForm->setLoss(c.loss, c.lossParams);
@@ -299,7 +322,7 @@ QString ExperimentPanel::validationError() const
     const ExperimentConfig c = config();
     if (c.dataset.empty())
         return tr("Choose a dataset: fashion-mnist, mnist or a dataset folder.");
-    bool knownModel = false;
+    bool knownModel = isScriptedBackbone(c.model); // a TorchScript file: checked when it loads
     for (const ModelInfo &m : modelRegistry())
         knownModel = knownModel || m.name == c.model;
     if (!knownModel)

@@ -65,6 +65,7 @@ private:
     QLabel *m_batchSize = nullptr;
     QCheckBox *m_augment = nullptr;
     QComboBox *m_augmentation = nullptr;
+    QCheckBox *m_freezeBatchNorm = nullptr;
     QSpinBox *m_imageSize = nullptr;
     QCheckBox *m_cropToBox = nullptr;
     QComboBox *m_optimizer = nullptr;

@@ -25,7 +25,12 @@ void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
         ->capture_default_str();
     cmd->add_flag("--crop-to-box,!--no-crop-to-box", c.cropToBox,
                   "image datasets: crop each image to its bounding box (CUB, Cars) first");
-    cmd->add_option("--model", c.model, "embedding network")->capture_default_str();
+    cmd->add_option("--model", c.model,
+                    "embedding network: convnet-small, resnet18, resnet50, googlenet, or a TorchScript backbone "
+                    "(.pt, see models/export_backbone.py)")
+        ->capture_default_str();
+    cmd->add_flag("--freeze-batch-norm,!--no-freeze-batch-norm", c.freezeBatchNorm,
+                  "TorchScript backbones: keep the batch-norm statistics they come with");
     cmd->add_option("--embedding-dim", c.embeddingDim, "embedding size d")->capture_default_str();
     cmd->add_flag("--normalize,!--no-normalize", c.normalize, "L2-normalise the embedding");
     cmd->add_option("--classes-per-batch,-P", c.classesPerBatch, "classes per batch (P)")->capture_default_str();

@@ -15,4 +15,7 @@ struct ModelInfo
 
 const std::vector<ModelInfo> &modelRegistry();
 
+// A model name that is a TorchScript backbone file (.pt, .pth).
+bool isScriptedBackbone(const std::string &name);
+
 } // namespace liftlab

@@ -79,10 +79,12 @@ EmbeddingNet createModel(const ModelOptions &options)
         return std::make_shared<ConvNetSmall>(options);
     if (EmbeddingNet backbone = createBackbone(options))
         return backbone;
+    if (isScriptedBackbone(options.name))
+        return createScriptedBackbone(options);
     std::string known;
     for (const ModelInfo &m : modelRegistry())
         known += (known.empty() ? "" : ", ") + m.name;
-    throw Error("unknown model '" + options.name + "' (known: " + known + ")");
+    throw Error("unknown model '" + options.name + "' (known: " + known + ", or a TorchScript .pt file)");
 }
 
 } // namespace liftlab

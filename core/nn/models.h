@@ -16,6 +16,7 @@ struct ModelOptions
     int64_t embeddingDim = 64;
     bool normalize = false; // L2-normalise the embedding (off in the paper)
     int64_t inChannels = 1;
+    bool freezeBatchNorm = false; // TorchScript backbones: batch norm keeps its statistics
 };
 
 // Every embedding network maps a normalised image batch [B, C, H, W] to

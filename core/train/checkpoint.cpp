@@ -140,6 +140,7 @@ EmbeddingNet createModelFor(const ExperimentConfig &config, int64_t inChannels)
     options.name = config.model;
     options.embeddingDim = config.embeddingDim;
     options.normalize = config.normalize;
+    options.freezeBatchNorm = config.freezeBatchNorm;
     options.inChannels = inChannels;
     torch::manual_seed(config.seed);
     return createModel(options);

@@ -99,6 +99,7 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"model", q(c.model)},
         {"embedding_dim", qint64(c.embeddingDim)},
         {"normalize", c.normalize},
+        {"freeze_batch_norm", c.freezeBatchNorm},
         {"loss", q(c.loss)},
         {"loss_params", params},
         {"sampler", q(c.sampler)},
@@ -157,6 +158,8 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     c.model = text("model");
     c.embeddingDim = int64_t(number("embedding_dim"));
     c.normalize = flag("normalize");
+    if (json.contains(QLatin1String("freeze_batch_norm"))) // absent before TorchScript backbones
+        c.freezeBatchNorm = flag("freeze_batch_norm");
     c.loss = text("loss");
     const QJsonValue params = field("loss_params");
     if (!params.isObject())

@@ -24,6 +24,7 @@ struct ExperimentConfig
     std::string model = "convnet-small";
     int64_t embeddingDim = 64;
     bool normalize = false;
+    bool freezeBatchNorm = false; // TorchScript backbones
     std::string loss = "lifted";
     std::map<std::string, std::string> lossParams;
     // Batches: "pk" (P classes x K images) or "pairs" (the paper's: positive
