@@ -45,14 +45,15 @@ public:
             register_parameter(flat(p.name), p.value);
         for (const auto &b : m_script.named_buffers(/*recurse=*/true))
             register_buffer(flat(b.name), b.value);
-        const int64_t features = featureSize(o.inChannels);
+        // Pretrained backbones take RGB: gray images are given as three equal channels.
+        const int64_t features = featureSize(o.inChannels == 1 ? 3 : o.inChannels);
         m_head = register_module("head", torch::nn::Linear(features, o.embeddingDim));
         train(true);
     }
 
     torch::Tensor forward(torch::Tensor images) override
     {
-        torch::Tensor x = m_script.forward({images}).toTensor();
+        torch::Tensor x = m_script.forward({images.size(1) == 1 ? images.expand({-1, 3, -1, -1}) : images}).toTensor();
         if (x.dim() == 4) // feature maps: pool them
             x = x.mean({2, 3});
         x = m_head->forward(x);
