@@ -492,6 +492,10 @@ private Q_SLOTS:
         const torch::Tensor centre = makeBatch(d, {0, 1}, norm, AugmentOptions{}, nullptr);
         QCOMPARE(centre.sizes(), (torch::IntArrayRef{2, 3, 6, 6}));
         QVERIFY(torch::equal(centre, source.narrow(2, 1, 6).narrow(3, 1, 6)));
+        // An odd margin (8 - 5): whole pixels still, not a blur between two.
+        Normalization odd = norm;
+        odd.cropSide = 5;
+        QVERIFY(torch::equal(makeBatch(d, {0, 1}, odd, AugmentOptions{}, nullptr), source.narrow(2, 1, 5).narrow(3, 1, 5)));
         // The paper's: some 6 x 6 window of the image, mirrored or not.
         AugmentOptions paper{true, Augmentation::Paper, 0, true};
         std::mt19937_64 rng(3);

@@ -48,7 +48,7 @@ struct Window
 
 Window trainingWindow(const AugmentOptions &a, int64_t h, int64_t w, int64_t oh, int64_t ow, std::mt19937_64 &rng)
 {
-    Window win{double(w - ow) / 2, double(h - oh) / 2, double(ow), double(oh), false};
+    Window win{double((w - ow) / 2), double((h - oh) / 2), double(ow), double(oh), false};
     switch (a.kind) {
     case Augmentation::PadCrop: {
         std::uniform_int_distribution<int> offset(-a.padding, a.padding);
@@ -96,9 +96,9 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
     const bool doAugment = augment.enabled && rng;
 
     for (int64_t n = 0; n < b; ++n) {
-        // Evaluation (and training without augmentation): the centre.
+        // Evaluation (and training without augmentation): the centre, on whole pixels.
         const Window win = doAugment ? trainingWindow(augment, h, w, oh, ow, *rng)
-                                     : Window{double(w - ow) / 2, double(h - oh) / 2, double(ow), double(oh), false};
+                                     : Window{double((w - ow) / 2), double((h - oh) / 2), double(ow), double(oh), false};
         const uint8_t *image = src + indices[size_t(n)] * c * h * w;
         const bool exact = win.ww == double(ow) && win.wh == double(oh) && win.x0 == std::floor(win.x0)
                            && win.y0 == std::floor(win.y0);
@@ -107,7 +107,12 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
             const float scale = 1.0f / (255.0f * norm.std[size_t(ch)]);
             const float shift = -norm.mean[size_t(ch)] / norm.std[size_t(ch)];
             const uint8_t *plane = image + ch * h * w;
+            // Outside the image: black for the exact crops (pad-crop pads with
+            // zeros), the nearest edge pixel for the scaled ones.
             auto at = [&](int64_t y, int64_t x) { return y >= 0 && y < h && x >= 0 && x < w ? plane[y * w + x] : 0; };
+            auto edge = [&](int64_t y, int64_t x) {
+                return plane[std::clamp<int64_t>(y, 0, h - 1) * w + std::clamp<int64_t>(x, 0, w - 1)];
+            };
             float *target = dst + ((n * c) + ch) * oh * ow;
             for (int64_t y = 0; y < oh; ++y)
                 for (int64_t x = 0; x < ow; ++x) {
@@ -120,8 +125,8 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
                         const double fx = win.x0 + (double(fx0) + 0.5) * sx - 0.5;
                         const int64_t y0 = int64_t(std::floor(fy)), x0 = int64_t(std::floor(fx));
                         const double ty = fy - double(y0), tx = fx - double(x0);
-                        v = float((1 - ty) * ((1 - tx) * at(y0, x0) + tx * at(y0, x0 + 1))
-                                  + ty * ((1 - tx) * at(y0 + 1, x0) + tx * at(y0 + 1, x0 + 1)));
+                        v = float((1 - ty) * ((1 - tx) * edge(y0, x0) + tx * edge(y0, x0 + 1))
+                                  + ty * ((1 - tx) * edge(y0 + 1, x0) + tx * edge(y0 + 1, x0 + 1)));
                     }
                     target[y * ow + x] = v * scale + shift;
                 }

@@ -80,32 +80,36 @@ Normalization computeNormalization(const Dataset &train)
 }
 
 // The images of an image dataset folder, decoded, split as its layout says.
+// The training images are listed first, so the two splits are views of the
+// one decoded tensor: no copy of gigabytes of pixels.
 DatasetSplit loadImageDataset(const std::string &folder, SplitKind split, const LoadOptions &options)
 {
-    const ImageListing listing = listImages(folder, split);
+    ImageListing listing = listImages(folder, split);
+    std::stable_partition(listing.images.begin(), listing.images.end(), [](const ImageEntry &e) { return e.train; });
     DecodedImages decoded = decodeImages(listing, options);
-    std::vector<int64_t> labels, train, test;
-    for (size_t k = 0; k < decoded.kept.size(); ++k) {
-        const ImageEntry &e = listing.images[size_t(decoded.kept[k])];
-        labels.push_back(e.label);
-        (e.train ? train : test).push_back(int64_t(k));
+    std::vector<int64_t> labels;
+    int64_t trainCount = 0;
+    for (const int64_t i : decoded.kept) {
+        labels.push_back(listing.images[size_t(i)].label);
+        trainCount += listing.images[size_t(i)].train;
     }
-    Dataset all;
-    all.images = decoded.images;
-    all.labels = torch::tensor(labels, torch::kInt64);
-    all.classNames = listing.classNames;
+    const int64_t testCount = int64_t(decoded.kept.size()) - trainCount;
     DatasetSplit s;
     s.name = folder;
     s.layout = listing.layout;
     s.skipped = std::move(decoded.skipped);
-    if (train.empty() || test.empty())
+    if (trainCount == 0 || testCount == 0)
         throw fileError(folder, std::to_string(s.skipped.size()) + " of its " + std::to_string(listing.images.size())
                                     + " images could not be used, and none is left for "
-                                    + (train.empty() ? "training" : "testing")
+                                    + (trainCount == 0 ? "training" : "testing")
                                     + (s.skipped.empty() ? "" : " (first: " + s.skipped.front().path + ", "
                                                                     + s.skipped.front().reason + ")"));
-    s.train = all.subset(torch::tensor(train, torch::kInt64));
-    s.test = all.subset(torch::tensor(test, torch::kInt64));
+    const torch::Tensor labelTensor = torch::tensor(labels, torch::kInt64);
+    s.train.images = decoded.images.narrow(0, 0, trainCount);
+    s.train.labels = labelTensor.narrow(0, 0, trainCount);
+    s.test.images = decoded.images.narrow(0, trainCount, testCount);
+    s.test.labels = labelTensor.narrow(0, trainCount, testCount);
+    s.train.classNames = s.test.classNames = listing.classNames;
     // The ImageNet statistics that pretrained backbones expect.
     s.normalization = {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
     return s;

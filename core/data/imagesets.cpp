@@ -5,8 +5,10 @@
 #include <matio.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <locale>
 #include <map>
 #include <memory>
 #include <set>
@@ -74,13 +76,16 @@ int64_t toInt(const std::string &text, const fs::path &file, int line)
     return value;
 }
 
+// In the C locale whatever the user's, all of the field, finite.
 float toFloat(const std::string &text, const fs::path &file, int line)
 {
-    try {
-        return std::stof(text);
-    } catch (const std::exception &) {
-        throw fileError(file.string(), "line " + std::to_string(line) + ": '" + text + "' is not a number");
-    }
+    std::istringstream s(text);
+    s.imbue(std::locale::classic());
+    double value = 0;
+    s >> value;
+    if (!s || s.peek() != std::char_traits<char>::eof() || !std::isfinite(value) || std::abs(value) > 1e7)
+        throw fileError(file.string(), "line " + std::to_string(line) + ": '" + text + "' is not a coordinate");
+    return float(value);
 }
 
 void requireFields(const Line &line, size_t count, const fs::path &file, const std::string &format)
@@ -454,16 +459,7 @@ ImageListing listFolder(const fs::path &root, SplitKind split)
     return l;
 }
 
-} // namespace
-
-bool isImageDataset(const std::string &folderName)
-{
-    const fs::path folder(folderName);
-    return !cubRoot(folder).empty() || fs::exists(folder / "cars_annos.mat") || fs::exists(folder / "anno_train.csv")
-        || fs::exists(folder / "Ebay_train.txt") || classFolders(folder).size() >= 2;
-}
-
-ImageListing listImages(const std::string &folderName, SplitKind split)
+ImageListing listImagesIn(const std::string &folderName, SplitKind split)
 {
     const fs::path folder(folderName);
     if (!fs::is_directory(folder))
@@ -490,6 +486,28 @@ ImageListing listImages(const std::string &folderName, SplitKind split)
         throw fileError(folderName, "the " + splitToString(split) + " split of this " + l.layout
                                         + " leaves no training or no test images");
     return l;
+}
+
+} // namespace
+
+bool isImageDataset(const std::string &folderName)
+{
+    const fs::path folder(folderName);
+    try {
+        return !cubRoot(folder).empty() || fs::exists(folder / "cars_annos.mat") || fs::exists(folder / "anno_train.csv")
+            || fs::exists(folder / "Ebay_train.txt") || classFolders(folder).size() >= 2;
+    } catch (const fs::filesystem_error &) {
+        return false;
+    }
+}
+
+ImageListing listImages(const std::string &folderName, SplitKind split)
+{
+    try {
+        return listImagesIn(folderName, split);
+    } catch (const fs::filesystem_error &e) { // a folder that cannot be read, a link loop
+        throw fileError(e.path1().empty() ? folderName : e.path1().string(), e.code().message());
+    }
 }
 
 } // namespace liftlab

@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -48,7 +50,9 @@ std::string decodeInto(const ImageEntry &entry, const LoadOptions &o, uint8_t *o
         return "missing";
     cv::Mat image;
     try {
-        image = cv::imread(entry.path, cv::IMREAD_UNCHANGED);
+        // Any depth and gray or colour, turned as its EXIF orientation says
+        // (an alpha channel is dropped).
+        image = cv::imread(entry.path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
     } catch (const cv::Exception &) {
         image.release();
     }
@@ -59,10 +63,12 @@ std::string decodeInto(const ImageEntry &entry, const LoadOptions &o, uint8_t *o
         return "has " + std::to_string(image.channels()) + " channels";
     if (o.cropToBox && entry.box[2] > entry.box[0] && entry.box[3] > entry.box[1]) {
         // 1-based inclusive corners to a 0-based rectangle, inside the image.
-        const int x1 = std::clamp(int(std::floor(entry.box[0])) - 1, 0, rgb.cols - 1);
-        const int y1 = std::clamp(int(std::floor(entry.box[1])) - 1, 0, rgb.rows - 1);
-        const int x2 = std::clamp(int(std::ceil(entry.box[2])), x1 + 1, rgb.cols);
-        const int y2 = std::clamp(int(std::ceil(entry.box[3])), y1 + 1, rgb.rows);
+        // (clamped as doubles first: a box may be anything a file says)
+        auto inside = [](double v, int lo, int hi) { return int(std::clamp(v, double(lo), double(hi))); };
+        const int x1 = inside(std::floor(entry.box[0]) - 1, 0, rgb.cols - 1);
+        const int y1 = inside(std::floor(entry.box[1]) - 1, 0, rgb.rows - 1);
+        const int x2 = inside(std::ceil(entry.box[2]), x1 + 1, rgb.cols);
+        const int y2 = inside(std::ceil(entry.box[3]), y1 + 1, rgb.rows);
         rgb = rgb(cv::Rect(x1, y1, x2 - x1, y2 - y1));
     }
     const int s = o.imageSize;
@@ -91,26 +97,55 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
     cv::setNumThreads(0); // the images are spread over our threads already
     const int64_t n = int64_t(listing.images.size());
     const int64_t pixels = 3 * int64_t(o.imageSize) * o.imageSize;
-    torch::Tensor all = torch::zeros({n, 3, o.imageSize, o.imageSize}, torch::kUInt8);
+    torch::Tensor all;
+    try {
+        all = torch::zeros({n, 3, o.imageSize, o.imageSize}, torch::kUInt8);
+    } catch (const std::exception &) {
+        throw Error(std::to_string(n) + " images of " + std::to_string(o.imageSize) + " x " + std::to_string(o.imageSize)
+                    + " need " + std::to_string(n * pixels >> 20) + " MiB, more than this machine can give: choose a "
+                    "smaller image size");
+    }
     uint8_t *data = all.data_ptr<uint8_t>();
     std::vector<std::string> problem(static_cast<size_t>(n));
     std::atomic<int64_t> next{0}, done{0};
+    std::atomic<bool> stop{false};
+    std::exception_ptr failure; // the first error that is not an image's own
+    std::mutex failureMutex;
     auto work = [&](bool reportProgress) {
-        for (int64_t i; (i = next++) < n;) {
-            if (o.cancel && o.cancel->load())
-                return;
-            problem[size_t(i)] = decodeInto(listing.images[size_t(i)], o, data + i * pixels);
-            const int64_t d = ++done;
-            if (reportProgress && o.progress && (d % 64 == 0 || d == n))
-                o.progress(d, n);
+        try {
+            for (int64_t i; !stop && (i = next++) < n;) {
+                if (o.cancel && o.cancel->load())
+                    return;
+                try {
+                    problem[size_t(i)] = decodeInto(listing.images[size_t(i)], o, data + i * pixels);
+                } catch (const cv::Exception &e) {
+                    problem[size_t(i)] = "cannot be decoded (" + e.err + ")";
+                }
+                const int64_t d = ++done;
+                if (reportProgress && o.progress && (d % 64 == 0 || d == n))
+                    o.progress(d, n);
+            }
+        } catch (...) { // out of memory, or the progress callback's own
+            const std::lock_guard<std::mutex> lock(failureMutex);
+            if (!failure)
+                failure = std::current_exception();
+            stop = true;
         }
     };
-    std::vector<std::thread> workers;
-    for (int t = 1; t < std::max(1, o.threads); ++t)
-        workers.emplace_back(work, false);
-    work(true); // progress from the calling thread
-    for (std::thread &t : workers)
-        t.join();
+    {
+        std::vector<std::thread> workers;
+        try {
+            for (int t = 1; t < std::max(1, o.threads); ++t)
+                workers.emplace_back(work, false);
+        } catch (const std::system_error &) {
+            // fewer threads than asked for: the ones there share the work
+        }
+        work(true); // progress from the calling thread
+        for (std::thread &t : workers)
+            t.join();
+    }
+    if (failure)
+        std::rethrow_exception(failure);
     if (o.cancel && o.cancel->load())
         throw Error("loading the images was cancelled");
     if (o.progress)
@@ -128,7 +163,7 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
         result.kept.push_back(i);
         ++m;
     }
-    result.images = m == n ? all : all.narrow(0, 0, m).clone();
+    result.images = all.narrow(0, 0, m); // the skipped ones' room stays with it: no second copy
     return result;
 }
 

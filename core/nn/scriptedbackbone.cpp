@@ -11,6 +11,7 @@
 #include <torch/script.h>
 
 #include <algorithm>
+#include <filesystem>
 
 namespace liftlab {
 
@@ -36,10 +37,13 @@ public:
         , m_normalize(o.normalize)
         , m_freezeBatchNorm(o.freezeBatchNorm)
     {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(m_path, ec))
+            throw fileError(m_path, "TorchScript backbone file does not exist");
         try {
             m_script = torch::jit::load(m_path, torch::kCPU);
-        } catch (const c10::Error &e) {
-            throw fileError(m_path, "is not a TorchScript module (" + firstLine(e.what()) + ")");
+        } catch (const std::exception &e) { // c10::Error, or jit::ErrorReport for code this libtorch cannot run
+            throw fileError(m_path, "is not a TorchScript module LiftLab can load (" + firstLine(e.what()) + ")");
         }
         for (const auto &p : m_script.named_parameters(/*recurse=*/true))
             register_parameter(flat(p.name), p.value);
@@ -53,7 +57,10 @@ public:
 
     torch::Tensor forward(torch::Tensor images) override
     {
-        torch::Tensor x = m_script.forward({images.size(1) == 1 ? images.expand({-1, 3, -1, -1}) : images}).toTensor();
+        const torch::jit::IValue out = m_script.forward({images.size(1) == 1 ? images.expand({-1, 3, -1, -1}) : images});
+        if (!out.isTensor())
+            throw fileError(m_path, "returned no tensor in training mode");
+        torch::Tensor x = out.toTensor();
         if (x.dim() == 4) // feature maps: pool them
             x = x.mean({2, 3});
         x = m_head->forward(x);
