@@ -278,7 +278,7 @@ private Q_SLOTS:
         LoadOptions o;
         o.imageSize = 24;
         std::vector<std::pair<int64_t, int64_t>> progress;
-        o.progress = [&](int64_t done, int64_t total) { progress.emplace_back(done, total); };
+        o.monitor.progress = [&](int64_t done, int64_t total) { progress.emplace_back(done, total); };
         const DatasetSplit s = loadDataset(root, SplitKind::ZeroShot, o);
         QCOMPARE(QString::fromStdString(s.layout), layout);
         QCOMPARE(int(s.train.classNames.size()), kClasses);
@@ -702,9 +702,33 @@ private Q_SLOTS:
         std::atomic<bool> cancel{true};
         LoadOptions o;
         o.imageSize = 16;
-        o.cancel = &cancel;
+        o.monitor.cancel = &cancel;
         const std::string message = messageOf([&] { loadDataset(tree("cub"), SplitKind::ZeroShot, o); });
-        QVERIFY2(message.find("cancelled") != std::string::npos, message.c_str());
+        QVERIFY2(message.find("stopped while decoding") != std::string::npos, message.c_str());
+    }
+
+    void trainerWatchesTheDecode()
+    {
+        ExperimentConfig c;
+        c.dataset = tree("cub");
+        c.split = "zero-shot";
+        c.imageSize = 16;
+        c.classesPerBatch = 2;
+        c.perClass = 2;
+        c.iterations = 1;
+        std::vector<std::pair<int64_t, int64_t>> seen;
+        LoadMonitor monitor;
+        monitor.progress = [&](int64_t done, int64_t total) { seen.emplace_back(done, total); };
+        Trainer::start(c, m_dir.file("run-watched"), monitor);
+        QVERIFY(!seen.empty());
+        QCOMPARE(seen.back(), (std::pair<int64_t, int64_t>{kClasses * kPerClass, kClasses * kPerClass}));
+        // Stopped while decoding: a message, and no run directory.
+        std::atomic<bool> stop{true};
+        monitor.cancel = &stop;
+        const std::string run = m_dir.file("run-stopped");
+        const std::string message = messageOf([&] { Trainer::start(c, run, monitor); });
+        QVERIFY2(message.find("stopped while decoding") != std::string::npos, message.c_str());
+        QVERIFY(!fs::exists(run));
     }
 };
 

@@ -74,6 +74,9 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_session, &TrainingSession::stepsReady, this, &MainWindow::onSteps);
     connect(m_session, &TrainingSession::evaluating, this,
             [this] { m_etaLabel->setText(tr("evaluating...")); });
+    connect(m_session, &TrainingSession::loadProgress, this, [this](qint64 done, qint64 total) {
+        m_etaLabel->setText(tr("decoding images: %L1 of %L2").arg(done).arg(total));
+    });
     connect(m_session, &TrainingSession::evalReady, this, &MainWindow::onEval);
     connect(m_session, &TrainingSession::snapshotReady, this, &MainWindow::onSnapshot);
     connect(m_session, &TrainingSession::logMessage, m_log, &LogPanel::appendMessage);

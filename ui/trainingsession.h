@@ -37,6 +37,8 @@ Q_SIGNALS:
     void started(const QString &runPath, const QStringList &classNames);
     void stepsReady(const QVector<liftlab::TrainingStep> &steps);
     void evaluating(qint64 step);
+    // Decoding an image dataset: `done` of `total` images (about each percent).
+    void loadProgress(qint64 done, qint64 total);
     void evalReady(const liftlab::EvalReport &report);
     void snapshotReady(const liftlab::SnapshotFrame &frame);
     void logMessage(const QString &text);

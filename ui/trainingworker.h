@@ -38,6 +38,8 @@ Q_SIGNALS:
     void stepsReady(const QVector<liftlab::TrainingStep> &steps);
     // An evaluation of the test split begins (it may take seconds).
     void evaluating(qint64 step);
+    // Decoding an image dataset: `done` of `total` images (about each percent).
+    void loadProgress(qint64 done, qint64 total);
     void evalReady(const liftlab::EvalReport &report);
     void snapshotReady(const liftlab::SnapshotFrame &frame);
     void logMessage(const QString &text);

@@ -157,7 +157,7 @@ LoadedArrays loadArrays(const std::string &embeddingsPath, const std::string &la
 
 DatasetSplit loadRunData(const RunDirectory &run)
 {
-    return loadExperimentData(run.config());
+    return loadExperimentData(run.config(), {});
 }
 
 double peakRssMegabytes()

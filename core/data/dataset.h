@@ -1,9 +1,9 @@
 #pragma once
 
+#include "data/loadmonitor.h"
+
 #include <torch/types.h>
 
-#include <atomic>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,8 +62,7 @@ struct LoadOptions
     int imageSize = 256;
     bool cropToBox = false;
     int threads = 2;
-    std::function<void(int64_t done, int64_t total)> progress; // on the calling thread
-    const std::atomic<bool> *cancel = nullptr;
+    LoadMonitor monitor;
 };
 
 // Loads "fashion-mnist", "mnist", "glyphs" (glyphs.h), a folder holding the four IDX files

@@ -114,7 +114,7 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
     auto work = [&](bool reportProgress) {
         try {
             for (int64_t i; !stop && (i = next++) < n;) {
-                if (o.cancel && o.cancel->load())
+                if (o.monitor.cancel && o.monitor.cancel->load())
                     return;
                 try {
                     problem[size_t(i)] = decodeInto(listing.images[size_t(i)], o, data + i * pixels);
@@ -122,8 +122,8 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
                     problem[size_t(i)] = "cannot be decoded (" + e.err + ")";
                 }
                 const int64_t d = ++done;
-                if (reportProgress && o.progress && (d % 64 == 0 || d == n))
-                    o.progress(d, n);
+                if (reportProgress && o.monitor.progress && (d % 64 == 0 || d == n))
+                    o.monitor.progress(d, n);
             }
         } catch (...) { // out of memory, or the progress callback's own
             const std::lock_guard<std::mutex> lock(failureMutex);
@@ -146,10 +146,10 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
     }
     if (failure)
         std::rethrow_exception(failure);
-    if (o.cancel && o.cancel->load())
-        throw Error("loading the images was cancelled");
-    if (o.progress)
-        o.progress(n, n);
+    if (o.monitor.cancel && o.monitor.cancel->load())
+        throw Error("stopped while decoding the images (nothing was written)");
+    if (o.monitor.progress)
+        o.monitor.progress(n, n);
 
     DecodedImages result;
     int64_t m = 0;

@@ -81,7 +81,7 @@ std::shared_ptr<const RunData> RunData::open(const std::string &runDir)
     p->run = RunDirectory::open(runDir);
     const ExperimentConfig &c = p->run.config();
     p->threads = c.threads;
-    p->data = loadExperimentData(c);
+    p->data = loadExperimentData(c, {});
     p->testLabels = toVector(p->data.test.labels);
     p->trainLabels = toVector(p->data.train.labels);
     return std::shared_ptr<const RunData>(new RunData(std::move(p)));

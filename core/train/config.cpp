@@ -62,9 +62,10 @@ void ExperimentConfig::validate() const
     }
 }
 
-DatasetSplit loadExperimentData(const ExperimentConfig &c)
+DatasetSplit loadExperimentData(const ExperimentConfig &c, const LoadMonitor &monitor)
 {
     LoadOptions o;
+    o.monitor = monitor;
     o.imageSize = c.imageSize;
     o.cropToBox = c.cropToBox;
     o.threads = c.threads;

@@ -59,7 +59,8 @@ struct ExperimentConfig
 // Its dataset, as the training, evaluation and exploring of its runs see it:
 // image datasets at its image size and crop, the network's input side set
 // by its augmentation.
-DatasetSplit loadExperimentData(const ExperimentConfig &config);
+struct LoadMonitor;
+DatasetSplit loadExperimentData(const ExperimentConfig &config, const LoadMonitor &monitor);
 
 QJsonObject toJson(const ExperimentConfig &config);
 // Throws liftlab::Error naming `source` for a missing or mistyped field.

@@ -93,14 +93,14 @@ struct Trainer::Private
 
     // Everything that can fail because of the experiment happens here,
     // before the run directory is touched.
-    explicit Private(const ExperimentConfig &c)
+    Private(const ExperimentConfig &c, const LoadMonitor &monitor)
         : config(c)
     {
         config.validate();
         const LossInfo &info = findLoss(config.loss);
         const LossParams params = resolveParams(info, config.lossParams);
         prepareCompute(config.threads);
-        data = loadExperimentData(config);
+        data = loadExperimentData(config, monitor);
         const std::vector<int64_t> labels = toVector(data.train.labels);
         if (config.sampler == "pairs")
             sampler = std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
@@ -148,17 +148,18 @@ Trainer::Trainer(std::unique_ptr<Private> d)
 
 Trainer::~Trainer() = default;
 
-std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const std::string &runDir)
+std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const std::string &runDir,
+                                        const LoadMonitor &monitor)
 {
-    auto p = std::make_unique<Private>(config);
+    auto p = std::make_unique<Private>(config, monitor);
     p->run = RunDirectory::create(runDir, p->config);
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
 }
 
-std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir)
+std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMonitor &monitor)
 {
     RunDirectory run = RunDirectory::open(runDir);
-    auto p = std::make_unique<Private>(run.config());
+    auto p = std::make_unique<Private>(run.config(), monitor);
     const CheckpointInfo info = loadCheckpoint(run.checkpointPath(), *p->model, p->loss.get(), p->optimizer.get());
     p->step = info.step;
     run.truncateAfter(info.step);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "data/loadmonitor.h"
 #include "train/config.h"
 #include "train/events.h"
 
@@ -37,9 +38,11 @@ public:
     // Loads the data and builds everything; creates `runDir` only once all of
     // that has succeeded, so a bad experiment leaves nothing behind.
     // Throws liftlab::Error with a clear message.
-    static std::unique_ptr<Trainer> start(const ExperimentConfig &config, const std::string &runDir);
+    // `monitor` watches the dataset load (image datasets take a while).
+    static std::unique_ptr<Trainer> start(const ExperimentConfig &config, const std::string &runDir,
+                                          const LoadMonitor &monitor = {});
     // Continues a run from its last checkpoint, exactly as if it had not stopped.
-    static std::unique_ptr<Trainer> resume(const std::string &runDir);
+    static std::unique_ptr<Trainer> resume(const std::string &runDir, const LoadMonitor &monitor = {});
 
     ~Trainer();
 
