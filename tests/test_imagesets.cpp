@@ -251,6 +251,21 @@ class TestImageSets : public QObject
         return root.string();
     }
 
+    // A few steps of 2 x 2 batches on a miniature tree, zero-shot, small images.
+    ExperimentConfig smallRun(const std::string &kind, int64_t iterations, int imageSize = 16)
+    {
+        ExperimentConfig c;
+        c.dataset = tree(kind);
+        c.split = "zero-shot";
+        c.imageSize = imageSize;
+        c.classesPerBatch = 2;
+        c.perClass = 2;
+        c.iterations = iterations;
+        c.checkpointEvery = 0;
+        c.threads = 2;
+        return c;
+    }
+
 private Q_SLOTS:
     void zeroShotSplitIsClassDisjoint_data()
     {
@@ -401,16 +416,8 @@ private Q_SLOTS:
     void trainsOnEachLayout()
     {
         QFETCH(QString, kind);
-        ExperimentConfig c;
-        c.dataset = tree(kind.toStdString());
-        c.split = "zero-shot";
-        c.imageSize = 16;
-        c.classesPerBatch = 2;
-        c.perClass = 2;
-        c.iterations = 4;
-        c.checkpointEvery = 0;
+        ExperimentConfig c = smallRun(kind.toStdString(), 4);
         c.embeddingDim = 8;
-        c.threads = 2;
         c.augmentation = kind == "cub" ? "paper" : kind == "cars-mat" ? "resized-crop" : "pad-crop";
         const std::string run = m_dir.file("run-" + kind.toStdString());
         std::unique_ptr<Trainer> t = Trainer::start(c, run);
@@ -563,17 +570,9 @@ private Q_SLOTS:
 
     void trainsResNet18()
     {
-        ExperimentConfig c;
-        c.dataset = tree("folder");
-        c.split = "zero-shot";
+        ExperimentConfig c = smallRun("folder", 2, 32);
         c.model = "resnet18";
-        c.imageSize = 32;
         c.augmentation = "paper";
-        c.classesPerBatch = 2;
-        c.perClass = 2;
-        c.iterations = 2;
-        c.checkpointEvery = 0;
-        c.threads = 2;
         const std::string run = m_dir.file("run-resnet18");
         std::unique_ptr<Trainer> t = Trainer::start(c, run);
         const std::atomic<bool> cancel{false};
@@ -598,17 +597,9 @@ private Q_SLOTS:
                                             QString::fromStdString(file)});
             QVERIFY2(failure.isEmpty(), qPrintable(failure));
         }
-        ExperimentConfig c;
-        c.dataset = tree("folder");
-        c.split = "zero-shot";
+        ExperimentConfig c = smallRun("folder", 2, 32);
         c.model = file;
         c.freezeBatchNorm = freeze;
-        c.imageSize = 32;
-        c.classesPerBatch = 2;
-        c.perClass = 2;
-        c.iterations = 2;
-        c.checkpointEvery = 0;
-        c.threads = 2;
         const std::string run = m_dir.file(freeze ? "run-script-frozen" : "run-script");
         std::unique_ptr<Trainer> t = Trainer::start(c, run);
         const std::atomic<bool> cancel{false};
@@ -709,13 +700,7 @@ private Q_SLOTS:
 
     void trainerWatchesTheDecode()
     {
-        ExperimentConfig c;
-        c.dataset = tree("cub");
-        c.split = "zero-shot";
-        c.imageSize = 16;
-        c.classesPerBatch = 2;
-        c.perClass = 2;
-        c.iterations = 1;
+        const ExperimentConfig c = smallRun("cub", 1);
         std::vector<std::pair<int64_t, int64_t>> seen;
         LoadMonitor monitor;
         monitor.progress = [&](int64_t done, int64_t total) { seen.emplace_back(done, total); };
