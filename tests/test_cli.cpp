@@ -227,7 +227,7 @@ private Q_SLOTS:
                                         QStringList{"embed", "--help"}, QStringList{"metrics", "--help"},
                                         QStringList{"loss", "--help"}, QStringList{"bench", "loss", "--help"},
                                         QStringList{"project", "--help"}, QStringList{"knn", "--help"},
-                                        QStringList{"compare", "--help"}}) {
+                                        QStringList{"compare", "--help"}, QStringList{"export", "--help"}}) {
             const Result r = runCli(args);
             QCOMPARE(r.code, 0);
             QVERIFY2(r.out.contains("--"), qPrintable(args.join(' ')));
@@ -254,6 +254,41 @@ private Q_SLOTS:
         const Result ev = runCli({"eval", q(m_run)});
         QCOMPARE(ev.code, 0);
         QVERIFY2(ev.out.contains(QString::number(m.value("recall_at_1").toDouble(), 'f', 4)), qPrintable(ev.out));
+    }
+
+    // `export --torchscript` writes the run's network: torch.jit.load in
+    // Python, given the test images normalised as the file says, gives the
+    // embeddings `embed` writes.
+    void exportedNetworkEmbedsAsTheRun()
+    {
+        const std::string model = m_dir.file("model.pt"), expected = m_dir.file("x-export.npy"),
+                          got = m_dir.file("x-python.npy");
+        Result r = runCli({"export", q(m_run), "--torchscript", q(model)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("input: float [B, 1, 28, 28]"), qPrintable(r.out));
+        r = runCli({"embed", q(m_run), "--out", q(expected)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QString failure = liftlab::testing::python(
+            {QStringLiteral("-c"),
+             QStringLiteral("import gzip, sys, numpy, torch\n"
+                            "m = torch.jit.load(sys.argv[1])\n"
+                            "pixels = gzip.open(sys.argv[2]).read()[16:]\n"
+                            "x = torch.from_numpy(numpy.frombuffer(pixels, numpy.uint8).copy()).float().view(-1, 1, 28, 28) / 255\n"
+                            "x = (x - m.input_mean.view(1, -1, 1, 1)) / m.input_std.view(1, -1, 1, 1)\n"
+                            "with torch.no_grad():\n"
+                            "    numpy.save(sys.argv[3], m(x).numpy())\n"),
+             q(model), q(m_data + "/t10k-images-idx3-ubyte.gz"), q(got)});
+        QVERIFY2(failure.isEmpty(), qPrintable(failure));
+        const NpyArray a = readNpy(expected), b = readNpy(got);
+        QCOMPARE(b.shape, a.shape);
+        const std::vector<float> x = a.toFloats(), y = b.toFloats();
+        float worst = 0;
+        for (size_t i = 0; i < x.size(); ++i)
+            worst = std::max(worst, std::abs(x[i] - y[i]));
+        QVERIFY2(worst < 1e-4f, qPrintable(QString::number(worst)));
+
+        r = runCli({"export", q(m_dir.file("no-such-run")), "--torchscript", q(model)});
+        QCOMPARE(r.code, 2);
     }
 
     void compareTrainsEachLossAsAlone()

@@ -3,26 +3,29 @@
 // matio), each with a corrupt file, a missing file, a grayscale, an RGBA
 // and a 16-bit image; their class counts, class-disjoint splits, skip
 // reports, a short training run on each, and the messages for folders and
-// annotations that are wrong.
+// annotations that are wrong. The backbones, in C++ and from TorchScript,
+// and the networks written as TorchScript.
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "data/glyphs.h"
 #include "data/imagesets.h"
+#include "data/npy.h"
 #include "error.h"
 #include "nn/models.h"
+#include "nn/torchscript.h"
 #include "train/checkpoint.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
 
 #include "testdata.h"
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <matio.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include <QProcess>
 #include <QTest>
 
 #include <filesystem>
@@ -30,6 +33,7 @@
 #include <set>
 
 using namespace liftlab;
+using liftlab::testing::python;
 using liftlab::testing::TempDir;
 
 namespace fs = std::filesystem;
@@ -204,17 +208,6 @@ std::set<int64_t> labelSet(const torch::Tensor &labels)
     return s;
 }
 
-// Runs Debian's Python 3 (with python3-torch) on `arguments`; its output on failure.
-QString python(const QStringList &arguments)
-{
-    QProcess p;
-    p.setProcessChannelMode(QProcess::MergedChannels);
-    p.start(QStringLiteral("/usr/bin/python3"), arguments);
-    if (!p.waitForFinished(300000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
-        return QStringLiteral("python3 %1 failed: %2").arg(arguments.join(' '), QString::fromUtf8(p.readAll()));
-    return {};
-}
-
 std::string messageOf(const std::function<void()> &f)
 {
     try {
@@ -264,6 +257,22 @@ class TestImageSets : public QObject
         c.checkpointEvery = 0;
         c.threads = 2;
         return c;
+    }
+
+    // A TorchScript ResNet-18 (random weights) written by models/export_backbone.py; empty on failure.
+    std::string exportedResNet18()
+    {
+        const std::string file = m_dir.file("resnet18.pt");
+        if (fs::exists(file))
+            return file;
+        const QString failure = python({QStringLiteral(LIFTLAB_SOURCE_DIR "/models/export_backbone.py"),
+                                        QStringLiteral("--arch"), QStringLiteral("resnet18"), QStringLiteral("--out"),
+                                        QString::fromStdString(file)});
+        if (!failure.isEmpty()) {
+            qWarning("%s", qPrintable(failure));
+            return {};
+        }
+        return file;
     }
 
 private Q_SLOTS:
@@ -590,13 +599,8 @@ private Q_SLOTS:
     void torchScriptBackboneTrains()
     {
         QFETCH(bool, freeze);
-        const std::string file = m_dir.file("resnet18.pt");
-        if (!fs::exists(file)) {
-            const QString failure = python({QStringLiteral(LIFTLAB_SOURCE_DIR "/models/export_backbone.py"),
-                                            QStringLiteral("--arch"), QStringLiteral("resnet18"), QStringLiteral("--out"),
-                                            QString::fromStdString(file)});
-            QVERIFY2(failure.isEmpty(), qPrintable(failure));
-        }
+        const std::string file = exportedResNet18();
+        QVERIFY(!file.empty());
         ExperimentConfig c = smallRun("folder", 2, 32);
         c.model = file;
         c.freezeBatchNorm = freeze;
@@ -617,6 +621,79 @@ private Q_SLOTS:
         QCOMPARE(torch::equal(mean0, mean1), freeze); // frozen statistics stay as they came
         QVERIFY(!torch::equal(fresh->named_parameters()["backbone_conv1_weight"],
                               trained->named_parameters()["backbone_conv1_weight"])); // the backbone trained
+    }
+
+    void torchScriptExportEmbedsAsTheNetwork_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<int>("channels");
+        QTest::addColumn<bool>("normalize");
+        QTest::newRow("convnet-small") << "convnet-small" << 1 << true;
+        QTest::newRow("resnet18") << "resnet18" << 3 << false;
+        QTest::newRow("resnet50") << "resnet50" << 3 << true;
+        QTest::newRow("googlenet") << "googlenet" << 3 << false;
+        QTest::newRow("TorchScript backbone") << "resnet18.pt" << 3 << true;
+        QTest::newRow("TorchScript backbone, gray") << "resnet18.pt" << 1 << false;
+    }
+
+    // A network written by saveTorchScript gives the network's embeddings,
+    // loaded back in C++ and in Python.
+    void torchScriptExportEmbedsAsTheNetwork()
+    {
+        QFETCH(QString, name);
+        QFETCH(int, channels);
+        QFETCH(bool, normalize);
+        ModelOptions o;
+        o.name = name == "resnet18.pt" ? exportedResNet18() : name.toStdString();
+        QVERIFY(!o.name.empty());
+        o.embeddingDim = 24;
+        o.inChannels = channels;
+        o.normalize = normalize;
+        torch::manual_seed(3);
+        const EmbeddingNet net = createModel(o);
+        {
+            // Batch-norm statistics of their own, and weights that differ from the initialisation.
+            torch::NoGradGuard noGrad;
+            net->train();
+            for (int i = 0; i < 3; ++i)
+                net->forward(torch::randn({4, channels, 64, 64}) * 2 + 1);
+            for (torch::Tensor &p : net->parameters())
+                p.add_(torch::randn_like(p) * 0.01);
+        }
+        net->eval();
+        const torch::Tensor x = torch::randn({3, channels, 64, 64});
+        const torch::Tensor expected = net->forward(x).detach();
+
+        Normalization norm;
+        norm.mean.assign(channels, 0.5f);
+        norm.std.assign(channels, 0.25f);
+        const std::string file = m_dir.file("export-" + name.toStdString() + std::to_string(channels) + ".pt");
+        saveTorchScript(*net, norm, 64, file);
+
+        torch::jit::Module loaded = torch::jit::load(file);
+        const torch::Tensor inCpp = loaded.forward({x}).toTensor();
+        QVERIFY2(torch::allclose(inCpp, expected, 1e-4, 1e-5),
+                 qPrintable(QString::number((inCpp - expected).abs().max().item<double>())));
+        QCOMPARE(loaded.attr("input_side").toInt(), int64_t(64));
+        QVERIFY(torch::equal(loaded.attr("input_std").toTensor(), torch::full({channels}, 0.25f)));
+
+        const std::string xPath = m_dir.file("export-x.npy"), ePath = m_dir.file("export-e.npy");
+        const torch::Tensor xc = x.contiguous();
+        writeNpy(xPath, npyFromFloats({xc.size(0), xc.size(1), xc.size(2), xc.size(3)}, xc.data_ptr<float>()));
+        const QString failure = python({QStringLiteral("-c"),
+                                        QStringLiteral("import sys, numpy, torch\n"
+                                                       "m = torch.jit.load(sys.argv[1])\n"
+                                                       "with torch.no_grad():\n"
+                                                       "    e = m(torch.from_numpy(numpy.load(sys.argv[2])))\n"
+                                                       "numpy.save(sys.argv[3], e.numpy())\n"),
+                                        QString::fromStdString(file), QString::fromStdString(xPath),
+                                        QString::fromStdString(ePath)});
+        QVERIFY2(failure.isEmpty(), qPrintable(failure));
+        const NpyArray e = readNpy(ePath);
+        QCOMPARE(e.shape, (std::vector<int64_t>{3, 24}));
+        const torch::Tensor inPython = torch::tensor(e.toFloats()).view({3, 24});
+        QVERIFY2(torch::allclose(inPython, expected, 1e-4, 1e-5),
+                 qPrintable(QString::number((inPython - expected).abs().max().item<double>())));
     }
 
     void badTorchScriptFilesAreNamed()

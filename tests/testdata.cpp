@@ -2,6 +2,8 @@
 
 #include "data/idx.h"
 
+#include <QProcess>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -79,6 +81,16 @@ TempDir::~TempDir()
 {
     std::error_code ec;
     std::filesystem::remove_all(m_path, ec);
+}
+
+QString python(const QStringList &arguments)
+{
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(QStringLiteral("/usr/bin/python3"), arguments);
+    if (!p.waitForFinished(300000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
+        return QStringLiteral("python3 %1 failed: %2").arg(arguments.join(' '), QString::fromUtf8(p.readAll()));
+    return {};
 }
 
 } // namespace liftlab::testing

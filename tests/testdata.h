@@ -1,5 +1,8 @@
 #pragma once
 
+#include <QString>
+#include <QStringList>
+
 #include <string>
 
 namespace liftlab::testing {
@@ -10,6 +13,10 @@ namespace liftlab::testing {
 // so a network can learn it in a few dozen steps.
 void writeSyntheticIdx(const std::string &folder, int classes, int trainPerClass, int testPerClass,
                        unsigned seed = 1, bool gzip = false);
+
+// Runs Debian's Python 3 (with python3-torch) on `arguments`: empty when it
+// succeeds, else the command and its output.
+QString python(const QStringList &arguments);
 
 // A fresh temporary folder that removes itself.
 class TempDir

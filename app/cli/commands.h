@@ -33,6 +33,12 @@ struct EmbedOptions
     std::string labelsOut;
 };
 
+struct ExportOptions
+{
+    std::string run;
+    std::string torchscript;
+};
+
 struct LossOptions
 {
     std::string embeddings, labels, loss;
@@ -75,6 +81,7 @@ int demo(int threads);
 int compare(CompareOptions options);
 int eval(const std::string &run, int threads);
 int embed(const EmbedOptions &options, int threads);
+int exportModel(const ExportOptions &options, int threads);
 int metrics(const std::string &embeddings, const std::string &labels, int threads);
 int loss(const LossOptions &options, int threads);
 int benchLoss(const BenchLossOptions &options);

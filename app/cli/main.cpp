@@ -109,6 +109,14 @@ int main(int argc, char **argv)
     embed->add_option("--labels-out", embedOptions.labelsOut, "labels .npy (int64 [N])");
     embed->add_option("--threads", threads, "CPU threads")->capture_default_str();
 
+    cli::ExportOptions exportOptions;
+    CLI::App *exportCmd = app.add_subcommand("export", "write a run's trained network as TorchScript");
+    exportCmd->add_option("run", exportOptions.run, "run directory")->required();
+    exportCmd->add_option("--torchscript", exportOptions.torchscript,
+                          "TorchScript file to write (loads with torch.jit.load in Python, torch::jit::load in C++)")
+        ->required();
+    exportCmd->add_option("--threads", threads, "CPU threads")->capture_default_str();
+
     std::string embeddingsPath, labelsPath;
     CLI::App *metrics = app.add_subcommand("metrics", "retrieval and clustering metrics of saved embeddings, as JSON");
     metrics->add_option("--embeddings", embeddingsPath, ".npy [N, d]")->required();
@@ -187,6 +195,8 @@ int main(int argc, char **argv)
             return cli::eval(runDir, threads);
         if (*embed)
             return cli::embed(embedOptions, threads);
+        if (*exportCmd)
+            return cli::exportModel(exportOptions, threads);
         if (*metrics)
             return cli::metrics(embeddingsPath, labelsPath, threads);
         if (*loss)

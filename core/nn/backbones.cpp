@@ -7,6 +7,7 @@
 // Each ends in global average pooling and a linear embedding head.
 #include "nn/backbones.h"
 
+#include "nn/torchscript.h"
 #include "util/parallel.h"
 
 #include <torch/nn.h>
@@ -30,7 +31,7 @@ void initialise(nn::Module &m)
 }
 
 // A backbone's features [B, F, h, w] -> embedding [B, d].
-class PooledEmbedding : public EmbeddingNetImpl
+class PooledEmbedding : public EmbeddingNetImpl, public Scriptable
 {
 public:
     PooledEmbedding(nn::Sequential features, int64_t featureDim, const ModelOptions &o)
@@ -47,6 +48,12 @@ public:
         return m_normalize ? normalizeRows(x) : x;
     }
 
+    std::string script(ScriptWriter &w, const std::string &, const std::string &x) const override
+    {
+        const std::string maps = w.apply(*m_features, "features", x);
+        return w.embeddingHead(*m_head, w.assign(maps + ".mean([2, 3])"), m_normalize);
+    }
+
 private:
     bool m_normalize;
     nn::Sequential m_features{nullptr};
@@ -55,7 +62,7 @@ private:
 
 // ---- ResNet ----------------------------------------------------------------
 
-class ResidualBlockImpl : public nn::Module
+class ResidualBlockImpl : public nn::Module, public Scriptable
 {
 public:
     // bottleneck: 1x1 (width), 3x3 (width, stride), 1x1 (4 width); else 3x3, 3x3.
@@ -78,6 +85,13 @@ public:
     torch::Tensor forward(const torch::Tensor &x)
     {
         return torch::relu(m_body->forward(x) + (m_shortcut ? m_shortcut->forward(x) : x));
+    }
+
+    std::string script(ScriptWriter &w, const std::string &path, const std::string &x) const override
+    {
+        const std::string body = w.apply(*m_body, path + ".body", x);
+        const std::string skip = m_shortcut ? w.apply(*m_shortcut, path + ".shortcut", x) : x;
+        return w.assign("torch.relu(" + body + " + " + skip + ")");
     }
 
 private:
@@ -104,7 +118,7 @@ EmbeddingNet resnet(const std::vector<int> &blocks, bool bottleneck, const Model
 // ---- GoogLeNet -------------------------------------------------------------
 
 // Convolution, batch norm, ReLU.
-class BasicConvImpl : public nn::Module
+class BasicConvImpl : public nn::Module, public Scriptable
 {
 public:
     BasicConvImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0)
@@ -114,6 +128,11 @@ public:
     }
 
     torch::Tensor forward(const torch::Tensor &x) { return torch::relu(m_bn->forward(m_conv->forward(x))); }
+
+    std::string script(ScriptWriter &w, const std::string &path, const std::string &x) const override
+    {
+        return w.assign("torch.relu(" + w.apply(*m_bn, path + ".bn", w.apply(*m_conv, path + ".conv", x)) + ")");
+    }
 
 private:
     nn::Conv2d m_conv;
@@ -126,7 +145,7 @@ nn::MaxPool2d maxPool(int64_t kernel, int64_t stride, int64_t padding = 0)
     return nn::MaxPool2d(nn::MaxPool2dOptions(kernel).stride(stride).padding(padding).ceil_mode(true));
 }
 
-class InceptionImpl : public nn::Module
+class InceptionImpl : public nn::Module, public Scriptable
 {
 public:
     InceptionImpl(int64_t in, int64_t c1, int64_t c3r, int64_t c3, int64_t c5r, int64_t c5, int64_t pool)
@@ -141,6 +160,13 @@ public:
     torch::Tensor forward(const torch::Tensor &x)
     {
         return torch::cat({m_b1->forward(x), m_b2->forward(x), m_b3->forward(x), m_b4->forward(x)}, 1);
+    }
+
+    std::string script(ScriptWriter &w, const std::string &path, const std::string &x) const override
+    {
+        return w.assign("torch.cat([" + w.apply(*m_b1, path + ".branch1", x) + ", "
+                        + w.apply(*m_b2, path + ".branch2", x) + ", " + w.apply(*m_b3, path + ".branch3", x) + ", "
+                        + w.apply(*m_b4, path + ".branch4", x) + "], 1)");
     }
 
 private:

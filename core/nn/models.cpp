@@ -1,6 +1,7 @@
 #include "nn/models.h"
 
 #include "nn/backbones.h"
+#include "nn/torchscript.h"
 
 #include "error.h"
 #include "util/parallel.h"
@@ -25,7 +26,7 @@ void addConvBlock(torch::nn::Sequential &s, int64_t in, int64_t out, bool pool)
 
 // The default network for small grayscale images (28 x 28): three 3x3 conv
 // blocks, global average pooling, a linear embedding head.
-class ConvNetSmall : public EmbeddingNetImpl
+class ConvNetSmall : public EmbeddingNetImpl, public Scriptable
 {
 public:
     explicit ConvNetSmall(const ModelOptions &o)
@@ -49,6 +50,12 @@ public:
         torch::Tensor x = m_features->forward(images.contiguous(torch::MemoryFormat::ChannelsLast)).mean({2, 3});
         x = m_head->forward(x);
         return m_normalize ? normalizeRows(x) : x;
+    }
+
+    std::string script(ScriptWriter &w, const std::string &, const std::string &x) const override
+    {
+        const std::string maps = w.apply(*m_features, "features", x);
+        return w.embeddingHead(*m_head, w.assign(maps + ".mean([2, 3])"), m_normalize);
     }
 
 private:

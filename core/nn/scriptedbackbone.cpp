@@ -5,6 +5,7 @@
 #include "nn/backbones.h"
 
 #include "error.h"
+#include "nn/torchscript.h"
 #include "util/parallel.h"
 
 #include <torch/nn.h>
@@ -29,7 +30,7 @@ std::string flat(std::string name)
     return "backbone_" + name;
 }
 
-class ScriptedBackbone : public EmbeddingNetImpl
+class ScriptedBackbone : public EmbeddingNetImpl, public Scriptable
 {
 public:
     explicit ScriptedBackbone(const ModelOptions &o)
@@ -77,6 +78,14 @@ public:
             for (torch::jit::Module m : m_script.modules())
                 if (m.type()->name() && m.type()->name()->name().find("BatchNorm") != std::string::npos)
                     m.train(false);
+    }
+
+    std::string script(ScriptWriter &w, const std::string &, const std::string &x) const override
+    {
+        w.submodule("backbone", m_script.clone());
+        const std::string rgb = w.assign(x + ".expand([-1, 3, -1, -1]) if " + x + ".size(1) == 1 else " + x);
+        const std::string f = w.assign("self.backbone.forward(" + rgb + ")");
+        return w.embeddingHead(*m_head, w.assign(f + ".mean([2, 3]) if " + f + ".dim() == 4 else " + f), m_normalize);
     }
 
 private:
