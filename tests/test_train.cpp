@@ -1,8 +1,9 @@
 // The trainer end to end on a small synthetic dataset: the run directory,
 // exact resume, cancellation, NaN detection, and bad experiments that must
-// leave nothing behind.
+// leave nothing behind; the batches made ahead on a worker thread.
 #include "error.h"
 #include "train/checkpoint.h"
+#include "train/prefetcher.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
 
@@ -12,8 +13,10 @@
 
 #include <QTest>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 using namespace liftlab;
 using liftlab::testing::TempDir;
@@ -197,6 +200,36 @@ private Q_SLOTS:
             QVERIFY(fs::exists(fs::path(turns) / "summary.json"));
         }
     }
+
+    // Each step gets its own batch, in order or after a jump, made ahead
+    // while the caller works; an error making one reaches the caller.
+    void prefetcherGivesEachStepItsBatch()
+    {
+        std::atomic<int> made{0};
+        auto make = [&](int64_t step) {
+            if (step == 7)
+                throw Error("no batch 7");
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            ++made;
+            Batch b;
+            b.indices = {step, 2 * step};
+            return b;
+        };
+        Prefetcher p(make, 2, 10);
+        QCOMPARE(p.take(2).indices, (std::vector<int64_t>{2, 4}));
+        // While the caller "trains", steps 3 and 4 are made, and no more (two ahead).
+        QTRY_COMPARE_WITH_TIMEOUT(made.load(), 3, 10000);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        QCOMPARE(made.load(), 3);
+        QCOMPARE(p.take(3).indices, (std::vector<int64_t>{3, 6}));
+        QCOMPARE(p.take(4).indices, (std::vector<int64_t>{4, 8}));
+        QCOMPARE(p.take(1).indices, (std::vector<int64_t>{1, 2})); // a jump back starts over there
+        QCOMPARE(p.take(2).indices, (std::vector<int64_t>{2, 4}));
+        QCOMPARE(p.take(6).indices, (std::vector<int64_t>{6, 12})); // and forward
+        QVERIFY_THROWS_EXCEPTION(Error, p.take(7));
+        QCOMPARE(p.take(8).indices, (std::vector<int64_t>{8, 16}));
+        QVERIFY(p.makingSeconds() > 0);
+    } // the worker is stopped while it may be making batch 9
 
     void resumeAfterCheckpointDropsLaterRecords()
     {

@@ -215,12 +215,15 @@ std::vector<int64_t> RunDirectory::embeddingSteps() const
     return steps;
 }
 
-void RunDirectory::writeSummary(double imagesPerSec, double trainSeconds, int64_t steps)
+void RunDirectory::writeSummary(double imagesPerSec, double trainSeconds, int64_t steps, double dataWaitSeconds,
+                                double batchSeconds)
 {
     writeFileAtomically(summaryPath(),
                         compact(QJsonObject{{"images_per_sec", imagesPerSec},
                                             {"train_seconds", trainSeconds},
-                                            {"steps", qint64(steps)}})
+                                            {"steps", qint64(steps)},
+                                            {"data_wait_seconds", dataWaitSeconds},
+                                            {"batch_seconds", batchSeconds}})
                             + "\n");
 }
 

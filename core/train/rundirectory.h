@@ -39,7 +39,11 @@ public:
     void flush();
     // Drops records after `step` (used when resuming from a checkpoint).
     void truncateAfter(int64_t step);
-    void writeSummary(double imagesPerSec, double trainSeconds, int64_t steps);
+    // dataWaitSeconds: of trainSeconds, the steps' waits for their batches;
+    // batchSeconds: the time spent making the batches (on a worker thread,
+    // while the steps train).
+    void writeSummary(double imagesPerSec, double trainSeconds, int64_t steps, double dataWaitSeconds,
+                      double batchSeconds);
     // The latest batch distance matrix (snapshot.json), kept with each checkpoint.
     void writeSnapshot(const DistanceSnapshot &snapshot);
     std::string snapshotPath() const;

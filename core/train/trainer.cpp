@@ -7,6 +7,7 @@
 #include "losses/loss.h"
 #include "nn/models.h"
 #include "train/checkpoint.h"
+#include "train/prefetcher.h"
 #include "train/rundirectory.h"
 #include "util/atomicfile.h"
 #include "util/parallel.h"
@@ -90,6 +91,8 @@ struct Trainer::Private
     int64_t trainedImages = 0;
     Clock::time_point lastSnapshot;
     bool announced = false;
+    // Made on first use; last, so that it stops before what it reads goes.
+    std::unique_ptr<Prefetcher> prefetcher;
 
     // Everything that can fail because of the experiment happens here,
     // before the run directory is touched.
@@ -259,6 +262,18 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         reportSkipped(cb);
     }
     d->announced = true;
+    if (!d->prefetcher) {
+        // The batch of a step: a function of the step alone (stepGenerator).
+        auto make = [d = d.get(), augment](int64_t step) {
+            Batch b;
+            b.indices = d->sampler->batch(step);
+            std::mt19937_64 rng = stepGenerator(d->config.seed, step, 2);
+            b.images = makeBatch(d->data.train, b.indices, d->data.normalization, augment, &rng);
+            b.labels = d->data.train.labels.index_select(0, torch::tensor(b.indices, torch::kInt64));
+            return b;
+        };
+        d->prefetcher = std::make_unique<Prefetcher>(make, d->step, c.iterations);
+    }
     double &trainSeconds = d->trainSeconds;
     int64_t &trainedImages = d->trainedImages;
     Clock::time_point &lastSnapshot = d->lastSnapshot;
@@ -280,10 +295,9 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         for (size_t i = 0; i < groups.size(); ++i)
             groups[i].options().set_lr(i == 0 ? lr : lr * d->loss->learningRateScale());
 
-        const std::vector<int64_t> indices = d->sampler->batch(d->step);
-        std::mt19937_64 rng = stepGenerator(c.seed, d->step, 2);
-        const torch::Tensor images = makeBatch(d->data.train, indices, d->data.normalization, augment, &rng);
-        const torch::Tensor labels = d->data.train.labels.index_select(0, torch::tensor(indices, torch::kInt64));
+        const Batch batch = d->prefetcher->take(d->step);
+        const std::vector<int64_t> &indices = batch.indices;
+        const torch::Tensor &images = batch.images, &labels = batch.labels;
 
         d->optimizer->zero_grad();
         d->loss->beginStep(d->step);
@@ -351,7 +365,8 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         }
     }
     if (trainedImages > 0)
-        d->run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, d->step);
+        d->run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, d->step,
+                            d->prefetcher->waitedSeconds(), d->prefetcher->makingSeconds());
     return Outcome::Finished;
 }
 
