@@ -36,6 +36,7 @@ for c in range(24):
         Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"{i:02d}.jpg"), quality=90)
 PY
 
+export LIFTLAB_CACHE= # decode every run (and keep nothing in ~/.cache)
 summaries=()
 for r in $(seq "$runs"); do
     out="$work/run$r"

@@ -9,6 +9,7 @@
 #include "data/dataset.h"
 #include "data/glyphs.h"
 #include "data/imagesets.h"
+#include "data/imagestore.h"
 #include "data/npy.h"
 #include "error.h"
 #include "nn/models.h"
@@ -773,6 +774,70 @@ private Q_SLOTS:
         o.monitor.cancel = &cancel;
         const std::string message = messageOf([&] { loadDataset(tree("cub"), SplitKind::ZeroShot, o); });
         QVERIFY2(message.find("stopped while decoding") != std::string::npos, message.c_str());
+    }
+
+    // A second load of the same images reads them from the cache; a changed
+    // image, another size or a damaged cache file means decoding again.
+    void decodedImagesAreCached()
+    {
+        const std::string data = m_dir.file("cached-folder");
+        writeFolder(data);
+        LoadOptions o;
+        o.imageSize = 16;
+        o.cacheFolder = m_dir.file("cache");
+        auto cacheFiles = [&] {
+            std::vector<fs::path> files;
+            for (const auto &e : fs::directory_iterator(o.cacheFolder))
+                files.push_back(e.path());
+            return files;
+        };
+        const DatasetSplit first = loadDataset(data, SplitKind::ZeroShot, o);
+        QCOMPARE(cacheFiles().size(), size_t(1));
+        const fs::path file = cacheFiles().front();
+
+        // Read back: the same images, labels and skip report.
+        const DatasetSplit second = loadDataset(data, SplitKind::ZeroShot, o);
+        QVERIFY(torch::equal(first.train.images, second.train.images));
+        QVERIFY(torch::equal(first.test.images, second.test.images));
+        QVERIFY(torch::equal(first.test.labels, second.test.labels));
+        QCOMPARE(second.skipped.size(), first.skipped.size());
+        QVERIFY(!second.skipped.empty());
+        QCOMPARE(second.skipped.front().reason, first.skipped.front().reason);
+        // ... from the file, not decoded again: a byte changed in the file shows.
+        {
+            std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+            f.seekp(-1, std::ios::end);
+            f.put(char(first.test.images.flatten()[-1].item<uint8_t>() ^ 0xff));
+        }
+        const DatasetSplit edited = loadDataset(data, SplitKind::ZeroShot, o);
+        QVERIFY(!torch::equal(first.test.images, edited.test.images));
+
+        // Another size is another cache file.
+        o.imageSize = 20;
+        loadDataset(data, SplitKind::ZeroShot, o);
+        QCOMPARE(cacheFiles().size(), size_t(2));
+        o.imageSize = 16;
+
+        // A truncated cache file is dropped, the images decoded again and the file written whole.
+        const uintmax_t whole = fs::file_size(file);
+        fs::resize_file(file, whole - 7);
+        const DatasetSplit afterDamage = loadDataset(data, SplitKind::ZeroShot, o);
+        QVERIFY(torch::equal(first.test.images, afterDamage.test.images));
+        QCOMPARE(fs::file_size(file), whole);
+        QVERIFY(torch::equal(loadDataset(data, SplitKind::ZeroShot, o).test.images, first.test.images));
+
+        // A changed image is decoded again.
+        std::string changed;
+        for (const auto &e : fs::recursive_directory_iterator(data))
+            if (e.path().extension() == ".png" || e.path().extension() == ".jpg")
+                changed = e.path().string();
+        QVERIFY(!changed.empty());
+        const cv::Mat white(24, 24, CV_8UC3, cv::Scalar(255, 255, 255));
+        QVERIFY(cv::imwrite(changed, white));
+        const DatasetSplit afterChange = loadDataset(data, SplitKind::ZeroShot, o);
+        QCOMPARE(cacheFiles().size(), size_t(3));
+        QVERIFY(!torch::equal(torch::cat({first.train.images, first.test.images}),
+                              torch::cat({afterChange.train.images, afterChange.test.images})));
     }
 
     void trainerWatchesTheDecode()

@@ -63,6 +63,8 @@ struct LoadOptions
     bool cropToBox = false;
     int threads = 2;
     LoadMonitor monitor;
+    // Decoded images are kept here between loads (imagestore.h); empty: not kept.
+    std::string cacheFolder;
 };
 
 // Loads "fashion-mnist", "mnist", "glyphs" (glyphs.h), a folder holding the four IDX files

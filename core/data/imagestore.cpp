@@ -1,6 +1,7 @@
 #include "data/imagestore.h"
 
 #include "error.h"
+#include "util/atomicfile.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
@@ -9,10 +10,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -87,12 +92,8 @@ std::string decodeInto(const ImageEntry &entry, const LoadOptions &o, uint8_t *o
     return {};
 }
 
-} // namespace
-
-DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
+DecodedImages decodeAll(const ImageListing &listing, const LoadOptions &o)
 {
-    if (o.imageSize < 8 || o.imageSize > 1024)
-        throw Error("image size " + std::to_string(o.imageSize) + " is outside 8..1024");
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); // the skip report says it
     cv::setNumThreads(0); // the images are spread over our threads already
     const int64_t n = int64_t(listing.images.size());
@@ -165,6 +166,191 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
     }
     result.images = all.narrow(0, 0, m); // the skipped ones' room stays with it: no second copy
     return result;
+}
+
+// ---- the cache -------------------------------------------------------------
+
+constexpr char cacheMagic[8] = {'L', 'L', 'I', 'M', 'G', 'S', '1', '\n'};
+constexpr int maxCachedDatasets = 4;
+constexpr uintmax_t keepFreeBytes = uintmax_t(1) << 30;
+
+// What the decoded images depend on: the size, the box crop and, image by
+// image, its path, box, file size and modification time. 64-bit FNV-1a.
+uint64_t cacheKey(const ImageListing &listing, const LoadOptions &o)
+{
+    uint64_t h = 1469598103934665603ull;
+    auto add = [&h](const void *data, size_t size) {
+        for (size_t i = 0; i < size; ++i)
+            h = (h ^ static_cast<const uint8_t *>(data)[i]) * 1099511628211ull;
+    };
+    auto addValue = [&add](const auto &v) { add(&v, sizeof v); };
+    addValue(o.imageSize);
+    addValue(o.cropToBox);
+    for (const ImageEntry &e : listing.images) {
+        add(e.path.data(), e.path.size() + 1);
+        if (o.cropToBox)
+            add(e.box.data(), sizeof e.box);
+        std::error_code ec;
+        const uintmax_t size = fs::file_size(e.path, ec);
+        addValue(ec ? uintmax_t(-1) : size);
+        const auto time = fs::last_write_time(e.path, ec);
+        addValue(ec ? int64_t(-1) : int64_t(time.time_since_epoch().count()));
+    }
+    return h;
+}
+
+fs::path cachePath(const std::string &folder, uint64_t key)
+{
+    char name[32];
+    std::snprintf(name, sizeof name, "%016llx.images", static_cast<unsigned long long>(key));
+    return fs::path(folder) / name;
+}
+
+void writeString(std::ostream &out, const std::string &s)
+{
+    const uint32_t n = uint32_t(s.size());
+    out.write(reinterpret_cast<const char *>(&n), sizeof n);
+    out.write(s.data(), std::streamsize(n));
+}
+
+bool readString(std::istream &in, std::string &s)
+{
+    uint32_t n = 0;
+    if (!in.read(reinterpret_cast<char *>(&n), sizeof n) || n > (1u << 20))
+        return false;
+    s.resize(n);
+    return bool(in.read(s.data(), std::streamsize(n)));
+}
+
+// The cached images, or nothing when there are none or the file is not
+// whole (it is then removed).
+std::optional<DecodedImages> readCache(const fs::path &path, uint64_t key, const ImageListing &listing,
+                                       const LoadOptions &o)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return std::nullopt;
+    auto bad = [&path] {
+        std::error_code ec;
+        fs::remove(path, ec);
+        return std::nullopt;
+    };
+    char magic[sizeof cacheMagic];
+    uint64_t fileKey = 0;
+    int64_t side = 0, total = 0, m = 0, skipped = 0;
+    in.read(magic, sizeof magic);
+    in.read(reinterpret_cast<char *>(&fileKey), sizeof fileKey);
+    in.read(reinterpret_cast<char *>(&side), sizeof side);
+    in.read(reinterpret_cast<char *>(&total), sizeof total);
+    in.read(reinterpret_cast<char *>(&m), sizeof m);
+    const int64_t n = int64_t(listing.images.size());
+    if (!in || std::memcmp(magic, cacheMagic, sizeof magic) != 0 || fileKey != key || side != o.imageSize
+        || total != n || m < 0 || m > n)
+        return bad();
+    DecodedImages d;
+    d.kept.resize(size_t(m));
+    in.read(reinterpret_cast<char *>(d.kept.data()), std::streamsize(m * sizeof(int64_t)));
+    in.read(reinterpret_cast<char *>(&skipped), sizeof skipped);
+    if (!in || skipped != n - m)
+        return bad();
+    for (int64_t i = 0; i < skipped; ++i) {
+        SkippedImage s;
+        if (!readString(in, s.path) || !readString(in, s.reason))
+            return bad();
+        d.skipped.push_back(std::move(s));
+    }
+    for (const int64_t k : d.kept)
+        if (k < 0 || k >= n)
+            return bad();
+    d.images = torch::empty({m, 3, side, side}, torch::kUInt8);
+    in.read(reinterpret_cast<char *>(d.images.data_ptr<uint8_t>()), std::streamsize(d.images.numel()));
+    if (!in || in.peek() != std::char_traits<char>::eof())
+        return bad();
+    std::error_code ec;
+    fs::last_write_time(path, fs::file_time_type::clock::now(), ec); // recently used
+    return d;
+}
+
+// Writes the cache file (through a temporary file and a rename) and keeps
+// the most recently used few. A cache that cannot be written is no error.
+void writeCache(const fs::path &path, uint64_t key, const ImageListing &listing, const LoadOptions &o,
+                const DecodedImages &d)
+{
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    const uintmax_t bytes = uintmax_t(d.images.numel());
+    const fs::space_info space = fs::space(path.parent_path(), ec);
+    if (ec || space.available < bytes + keepFreeBytes)
+        return;
+    const std::string temporary = temporaryPathFor(path.string());
+    try {
+        {
+            std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+            const int64_t side = o.imageSize, total = int64_t(listing.images.size()), m = int64_t(d.kept.size()),
+                          skipped = int64_t(d.skipped.size());
+            out.write(cacheMagic, sizeof cacheMagic);
+            out.write(reinterpret_cast<const char *>(&key), sizeof key);
+            out.write(reinterpret_cast<const char *>(&side), sizeof side);
+            out.write(reinterpret_cast<const char *>(&total), sizeof total);
+            out.write(reinterpret_cast<const char *>(&m), sizeof m);
+            out.write(reinterpret_cast<const char *>(d.kept.data()), std::streamsize(m * sizeof(int64_t)));
+            out.write(reinterpret_cast<const char *>(&skipped), sizeof skipped);
+            for (const SkippedImage &s : d.skipped) {
+                writeString(out, s.path);
+                writeString(out, s.reason);
+            }
+            const torch::Tensor images = d.images.contiguous();
+            out.write(reinterpret_cast<const char *>(images.data_ptr<uint8_t>()), std::streamsize(images.numel()));
+            out.flush();
+            if (!out)
+                throw Error("cannot write " + temporary);
+        }
+        commitTemporaryFile(temporary, path.string());
+    } catch (const std::exception &) {
+        fs::remove(temporary, ec);
+        return;
+    }
+    std::vector<fs::directory_entry> cached;
+    for (const fs::directory_entry &e : fs::directory_iterator(path.parent_path(), ec))
+        if (e.path().extension() == ".images")
+            cached.push_back(e);
+    std::sort(cached.begin(), cached.end(), [](const fs::directory_entry &a, const fs::directory_entry &b) {
+        std::error_code ea, eb;
+        return a.last_write_time(ea) > b.last_write_time(eb);
+    });
+    for (size_t i = maxCachedDatasets; i < cached.size(); ++i)
+        fs::remove(cached[i].path(), ec);
+}
+
+} // namespace
+
+DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
+{
+    if (o.imageSize < 8 || o.imageSize > 1024)
+        throw Error("image size " + std::to_string(o.imageSize) + " is outside 8..1024");
+    if (o.cacheFolder.empty())
+        return decodeAll(listing, o);
+    const uint64_t key = cacheKey(listing, o);
+    const fs::path path = cachePath(o.cacheFolder, key);
+    if (std::optional<DecodedImages> cached = readCache(path, key, listing, o)) {
+        if (o.monitor.progress)
+            o.monitor.progress(int64_t(listing.images.size()), int64_t(listing.images.size()));
+        return std::move(*cached);
+    }
+    DecodedImages decoded = decodeAll(listing, o);
+    writeCache(path, key, listing, o, decoded);
+    return decoded;
+}
+
+std::string defaultImageCacheFolder()
+{
+    if (const char *folder = std::getenv("LIFTLAB_CACHE"))
+        return folder;
+    if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+        return (fs::path(xdg) / "liftlab" / "images").string();
+    if (const char *home = std::getenv("HOME"); home && *home)
+        return (fs::path(home) / ".cache" / "liftlab" / "images").string();
+    return {};
 }
 
 } // namespace liftlab

@@ -5,6 +5,12 @@
 // RGBA and 16-bit all become 8-bit RGB), optionally cropped to its bounding
 // box, scaled so that its longer side is S and centred on a black S x S
 // square (the paper's "pad to 256 x 256"): nothing of the object is cut.
+//
+// With a cache folder, the decoded images of a listing are written there
+// once and read back by later loads of the same listing at the same size,
+// as long as every image file keeps its size and modification time. The
+// cache keeps the four most recently used datasets and never fills the
+// disk (it is skipped when less than 1 GiB would be left).
 
 #include "data/imagesets.h"
 
@@ -24,5 +30,10 @@ struct DecodedImages
 // that is missing, unreadable or corrupt is skipped and reported; nothing
 // else stops.
 DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &options);
+
+// The cache folder for decoded images: $LIFTLAB_CACHE if set (set but
+// empty: no cache), else $XDG_CACHE_HOME/liftlab/images or
+// ~/.cache/liftlab/images.
+std::string defaultImageCacheFolder();
 
 } // namespace liftlab

@@ -2,6 +2,7 @@
 
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "data/imagestore.h"
 #include "error.h"
 #include "losses/params.h"
 
@@ -69,6 +70,7 @@ DatasetSplit loadExperimentData(const ExperimentConfig &c, const LoadMonitor &mo
     o.imageSize = c.imageSize;
     o.cropToBox = c.cropToBox;
     o.threads = c.threads;
+    o.cacheFolder = defaultImageCacheFolder();
     DatasetSplit data = loadDataset(c.dataset, splitFromString(c.split), o);
     data.normalization.cropSide =
         inputSide(augmentationFromString(c.augmentation), std::min(data.train.images.size(2), data.train.images.size(3)));
