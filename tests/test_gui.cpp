@@ -1,7 +1,8 @@
 // The GUI end to end on the offscreen platform: training started with the
 // real Start action on a tiny synthetic dataset fills the loss chart and the
 // heatmap; pause, resume and stop act within a batch; closing mid-run keeps a
-// loadable checkpoint; user errors become a dialog, not a crash; runs are
+// loadable checkpoint; user errors become a dialog, not a crash, and
+// images that could not be used a dialog that lets training go on; runs are
 // opened and followed from disk.
 #include "downsample.h"
 #include "experimentpanel.h"
@@ -22,6 +23,9 @@
 
 #include "testdata.h"
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include <QAction>
 #include <QComboBox>
 #include <QDockWidget>
@@ -38,6 +42,7 @@
 #include <QTest>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 using namespace liftlab;
@@ -311,6 +316,40 @@ private Q_SLOTS:
                  qPrintable(r.failure));
         QTRY_VERIFY(w->findChild<QMessageBox *>(QStringLiteral("errorDialog")));
         QVERIFY(action(*w, "startAction")->isEnabled());
+    }
+
+    void skippedImagesAreShownInADialog()
+    {
+        // A folder per class of small images, one of them corrupt.
+        const fs::path data = m_dir.file("image-folder");
+        for (int c = 0; c < 4; ++c) {
+            fs::create_directories(data / ("class" + std::to_string(c)));
+            for (int i = 0; i < 6; ++i) {
+                const cv::Mat image(20, 24, CV_8UC3, cv::Scalar(40 * c, 30 * i, 100));
+                QVERIFY(cv::imwrite((data / ("class" + std::to_string(c)) / (std::to_string(i) + ".png")).string(), image));
+            }
+        }
+        std::ofstream(data / "class1" / "broken.jpg") << "not a picture";
+        ExperimentConfig c = tinyConfig(4);
+        c.dataset = data.string();
+        c.split = "zero-shot";
+        c.imageSize = 16;
+        c.classesPerBatch = 2;
+        c.perClass = 2;
+        auto w = newWindow(tinyConfig(4));
+        Recorder r(*w);
+        w->session()->start(c, m_workspace + QStringLiteral("/skipped-run"));
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((box = w->findChild<QMessageBox *>(QStringLiteral("skippedImagesDialog"))), 60000);
+        QVERIFY(box->isVisible());
+        QVERIFY2(box->text().contains(QStringLiteral("1 image of the dataset could not be used"))
+                     && box->text().contains(QStringLiteral("broken.jpg"))
+                     && box->text().contains(QStringLiteral("skipped_images.txt")),
+                 qPrintable(box->text()));
+        QVERIFY2(box->detailedText().contains(QStringLiteral("cannot be decoded")), qPrintable(box->detailedText()));
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 60000); // training went on
+        QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+        QVERIFY(fs::exists(r.runPath.toStdString() + "/skipped_images.txt"));
     }
 
     void layoutAndExperimentAreRemembered()

@@ -17,6 +17,8 @@ ComparisonSession::ComparisonSession(QObject *parent)
     connect(m_worker, &ComparisonWorker::started, this, &ComparisonSession::started);
     connect(m_worker, &ComparisonWorker::stepsReady, this, &ComparisonSession::stepsReady);
     connect(m_worker, &ComparisonWorker::evaluating, this, &ComparisonSession::evaluating);
+    connect(m_worker, &ComparisonWorker::loadProgress, this, &ComparisonSession::loadProgress);
+    connect(m_worker, &ComparisonWorker::imagesSkipped, this, &ComparisonSession::imagesSkipped);
     connect(m_worker, &ComparisonWorker::evalReady, this, &ComparisonSession::evalReady);
     connect(m_worker, &ComparisonWorker::snapshotReady, this, &ComparisonSession::snapshotReady);
     connect(m_worker, &ComparisonWorker::logMessage, this, &ComparisonSession::logMessage);

@@ -36,8 +36,12 @@ Q_SIGNALS:
     void started(const QStringList &classNames);
     void stepsReady(int run, const QVector<liftlab::TrainingStep> &steps);
     void evaluating(int run, qint64 step);
+    void loadProgress(int run, qint64 done, qint64 total);
     void evalReady(int run, const liftlab::EvalReport &report);
     void snapshotReady(int run, const liftlab::SnapshotFrame &frame);
+    // Images of the dataset could not be used (`lines`: the first of them,
+    // "path: reason"); all are listed in `reportFile`.
+    void imagesSkipped(int count, const QStringList &lines, const QString &reportFile);
     void logMessage(const QString &text);
     void runFailed(int run, const QString &message);
     void pausedChanged(bool paused);

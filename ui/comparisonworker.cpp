@@ -42,9 +42,16 @@ void ComparisonWorker::compare(const QString &folder)
                               .arg(n)
                               .arg(comparison.base().seed));
         try {
-            for (size_t i = 0; i < n && !m_control.isStopped(); ++i)
-                trainers.push_back(Trainer::start(comparison.config(i), comparison.runPath(i)));
+            for (size_t i = 0; i < n && !m_control.isStopped(); ++i) {
+                const LoadMonitor monitor = m_control.loadMonitor(
+                    [this, i](int64_t done, int64_t total) { Q_EMIT loadProgress(int(i), done, total); });
+                trainers.push_back(Trainer::start(comparison.config(i), comparison.runPath(i), monitor));
+            }
         } catch (const Error &) {
+            if (m_control.isStopped()) { // stopped while decoding: nothing has trained yet
+                Q_EMIT finished(true);
+                return;
+            }
             if (trainers.empty()) { // a bad experiment leaves nothing behind
                 std::error_code ignored;
                 std::filesystem::remove_all(folder.toStdString(), ignored);
@@ -59,6 +66,9 @@ void ComparisonWorker::compare(const QString &folder)
         for (const std::string &name : trainers.front()->classNames())
             classNames.append(QString::fromStdString(name));
         Q_EMIT started(classNames);
+        if (const Trainer &first = *trainers.front(); !first.skippedImages().empty()) // the same in every run
+            Q_EMIT imagesSkipped(int(first.skippedImages().size()), skippedImageLines(first),
+                                 QString::fromStdString(first.skippedImagesPath()));
 
         // Steps go out once per turn and before each evaluation, which may take seconds.
         std::vector<QVector<TrainingStep>> pending(n);

@@ -17,4 +17,9 @@ public:
     void appendError(const QString &text);
 };
 
+// Tells, in a dialog that does not block, that `count` images of the
+// dataset could not be used and training goes on without them: the first
+// few in the text, `lines` under Show Details, the file listing all.
+void showSkippedImages(QWidget *parent, int count, const QStringList &lines, const QString &reportFile);
+
 } // namespace liftlab

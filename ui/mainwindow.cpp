@@ -80,6 +80,8 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_session, &TrainingSession::evalReady, this, &MainWindow::onEval);
     connect(m_session, &TrainingSession::snapshotReady, this, &MainWindow::onSnapshot);
     connect(m_session, &TrainingSession::logMessage, m_log, &LogPanel::appendMessage);
+    connect(m_session, &TrainingSession::imagesSkipped, this,
+            [this](int count, const QStringList &lines, const QString &file) { showSkippedImages(this, count, lines, file); });
     connect(m_session, &TrainingSession::pausedChanged, this, [this](bool paused) {
         m_log->appendMessage(paused ? tr("Paused at step %1.").arg(m_liveSteps.empty() ? 0 : m_liveSteps.back().step)
                                     : tr("Resumed."));

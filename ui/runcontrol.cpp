@@ -2,6 +2,19 @@
 
 namespace liftlab {
 
+LoadMonitor RunControl::loadMonitor(std::function<void(int64_t done, int64_t total)> progress) const
+{
+    LoadMonitor monitor;
+    monitor.cancel = &m_cancel;
+    monitor.progress = [progress = std::move(progress), lastPercent = int64_t(-1)](int64_t done, int64_t total) mutable {
+        const int64_t percent = total > 0 ? 100 * done / total : 100;
+        if (percent != lastPercent)
+            progress(done, total);
+        lastPercent = percent;
+    };
+    return monitor;
+}
+
 void RunControl::reset()
 {
     m_cancel.store(false);

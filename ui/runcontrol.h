@@ -1,5 +1,7 @@
 #pragma once
 
+#include "data/loadmonitor.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -23,6 +25,9 @@ public:
     // What Trainer::run() watches.
     const std::atomic<bool> &cancelFlag() const { return m_cancel; }
     bool isStopped() const { return m_cancel.load(); }
+    // Watching a dataset load on the worker thread: stop() ends it, and
+    // `progress` hears of it about each percent.
+    LoadMonitor loadMonitor(std::function<void(int64_t done, int64_t total)> progress) const;
 
     // On the worker thread, between batches: blocks while paused. Calls
     // `pausedChanged(true)` before blocking and `pausedChanged(false)` once

@@ -21,6 +21,7 @@ TrainingSession::TrainingSession(QObject *parent)
     connect(m_worker, &TrainingWorker::stepsReady, this, &TrainingSession::stepsReady);
     connect(m_worker, &TrainingWorker::evaluating, this, &TrainingSession::evaluating);
     connect(m_worker, &TrainingWorker::loadProgress, this, &TrainingSession::loadProgress);
+    connect(m_worker, &TrainingWorker::imagesSkipped, this, &TrainingSession::imagesSkipped);
     connect(m_worker, &TrainingWorker::evalReady, this, &TrainingSession::evalReady);
     connect(m_worker, &TrainingWorker::snapshotReady, this, &TrainingSession::snapshotReady);
     connect(m_worker, &TrainingWorker::logMessage, this, &TrainingSession::logMessage);

@@ -41,6 +41,9 @@ Q_SIGNALS:
     void loadProgress(qint64 done, qint64 total);
     void evalReady(const liftlab::EvalReport &report);
     void snapshotReady(const liftlab::SnapshotFrame &frame);
+    // Images of the dataset could not be used (`lines`: the first of them,
+    // "path: reason"); all are listed in `reportFile`.
+    void imagesSkipped(int count, const QStringList &lines, const QString &reportFile);
     void logMessage(const QString &text);
     void pausedChanged(bool paused);
     // Exactly one of these ends each run.

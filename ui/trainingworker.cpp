@@ -34,21 +34,17 @@ void TrainingWorker::train(const ExperimentConfig &config, const QString &runDir
     try {
         Q_EMIT logMessage(tr("Loading %1 and building %2...")
                               .arg(QString::fromStdString(config.dataset), QString::fromStdString(config.model)));
-        LoadMonitor monitor;
-        monitor.cancel = &m_control.cancelFlag(); // Stop ends a long decode too
-        int64_t lastPercent = -1;
-        monitor.progress = [&](int64_t done, int64_t total) {
-            const int64_t percent = total > 0 ? 100 * done / total : 100;
-            if (percent != lastPercent)
-                Q_EMIT loadProgress(done, total);
-            lastPercent = percent;
-        };
+        const LoadMonitor monitor =
+            m_control.loadMonitor([this](int64_t done, int64_t total) { Q_EMIT loadProgress(done, total); });
         std::unique_ptr<Trainer> trainer = Trainer::start(config, runDir.toStdString(), monitor);
         runPath = QString::fromStdString(trainer->runPath());
         m_classNames.clear();
         for (const std::string &name : trainer->classNames())
             m_classNames.append(QString::fromStdString(name));
         Q_EMIT started(runPath, m_classNames);
+        if (!trainer->skippedImages().empty())
+            Q_EMIT imagesSkipped(int(trainer->skippedImages().size()), skippedImageLines(*trainer),
+                                 QString::fromStdString(trainer->skippedImagesPath()));
 
         Trainer::Callbacks callbacks;
         callbacks.onStep = [&](const TrainingStep &step) { onStep(step, config); };

@@ -25,6 +25,17 @@ SnapshotFrame packSnapshot(const Trainer &trainer, const DistanceSnapshot &snaps
     return frame;
 }
 
+QStringList skippedImageLines(const Trainer &trainer, int limit)
+{
+    QStringList lines;
+    for (const SkippedImage &s : trainer.skippedImages()) {
+        if (lines.size() == limit)
+            break;
+        lines.append(QStringLiteral("%1: %2").arg(QString::fromStdString(s.path), QString::fromStdString(s.reason)));
+    }
+    return lines;
+}
+
 void registerUiMetaTypes()
 {
     qRegisterMetaType<liftlab::TrainingStep>();

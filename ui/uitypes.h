@@ -32,6 +32,10 @@ struct SnapshotFrame
 // the frame leaves it as a copy).
 SnapshotFrame packSnapshot(const Trainer &trainer, const DistanceSnapshot &snapshot, const QStringList &classNames);
 
+// The images of a trainer's dataset that could not be used, as
+// "path: reason" lines, the first `limit` of them.
+QStringList skippedImageLines(const Trainer &trainer, int limit = 1000);
+
 // Registers the types above and the core events for queued connections.
 void registerUiMetaTypes();
 

@@ -39,13 +39,6 @@ enum class SplitKind {
 SplitKind splitFromString(const std::string &name); // throws liftlab::Error
 std::string splitToString(SplitKind split);
 
-// An image of an image dataset that could not be used.
-struct SkippedImage
-{
-    std::string path;
-    std::string reason; // "missing", "cannot be decoded ...", ...
-};
-
 struct DatasetSplit
 {
     std::string name;

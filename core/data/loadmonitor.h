@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace liftlab {
 
@@ -12,6 +13,13 @@ struct LoadMonitor
 {
     std::function<void(int64_t done, int64_t total)> progress;
     const std::atomic<bool> *cancel = nullptr;
+};
+
+// An image of an image dataset that could not be used.
+struct SkippedImage
+{
+    std::string path;
+    std::string reason; // "missing", "cannot be decoded ...", ...
 };
 
 } // namespace liftlab

@@ -144,9 +144,14 @@ struct Trainer::Private
     }
 };
 
-Trainer::Trainer(std::unique_ptr<Private> d)
-    : d(std::move(d))
+Trainer::Trainer(std::unique_ptr<Private> p)
+    : d(std::move(p))
 {
+    std::string report;
+    for (const SkippedImage &s : d->data.skipped)
+        report += s.path + "\t" + s.reason + "\n";
+    if (!report.empty())
+        writeFileAtomically(skippedImagesPath(), report);
 }
 
 Trainer::~Trainer() = default;
@@ -228,20 +233,25 @@ Metrics Trainer::evaluateUntrained()
                               d->config.seed);
 }
 
-// Images of the dataset that could not be used: a line each in
-// skipped_images.txt of the run, the first few in the log.
+const std::vector<SkippedImage> &Trainer::skippedImages() const
+{
+    return d->data.skipped;
+}
+
+std::string Trainer::skippedImagesPath() const
+{
+    return (std::filesystem::path(d->run.path()) / "skipped_images.txt").string();
+}
+
+// The first few images that could not be used, in the log (the Trainer's
+// constructor wrote all of them to skipped_images.txt).
 void Trainer::reportSkipped(const Callbacks &cb)
 {
     const std::vector<SkippedImage> &skipped = d->data.skipped;
     if (skipped.empty())
         return;
-    std::string report;
-    for (const SkippedImage &s : skipped)
-        report += s.path + "\t" + s.reason + "\n";
-    const std::string file = (std::filesystem::path(d->run.path()) / "skipped_images.txt").string();
-    writeFileAtomically(file, report);
     std::string text = std::to_string(skipped.size()) + " image" + (skipped.size() == 1 ? "" : "s")
-                       + " of the dataset skipped (all in " + file + "):";
+                       + " of the dataset skipped (all in " + skippedImagesPath() + "):";
     for (size_t i = 0; i < std::min<size_t>(skipped.size(), 5); ++i)
         text += "\n  " + skipped[i].path + ": " + skipped[i].reason;
     if (skipped.size() > 5)

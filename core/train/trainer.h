@@ -67,6 +67,10 @@ public:
     };
     Image trainImage(int64_t index) const;
     std::vector<std::string> classNames() const;
+    // The images of an image dataset that could not be used, all listed in
+    // skippedImagesPath() (the run's skipped_images.txt) when there are any.
+    const std::vector<SkippedImage> &skippedImages() const;
+    std::string skippedImagesPath() const;
 
     // Evaluates the current model on the test split.
     EvalReport evaluate();
