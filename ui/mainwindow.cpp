@@ -101,9 +101,11 @@ MainWindow::MainWindow(QWidget *parent)
         }
     });
     connect(m_follower, &RunFollower::snapshotLoaded, this, [this](const SnapshotFrame &frame) {
-        if (!m_showingLive)
-            m_heatmap->setFrame(frame);
+        m_openedFrame = frame;
+        showOpenedSnapshot();
     });
+    // The opened run's class names and images come with its data.
+    connect(m_explorerContext, &ExplorerContext::runChanged, this, &MainWindow::showOpenedSnapshot);
     connect(m_runs, &RunListPanel::openRequested, this, &MainWindow::openRun);
     connect(m_experiment, &ExperimentPanel::validityChanged, this, &MainWindow::updateActions);
     connectExplorer();
@@ -439,10 +441,24 @@ bool MainWindow::openRun(const QString &runPath)
     m_metricsChart->clear();
     m_metricsChart->setIterations(m_follower->config().iterations);
     m_heatmap->clear();
+    m_openedFrame = SnapshotFrame();
     m_explorerContext->openRun(runPath);
     setWindowTitle(tr("LiftLab - %1").arg(QFileInfo(runPath).fileName()));
     m_log->appendMessage(tr("Showing run %1 (followed while it is written).").arg(runPath));
     return true;
+}
+
+void MainWindow::showOpenedSnapshot()
+{
+    if (m_showingLive || m_openedFrame.snapshot.size == 0)
+        return;
+    SnapshotFrame frame = m_openedFrame;
+    if (m_explorerContext->hasData() && samePath(m_explorerContext->runPath(), m_follower->runPath())) {
+        frame.classNames = m_explorerContext->classNames();
+        for (const int64_t index : frame.snapshot.indices)
+            frame.images.append(m_explorerContext->image(Split::Train, index));
+    }
+    m_heatmap->setFrame(frame);
 }
 
 QString MainWindow::shownRun() const

@@ -97,6 +97,8 @@ private:
     void onSteps(const QVector<TrainingStep> &steps);
     void onEval(const EvalReport &report);
     void onSnapshot(const SnapshotFrame &frame);
+    // The heatmap of a run opened from its directory (m_openedFrame).
+    void showOpenedSnapshot();
     void onFinished(const QString &runPath, bool cancelled);
     void onFailed(const QString &runPath, const QString &message);
     void updateStatus(const TrainingStep &last);
@@ -119,6 +121,7 @@ private:
     std::vector<TrainingStep> m_liveSteps;
     std::vector<EvalReport> m_liveEvals;
     SnapshotFrame m_liveFrame;
+    SnapshotFrame m_openedFrame; // the last snapshot read from an opened run's directory
     double m_imagesPerSec = 0; // smoothed over recent steps
 
     ExperimentPanel *m_experiment = nullptr;
