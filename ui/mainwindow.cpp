@@ -19,6 +19,8 @@
 #include "trainingsession.h"
 #include "workspace.h"
 
+#include "project/rundata.h"
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -26,6 +28,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
@@ -35,6 +38,7 @@
 #include <QStyle>
 #include <QToolBar>
 #include <QToolButton>
+#include <QtConcurrent>
 
 namespace liftlab {
 
@@ -248,6 +252,9 @@ void MainWindow::createActions()
     exportMenu->addAction(tr("Evaluation chart as PNG..."), this, &MainWindow::exportMetricsPng);
     exportMenu->addAction(tr("Evaluation as CSV..."), this, &MainWindow::exportMetricsCsv);
     exportMenu->addAction(tr("Heatmap as PNG..."), this, &MainWindow::exportHeatmapPng);
+    exportMenu->addSeparator();
+    QAction *exportNetwork = exportMenu->addAction(tr("Trained network as TorchScript..."), this, &MainWindow::exportNetwork);
+    exportNetwork->setObjectName(QStringLiteral("exportNetworkAction"));
     m_exportAction = exportMenu->menuAction();
     m_exportAction->setObjectName(QStringLiteral("exportAction"));
     m_exportAction->setIcon(s->standardIcon(QStyle::SP_DialogSaveButton));
@@ -647,6 +654,40 @@ void MainWindow::exportHeatmapPng()
     const QString path = exportPath(QStringLiteral("heatmap.png"), tr("PNG images (*.png)"));
     if (!path.isEmpty())
         reportExport(m_heatmap->grab().save(path, "PNG"), path);
+}
+
+// The opened run's network as TorchScript, written in the background (the
+// run's data, already loaded for the explorer, gives the normalisation).
+void MainWindow::exportNetwork()
+{
+    const std::shared_ptr<const RunData> run = m_explorerContext->runData();
+    if (!run || !samePath(m_explorerContext->runPath(), shownRun())) {
+        showError(tr("Export failed"), m_explorerContext->isLoading()
+                                           ? tr("The run's data is still loading; try again in a moment.")
+                                           : tr("Open a run first (Runs list or File > Open run)."));
+        return;
+    }
+    const QString path = exportPath(QStringLiteral("model.pt"), tr("TorchScript (*.pt)"));
+    if (path.isEmpty())
+        return;
+    m_log->appendMessage(tr("Writing the network of %1 to %2...").arg(m_explorerContext->runPath(), path));
+    using Result = std::pair<bool, QString>;
+    auto *watcher = new QFutureWatcher<Result>(this);
+    connect(watcher, &QFutureWatcher<Result>::finished, this, [this, watcher, path] {
+        const auto [ok, text] = watcher->result();
+        watcher->deleteLater();
+        if (ok)
+            m_log->appendMessage(tr("Exported the network to %1; %2").arg(path, text));
+        else
+            showError(tr("Export failed"), text);
+    });
+    watcher->setFuture(QtConcurrent::run([run, path]() -> Result {
+        try {
+            return {true, QString::fromStdString(run->exportTorchScript(path.toStdString()))};
+        } catch (const std::exception &e) {
+            return {false, QString::fromStdString(e.what())};
+        }
+    }));
 }
 
 } // namespace liftlab

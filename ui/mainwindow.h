@@ -109,6 +109,7 @@ private:
     void exportMetricsPng();
     void exportMetricsCsv();
     void exportHeatmapPng();
+    void exportNetwork();
     QString exportPath(const QString &suggestedName, const QString &filter);
     void reportExport(bool ok, const QString &path);
 

@@ -5,8 +5,8 @@
 #include "eval/evaluate.h"
 #include "eval/knn.h"
 #include "project/projection.h"
+#include "project/rundata.h"
 #include "losses/loss.h"
-#include "nn/torchscript.h"
 #include "progress.h"
 #include "train/checkpoint.h"
 #include "train/comparison.h"
@@ -290,24 +290,8 @@ int embed(const EmbedOptions &o, int threads)
 int exportModel(const ExportOptions &o, int threads)
 {
     prepareCompute(threads);
-    const RunDirectory run = RunDirectory::open(o.run);
-    const DatasetSplit data = loadRunData(run);
-    EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
-    model->eval();
-    const Normalization &norm = data.normalization;
-    const int64_t side = norm.cropSide > 0 ? norm.cropSide : data.train.images.size(2);
-    saveTorchScript(*model, norm, side, o.torchscript);
-    std::string mean, std;
-    for (size_t c = 0; c < norm.mean.size(); ++c) {
-        mean += (c ? ", " : "") + std::to_string(norm.mean[c]);
-        std += (c ? ", " : "") + std::to_string(norm.std[c]);
-    }
-    std::printf("wrote %s (the network of %s)\n"
-                "input: float [B, %lld, %lld, %lld], pixels / 255 minus mean (%s), divided by std (%s); "
-                "output: embeddings [B, %lld]\n",
-                o.torchscript.c_str(), o.run.c_str(),
-                (long long)data.train.images.size(1), (long long)side, (long long)side, mean.c_str(), std.c_str(),
-                (long long)run.config().embeddingDim);
+    const std::string format = RunData::open(o.run)->exportTorchScript(o.torchscript);
+    std::printf("wrote %s (the network of %s)\n%s\n", o.torchscript.c_str(), o.run.c_str(), format.c_str());
     return 0;
 }
 

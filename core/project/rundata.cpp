@@ -4,6 +4,7 @@
 #include "data/npy.h"
 #include "error.h"
 #include "eval/evaluate.h"
+#include "nn/torchscript.h"
 #include "train/checkpoint.h"
 #include "train/rundirectory.h"
 #include "util/parallel.h"
@@ -13,6 +14,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -171,6 +173,26 @@ Matrix RunData::embedTestSplit() const
     const std::lock_guard<std::mutex> lock(d->modelMutex);
     prepareCompute(d->threads);
     return toMatrix(embedDataset(d->loadedModel(), d->data.test, d->data.normalization));
+}
+
+std::string RunData::exportTorchScript(const std::string &path) const
+{
+    const Normalization &norm = d->data.normalization;
+    const int64_t channels = d->data.train.images.size(1);
+    const int64_t side = norm.cropSide > 0 ? norm.cropSide : d->data.train.images.size(2);
+    // The checkpoint as it is now (a run being trained moves on).
+    saveTorchScript(*loadRunModel(d->run, channels), norm, side, path);
+    std::string mean, std;
+    for (size_t c = 0; c < norm.mean.size(); ++c) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%s%.4g", c ? ", " : "", norm.mean[c]);
+        mean += value;
+        std::snprintf(value, sizeof value, "%s%.4g", c ? ", " : "", norm.std[c]);
+        std += value;
+    }
+    return "input: float [B, " + std::to_string(channels) + ", " + std::to_string(side) + ", " + std::to_string(side)
+           + "], pixels / 255 minus mean (" + mean + "), divided by std (" + std + "); output: embeddings [B, "
+           + std::to_string(d->run.config().embeddingDim) + "]";
 }
 
 std::optional<Matrix> RunData::projection(const std::string &method, int64_t step) const

@@ -55,6 +55,10 @@ public:
     // Embeds every test image with the last checkpoint (the same values the
     // trainer saved at its last evaluation, when the run has finished).
     Matrix embedTestSplit() const;
+    // Writes the network of the last checkpoint (read now) as TorchScript (nn/torchscript.h)
+    // and returns what it takes and gives: "input: float [B, C, S, S], ...".
+    // Throws Error naming the file. Safe from any thread.
+    std::string exportTorchScript(const std::string &path) const;
 
     // A saved projection of an evaluation's embedding ("tsne" or "pca").
     std::optional<Matrix> projection(const std::string &method, int64_t step) const;
