@@ -2,6 +2,7 @@
 // exact resume, cancellation, NaN detection, and bad experiments that must
 // leave nothing behind; the batches made ahead on a worker thread.
 #include "error.h"
+#include "data/dataset.h"
 #include "train/checkpoint.h"
 #include "train/prefetcher.h"
 #include "train/rundirectory.h"
@@ -199,6 +200,26 @@ private Q_SLOTS:
                 QCOMPARE(x[i].loss, y[i].loss);
             QVERIFY(fs::exists(fs::path(turns) / "summary.json"));
         }
+    }
+
+    // A second trainer started with the first's data shares its images, and
+    // trains as it would on data of its own.
+    void trainersShareLoadedData()
+    {
+        ExperimentConfig c = tinyConfig(5);
+        const std::atomic<bool> cancel{false};
+        std::unique_ptr<Trainer> first = Trainer::start(c, m_dir.file("share-1"));
+        std::unique_ptr<Trainer> second = Trainer::start(c, m_dir.file("share-2"), {}, first->data());
+        QCOMPARE(second->data()->train.images.data_ptr(), first->data()->train.images.data_ptr());
+        std::unique_ptr<Trainer> alone = Trainer::start(c, m_dir.file("share-3"));
+        QVERIFY(alone->data()->train.images.data_ptr() != first->data()->train.images.data_ptr());
+        first.reset(); // the images stay while a trainer uses them
+        QCOMPARE(second->run({}, cancel), Trainer::Outcome::Finished);
+        QCOMPARE(alone->run({}, cancel), Trainer::Outcome::Finished);
+        const auto lastLoss = [&](const char *run) {
+            return RunDirectory::readSteps(RunDirectory::open(m_dir.file(run)).metricsPath()).back().loss;
+        };
+        QCOMPARE(lastLoss("share-2"), lastLoss("share-3"));
     }
 
     // Each step gets its own batch, in order or after a jump, made ahead

@@ -36,7 +36,7 @@ Q_SIGNALS:
     void started(const QStringList &classNames);
     void stepsReady(int run, const QVector<liftlab::TrainingStep> &steps);
     void evaluating(int run, qint64 step);
-    void loadProgress(int run, qint64 done, qint64 total);
+    void loadProgress(qint64 done, qint64 total);
     void evalReady(int run, const liftlab::EvalReport &report);
     void snapshotReady(int run, const liftlab::SnapshotFrame &frame);
     // Images of the dataset could not be used (`lines`: the first of them,

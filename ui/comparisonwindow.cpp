@@ -119,12 +119,8 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
                                          .arg(q(m_comparison->losses().at(size_t(run)).label))
                                          .arg(step));
     });
-    connect(m_session, &ComparisonSession::loadProgress, this, [this](int run, qint64 done, qint64 total) {
-        m_progressLabel->setText(tr("decoding images for run %1 of %2: %L3 of %L4")
-                                     .arg(run + 1)
-                                     .arg(m_forms.size())
-                                     .arg(done)
-                                     .arg(total));
+    connect(m_session, &ComparisonSession::loadProgress, this, [this](qint64 done, qint64 total) {
+        m_progressLabel->setText(tr("decoding images: %L1 of %L2").arg(done).arg(total));
     });
     connect(m_session, &ComparisonSession::evalReady, this, &ComparisonWindow::onEval);
     connect(m_session, &ComparisonSession::snapshotReady, m_heatmaps, &ComparisonHeatmaps::addFrame);

@@ -42,11 +42,12 @@ void ComparisonWorker::compare(const QString &folder)
                               .arg(n)
                               .arg(comparison.base().seed));
         try {
-            for (size_t i = 0; i < n && !m_control.isStopped(); ++i) {
-                const LoadMonitor monitor = m_control.loadMonitor(
-                    [this, i](int64_t done, int64_t total) { Q_EMIT loadProgress(int(i), done, total); });
-                trainers.push_back(Trainer::start(comparison.config(i), comparison.runPath(i), monitor));
-            }
+            // The first run loads the dataset; the others share its images.
+            const LoadMonitor monitor = m_control.loadMonitor(
+                [this](int64_t done, int64_t total) { Q_EMIT loadProgress(done, total); });
+            for (size_t i = 0; i < n && !m_control.isStopped(); ++i)
+                trainers.push_back(Trainer::start(comparison.config(i), comparison.runPath(i), monitor,
+                                                  trainers.empty() ? nullptr : trainers.front()->data()));
         } catch (const Error &) {
             if (m_control.isStopped()) { // stopped while decoding: nothing has trained yet
                 Q_EMIT finished(true);

@@ -38,8 +38,8 @@ Q_SIGNALS:
     void started(const QStringList &classNames);
     void stepsReady(int run, const QVector<liftlab::TrainingStep> &steps);
     void evaluating(int run, qint64 step);
-    // Decoding an image dataset for a run: `done` of `total` images (about each percent).
-    void loadProgress(int run, qint64 done, qint64 total);
+    // Decoding an image dataset (once, for all runs): `done` of `total` images (about each percent).
+    void loadProgress(qint64 done, qint64 total);
     void evalReady(int run, const liftlab::EvalReport &report);
     void snapshotReady(int run, const liftlab::SnapshotFrame &frame);
     // Images of the dataset could not be used (`lines`: the first of them,

@@ -199,11 +199,13 @@ int compare(CompareOptions o)
         o.out = "runs/compare-" + timestamp();
     const Comparison comparison = Comparison::create(o.out, o.config, losses);
     std::printf("comparison folder: %s (same data, initialisation and batches for every loss)\n", o.out.c_str());
+    std::shared_ptr<const DatasetSplit> data;
     for (size_t i = 0; i < losses.size(); ++i) {
         std::printf("\n== %zu/%zu  %s\n", i + 1, losses.size(), losses[i].label.c_str());
         std::unique_ptr<Trainer> trainer;
         try {
-            trainer = Trainer::start(comparison.config(i), comparison.runPath(i));
+            trainer = Trainer::start(comparison.config(i), comparison.runPath(i), {}, data);
+            data = trainer->data(); // loaded once: the other losses share the images
         } catch (const Error &) {
             if (i == 0) // a bad experiment (missing dataset, P x K too large) leaves nothing behind
                 std::filesystem::remove_all(o.out);

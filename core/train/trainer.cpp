@@ -96,14 +96,14 @@ struct Trainer::Private
 
     // Everything that can fail because of the experiment happens here,
     // before the run directory is touched.
-    Private(const ExperimentConfig &c, const LoadMonitor &monitor)
+    Private(const ExperimentConfig &c, const LoadMonitor &monitor, const DatasetSplit *loaded = nullptr)
         : config(c)
     {
         config.validate();
         const LossInfo &info = findLoss(config.loss);
         const LossParams params = resolveParams(info, config.lossParams);
         prepareCompute(config.threads);
-        data = loadExperimentData(config, monitor);
+        data = loaded ? *loaded : loadExperimentData(config, monitor); // a copy shares the images
         const std::vector<int64_t> labels = toVector(data.train.labels);
         if (config.sampler == "pairs")
             sampler = std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
@@ -157,9 +157,9 @@ Trainer::Trainer(std::unique_ptr<Private> p)
 Trainer::~Trainer() = default;
 
 std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const std::string &runDir,
-                                        const LoadMonitor &monitor)
+                                        const LoadMonitor &monitor, const std::shared_ptr<const DatasetSplit> &data)
 {
-    auto p = std::make_unique<Private>(config, monitor);
+    auto p = std::make_unique<Private>(config, monitor, data.get());
     p->run = RunDirectory::create(runDir, p->config);
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
 }
@@ -231,6 +231,11 @@ Metrics Trainer::evaluateUntrained()
     const EmbeddingNet untrained = createModelFor(d->config, d->data.train.images.size(1));
     return evaluateEmbeddings(embedDataset(*untrained, d->data.test, d->data.normalization), d->data.test.labels,
                               d->config.seed);
+}
+
+std::shared_ptr<const DatasetSplit> Trainer::data() const
+{
+    return std::make_shared<const DatasetSplit>(d->data);
 }
 
 const std::vector<SkippedImage> &Trainer::skippedImages() const

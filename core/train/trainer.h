@@ -12,6 +12,8 @@
 
 namespace liftlab {
 
+struct DatasetSplit;
+
 // Trains an embedding network on one experiment and keeps its run directory.
 // The header is free of torch so that the GUI can hold a Trainer; everything
 // reported leaves as value types (events.h).
@@ -39,8 +41,12 @@ public:
     // that has succeeded, so a bad experiment leaves nothing behind.
     // Throws liftlab::Error with a clear message.
     // `monitor` watches the dataset load (image datasets take a while).
+    // `data`: the dataset another trainer of the same dataset, split, image
+    // size, box crop and augmentation loaded (data()), used instead of
+    // loading it again: the runs of a comparison share one copy of the images.
     static std::unique_ptr<Trainer> start(const ExperimentConfig &config, const std::string &runDir,
-                                          const LoadMonitor &monitor = {});
+                                          const LoadMonitor &monitor = {},
+                                          const std::shared_ptr<const DatasetSplit> &data = nullptr);
     // Continues a run from its last checkpoint, exactly as if it had not stopped.
     static std::unique_ptr<Trainer> resume(const std::string &runDir, const LoadMonitor &monitor = {});
 
@@ -67,6 +73,8 @@ public:
     };
     Image trainImage(int64_t index) const;
     std::vector<std::string> classNames() const;
+    // The loaded dataset, shared (see start()).
+    std::shared_ptr<const DatasetSplit> data() const;
     // The images of an image dataset that could not be used, all listed in
     // skippedImagesPath() (the run's skipped_images.txt) when there are any.
     const std::vector<SkippedImage> &skippedImages() const;
