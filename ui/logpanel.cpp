@@ -40,7 +40,8 @@ void showSkippedImages(QWidget *parent, int count, const QStringList &lines, con
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->setDetailedText(lines.join(QLatin1Char('\n'))
                          + (count > lines.size() ? QObject::tr("\n... (%1 more)").arg(count - lines.size()) : QString()));
-    box->open();
+    box->setModal(false); // Stop and Pause stay at hand
+    box->show();
 }
 
 } // namespace liftlab

@@ -170,6 +170,7 @@ DecodedImages decodeAll(const ImageListing &listing, const LoadOptions &o)
 
 // ---- the cache -------------------------------------------------------------
 
+// Bump the digit when decodeInto's output changes: old files are then decoded again.
 constexpr char cacheMagic[8] = {'L', 'L', 'I', 'M', 'G', 'S', '1', '\n'};
 constexpr int maxCachedDatasets = 4;
 constexpr uintmax_t keepFreeBytes = uintmax_t(1) << 30;
@@ -259,8 +260,8 @@ std::optional<DecodedImages> readCache(const fs::path &path, uint64_t key, const
             return bad();
         d.skipped.push_back(std::move(s));
     }
-    for (const int64_t k : d.kept)
-        if (k < 0 || k >= n)
+    for (size_t i = 0; i < d.kept.size(); ++i)
+        if (d.kept[i] < (i ? d.kept[i - 1] + 1 : 0) || d.kept[i] >= n) // ascending, inside the listing
             return bad();
     d.images = torch::empty({m, 3, side, side}, torch::kUInt8);
     in.read(reinterpret_cast<char *>(d.images.data_ptr<uint8_t>()), std::streamsize(d.images.numel()));

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
 
 namespace liftlab {
 
@@ -142,6 +143,11 @@ EmbeddingNet createModelFor(const ExperimentConfig &config, int64_t inChannels)
     options.normalize = config.normalize;
     options.freezeBatchNorm = config.freezeBatchNorm;
     options.inChannels = inChannels;
+    // Seeding and drawing the initial weights use torch's global generator:
+    // one network at a time, so that a network built on another thread (an
+    // export, the explorer) never changes the weights a run starts from.
+    static std::mutex globalGenerator;
+    const std::lock_guard<std::mutex> lock(globalGenerator);
     torch::manual_seed(config.seed);
     return createModel(options);
 }

@@ -2,6 +2,7 @@
 
 #include "error.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,7 +13,9 @@ namespace liftlab {
 
 std::string temporaryPathFor(const std::string &path)
 {
-    return path + ".tmp-" + std::to_string(::getpid());
+    // Unique per call: two threads writing the same file never share one.
+    static std::atomic<uint64_t> calls{0};
+    return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(calls++);
 }
 
 void commitTemporaryFile(const std::string &temporaryPath, const std::string &path)

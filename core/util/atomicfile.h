@@ -13,7 +13,7 @@ void writeFileAtomically(const std::string &path, const std::string &contents);
 // Renames an already written temporary file into place (same guarantees).
 void commitTemporaryFile(const std::string &temporaryPath, const std::string &path);
 
-// The temporary name used for `path`.
+// A fresh temporary name for `path`, in its folder (each call another).
 std::string temporaryPathFor(const std::string &path);
 
 } // namespace liftlab
