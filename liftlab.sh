@@ -3,6 +3,9 @@
 #   ./liftlab.sh run    install what is missing, build, start LiftLab
 #                       (the GUI with a display, the headless demo without)
 #   ./liftlab.sh test   install what is missing, build, run the test suite
+#   ./liftlab.sh test --sanitize
+#                       the unit tests built with AddressSanitizer, LeakSanitizer
+#                       and UndefinedBehaviorSanitizer (build/sanitize)
 #   ./liftlab.sh build  install what is missing and build only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,8 +53,14 @@ case "${1:-run}" in
         ;;
     test)
         install_packages
-        build
-        ctest --preset release
+        if [ "${2:-}" = --sanitize ]; then
+            cmake --preset sanitize >/dev/null
+            cmake --build --preset sanitize
+            ctest --preset sanitize
+        else
+            build
+            ctest --preset release
+        fi
         ;;
     build)
         install_packages

@@ -202,6 +202,23 @@ private Q_SLOTS:
         }
     }
 
+    // Start and stop a run twenty times: each stops at its second step with
+    // a checkpoint. Under `./liftlab.sh test --sanitize` LeakSanitizer checks
+    // that nothing of them is left when the process ends.
+    void startAndStopTwentyTimes()
+    {
+        for (int i = 0; i < 20; ++i) {
+            std::atomic<bool> cancel{false};
+            Trainer::Callbacks cb;
+            cb.onStep = [&](const TrainingStep &s) { cancel = s.step >= 2; };
+            const std::string run = m_dir.file("start-stop-" + std::to_string(i));
+            std::unique_ptr<Trainer> t = Trainer::start(tinyConfig(1000), run);
+            QCOMPARE(t->run(cb, cancel), Trainer::Outcome::Cancelled);
+            t.reset();
+            QCOMPARE(Trainer::resume(run)->step(), int64_t(2));
+        }
+    }
+
     // A second trainer started with the first's data shares its images, and
     // trains as it would on data of its own.
     void trainersShareLoadedData()
