@@ -4,8 +4,9 @@
 #                       (the GUI with a display, the headless demo without)
 #   ./liftlab.sh test   install what is missing, build, run the test suite
 #   ./liftlab.sh test --sanitize
-#                       the unit tests built with AddressSanitizer, LeakSanitizer
-#                       and UndefinedBehaviorSanitizer (build/sanitize)
+#                       the unit tests built by clang with AddressSanitizer,
+#                       LeakSanitizer and UndefinedBehaviorSanitizer, then each
+#                       parser's libFuzzer target for 30 s (build/sanitize)
 #   ./liftlab.sh build  install what is missing and build only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -22,6 +23,9 @@ PACKAGES=(
     python3-torch python3-torchvision   # models/export_backbone.py, and the tests that use it
     dataset-fashion-mnist               # the embedded default dataset
 )
+
+# The sanitize mode's compiler and runtimes.
+SANITIZE_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev)
 
 install_packages() {
     local missing=()
@@ -52,12 +56,15 @@ case "${1:-run}" in
         exec build/release/app/liftlab-cli demo "$@"
         ;;
     test)
-        install_packages
         if [ "${2:-}" = --sanitize ]; then
+            PACKAGES+=("${SANITIZE_PACKAGES[@]}")
+            install_packages
             cmake --preset sanitize >/dev/null
             cmake --build --preset sanitize
             ctest --preset sanitize
+            ctest --preset fuzz
         else
+            install_packages
             build
             ctest --preset release
         fi

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +16,21 @@ public:
 };
 
 // Prefixes a message with the file it is about: "path: problem".
+// Thrown from inside a long computation (an evaluation) once the cancel flag
+// it was given is set; whoever set the flag catches it. Not an Error: nothing
+// went wrong.
+class Cancelled : public std::exception
+{
+public:
+    const char *what() const noexcept override { return "cancelled"; }
+};
+
+inline void throwIfCancelled(const std::atomic<bool> *cancel)
+{
+    if (cancel && cancel->load())
+        throw Cancelled();
+}
+
 inline Error fileError(const std::string &path, const std::string &problem)
 {
     return Error(path + ": " + problem);

@@ -3,9 +3,12 @@
 #include "data/idx.h"
 #include "data/npy.h"
 #include "losses/loss.h"
+#include "train/rundirectory.h"
+#include "train/trainer.h"
 
 #include "testdata.h"
 
+#include <torch/serialize.h>
 #include <torch/torch.h>
 
 #include <QJsonArray>
@@ -140,6 +143,79 @@ private Q_SLOTS:
             std::ofstream(config) << text;
         }
         std::ofstream(m_dir.file("run-corrupt/checkpoints/last.pt")) << "garbage";
+    }
+
+    // SIGKILL at twenty random moments of one run, each followed by
+    // --resume. After every kill the run directory opens, every complete line
+    // of metrics.jsonl parses (the reader skips only a torn last line), the
+    // steps run 1..n without a gap or a repeat, and the checkpoint loads at a
+    // step <= n. At the end the losses of steps 1..n are those of a run
+    // never killed: each resume went on from the last complete checkpoint.
+    void killedTwentyTimesResumesEachTime()
+    {
+        const QStringList options = {"--dataset", q(m_data), "-P", "4", "-K", "8", "--checkpoint-every", "5",
+                                     "--eval-every", "0", "--threads", "2", "--seed", "5"};
+        const std::string run = m_dir.file("run-killed-20");
+        std::mt19937 random(20);
+        std::uniform_int_distribution<int> delayMs(100, 1500);
+        int64_t steps = 0, resumedFrom = 0, movedOn = 0, halfWritten = 0;
+        for (int kill = 0; kill < 20; ++kill) {
+            QProcess p;
+            p.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+            p.start(qEnvironmentVariable("LIFTLAB_CLI", "liftlab-cli"),
+                    fs::exists(run) ? QStringList{"train", "--resume", q(run)}
+                                    : QStringList{"train", "--out", q(run), "--iterations", "1000000"} + options);
+            QVERIFY(p.waitForStarted());
+            QVERIFY2(!p.waitForFinished(delayMs(random)), qPrintable(p.readAllStandardOutput()));
+            p.kill();
+            QVERIFY(p.waitForFinished());
+            if (!fs::exists(run)) {
+                QCOMPARE(kill, 0); // killed before it made the run directory: nothing to resume
+                continue;
+            }
+            const RunDirectory dir = RunDirectory::open(run);
+            const QStringList lines = readText(dir.metricsPath()).split('\n');
+            const std::vector<TrainingStep> read = RunDirectory::readSteps(dir.metricsPath());
+            QCOMPARE(int(read.size()), int(lines.size()) - 1); // the last is empty or torn
+            for (int i = 0; i + 1 < lines.size(); ++i) {
+                QVERIFY2(QJsonDocument::fromJson(lines[i].toUtf8()).isObject(), qPrintable(lines[i]));
+                QCOMPARE(read[size_t(i)].step, int64_t(i + 1));
+            }
+            for (const fs::directory_entry &e : fs::recursive_directory_iterator(run))
+                halfWritten += e.path().filename().string().find(".tmp-") != std::string::npos;
+            const int64_t now = int64_t(read.size());
+            movedOn += now > steps;
+            steps = now;
+            if (fs::exists(dir.checkpointPath())) {
+                torch::serialize::InputArchive archive;
+                archive.load_from(dir.checkpointPath());
+                c10::IValue step;
+                archive.read("step", step);
+                QVERIFY(step.toInt() <= steps);
+                QVERIFY(step.toInt() >= resumedFrom);
+                resumedFrom = step.toInt();
+            }
+        }
+        QVERIFY2(movedOn >= 10, qPrintable(QString::number(movedOn)));
+        QVERIFY2(steps >= 20, qPrintable(QString::number(steps)));
+        // A resume leaves nothing half-written behind, and drops the steps
+        // after its checkpoint.
+        const int64_t checkpointStep = Trainer::resume(run)->step();
+        QCOMPARE(checkpointStep, resumedFrom);
+        for (const fs::directory_entry &e : fs::recursive_directory_iterator(run))
+            QVERIFY2(e.path().filename().string().find(".tmp-") == std::string::npos, qPrintable(q(e.path().string())));
+        steps = checkpointStep;
+        qInfo("killed 20 times; %lld of the kills left a half-written file; %lld steps kept", (long long)halfWritten,
+              (long long)steps);
+
+        const std::string reference = m_dir.file("run-never-killed");
+        const Result r = runCli(QStringList{"train", "--out", q(reference), "--iterations", QString::number(steps)} + options);
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const std::vector<TrainingStep> killed = RunDirectory::readSteps(m_dir.file("run-killed-20/metrics.jsonl"));
+        const std::vector<TrainingStep> straight = RunDirectory::readSteps(m_dir.file("run-never-killed/metrics.jsonl"));
+        QCOMPARE(int(straight.size()), int(steps));
+        for (int64_t i = 0; i < steps; ++i)
+            QCOMPARE(killed[size_t(i)].loss, straight[size_t(i)].loss);
     }
 
     void badInputFailsCleanly_data()

@@ -284,6 +284,7 @@ private Q_SLOTS:
     // .npy
     void npyRoundTrip_data();
     void npyRoundTrip();
+    void npyFloatLabels();
     void npyHeader_data();
     void npyHeader();
     void npyReadsNumpyFiles_data();
@@ -644,6 +645,16 @@ void TestData::npyRoundTrip_data()
     }
 }
 
+void TestData::npyFloatLabels()
+{
+    const float whole[] = {0.f, 2.f, 7.f, -3.f};
+    QCOMPARE(npyFromFloats({4}, whole).toInt64(), (std::vector<int64_t>{0, 2, 7, -3}));
+    for (const float bad : {0.5f, 1e20f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        const float values[] = {1.f, bad};
+        QVERIFY_THROWS_EXCEPTION(Error, npyFromFloats({2}, values).toInt64());
+    }
+}
+
 void TestData::npyRoundTrip()
 {
     QFETCH(int, type);
@@ -666,11 +677,19 @@ void TestData::npyRoundTrip()
     QCOMPARE(read.count(), written.count());
     QVERIFY(read.bytes == written.bytes);
 
-    // The conversions read the values, not just the bytes.
-    const std::vector<int64_t> asInt = read.toInt64();
+    // The conversions read the values, not just the bytes. Floating-point
+    // values become labels only when whole (these are not: refused, never
+    // truncated).
     const std::vector<float> asFloat = read.toFloats();
-    QCOMPARE(int64_t(asInt.size()), written.count());
     QCOMPARE(int64_t(asFloat.size()), written.count());
+    std::vector<int64_t> asInt;
+    if (written.type == NpyArray::Type::Float32 || written.type == NpyArray::Type::Float64) {
+        if (written.count() > 1)
+            QVERIFY_THROWS_EXCEPTION(Error, read.toInt64());
+    } else {
+        asInt = read.toInt64();
+        QCOMPARE(int64_t(asInt.size()), written.count());
+    }
     for (int64_t i = 0; i < written.count(); ++i) {
         const char *p = written.bytes.data() + size_t(i) * written.itemSize();
         switch (written.type) {

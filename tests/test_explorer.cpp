@@ -24,6 +24,7 @@
 
 #include <QComboBox>
 #include <QDockWidget>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QLabel>
 #include <QListView>
@@ -548,7 +549,11 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(frames.count() >= 1, 240000);
         QVERIFY(panel->isRunning());
         QVERIFY(panel->isWorkerThreadRunning());
+        QElapsedTimer clock;
+        clock.start();
         QVERIFY(w.close()); // cancels and waits
+        qInfo("closed in %lld ms", (long long)clock.elapsed());
+        QVERIFY2(clock.elapsed() < 2000, qPrintable(QString::number(clock.elapsed())));
         QVERIFY(!panel->isWorkerThreadRunning());
     }
 

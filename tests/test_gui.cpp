@@ -267,12 +267,79 @@ private Q_SLOTS:
         clock.start();
         QVERIFY(w->close());
         w.reset();
+        qInfo("closed in %lld ms", (long long)clock.elapsed());
         QVERIFY2(clock.elapsed() < 2000, qPrintable(QString::number(clock.elapsed())));
 
         const RunDirectory run = RunDirectory::open(runPath.toStdString());
         QVERIFY(fs::exists(run.checkpointPath()));
         const std::unique_ptr<Trainer> resumed = Trainer::resume(runPath.toStdString());
         QVERIFY(resumed->step() >= 30);
+    }
+
+    // Closing the window during an evaluation stops it between two blocks of
+    // its work: the window is gone within 2 s, the step is kept, and a
+    // resume evaluates it first.
+    void closingDuringEvaluationTakesUnderTwoSeconds()
+    {
+        const std::string data = m_dir.file("large-test-split");
+        liftlab::testing::writeSyntheticIdx(data, 10, 30, 2000); // 20,000 test images: seconds to evaluate
+        ExperimentConfig c = tinyConfig(3);
+        c.dataset = data;
+        auto w = newWindow(c);
+        QSignalSpy evaluating(w->session(), &TrainingSession::evaluating);
+        action(*w, "startAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(evaluating.count() == 1, 120000);
+        QTest::qWait(300);
+        const QString runPath = w->session()->runPath();
+
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(w->close());
+        w.reset();
+        qInfo("closed in %lld ms", (long long)clock.elapsed());
+        QVERIFY2(clock.elapsed() < 2000, qPrintable(QString::number(clock.elapsed())));
+
+        const RunDirectory run = RunDirectory::open(runPath.toStdString());
+        QVERIFY(RunDirectory::readEvals(run.evalPath()).empty()); // it was stopped midway
+        QCOMPARE(Trainer::resume(runPath.toStdString())->step(), int64_t(3));
+    }
+
+    // Closing the window while an image dataset decodes ends the decode:
+    // the window is gone within 2 s and no run directory is left behind.
+    void closingDuringDecodingTakesUnderTwoSeconds()
+    {
+        const fs::path data = m_dir.file("many-images");
+        cv::RNG random(3);
+        for (int c = 0; c < 4; ++c) {
+            fs::create_directories(data / ("class" + std::to_string(c)));
+            for (int i = 0; i < 150; ++i) {
+                cv::Mat image(480, 640, CV_8UC3);
+                random.fill(image, cv::RNG::UNIFORM, 0, 256); // noise: slow to decode
+                QVERIFY(cv::imwrite((data / ("class" + std::to_string(c)) / (std::to_string(i) + ".jpg")).string(), image));
+            }
+        }
+        ExperimentConfig c = tinyConfig(5);
+        c.dataset = data.string();
+        c.split = "zero-shot";
+        c.imageSize = 64;
+        c.classesPerBatch = 2;
+        auto w = newWindow(c);
+        QSignalSpy progress(w->session(), &TrainingSession::loadProgress);
+        QSignalSpy started(w->session(), &TrainingSession::started);
+        QSignalSpy failed(w->session(), &TrainingSession::failed);
+        w->session()->start(c, m_workspace + QStringLiteral("/decoding-run"));
+        QTRY_VERIFY_WITH_TIMEOUT(progress.count() >= 1, 60000);
+        QCOMPARE(started.count() + failed.count(), 0); // still decoding
+        QVERIFY(progress.last().at(0).toLongLong() < progress.last().at(1).toLongLong());
+
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(w->close());
+        w.reset();
+        qInfo("closed in %lld ms", (long long)clock.elapsed());
+        QVERIFY2(clock.elapsed() < 2000, qPrintable(QString::number(clock.elapsed())));
+        QCOMPARE(started.count(), 0);
+        QVERIFY(!fs::exists((m_workspace + QStringLiteral("/decoding-run")).toStdString()));
     }
 
     void invalidDatasetShowsErrorDialog()

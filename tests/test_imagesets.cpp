@@ -148,7 +148,8 @@ void writeCarsMat(const fs::path &root)
     matvar_t *names = Mat_VarCreate("class_names", MAT_C_CELL, MAT_T_CELL, 2, cellDims, nullptr, 0);
     for (int c = 0; c < kClasses; ++c)
         Mat_VarSetCell(names, c, matText("Car model " + std::to_string(c + 1)));
-    QCOMPARE(Mat_VarWrite(mat, annos, MAT_COMPRESSION_NONE), 0);
+    // Compressed as MATLAB saves by default (and as Cars196's file is), and not.
+    QCOMPARE(Mat_VarWrite(mat, annos, MAT_COMPRESSION_ZLIB), 0);
     QCOMPARE(Mat_VarWrite(mat, names, MAT_COMPRESSION_NONE), 0);
     Mat_VarFree(annos);
     Mat_VarFree(names);
@@ -475,6 +476,13 @@ private Q_SLOTS:
         writeText(wrongMat / "cars_annos.mat", "garbage");
         message = messageOf([&] { loadDataset(wrongMat.string(), SplitKind::ZeroShot); });
         QVERIFY2(message.find("cars_annos.mat") != std::string::npos, message.c_str());
+        // A version 7.3 file (HDF5 inside; the header says so).
+        std::string header = "MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan 1 00:00:00 2024 HDF5 schema 1.00 .";
+        header.resize(124, ' ');
+        writeText(wrongMat / "cars_annos.mat", header + std::string("\x00\x02IM", 4) + std::string(512, '\0'));
+        message = messageOf([&] { loadDataset(wrongMat.string(), SplitKind::ZeroShot); });
+        QVERIFY2(message.find("cars_annos.mat") != std::string::npos && message.find("7.3") != std::string::npos,
+                 message.c_str());
 
         // A malformed line of images.txt: the file and the line.
         const fs::path cub = m_dir.file("cub-broken");

@@ -15,9 +15,13 @@
 #include <QTest>
 
 #include <chrono>
+#include <csignal>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <sys/resource.h>
 
 using namespace liftlab;
 using liftlab::testing::TempDir;
@@ -310,16 +314,22 @@ private Q_SLOTS:
         std::atomic<bool> cancel{false};
         int64_t lastStep = 0;
         Trainer::Callbacks cb;
-        cb.onStep = [&](const TrainingStep &s) { lastStep = s.step; };
+        cb.onStep = [&](const TrainingStep &s) {
+            QVERIFY(std::isfinite(s.loss)); // no non-finite loss is ever recorded
+            lastStep = s.step;
+        };
         try {
             trainer->run(cb, cancel);
             QFAIL("a diverging run finished");
         } catch (const Error &e) {
+            // Caught at the first step whose loss is not finite.
             const QString message = e.what();
             QVERIFY2(message.contains("NaN") || message.contains("infinite"), e.what());
+            QVERIFY2(message.startsWith(QString("step %1:").arg(lastStep + 1)), e.what());
             QVERIFY2(message.contains("checkpoint"), e.what());
         }
         QVERIFY(lastStep < 50);
+        QCOMPARE(int64_t(RunDirectory::readSteps(RunDirectory::open(run).metricsPath()).size()), lastStep);
         // The last good checkpoint is intact and holds finite weights.
         auto resumed = Trainer::resume(run);
         QCOMPARE(resumed->step(), lastStep);
@@ -360,6 +370,64 @@ private Q_SLOTS:
             QVERIFY2(QString(e.what()).contains(message), e.what());
         }
         QVERIFY(!fs::exists(run));
+    }
+
+    void cancelDuringEvaluationEvaluatesOnResume()
+    {
+        ExperimentConfig c = tinyConfig(20);
+        c.evalEvery = 10;
+        const std::string run = m_dir.file("run-cancel-eval");
+        std::atomic<bool> cancel{false};
+        Trainer::Callbacks cb;
+        cb.onStep = [&](const TrainingStep &s) { cancel = s.step == 10; }; // the evaluation of step 10 is next
+        QCOMPARE(Trainer::start(c, run)->run(cb, cancel), Trainer::Outcome::Cancelled);
+        const RunDirectory dir = RunDirectory::open(run);
+        QVERIFY(RunDirectory::readEvals(dir.evalPath()).empty());
+        QCOMPARE(int(RunDirectory::readSteps(dir.metricsPath()).size()), 10);
+
+        auto resumed = Trainer::resume(run);
+        QCOMPARE(resumed->step(), int64_t(10)); // saved at the step being evaluated
+        std::vector<int64_t> evaluated;
+        cb.onStep = {};
+        cb.onEval = [&](const EvalReport &r) { evaluated.push_back(r.step); };
+        cancel = false;
+        QCOMPARE(resumed->run(cb, cancel), Trainer::Outcome::Finished);
+        QCOMPARE(evaluated, (std::vector<int64_t>{10, 20}));
+        QCOMPARE(int(RunDirectory::readEvals(dir.evalPath()).size()), 2);
+    }
+
+    void diskFullWhileCheckpointingKeepsThePrevious()
+    {
+        ExperimentConfig c = tinyConfig(20);
+        const std::string run = m_dir.file("run-disk-full");
+        auto trainer = Trainer::start(c, run);
+        std::atomic<bool> cancel{false};
+        QCOMPARE(trainer->run({}, cancel, 10), Trainer::Outcome::Reached); // checkpoint of step 10 written
+        const std::string checkpoint = RunDirectory::open(run).checkpointPath();
+        const auto size = fs::file_size(checkpoint);
+
+        // A limit on file sizes stands in for a full disk: writes past it fail.
+        rlimit saved{};
+        QCOMPARE(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        const auto previousHandler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit limited = saved;
+        limited.rlim_cur = rlim_t(size / 2);
+        QCOMPARE(setrlimit(RLIMIT_FSIZE, &limited), 0);
+        QString message;
+        try {
+            trainer->run({}, cancel);
+        } catch (const Error &e) {
+            message = e.what();
+        }
+        setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, previousHandler);
+
+        QVERIFY2(message.contains(QString::fromStdString(checkpoint)) && message.contains("cannot write checkpoint"),
+                 qPrintable(message));
+        QCOMPARE(fs::file_size(checkpoint), size);
+        QCOMPARE(Trainer::resume(run)->step(), int64_t(10));
+        for (const fs::directory_entry &e : fs::directory_iterator(fs::path(checkpoint).parent_path()))
+            QCOMPARE(QString::fromStdString(e.path().filename().string()), QStringLiteral("last.pt"));
     }
 
     void corruptCheckpointIsReported()

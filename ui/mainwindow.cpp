@@ -570,8 +570,8 @@ void MainWindow::closeEvent(QCloseEvent *event)
 {
     if (m_session->isRunning() || m_compare->session()->isRunning()) {
         m_log->appendMessage(tr("Stopping the run before closing..."));
-        // The trainer stops after the current batch, or after an evaluation
-        // under way (which cannot be interrupted): go out of sight meanwhile.
+        // The trainer stops after the current batch (or block of an
+        // evaluation, or of a dataset's decoding): go out of sight meanwhile.
         hide();
     }
     // Saves the checkpoints and ends the threads; a projection stops at its next iteration.

@@ -1,15 +1,18 @@
 #include "data/imagesets.h"
 
+#include "data/matcheck.h"
 #include "error.h"
 
 #include <matio.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <locale>
 #include <map>
+#include <limits>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -199,7 +202,7 @@ struct MatFile
 {
     explicit MatFile(const fs::path &path)
         : path(path.string())
-        , mat(Mat_Open(this->path.c_str(), MAT_ACC_RDONLY))
+        , mat((checkMatFile(this->path), Mat_Open(this->path.c_str(), MAT_ACC_RDONLY)))
     {
         if (!mat)
             throw fileError(this->path, "is not a readable MATLAB file");
@@ -220,21 +223,33 @@ size_t matCount(const matvar_t *v)
 {
     size_t count = 1;
     for (int d = 0; d < v->rank; ++d)
-        count *= v->dims[d];
+        if (__builtin_mul_overflow(count, v->dims[d], &count))
+            return std::numeric_limits<size_t>::max();
     return count;
+}
+
+// matio indexes a cell or struct array's data by its dimensions without
+// checking that the data is there: a damaged file can have less.
+void requireElements(const matvar_t *v, size_t perElement, const std::string &file, const std::string &what)
+{
+    const size_t count = matCount(v);
+    size_t bytes = 0;
+    if (!v->data || __builtin_mul_overflow(count, perElement * sizeof(matvar_t *), &bytes) || v->nbytes < bytes)
+        throw fileError(file, what + " is damaged (it holds less than its size says)");
 }
 
 std::string matString(const matvar_t *v, const std::string &file, const std::string &what)
 {
     if (!v || v->class_type != MAT_C_CHAR || !v->data)
         throw fileError(file, what + " is not a text field");
-    const size_t n = v->nbytes / size_t(std::max(v->data_size, 1));
+    const size_t width = v->data_size == 1 || v->data_size == 2 ? size_t(v->data_size) : 4;
+    const size_t n = v->nbytes / width;
     std::string s;
     for (size_t i = 0; i < n; ++i) {
         unsigned c = 0;
-        if (v->data_size == 1)
+        if (width == 1)
             c = static_cast<const uint8_t *>(v->data)[i];
-        else if (v->data_size == 2)
+        else if (width == 2)
             c = static_cast<const uint16_t *>(v->data)[i];
         else
             c = static_cast<const uint32_t *>(v->data)[i];
@@ -247,17 +262,25 @@ double matNumber(const matvar_t *v, const std::string &file, const std::string &
 {
     if (!v || !v->data || v->isComplex)
         throw fileError(file, what + " is not a number");
+    auto first = [&](auto type) -> double {
+        using T = decltype(type);
+        if (v->nbytes < sizeof(T))
+            throw fileError(file, what + " is empty");
+        T value;
+        std::memcpy(&value, v->data, sizeof value);
+        return double(value);
+    };
     switch (v->class_type) {
-    case MAT_C_DOUBLE: return *static_cast<const double *>(v->data);
-    case MAT_C_SINGLE: return *static_cast<const float *>(v->data);
-    case MAT_C_INT8: return *static_cast<const int8_t *>(v->data);
-    case MAT_C_UINT8: return *static_cast<const uint8_t *>(v->data);
-    case MAT_C_INT16: return *static_cast<const int16_t *>(v->data);
-    case MAT_C_UINT16: return *static_cast<const uint16_t *>(v->data);
-    case MAT_C_INT32: return *static_cast<const int32_t *>(v->data);
-    case MAT_C_UINT32: return *static_cast<const uint32_t *>(v->data);
-    case MAT_C_INT64: return double(*static_cast<const int64_t *>(v->data));
-    case MAT_C_UINT64: return double(*static_cast<const uint64_t *>(v->data));
+    case MAT_C_DOUBLE: return first(double());
+    case MAT_C_SINGLE: return first(float());
+    case MAT_C_INT8: return first(int8_t());
+    case MAT_C_UINT8: return first(uint8_t());
+    case MAT_C_INT16: return first(int16_t());
+    case MAT_C_UINT16: return first(uint16_t());
+    case MAT_C_INT32: return first(int32_t());
+    case MAT_C_UINT32: return first(uint32_t());
+    case MAT_C_INT64: return first(int64_t());
+    case MAT_C_UINT64: return first(uint64_t());
     default: throw fileError(file, what + " is not a number");
     }
 }
@@ -272,6 +295,7 @@ ImageListing listCarsMat(const fs::path &root, SplitKind split)
     const auto names = mat.read("class_names");
     if (names->class_type != MAT_C_CELL)
         throw fileError(file.string(), "class_names is not a cell array of names");
+    requireElements(names.get(), 1, file.string(), "class_names");
     const size_t classCount = matCount(names.get());
     for (size_t i = 0; i < classCount; ++i)
         l.classNames.push_back(
@@ -279,6 +303,11 @@ ImageListing listCarsMat(const fs::path &root, SplitKind split)
     const auto annos = mat.read("annotations");
     if (annos->class_type != MAT_C_STRUCT)
         throw fileError(file.string(), "annotations is not a struct array");
+    const unsigned fieldCount = Mat_VarGetNumberOfFields(annos.get());
+    const char *const *fieldNames = Mat_VarGetStructFieldnames(annos.get());
+    if (fieldCount == 0 || !fieldNames || std::find(fieldNames, fieldNames + fieldCount, nullptr) != fieldNames + fieldCount)
+        throw fileError(file.string(), "annotations has no fields (expected the Cars196 annotations)");
+    requireElements(annos.get(), fieldCount, file.string(), "annotations");
     for (size_t i = 0, count = matCount(annos.get()); i < count; ++i) {
         const std::string at = "annotations(" + std::to_string(i + 1) + ").";
         auto field = [&](const char *name) {
@@ -290,14 +319,17 @@ ImageListing listCarsMat(const fs::path &root, SplitKind split)
         ImageEntry e;
         e.path = (root / matString(field("relative_im_path"), file.string(), at + "relative_im_path")).string();
         const double c = matNumber(field("class"), file.string(), at + "class");
-        if (c < 1 || c > double(classCount))
+        if (!(c >= 1 && c <= double(classCount)))
             throw fileError(file.string(), at + "class is " + std::to_string(c) + ", outside 1.."
                                                + std::to_string(classCount));
         e.label = int64_t(c) - 1;
-        e.box = {float(matNumber(field("bbox_x1"), file.string(), at + "bbox_x1")),
-                 float(matNumber(field("bbox_y1"), file.string(), at + "bbox_y1")),
-                 float(matNumber(field("bbox_x2"), file.string(), at + "bbox_x2")),
-                 float(matNumber(field("bbox_y2"), file.string(), at + "bbox_y2"))};
+        auto coordinate = [&](const char *name) {
+            const double v = matNumber(field(name), file.string(), at + name);
+            if (!(std::abs(v) <= 1e7))
+                throw fileError(file.string(), at + name + " is " + std::to_string(v) + ", not a coordinate");
+            return float(v);
+        };
+        e.box = {coordinate("bbox_x1"), coordinate("bbox_y1"), coordinate("bbox_x2"), coordinate("bbox_y2")};
         e.train = matNumber(field("test"), file.string(), at + "test") == 0;
         l.images.push_back(std::move(e));
     }
@@ -395,6 +427,10 @@ ImageListing listSop(const fs::path &root, SplitKind split)
     if (names.empty())
         throw fileError(root.string(), "Ebay_train.txt and Ebay_test.txt list no images");
     const int64_t classes = names.rbegin()->first;
+    if (classes > int64_t(l.images.size()))
+        throw fileError((root / "Ebay_train.txt").string(),
+                        "class id " + std::to_string(classes) + " is larger than the number of images listed ("
+                            + std::to_string(l.images.size()) + "): ids run from 1 to the number of classes");
     l.classNames.resize(size_t(classes));
     for (int64_t c = 1; c <= classes; ++c)
         l.classNames[size_t(c - 1)] = names.count(c) ? names[c] : "class " + std::to_string(c);

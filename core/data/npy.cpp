@@ -3,10 +3,12 @@
 #include "error.h"
 #include "util/atomicfile.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <type_traits>
 
 namespace liftlab {
 
@@ -40,6 +42,17 @@ NpyArray::Type typeFromDescr(const std::string &path, const std::string &descr)
                               + "' (supported: little-endian float32, float64, int32, int64)");
 }
 
+// A floating-point value as an integer label: whole and in range, or an Error.
+template<typename To, typename From>
+To toValue(From v)
+{
+    if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+        if (!(v >= -9.0e18 && v <= 9.0e18) || v != std::trunc(v))
+            throw Error("the array holds " + std::to_string(v) + " where a whole number (a label) is expected");
+    }
+    return To(v);
+}
+
 template<typename To>
 std::vector<To> convert(const NpyArray &a)
 {
@@ -47,8 +60,8 @@ std::vector<To> convert(const NpyArray &a)
     const char *p = a.bytes.data();
     for (size_t i = 0; i < out.size(); ++i) {
         switch (a.type) {
-        case NpyArray::Type::Float32: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = To(v); break; }
-        case NpyArray::Type::Float64: { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = To(v); break; }
+        case NpyArray::Type::Float32: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = toValue<To>(v); break; }
+        case NpyArray::Type::Float64: { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = toValue<To>(v); break; }
         case NpyArray::Type::Int32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = To(v); break; }
         case NpyArray::Type::Int64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); out[i] = To(v); break; }
         }

@@ -27,13 +27,17 @@ void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &ga
 Neighbours exactKnn(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf);
 
 // k-means (k-means++ seeding, Lloyd iterations), deterministic by seed.
-std::vector<int64_t> kmeans(const torch::Tensor &points, int64_t k, uint64_t seed, int iterations = 100);
+// Once `cancel` is set, the functions below throw liftlab::Cancelled within
+// one block of their work (an iteration, a batch of images or queries).
+std::vector<int64_t> kmeans(const torch::Tensor &points, int64_t k, uint64_t seed, int iterations = 100,
+                            const std::atomic<bool> *cancel = nullptr);
 
 // All metrics of an embedding [N, d] with labels [N] (see Metrics).
-Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor &labels, uint64_t seed = 0);
+Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor &labels, uint64_t seed = 0,
+                           const std::atomic<bool> *cancel = nullptr);
 
 // Embeds a dataset in evaluation mode without gradients.
 torch::Tensor embedDataset(EmbeddingNetImpl &model, const Dataset &data, const Normalization &norm,
-                           int64_t batchSize = 500);
+                           int64_t batchSize = 500, const std::atomic<bool> *cancel = nullptr);
 
 } // namespace liftlab

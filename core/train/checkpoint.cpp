@@ -5,7 +5,9 @@
 
 #include <torch/serialize.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -63,6 +65,29 @@ void readModule(torch::serialize::InputArchive &archive, const std::string &key,
         }
 }
 
+// torch's zip writer cannot fail cleanly: a write that fails while it
+// finishes the file (disk full) throws from its destructor and ends the
+// process. So it is told that every write succeeded, and a failed one is
+// reported once it is done.
+void writeArchive(torch::serialize::OutputArchive &archive, const std::string &file, const std::string &path)
+{
+    FILE *out = std::fopen(file.c_str(), "wb");
+    if (!out)
+        throw fileError(path, std::string("cannot write checkpoint (") + std::strerror(errno) + ")");
+    int error = 0;
+    archive.save_to([&](const void *data, size_t size) -> size_t {
+        if (error == 0 && size > 0 && std::fwrite(data, 1, size, out) != size)
+            error = errno ? errno : EIO;
+        return size;
+    });
+    if (std::fclose(out) != 0 && error == 0)
+        error = errno ? errno : EIO;
+    if (error != 0) {
+        std::remove(file.c_str());
+        throw fileError(path, std::string("cannot write checkpoint (") + std::strerror(error) + ")");
+    }
+}
+
 } // namespace
 
 void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn::Module *loss,
@@ -87,7 +112,7 @@ void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn
         archive.write("step", c10::IValue(info.step));
         archive.write("config", c10::IValue(info.configJson));
         archive.write("format", c10::IValue(std::string("liftlab-checkpoint-1")));
-        archive.save_to(tmp);
+        writeArchive(archive, tmp, path);
     } catch (const c10::Error &e) {
         std::remove(tmp.c_str());
         throw fileError(path, "cannot write checkpoint (" + firstLine(e.what()) + ")");

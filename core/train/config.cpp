@@ -10,6 +10,7 @@
 #include <QString>
 
 #include <cmath>
+#include <limits>
 
 namespace liftlab {
 
@@ -143,6 +144,13 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
             throw fileError(source, std::string("field '") + name + "' must be a number");
         return v.toDouble();
     };
+    // Whole numbers that fit an int (validate() checks each one's range).
+    auto integer = [&](const char *name) {
+        const double v = number(name);
+        if (!(std::abs(v) <= double(std::numeric_limits<int>::max())) || v != std::trunc(v))
+            throw fileError(source, std::string("field '") + name + "' must be a whole number");
+        return int(v);
+    };
     auto flag = [&](const char *name) {
         const QJsonValue v = field(name);
         if (!v.isBool())
@@ -155,11 +163,11 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     c.split = text("split");
     // Absent from runs written before image datasets.
     if (json.contains(QLatin1String("image_size"))) {
-        c.imageSize = int(number("image_size"));
+        c.imageSize = integer("image_size");
         c.cropToBox = flag("crop_to_box");
     }
     c.model = text("model");
-    c.embeddingDim = int64_t(number("embedding_dim"));
+    c.embeddingDim = integer("embedding_dim");
     c.normalize = flag("normalize");
     if (json.contains(QLatin1String("freeze_batch_norm"))) // absent before TorchScript backbones
         c.freezeBatchNorm = flag("freeze_batch_norm");
@@ -170,13 +178,13 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     const QJsonObject paramObject = params.toObject();
     for (auto it = paramObject.begin(); it != paramObject.end(); ++it)
         c.lossParams[it.key().toStdString()] = it.value().toString().toStdString();
-    c.classesPerBatch = int(number("classes_per_batch"));
-    c.perClass = int(number("per_class"));
+    c.classesPerBatch = integer("classes_per_batch");
+    c.perClass = integer("per_class");
     // Absent from runs written before the pair sampler: P x K batches.
     if (json.contains(QLatin1String("sampler"))) {
         c.sampler = text("sampler");
-        c.pairs = int(number("pairs"));
-        c.randomImages = int(number("random_images"));
+        c.pairs = integer("pairs");
+        c.randomImages = integer("random_images");
     }
     c.augment = flag("augment");
     if (json.contains(QLatin1String("augmentation"))) // absent before image datasets
@@ -185,14 +193,14 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     c.learningRate = number("lr");
     c.weightDecay = number("weight_decay");
     c.schedule = text("schedule");
-    c.iterations = int64_t(number("iterations"));
+    c.iterations = integer("iterations");
     bool ok = false;
     c.seed = QString::fromStdString(text("seed")).toULongLong(&ok);
     if (!ok)
         throw fileError(source, "field 'seed' must be an unsigned integer");
-    c.threads = int(number("threads"));
-    c.evalEvery = int64_t(number("eval_every"));
-    c.checkpointEvery = int64_t(number("checkpoint_every"));
+    c.threads = integer("threads");
+    c.evalEvery = integer("eval_every");
+    c.checkpointEvery = integer("checkpoint_every");
     try {
         c.validate();
     } catch (const Error &e) {

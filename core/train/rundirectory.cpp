@@ -73,14 +73,28 @@ void rewriteKeeping(const std::string &path, int64_t lastStep)
 
 RunDirectory RunDirectory::create(const std::string &path, const ExperimentConfig &config)
 {
-    std::error_code ec;
     if (fs::exists(path) && !(fs::is_directory(path) && fs::is_empty(path)))
         throw fileError(path, "already exists and is not empty (use --resume to continue a run)");
-    fs::create_directories(fs::path(path) / "checkpoints", ec);
+    // Made beside its final name and renamed into place: a run directory
+    // either holds its config.json or does not exist, whenever the process dies.
+    const fs::path staging = temporaryPathFor(fs::path(path).lexically_normal().string());
+    std::error_code ec;
+    fs::create_directories(staging / "checkpoints", ec);
     if (ec)
         throw fileError(path, "cannot create run directory (" + ec.message() + ")");
-    writeFileAtomically((fs::path(path) / "config.json").string(),
-                        QJsonDocument(toJson(config)).toJson(QJsonDocument::Indented).toStdString());
+    try {
+        writeFileAtomically((staging / "config.json").string(),
+                            QJsonDocument(toJson(config)).toJson(QJsonDocument::Indented).toStdString());
+    } catch (const Error &) {
+        fs::remove_all(staging, ec);
+        throw;
+    }
+    fs::rename(staging, path, ec); // replaces an empty folder
+    if (ec) {
+        const std::string reason = ec.message();
+        fs::remove_all(staging, ec);
+        throw fileError(path, "cannot create run directory (" + reason + ")");
+    }
     return open(path);
 }
 

@@ -128,13 +128,35 @@ struct Trainer::Private
         liftlab::saveCheckpoint(run.checkpointPath(), *model, loss.get(), optimizer.get(), info);
     }
 
-    EvalReport evaluate()
+    bool evaluationDue() const
+    {
+        return step == config.iterations || (config.evalEvery > 0 && step > 0 && step % config.evalEvery == 0);
+    }
+
+    // Evaluates the current step and records it; false when `cancel` stopped
+    // the evaluation (nothing recorded).
+    bool evaluateAndRecord(const Callbacks &cb, const std::atomic<bool> &cancel)
+    {
+        EvalReport report;
+        try {
+            report = evaluate(&cancel);
+        } catch (const Cancelled &) {
+            return false;
+        }
+        model->train();
+        run.appendEval(report);
+        if (cb.onEval)
+            cb.onEval(report);
+        return true;
+    }
+
+    EvalReport evaluate(const std::atomic<bool> *cancel = nullptr)
     {
         const Clock::time_point start = Clock::now();
         EvalReport report;
         report.step = step;
-        const torch::Tensor embedding = embedDataset(*model, data.test, data.normalization);
-        report.metrics = evaluateEmbeddings(embedding, data.test.labels, config.seed);
+        const torch::Tensor embedding = embedDataset(*model, data.test, data.normalization, 500, cancel);
+        report.metrics = evaluateEmbeddings(embedding, data.test.labels, config.seed, cancel);
         report.seconds = secondsSince(start);
         // For the explorer: the embedding behind these metrics.
         if (!std::filesystem::exists(run.testLabelsPath()))
@@ -167,10 +189,15 @@ std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const st
 std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMonitor &monitor)
 {
     RunDirectory run = RunDirectory::open(runDir);
+    // What a killed writer left half-written (this run has no other writer now).
+    for (const char *folder : {"", "checkpoints", "embeddings"})
+        removeTemporaryFiles((std::filesystem::path(runDir) / folder).string());
     auto p = std::make_unique<Private>(run.config(), monitor);
-    const CheckpointInfo info = loadCheckpoint(run.checkpointPath(), *p->model, p->loss.get(), p->optimizer.get());
-    p->step = info.step;
-    run.truncateAfter(info.step);
+    // Without a checkpoint (the process died before its first) the run goes
+    // on from step 0: the initial weights are its seed's.
+    if (std::filesystem::exists(run.checkpointPath()))
+        p->step = loadCheckpoint(run.checkpointPath(), *p->model, p->loss.get(), p->optimizer.get()).step;
+    run.truncateAfter(p->step);
     p->run = std::move(run);
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
 }
@@ -289,6 +316,13 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         };
         d->prefetcher = std::make_unique<Prefetcher>(make, d->step, c.iterations);
     }
+    // A run cancelled during an evaluation was saved at that step: the
+    // evaluation is done first.
+    if (d->evaluationDue()) {
+        const std::vector<EvalReport> done = RunDirectory::readEvals(d->run.evalPath());
+        if ((done.empty() || done.back().step != d->step) && !d->evaluateAndRecord(cb, cancel))
+            return Outcome::Cancelled;
+    }
     double &trainSeconds = d->trainSeconds;
     int64_t &trainedImages = d->trainedImages;
     Clock::time_point &lastSnapshot = d->lastSnapshot;
@@ -367,12 +401,13 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
                 d->run.writeSnapshot(snapshot);
         }
 
-        if (last || (c.evalEvery > 0 && d->step % c.evalEvery == 0)) {
-            const EvalReport report = d->evaluate();
-            d->model->train();
-            d->run.appendEval(report);
-            if (cb.onEval)
-                cb.onEval(report);
+        if (d->evaluationDue() && !d->evaluateAndRecord(cb, cancel)) {
+            // Cancelled (Stop, the window closed) during the evaluation: a
+            // resume evaluates this step first.
+            d->run.flush();
+            d->saveCheckpoint();
+            d->log(cb, "cancelled during the evaluation of step " + std::to_string(d->step) + "; checkpoint saved");
+            return Outcome::Cancelled;
         }
         if (checkpoint) {
             d->run.flush();

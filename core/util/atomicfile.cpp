@@ -6,16 +6,31 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace liftlab {
 
+namespace {
+
+const char kTemporaryMark[] = ".tmp-";
+
+} // namespace
+
 std::string temporaryPathFor(const std::string &path)
 {
     // Unique per call: two threads writing the same file never share one.
     static std::atomic<uint64_t> calls{0};
-    return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(calls++);
+    return path + kTemporaryMark + std::to_string(::getpid()) + "-" + std::to_string(calls++);
+}
+
+void removeTemporaryFiles(const std::string &folder)
+{
+    std::error_code ec;
+    for (const std::filesystem::directory_entry &e : std::filesystem::directory_iterator(folder, ec))
+        if (e.path().filename().string().find(kTemporaryMark) != std::string::npos && e.is_regular_file(ec))
+            std::filesystem::remove(e.path(), ec);
 }
 
 void commitTemporaryFile(const std::string &temporaryPath, const std::string &path)

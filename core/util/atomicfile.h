@@ -16,4 +16,8 @@ void commitTemporaryFile(const std::string &temporaryPath, const std::string &pa
 // A fresh temporary name for `path`, in its folder (each call another).
 std::string temporaryPathFor(const std::string &path);
 
+// Removes the temporary files that writers killed mid-write left in `folder`
+// (not its subfolders). Only for a folder no other process is writing.
+void removeTemporaryFiles(const std::string &folder);
+
 } // namespace liftlab
