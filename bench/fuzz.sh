@@ -15,7 +15,9 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(idx npy cub sop cars-csv cars-mat config run-files checkpoint)
 
 cmake --preset sanitize >/dev/null
-cmake --build build/sanitize --target "${targets[@]/#/fuzz_}" 2>&1 | tail -1
+executables=()
+for t in "${targets[@]}"; do executables+=("fuzz_${t//-/_}"); done
+cmake --build build/sanitize --target "${executables[@]}" 2>&1 | tail -1
 status=0
 printf '%-12s %10s %8s %6s  %s\n' target runs exec/s new result
 for t in "${targets[@]}"; do

@@ -177,6 +177,9 @@ private:
         if (arrayClass == mxCELL || arrayClass == mxSTRUCT) {
             size_t elements = count;
             if (arrayClass == mxSTRUCT) {
+                // matio reads the name length only as a small element.
+                if (end - at < 8 || u32(at) >> 16 != 4)
+                    fail("malformed field names");
                 const Element length = expect(at, end, miINT32, "malformed field names");
                 const Element names = expect(at, end, miINT8, "malformed field names");
                 const int32_t nameLength = length.size == 4 ? int32_t(u32(length.data)) : 0;

@@ -75,11 +75,16 @@ void writeArchive(torch::serialize::OutputArchive &archive, const std::string &f
     if (!out)
         throw fileError(path, std::string("cannot write checkpoint (") + std::strerror(errno) + ")");
     int error = 0;
-    archive.save_to([&](const void *data, size_t size) -> size_t {
-        if (error == 0 && size > 0 && std::fwrite(data, 1, size, out) != size)
-            error = errno ? errno : EIO;
-        return size;
-    });
+    try {
+        archive.save_to([&](const void *data, size_t size) -> size_t {
+            if (error == 0 && size > 0 && std::fwrite(data, 1, size, out) != size)
+                error = errno ? errno : EIO;
+            return size;
+        });
+    } catch (...) {
+        std::fclose(out);
+        throw;
+    }
     if (std::fclose(out) != 0 && error == 0)
         error = errno ? errno : EIO;
     if (error != 0) {

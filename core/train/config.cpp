@@ -144,13 +144,15 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
             throw fileError(source, std::string("field '") + name + "' must be a number");
         return v.toDouble();
     };
-    // Whole numbers that fit an int (validate() checks each one's range).
-    auto integer = [&](const char *name) {
+    // Whole numbers up to `limit` (validate() checks each one's range).
+    auto integer = [&](const char *name, double limit = std::numeric_limits<int>::max()) {
         const double v = number(name);
-        if (!(std::abs(v) <= double(std::numeric_limits<int>::max())) || v != std::trunc(v))
-            throw fileError(source, std::string("field '") + name + "' must be a whole number");
-        return int(v);
+        if (!(std::abs(v) <= limit) || v != std::trunc(v))
+            throw fileError(source, std::string("field '") + name + "' must be a whole number of at most "
+                                        + std::to_string(int64_t(limit)));
+        return int64_t(v);
     };
+    const double steps = 9007199254740992.0; // 2^53: every whole number up to it is exact
     auto flag = [&](const char *name) {
         const QJsonValue v = field(name);
         if (!v.isBool())
@@ -163,7 +165,7 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     c.split = text("split");
     // Absent from runs written before image datasets.
     if (json.contains(QLatin1String("image_size"))) {
-        c.imageSize = integer("image_size");
+        c.imageSize = int(integer("image_size"));
         c.cropToBox = flag("crop_to_box");
     }
     c.model = text("model");
@@ -178,13 +180,13 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     const QJsonObject paramObject = params.toObject();
     for (auto it = paramObject.begin(); it != paramObject.end(); ++it)
         c.lossParams[it.key().toStdString()] = it.value().toString().toStdString();
-    c.classesPerBatch = integer("classes_per_batch");
-    c.perClass = integer("per_class");
+    c.classesPerBatch = int(integer("classes_per_batch"));
+    c.perClass = int(integer("per_class"));
     // Absent from runs written before the pair sampler: P x K batches.
     if (json.contains(QLatin1String("sampler"))) {
         c.sampler = text("sampler");
-        c.pairs = integer("pairs");
-        c.randomImages = integer("random_images");
+        c.pairs = int(integer("pairs"));
+        c.randomImages = int(integer("random_images"));
     }
     c.augment = flag("augment");
     if (json.contains(QLatin1String("augmentation"))) // absent before image datasets
@@ -193,14 +195,14 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     c.learningRate = number("lr");
     c.weightDecay = number("weight_decay");
     c.schedule = text("schedule");
-    c.iterations = integer("iterations");
+    c.iterations = integer("iterations", steps);
     bool ok = false;
     c.seed = QString::fromStdString(text("seed")).toULongLong(&ok);
     if (!ok)
         throw fileError(source, "field 'seed' must be an unsigned integer");
-    c.threads = integer("threads");
-    c.evalEvery = integer("eval_every");
-    c.checkpointEvery = integer("checkpoint_every");
+    c.threads = int(integer("threads"));
+    c.evalEvery = integer("eval_every", steps);
+    c.checkpointEvery = integer("checkpoint_every", steps);
     try {
         c.validate();
     } catch (const Error &e) {

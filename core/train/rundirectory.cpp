@@ -77,7 +77,10 @@ RunDirectory RunDirectory::create(const std::string &path, const ExperimentConfi
         throw fileError(path, "already exists and is not empty (use --resume to continue a run)");
     // Made beside its final name and renamed into place: a run directory
     // either holds its config.json or does not exist, whenever the process dies.
-    const fs::path staging = temporaryPathFor(fs::path(path).lexically_normal().string());
+    fs::path target = fs::path(path).lexically_normal();
+    if (!target.has_filename()) // "runs/x/"
+        target = target.parent_path();
+    const fs::path staging = temporaryPathFor(target.string());
     std::error_code ec;
     fs::create_directories(staging / "checkpoints", ec);
     if (ec)
@@ -89,7 +92,7 @@ RunDirectory RunDirectory::create(const std::string &path, const ExperimentConfi
         fs::remove_all(staging, ec);
         throw;
     }
-    fs::rename(staging, path, ec); // replaces an empty folder
+    fs::rename(staging, target, ec); // replaces an empty folder
     if (ec) {
         const std::string reason = ec.message();
         fs::remove_all(staging, ec);

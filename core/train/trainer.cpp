@@ -193,10 +193,16 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMo
     for (const char *folder : {"", "checkpoints", "embeddings"})
         removeTemporaryFiles((std::filesystem::path(runDir) / folder).string());
     auto p = std::make_unique<Private>(run.config(), monitor);
-    // Without a checkpoint (the process died before its first) the run goes
-    // on from step 0: the initial weights are its seed's.
+    // Without a checkpoint because the process died before its first, the
+    // run goes on from step 0: the initial weights are its seed's. A run
+    // that recorded more steps than come before a first checkpoint has lost
+    // its checkpoint: refused, its records are kept.
     if (std::filesystem::exists(run.checkpointPath()))
         p->step = loadCheckpoint(run.checkpointPath(), *p->model, p->loss.get(), p->optimizer.get()).step;
+    else if (const int64_t recorded = int64_t(RunDirectory::readSteps(run.metricsPath()).size());
+             recorded > 0 && (p->config.checkpointEvery == 0 || recorded >= p->config.checkpointEvery))
+        throw fileError(run.checkpointPath(), "checkpoint does not exist (the run recorded " + std::to_string(recorded)
+                                                  + " steps): cannot resume");
     run.truncateAfter(p->step);
     p->run = std::move(run);
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
@@ -414,9 +420,16 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
             d->saveCheckpoint();
         }
     }
-    if (trainedImages > 0)
+    if (trainedImages > 0) {
         d->run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, d->step,
                             d->prefetcher->waitedSeconds(), d->prefetcher->makingSeconds());
+    } else if (!std::filesystem::exists(d->run.summaryPath())) {
+        // Resumed only for its final evaluation: the summary from the steps' records.
+        const std::vector<TrainingStep> steps = RunDirectory::readSteps(d->run.metricsPath());
+        if (!steps.empty() && steps.back().elapsedSeconds > 0)
+            d->run.writeSummary(double(int64_t(steps.size()) * d->sampler->batchSize()) / steps.back().elapsedSeconds,
+                                steps.back().elapsedSeconds, d->step, 0, 0);
+    }
     return Outcome::Finished;
 }
 
