@@ -15,7 +15,6 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Prefixes a message with the file it is about: "path: problem".
 // Thrown from inside a long computation (an evaluation) once the cancel flag
 // it was given is set; whoever set the flag catches it. Not an Error: nothing
 // went wrong.
@@ -31,6 +30,7 @@ inline void throwIfCancelled(const std::atomic<bool> *cancel)
         throw Cancelled();
 }
 
+// Prefixes a message with the file it is about: "path: problem".
 inline Error fileError(const std::string &path, const std::string &problem)
 {
     return Error(path + ": " + problem);

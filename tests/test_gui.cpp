@@ -29,8 +29,11 @@
 #include <QAction>
 #include <QComboBox>
 #include <QDockWidget>
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineSeries>
 #include <QMessageBox>
@@ -198,6 +201,13 @@ private Q_SLOTS:
         QVERIFY(action(*w, "startAction")->isEnabled());
         // The run list shows the new run.
         w->runListPanel()->refresh();
+        QVERIFY(w->runListPanel()->model()->rowOf(r.runPath) >= 0);
+        // A run folder left half-created by a killed process is not listed.
+        const QString staged = r.runPath + QStringLiteral(".tmp-4242-0");
+        QVERIFY(QDir().mkpath(staged));
+        QVERIFY(QFile::copy(r.runPath + QStringLiteral("/config.json"), staged + QStringLiteral("/config.json")));
+        w->runListPanel()->refresh();
+        QCOMPARE(w->runListPanel()->model()->rowOf(staged), -1);
         QVERIFY(w->runListPanel()->model()->rowOf(r.runPath) >= 0);
 
         // Exports.

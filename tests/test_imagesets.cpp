@@ -505,6 +505,26 @@ private Q_SLOTS:
         QVERIFY2(message.find("zero-shot") != std::string::npos, message.c_str());
     }
 
+    void sopSubsetKeepsItsClassIds()
+    {
+        // Lists cut down from the full dataset keep its class ids (here 7, 12
+        // and 22634): labels are renumbered densely, in the order of the ids.
+        const fs::path root = m_dir.file("sop-subset");
+        writeText(root / "Ebay_train.txt", "image_id class_id super_class_id path\n"
+                                           "1 12 1 bicycle_final/222_0.JPG\n"
+                                           "2 7 1 bicycle_final/111_0.JPG\n"
+                                           "3 12 1 bicycle_final/222_1.JPG\n");
+        writeText(root / "Ebay_test.txt", "image_id class_id super_class_id path\n"
+                                          "4 22634 2 chair_final/333_0.JPG\n");
+        const ImageListing l = listImages(root.string(), SplitKind::ZeroShot);
+        QCOMPARE(l.classNames, (std::vector<std::string>{"bicycle 111", "bicycle 222", "chair 333"}));
+        std::vector<int64_t> labels;
+        for (const ImageEntry &e : l.images)
+            labels.push_back(e.label);
+        QCOMPARE(labels, (std::vector<int64_t>{1, 0, 1, 2}));
+        QVERIFY(l.images[0].train && !l.images[3].train);
+    }
+
     void augmentationCropsToTheInputSide()
     {
         // Two 8 x 8 images of distinct pixel values, so a crop is recognisable.

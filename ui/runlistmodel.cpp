@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "train/rundirectory.h"
+#include "util/atomicfile.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -42,6 +43,10 @@ void RunListModel::refresh()
     QVector<Run> runs;
     const QFileInfoList entries = QDir(m_workspace).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
     for (const QFileInfo &entry : entries) {
+        // A run being created (or one whose creation was killed) is staged
+        // under a temporary name; it is not a run yet.
+        if (isTemporaryName(entry.fileName().toStdString()))
+            continue;
         if (!QFileInfo::exists(entry.filePath() + QStringLiteral("/config.json")))
             continue;
         Run run;

@@ -396,7 +396,10 @@ ImageListing listSop(const fs::path &root, SplitKind split)
     ImageListing l;
     l.layout = "stanford-online-products";
     l.folder = root.string();
+    // Class ids as the files give them; renumbered densely below, so that a
+    // subset of the lists (ids kept from the full dataset) loads too.
     std::map<int64_t, std::string> names; // class id -> "bicycle 111085122871"
+    std::vector<int64_t> ids;             // per image
     for (const bool train : {true, false}) {
         const fs::path file = root / (train ? "Ebay_train.txt" : "Ebay_test.txt");
         if (!fs::exists(file))
@@ -419,21 +422,20 @@ ImageListing listSop(const fs::path &root, SplitKind split)
             }
             ImageEntry e;
             e.path = (root / path).string();
-            e.label = c - 1;
             e.train = train;
             l.images.push_back(std::move(e));
+            ids.push_back(c);
         }
     }
     if (names.empty())
         throw fileError(root.string(), "Ebay_train.txt and Ebay_test.txt list no images");
-    const int64_t classes = names.rbegin()->first;
-    if (classes > int64_t(l.images.size()))
-        throw fileError((root / "Ebay_train.txt").string(),
-                        "class id " + std::to_string(classes) + " is larger than the number of images listed ("
-                            + std::to_string(l.images.size()) + "): ids run from 1 to the number of classes");
-    l.classNames.resize(size_t(classes));
-    for (int64_t c = 1; c <= classes; ++c)
-        l.classNames[size_t(c - 1)] = names.count(c) ? names[c] : "class " + std::to_string(c);
+    std::map<int64_t, int64_t> labelOf; // class id -> label, in the order of the ids
+    for (const auto &[id, name] : names) {
+        labelOf[id] = int64_t(l.classNames.size());
+        l.classNames.push_back(name);
+    }
+    for (size_t i = 0; i < l.images.size(); ++i)
+        l.images[i].label = labelOf[ids[i]];
     return l;
 }
 

@@ -25,11 +25,16 @@ std::string temporaryPathFor(const std::string &path)
     return path + kTemporaryMark + std::to_string(::getpid()) + "-" + std::to_string(calls++);
 }
 
+bool isTemporaryName(const std::string &fileName)
+{
+    return fileName.find(kTemporaryMark) != std::string::npos;
+}
+
 void removeTemporaryFiles(const std::string &folder)
 {
     std::error_code ec;
     for (const std::filesystem::directory_entry &e : std::filesystem::directory_iterator(folder, ec))
-        if (e.path().filename().string().find(kTemporaryMark) != std::string::npos && e.is_regular_file(ec))
+        if (isTemporaryName(e.path().filename().string()) && e.is_regular_file(ec))
             std::filesystem::remove(e.path(), ec);
 }
 

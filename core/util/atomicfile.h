@@ -16,6 +16,10 @@ void commitTemporaryFile(const std::string &temporaryPath, const std::string &pa
 // A fresh temporary name for `path`, in its folder (each call another).
 std::string temporaryPathFor(const std::string &path);
 
+// Whether a file or folder name is one that temporaryPathFor made: a write
+// or a run creation still in progress, or one a killed process left behind.
+bool isTemporaryName(const std::string &fileName);
+
 // Removes the temporary files that writers killed mid-write left in `folder`
 // (not its subfolders). Only for a folder no other process is writing.
 void removeTemporaryFiles(const std::string &folder);
