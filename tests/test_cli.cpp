@@ -11,12 +11,14 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTest>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <fstream>
@@ -157,7 +159,23 @@ private Q_SLOTS:
                                      "--eval-every", "0", "--threads", "2", "--seed", "5"};
         const std::string run = m_dir.file("run-killed-20");
         std::mt19937 random(20);
-        std::uniform_int_distribution<int> delayMs(100, 1500);
+        // Kill moments from start-up to some 1.5 s into training, whatever
+        // this build's start-up takes (several seconds under the sanitizers).
+        int startupMs = 0;
+        {
+            const std::string probe = m_dir.file("run-startup-time");
+            QProcess p;
+            QElapsedTimer clock;
+            clock.start();
+            p.start(qEnvironmentVariable("LIFTLAB_CLI", "liftlab-cli"),
+                    QStringList{"train", "--out", q(probe), "--iterations", "1000000"} + options);
+            QVERIFY(p.waitForStarted());
+            QTRY_VERIFY_WITH_TIMEOUT(fs::exists(probe + "/metrics.jsonl") && fs::file_size(probe + "/metrics.jsonl") > 0, 120000);
+            startupMs = int(clock.elapsed());
+            p.kill();
+            QVERIFY(p.waitForFinished());
+        }
+        std::uniform_int_distribution<int> delayMs(std::max(100, startupMs - 1000), startupMs + 1500);
         int64_t steps = 0, resumedFrom = 0, movedOn = 0, halfWritten = 0;
         for (int kill = 0; kill < 20; ++kill) {
             QProcess p;

@@ -348,6 +348,8 @@ void MainWindow::restoreLayout()
 
 void MainWindow::setWorkspace(const QString &folder)
 {
+    if (!m_workspace.isEmpty() && folder != m_workspace) // after the "Ready" line named the old one
+        m_log->appendMessage(tr("Runs are saved in %1.").arg(folder));
     m_workspace = folder;
     m_runs->setWorkspace(folder);
     m_compare->setWorkspace(folder);
