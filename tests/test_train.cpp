@@ -19,6 +19,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <sys/resource.h>
@@ -446,6 +447,34 @@ private Q_SLOTS:
         }
         std::ofstream(checkpoint) << "not a checkpoint";
         QVERIFY_THROWS_EXCEPTION(Error, Trainer::resume(run));
+    }
+
+    // torch reads a checkpoint without its checksums: a changed byte in a
+    // tensor would load as a changed weight. LiftLab checks them first.
+    void damagedByteIsFoundByItsChecksum()
+    {
+        const std::string run = m_dir.file("run-damaged");
+        std::atomic<bool> cancel{false};
+        Trainer::start(tinyConfig(10), run)->run({}, cancel);
+        const std::string checkpoint = RunDirectory::open(run).checkpointPath();
+        std::string bytes;
+        {
+            std::ifstream in(checkpoint, std::ios::binary);
+            bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        }
+        // The first entry's data follows its 30-byte local header, name and extra field.
+        QCOMPARE(bytes.substr(0, 4), std::string("PK\x03\x04"));
+        const size_t data = 30 + uint8_t(bytes[26]) + 256 * uint8_t(bytes[27]) + uint8_t(bytes[28]) + 256 * uint8_t(bytes[29]);
+        QVERIFY(data + 1 < bytes.size());
+        bytes[data + 1] = char(bytes[data + 1] ^ 0x10);
+        std::ofstream(checkpoint, std::ios::binary | std::ios::trunc) << bytes;
+        try {
+            Trainer::resume(run);
+            QFAIL("a damaged checkpoint was loaded");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("fails its checksum"), e.what());
+            QVERIFY2(QString(e.what()).contains(QString::fromStdString(checkpoint)), e.what());
+        }
     }
 
     void refusesToOverwriteARun()

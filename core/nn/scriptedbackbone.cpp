@@ -7,12 +7,14 @@
 #include "error.h"
 #include "nn/torchscript.h"
 #include "util/parallel.h"
+#include "util/zipcheck.h"
 
 #include <torch/nn.h>
 #include <torch/script.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 namespace liftlab {
 
@@ -41,8 +43,9 @@ public:
         std::error_code ec;
         if (!std::filesystem::is_regular_file(m_path, ec))
             throw fileError(m_path, "TorchScript backbone file does not exist");
+        std::istringstream archive(readZipArchive(m_path, "TorchScript file"));
         try {
-            m_script = torch::jit::load(m_path, torch::kCPU);
+            m_script = torch::jit::load(archive, torch::kCPU);
         } catch (const std::exception &e) { // c10::Error, or jit::ErrorReport for code this libtorch cannot run
             throw fileError(m_path, "is not a TorchScript module LiftLab can load (" + firstLine(e.what()) + ")");
         }

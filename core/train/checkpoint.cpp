@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "util/atomicfile.h"
+#include "util/zipcheck.h"
 
 #include <torch/serialize.h>
 
@@ -130,10 +131,11 @@ CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
 {
     if (!std::filesystem::exists(path))
         throw fileError(path, "checkpoint does not exist");
+    const std::string bytes = readZipArchive(path, "checkpoint");
     CheckpointInfo info;
     try {
         torch::serialize::InputArchive archive;
-        archive.load_from(path);
+        archive.load_from(bytes.data(), bytes.size());
         c10::IValue format;
         if (!archive.try_read("format", format) || !format.isString()
             || format.toStringRef() != "liftlab-checkpoint-1")
