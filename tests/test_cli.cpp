@@ -273,7 +273,7 @@ private Q_SLOTS:
         QTest::newRow("incompatible checkpoint") << QStringList{"eval", q(m_dir.file("run-mismatch"))}
                                                  << "incompatible checkpoint: head.";
         QTest::newRow("corrupt checkpoint") << QStringList{"eval", q(m_dir.file("run-corrupt"))}
-                                            << "damaged checkpoint: not a zip archive";
+                                            << "not a checkpoint, or truncated";
         QTest::newRow("resume corrupt") << QStringList{"train", "--resume", q(m_dir.file("run-corrupt"))}
                                         << "last.pt";
         QTest::newRow("knn k zero") << QStringList{"knn", "--embeddings", e, "--k", "0", "--out", out} << "--k must be at least 1";

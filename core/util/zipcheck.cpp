@@ -105,6 +105,11 @@ private:
         throw fileError(m_path, "damaged " + m_kind + ": " + what);
     }
 
+    [[noreturn]] void notAnArchive() const
+    {
+        throw fileError(m_path, "not a " + m_kind + ", or truncated (it has no zip end record)");
+    }
+
     // Fails unless [offset, offset + length) lies inside the file.
     void need(uint64_t offset, uint64_t length) const
     {
@@ -121,7 +126,7 @@ private:
     size_t findEnd() const
     {
         if (m_size < kEndSize)
-            fail("not a zip archive (too short)");
+            notAnArchive();
         const size_t lowest = m_size - kEndSize - std::min<size_t>(m_size - kEndSize, 0xffff);
         for (size_t at = m_size - kEndSize + 1; at-- > lowest;)
             if (u32(at) == kEnd) {
@@ -129,7 +134,7 @@ private:
                     fail("data follows its end record");
                 return at;
             }
-        fail("not a zip archive (no end record)");
+        notAnArchive();
     }
 
     // Sizes and offset that do not fit 32 bits are 0xffffffff in the header
