@@ -4,7 +4,7 @@
 #                       (the GUI with a display, the headless demo without)
 #   ./liftlab.sh test   install what is missing, build, run the test suite
 #   ./liftlab.sh test --sanitize
-#                       the unit tests built by clang with AddressSanitizer,
+#                       the unit and GUI tests built by clang with AddressSanitizer,
 #                       LeakSanitizer and UndefinedBehaviorSanitizer, then each
 #                       parser's libFuzzer target for 30 s (build/sanitize)
 #   ./liftlab.sh build  install what is missing and build only

@@ -113,8 +113,10 @@ ComparisonLossChart::ComparisonLossChart(QWidget *parent)
 
 void ComparisonLossChart::setRuns(const QStringList &labels)
 {
-    for (Run &run : m_runs)
-        m_chart->removeSeries(run.series); // deletes it
+    for (Run &run : m_runs) {
+        m_chart->removeSeries(run.series); // hands it back: it is ours to delete
+        delete run.series;
+    }
     m_runs.clear();
     for (int i = 0; i < labels.size(); ++i) {
         Run run;
@@ -268,10 +270,11 @@ ComparisonMetricsChart::ComparisonMetricsChart(QWidget *parent)
 
 void ComparisonMetricsChart::setRuns(const QStringList &labels)
 {
-    for (Run &run : m_runs) {
-        m_chart->removeSeries(run.recall);
-        m_chart->removeSeries(run.map);
-    }
+    for (Run &run : m_runs)
+        for (QLineSeries *series : {run.recall, run.map}) {
+            m_chart->removeSeries(series); // hands it back: it is ours to delete
+            delete series;
+        }
     m_runs.clear();
     for (int i = 0; i < labels.size(); ++i) {
         Run run;
