@@ -216,18 +216,13 @@ private:
 
 } // namespace
 
-void checkZipArchive(const char *data, size_t size, const std::string &path, const std::string &kind)
-{
-    Reader(data, size, path, kind).check();
-}
-
 std::string readZipArchive(const std::string &path, const std::string &kind)
 {
     std::ifstream in(path, std::ios::binary);
     std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     if (!in.is_open() || in.bad())
         throw fileError(path, "cannot read " + kind);
-    checkZipArchive(bytes.data(), bytes.size(), path, kind);
+    Reader(bytes.data(), bytes.size(), path, kind).check();
     return bytes;
 }
 
