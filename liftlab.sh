@@ -8,14 +8,17 @@
 #                       LeakSanitizer and UndefinedBehaviorSanitizer, then each
 #                       parser's libFuzzer target for 30 s (build/sanitize)
 #   ./liftlab.sh build  install what is missing and build only
+#   ./liftlab.sh build --headless
+#                       liftlab-cli and the unit tests only, without the GUI
+#                       toolkit (servers, cluster nodes): build/headless
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian 12 packages needed to build, test and run.
+# Debian 12 packages needed to build, test and run liftlab-cli.
 PACKAGES=(
     cmake ninja-build g++ pkg-config
     libtorch-dev libopenblas0-pthread   # OpenBLAS: without it torch's matmul is ~25x slower
-    qt6-base-dev qt6-charts-dev libqt6opengl6-dev libxkbcommon-dev
+    qt6-base-dev                        # QtCore (JSON, the tests' QtTest)
     zlib1g-dev libcli11-dev libfftw3-dev   # FFTW: t-SNE repulsion by FFT
     libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image datasets
     libmatio-dev                        # Cars196's cars_annos.mat
@@ -23,6 +26,9 @@ PACKAGES=(
     python3-torch python3-torchvision   # models/export_backbone.py, and the tests that use it
     dataset-fashion-mnist               # the embedded default dataset
 )
+
+# And for the window.
+GUI_PACKAGES=(qt6-charts-dev libqt6opengl6-dev libxkbcommon-dev)
 
 # The sanitize mode's compiler and runtimes.
 SANITIZE_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev)
@@ -47,6 +53,7 @@ build() {
 
 case "${1:-run}" in
     run)
+        PACKAGES+=("${GUI_PACKAGES[@]}")
         install_packages
         build
         shift || true
@@ -57,21 +64,29 @@ case "${1:-run}" in
         ;;
     test)
         if [ "${2:-}" = --sanitize ]; then
-            PACKAGES+=("${SANITIZE_PACKAGES[@]}")
+            PACKAGES+=("${GUI_PACKAGES[@]}" "${SANITIZE_PACKAGES[@]}")
             install_packages
             cmake --preset sanitize >/dev/null
             cmake --build --preset sanitize
             ctest --preset sanitize
             ctest --preset fuzz
         else
+            PACKAGES+=("${GUI_PACKAGES[@]}")
             install_packages
             build
             ctest --preset release
         fi
         ;;
     build)
-        install_packages
-        build
+        if [ "${2:-}" = --headless ]; then
+            install_packages
+            cmake --preset headless >/dev/null
+            cmake --build --preset headless
+        else
+            PACKAGES+=("${GUI_PACKAGES[@]}")
+            install_packages
+            build
+        fi
         ;;
     *)
         echo "usage: $0 [run|test|build]" >&2

@@ -4,7 +4,7 @@
 // step around a point) and grabs the widget, which rebuilds the cached
 // scatter and paints the overlays, as a real repaint does. Prints one JSON
 // object: frames per second and frame-time percentiles. Target: >= 30 fps.
-#include "embeddingview.h"
+#include "explorer/embeddingview.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

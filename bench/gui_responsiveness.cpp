@@ -5,9 +5,9 @@
 // minus 10 ms. Prints one JSON object: the latency percentiles and the
 // training images/s from the run's summary.json (bench/gui_responsiveness.sh
 // compares it with liftlab-cli train).
-#include "experimentpanel.h"
-#include "mainwindow.h"
-#include "trainingsession.h"
+#include "experiment/experimentpanel.h"
+#include "shell/mainwindow.h"
+#include "training/trainingsession.h"
 
 #include <QAction>
 #include <QApplication>

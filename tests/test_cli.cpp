@@ -190,8 +190,8 @@ private Q_SLOTS:
             if (!fs::exists(run))
                 continue; // killed before it made the run directory: nothing to resume
             const RunDirectory dir = RunDirectory::open(run);
-            const QStringList lines = readText(dir.metricsPath()).split('\n');
-            const std::vector<TrainingStep> read = RunDirectory::readSteps(dir.metricsPath());
+            const QStringList lines = readText(dir.files().metrics()).split('\n');
+            const std::vector<TrainingStep> read = RunDirectory::readSteps(dir.files().metrics());
             QCOMPARE(int(read.size()), int(lines.size()) - 1); // the last is empty or torn
             for (int i = 0; i + 1 < lines.size(); ++i) {
                 QVERIFY2(QJsonDocument::fromJson(lines[i].toUtf8()).isObject(), qPrintable(lines[i]));
@@ -202,9 +202,9 @@ private Q_SLOTS:
             const int64_t now = int64_t(read.size());
             movedOn += now > steps;
             steps = now;
-            if (fs::exists(dir.checkpointPath())) {
+            if (fs::exists(dir.files().checkpoint())) {
                 torch::serialize::InputArchive archive;
-                archive.load_from(dir.checkpointPath());
+                archive.load_from(dir.files().checkpoint());
                 c10::IValue step;
                 archive.read("step", step);
                 QVERIFY(step.toInt() <= steps);
@@ -232,6 +232,48 @@ private Q_SLOTS:
         QCOMPARE(int(straight.size()), int(steps));
         for (int64_t i = 0; i < steps; ++i)
             QCOMPARE(killed[size_t(i)].loss, straight[size_t(i)].loss);
+    }
+
+    // One writer at a time, between processes: while `train --resume RUN`
+    // trains, a second one exits 2 naming the first's process. The lock of a
+    // process killed with SIGKILL is taken over by the next resume.
+    void oneWriterAtATime()
+    {
+        const std::string run = m_dir.file("run-one-writer");
+        const QString cli = qEnvironmentVariable("LIFTLAB_CLI", "liftlab-cli");
+        auto training = [&](QProcess &p, const QStringList &args) {
+            const int64_t before = int64_t(RunDirectory::readSteps(RunFiles(run).metrics()).size());
+            p.start(cli, args);
+            QVERIFY(p.waitForStarted());
+            QTRY_VERIFY_WITH_TIMEOUT(int64_t(RunDirectory::readSteps(RunFiles(run).metrics()).size()) > before + 2,
+                                     120000);
+        };
+        QProcess first;
+        training(first, {"train", "--dataset", q(m_data), "--iterations", "1000000", "-P", "4", "-K", "4",
+                         "--eval-every", "0", "--checkpoint-every", "5", "--threads", "1", "--out", q(run)});
+        first.kill(); // SIGKILL: its lock file stays behind, unheld
+        QVERIFY(first.waitForFinished());
+        QCOMPARE(RunDirectory::readStatus(run).state, RunState::Stopped);
+
+        QProcess resumed;
+        training(resumed, {"train", "--resume", q(run)});
+        const RunStatus status = RunDirectory::readStatus(run);
+        QCOMPARE(status.state, RunState::Training);
+        const QString holder = QString("process %1 ").arg(resumed.processId());
+        QVERIFY2(QString::fromStdString(status.message).contains(holder), status.message.c_str());
+
+        const Result second = runCli({"train", "--resume", q(run)});
+        QCOMPARE(second.code, 2);
+        QVERIFY2(second.err.contains(holder) && second.err.contains("only one process"), qPrintable(second.err));
+
+        resumed.kill();
+        QVERIFY(resumed.waitForFinished());
+        QProcess taken;
+        training(taken, {"train", "--resume", q(run)});
+        taken.terminate(); // as Ctrl-C: a checkpoint, exit 130
+        QVERIFY(taken.waitForFinished(60000));
+        QCOMPARE(taken.exitCode(), 130);
+        QCOMPARE(RunDirectory::readStatus(run).state, RunState::Stopped);
     }
 
     void badInputFailsCleanly_data()

@@ -6,21 +6,20 @@
 // opens again with the same table; results export as CSV and Markdown; a
 // stop or a closed window mid-comparison leaves readable runs; bad input
 // ends in a message.
-#include "comparisoncharts.h"
-#include "comparisonembeddings.h"
-#include "comparisonheatmaps.h"
-#include "comparisonretrieval.h"
-#include "comparisonsession.h"
-#include "comparisontablemodel.h"
-#include "comparisonwindow.h"
-#include "comparisonworker.h"
-#include "embeddingview.h"
-#include "explorercontext.h"
-#include "experimentpanel.h"
-#include "heatmapwidget.h"
-#include "lossform.h"
-#include "mainwindow.h"
-#include "retrievalbrowser.h"
+#include "charts/comparisoncharts.h"
+#include "compare/comparisonembeddings.h"
+#include "compare/comparisonheatmaps.h"
+#include "compare/comparisonretrieval.h"
+#include "compare/comparisonsession.h"
+#include "compare/comparisontablemodel.h"
+#include "compare/comparisonwindow.h"
+#include "experiment/experimentpanel.h"
+#include "experiment/lossform.h"
+#include "explorer/embeddingview.h"
+#include "explorer/explorercontext.h"
+#include "explorer/retrievalbrowser.h"
+#include "heatmap/heatmapwidget.h"
+#include "shell/mainwindow.h"
 
 #include "train/comparison.h"
 #include "train/rundirectory.h"
@@ -28,6 +27,7 @@
 
 #include "testdata.h"
 
+#include <QAction>
 #include <QComboBox>
 #include <QDir>
 #include <QLineSeries>
@@ -46,6 +46,7 @@
 
 using namespace liftlab;
 using liftlab::testing::TempDir;
+using liftlab::testing::child;
 
 namespace fs = std::filesystem;
 
@@ -94,7 +95,7 @@ struct Recorder
 
 QMessageBox *errorDialog(QWidget &window)
 {
-    return window.findChild<QMessageBox *>(QStringLiteral("comparisonErrorDialog"));
+    return window.findChild<QMessageBox *>(QStringLiteral("errorDialog"));
 }
 
 QStringList comparisonFolders(const QString &workspace)
@@ -158,7 +159,7 @@ private Q_SLOTS:
         c->setLosses({choice("lifted"), choice("contrastive"), choice("triplet", {{"miner", "semi-hard"}})});
         QCOMPARE(c->validationError(), QString());
         Recorder r(c->session());
-        QSignalSpy projected(c->embeddings(), &ComparisonEmbeddings::projectionsFinished);
+        QSignalSpy projected(child<ComparisonEmbeddings>(c, "comparisonEmbeddings"), &ComparisonEmbeddings::projectionsFinished);
         c->startComparison();
         QVERIFY(c->session()->isRunning());
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
@@ -168,49 +169,49 @@ private Q_SLOTS:
         QVERIFY(QFileInfo(m_finished).fileName().startsWith(QStringLiteral("compare-")));
 
         // Overlaid curves: every step of every run, three evaluations each.
-        c->lossChart()->refresh();
-        QCOMPARE(c->lossChart()->runCount(), 3);
+        child<ComparisonLossChart>(c, "comparisonLossChart")->refresh();
+        QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->runCount(), 3);
         for (int run = 0; run < 3; ++run) {
-            QCOMPARE(c->lossChart()->stepCount(run), 30);
-            QCOMPARE(c->lossChart()->series(run)->count(), 30);
-            QCOMPARE(c->metricsChart()->reportCount(run), 3);
-            QCOMPARE(c->metricsChart()->recallSeries(run)->count(), 3);
-            QCOMPARE(c->metricsChart()->mapSeries(run)->count(), 3);
+            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(run), 30);
+            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(run)->count(), 30);
+            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->reportCount(run), 3);
+            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->recallSeries(run)->count(), 3);
+            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->mapSeries(run)->count(), 3);
         }
-        QCOMPARE(c->lossChart()->series(2)->name(), QStringLiteral("triplet:miner=semi-hard"));
+        QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(2)->name(), QStringLiteral("triplet:miner=semi-hard"));
         // Divided by its first value, each curve starts at 1; undivided, at the loss itself.
-        c->lossChart()->setSmoothing(0);
-        c->lossChart()->setNormalized(true);
+        child<ComparisonLossChart>(c, "comparisonLossChart")->setSmoothing(0);
+        child<ComparisonLossChart>(c, "comparisonLossChart")->setNormalized(true);
         for (int run = 0; run < 3; ++run)
-            QCOMPARE(c->lossChart()->series(run)->at(0).y(), 1.0);
-        c->lossChart()->setNormalized(false);
+            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(run)->at(0).y(), 1.0);
+        child<ComparisonLossChart>(c, "comparisonLossChart")->setNormalized(false);
         const Comparison written = Comparison::open(m_finished.toStdString());
         for (int run = 0; run < 3; ++run) {
             const auto steps = RunDirectory::readSteps((fs::path(written.runPath(size_t(run))) / "metrics.jsonl").string());
             QCOMPARE(int(steps.size()), 30);
-            QCOMPARE(c->lossChart()->series(run)->at(0).y(), steps.front().loss);
+            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(run)->at(0).y(), steps.front().loss);
         }
 
         // Identical batches: the same snapshot steps, the same images at each.
         QCOMPARE(int(r.snapshots.size()), 3);
-        QCOMPARE(int(r.snapshots[0].size()), 30 / ComparisonWorker::kStepsPerTurn); // steps 10, 20, 30
+        QCOMPARE(int(r.snapshots[0].size()), 30 / ComparisonSession::kStepsPerTurn); // steps 10, 20, 30
         for (int run = 1; run < 3; ++run)
             QCOMPARE(r.snapshots[run], r.snapshots[0]);
         // The heatmaps show that same last batch side by side.
-        QCOMPARE(c->heatmaps()->shownStep(), int64_t(30));
+        QCOMPARE(child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->shownStep(), int64_t(30));
         for (int run = 0; run < 3; ++run) {
-            const HeatmapWidget *h = c->heatmaps()->heatmap(run);
+            const HeatmapWidget *h = child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(run);
             QVERIFY(h->hasFrame());
             QCOMPARE(h->frame().snapshot.step, int64_t(30));
-            QCOMPARE(h->frame().snapshot.indices, c->heatmaps()->heatmap(0)->frame().snapshot.indices);
+            QCOMPARE(h->frame().snapshot.indices, child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(0)->frame().snapshot.indices);
             QCOMPARE(h->frame().images.size(), 16);
         }
         // Different losses moved the network differently.
-        QVERIFY(c->heatmaps()->heatmap(0)->frame().snapshot.distances
-                != c->heatmaps()->heatmap(1)->frame().snapshot.distances);
+        QVERIFY(child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(0)->frame().snapshot.distances
+                != child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(1)->frame().snapshot.distances);
 
         // The results table, complete once the runs have finished.
-        const std::vector<ComparisonRow> &rows = c->tableModel()->rows();
+        const std::vector<ComparisonRow> &rows = child<ComparisonTableModel>(c, "comparisonTableModel")->rows();
         QCOMPARE(int(rows.size()), 3);
         for (const ComparisonRow &row : rows) {
             QCOMPARE(row.step, int64_t(30));
@@ -219,12 +220,12 @@ private Q_SLOTS:
             QVERIFY(row.imagesPerSec > 0);
             QVERIFY(row.trainSeconds > 0);
         }
-        QCOMPARE(c->tableView()->model()->rowCount(), 3);
-        QCOMPARE(c->tableView()->model()->data(c->tableView()->model()->index(0, 0)).toString(),
+        QCOMPARE(child<QTableView>(c, "comparisonTable")->model()->rowCount(), 3);
+        QCOMPARE(child<QTableView>(c, "comparisonTable")->model()->data(child<QTableView>(c, "comparisonTable")->model()->index(0, 0)).toString(),
                  QStringLiteral("lifted"));
         // Sorting by Recall@1 (descending) orders the rows by the number.
-        c->tableView()->sortByColumn(ComparisonTableModel::R1, Qt::DescendingOrder);
-        QAbstractItemModel *sorted = c->tableView()->model();
+        child<QTableView>(c, "comparisonTable")->sortByColumn(ComparisonTableModel::R1, Qt::DescendingOrder);
+        QAbstractItemModel *sorted = child<QTableView>(c, "comparisonTable")->model();
         for (int row = 1; row < 3; ++row)
             QVERIFY(sorted->data(sorted->index(row - 1, ComparisonTableModel::R1), ComparisonTableModel::SortRole)
                         .toDouble()
@@ -236,36 +237,36 @@ private Q_SLOTS:
 
         // t-SNE of each run, the same points and colours, selection linked.
         // (started again when the runs ended, on the last step's embeddings)
-        QCOMPARE(c->embeddings()->runCount(), 3);
-        QTRY_VERIFY_WITH_TIMEOUT(projected.count() > 0 && !c->embeddings()->isComputing()
-                                     && c->embeddings()->shownStep(0) == 30 && c->embeddings()->shownStep(1) == 30
-                                     && c->embeddings()->shownStep(2) == 30,
+        QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->runCount(), 3);
+        QTRY_VERIFY_WITH_TIMEOUT(projected.count() > 0 && !child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->isComputing()
+                                     && child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->shownStep(0) == 30 && child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->shownStep(1) == 30
+                                     && child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->shownStep(2) == 30,
                                  kTimeoutMs);
         for (int run = 0; run < 3; ++run) {
-            QCOMPARE(c->embeddings()->view(run)->pointCount(), 100); // all 100 test images
-            QCOMPARE(c->embeddings()->view(run)->labels(), c->embeddings()->view(0)->labels());
+            QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(run)->pointCount(), 100); // all 100 test images
+            QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(run)->labels(), child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(0)->labels());
         }
-        QVERIFY(c->embeddings()->view(0)->coordinates().values != c->embeddings()->view(1)->coordinates().values);
+        QVERIFY(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(0)->coordinates().values != child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(1)->coordinates().values);
         const QVector<int> picked{3, 14, 15, 92};
-        c->embeddings()->view(1)->setSelection(picked);
-        Q_EMIT c->embeddings()->view(1)->selectionChanged(picked); // as a rubber band or lasso does
-        QCOMPARE(c->embeddings()->view(0)->selection(), picked);
-        QCOMPARE(c->embeddings()->view(2)->selection(), picked);
+        child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(1)->setSelection(picked);
+        Q_EMIT child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(1)->selectionChanged(picked); // as a rubber band or lasso does
+        QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(0)->selection(), picked);
+        QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(2)->selection(), picked);
 
         // One query, its neighbours under each loss in parallel rows.
-        c->retrieval()->setQueryIndex(42);
-        QCOMPARE(c->retrieval()->runCount(), 3);
+        child<ComparisonRetrieval>(c, "comparisonRetrieval")->setQueryIndex(42);
+        QCOMPARE(child<ComparisonRetrieval>(c, "comparisonRetrieval")->runCount(), 3);
         for (int run = 0; run < 3; ++run) {
-            RetrievalBrowser *b = c->retrieval()->browser(run);
+            RetrievalBrowser *b = child<ComparisonRetrieval>(c, "comparisonRetrieval")->browser(run);
             QTRY_COMPARE_WITH_TIMEOUT(int(b->results().size()), 10, kTimeoutMs);
             QCOMPARE(b->queryIndex(), qint64(42));
             for (const RetrievalBrowser::Result &result : b->results())
                 QVERIFY(result.index != 42); // itself excluded
         }
         // A point clicked in the t-SNE becomes the query of every row.
-        Q_EMIT c->embeddings()->view(0)->pointActivated(7);
+        Q_EMIT child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(0)->pointActivated(7);
         for (int run = 0; run < 3; ++run)
-            QCOMPARE(c->retrieval()->browser(run)->queryIndex(), c->embeddings()->testIndex(7));
+            QCOMPARE(child<ComparisonRetrieval>(c, "comparisonRetrieval")->browser(run)->queryIndex(), child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->testIndex(7));
     }
 
     void retrievalRowsFillWhicheverRunLoadsFirst()
@@ -297,21 +298,21 @@ private Q_SLOTS:
         ComparisonWindow *c = w.comparisonWindow();
         QVERIFY(c->isVisible());
         QCOMPARE(c->folder(), m_finished);
-        QCOMPARE(comparisonCsv(c->tableModel()->rows()), expected);
+        QCOMPARE(comparisonCsv(child<ComparisonTableModel>(c, "comparisonTableModel")->rows()), expected);
         QCOMPARE(c->lossCount(), 3); // the forms show the compared losses
-        QCOMPARE(c->lossForm(2)->loss(), std::string("triplet"));
-        QCOMPARE(c->lossForm(2)->params().at("miner"), std::string("semi-hard"));
+        QCOMPARE(c->losses().at(2).name, std::string("triplet"));
+        QCOMPARE(c->losses().at(2).params.at("miner"), std::string("semi-hard"));
         for (int run = 0; run < 3; ++run) {
-            QCOMPARE(c->lossChart()->stepCount(run), 30);
-            QCOMPARE(c->metricsChart()->reportCount(run), 3);
-            QVERIFY(c->heatmaps()->heatmap(run)->hasFrame());
-            QCOMPARE(c->heatmaps()->heatmap(run)->frame().snapshot.step, int64_t(30));
+            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(run), 30);
+            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->reportCount(run), 3);
+            QVERIFY(child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(run)->hasFrame());
+            QCOMPARE(child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(run)->frame().snapshot.step, int64_t(30));
         }
-        QTRY_VERIFY_WITH_TIMEOUT(c->embeddings()->view(2)->pointCount() == 100 && !c->embeddings()->isComputing(),
+        QTRY_VERIFY_WITH_TIMEOUT(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(2)->pointCount() == 100 && !child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->isComputing(),
                                  kTimeoutMs);
         // Once the dataset has loaded, the heatmaps from disk gain the batch's images and class names.
         for (int run = 0; run < 3; ++run) {
-            const SnapshotFrame &frame = c->heatmaps()->heatmap(run)->frame();
+            const SnapshotFrame &frame = child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(run)->frame();
             QCOMPARE(frame.images.size(), 16);
             QVERIFY(!frame.images.first().isNull());
             QCOMPARE(frame.classNames.size(), 10);
@@ -332,10 +333,10 @@ private Q_SLOTS:
         QVERIFY(csvFile.open(QIODevice::ReadOnly));
         QVERIFY(mdFile.open(QIODevice::ReadOnly));
         const QByteArray csvText = csvFile.readAll(), mdText = mdFile.readAll();
-        QCOMPARE(csvText.toStdString(), comparisonCsv(c->tableModel()->rows()));
+        QCOMPARE(csvText.toStdString(), comparisonCsv(child<ComparisonTableModel>(c, "comparisonTableModel")->rows()));
         QVERIFY(csvText.startsWith("loss,step,R@1,R@2,R@4,R@8,MAP@R"));
         QCOMPARE(csvText.count('\n'), 4); // header and three losses
-        QCOMPARE(mdText.toStdString(), comparisonMarkdown(c->tableModel()->rows()));
+        QCOMPARE(mdText.toStdString(), comparisonMarkdown(child<ComparisonTableModel>(c, "comparisonTableModel")->rows()));
         QVERIFY(mdText.contains("| triplet:miner=semi-hard |"));
         // A folder that cannot be written to: a message, not a crash.
         QVERIFY(!c->exportCsv(QString::fromStdString(m_dir.file("no/such/folder/results.csv"))));
@@ -363,7 +364,7 @@ private Q_SLOTS:
         if (closeWindow) {
             w->close(); // stops and waits for the checkpoints
         } else {
-            c->stopComparison();
+            child<QAction>(c, "stopComparisonAction")->trigger();
             QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
             QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
             QVERIFY(r.cancelled);
@@ -382,8 +383,8 @@ private Q_SLOTS:
         QCOMPARE(int(comparisonResults(comparison).size()), 2);
         if (!closeWindow) { // the stopped comparison opens like a finished one
             QVERIFY(c->openComparison(folder));
-            QCOMPARE(c->lossChart()->runCount(), 2);
-            QVERIFY(c->lossChart()->stepCount(0) > 0);
+            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->runCount(), 2);
+            QVERIFY(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(0) > 0);
         }
     }
 
@@ -421,15 +422,15 @@ private Q_SLOTS:
         c->startComparison();
         // Both runs past their first evaluation (step 10), then held there.
         QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 12, kTimeoutMs);
-        c->setPaused(true);
+        child<QAction>(c, "pauseComparisonAction")->setChecked(true);
         for (int run = 0; run < 2; ++run) {
-            QTRY_VERIFY_WITH_TIMEOUT(c->embeddings()->shownStep(run) >= 10, kTimeoutMs);
-            QTRY_COMPARE_WITH_TIMEOUT(int(c->retrieval()->browser(run)->results().size()), 10, kTimeoutMs);
+            QTRY_VERIFY_WITH_TIMEOUT(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->shownStep(run) >= 10, kTimeoutMs);
+            QTRY_COMPARE_WITH_TIMEOUT(int(child<ComparisonRetrieval>(c, "comparisonRetrieval")->browser(run)->results().size()), 10, kTimeoutMs);
         }
-        QTRY_VERIFY_WITH_TIMEOUT(!c->embeddings()->isComputing(), kTimeoutMs);
-        QCOMPARE(c->embeddings()->view(0)->pointCount(), 100);
+        QTRY_VERIFY_WITH_TIMEOUT(!child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->isComputing(), kTimeoutMs);
+        QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(0)->pointCount(), 100);
         QVERIFY(r.lastStep[0] < 100000);
-        c->stopComparison();
+        child<QAction>(c, "stopComparisonAction")->trigger();
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
     }
 
@@ -443,21 +444,21 @@ private Q_SLOTS:
         connect(c->session(), &ComparisonSession::pausedChanged, this, [&paused](bool p) { paused = p; });
         c->startComparison();
         QTRY_VERIFY_WITH_TIMEOUT(r.lastStep.count(1) && r.lastStep[1] >= 2, kTimeoutMs);
-        c->setPaused(true);
+        child<QAction>(c, "pauseComparisonAction")->setChecked(true);
         QVERIFY(c->session()->isPaused());
         QTRY_VERIFY_WITH_TIMEOUT(paused, kTimeoutMs);
         const std::map<int, int64_t> atPause = r.lastStep;
         QTest::qWait(500);
         QCOMPARE(r.lastStep, atPause); // no run trains while paused
-        c->setPaused(false);
+        child<QAction>(c, "pauseComparisonAction")->setChecked(false);
         QTRY_VERIFY_WITH_TIMEOUT(!paused, kTimeoutMs);
         QTRY_VERIFY_WITH_TIMEOUT(r.lastStep[0] > atPause.at(0) && r.lastStep[1] > atPause.at(1), kTimeoutMs);
-        c->stopComparison();
+        child<QAction>(c, "stopComparisonAction")->trigger();
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
         QVERIFY(r.cancelled);
         // The two runs moved together: at most a turn apart.
-        QVERIFY(std::abs(r.lastStep[0] - r.lastStep[1]) <= ComparisonWorker::kStepsPerTurn);
-        QCOMPARE(c->lossChart()->stepCount(0), int(r.lastStep[0]));
+        QVERIFY(std::abs(r.lastStep[0] - r.lastStep[1]) <= ComparisonSession::kStepsPerTurn);
+        QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(0), int(r.lastStep[0]));
     }
 
     void badInputsShowMessages_data()
@@ -511,7 +512,7 @@ private Q_SLOTS:
         c->setLosses({choice("lifted")});
         c->addLoss();
         QCOMPARE(c->lossCount(), 2);
-        QVERIFY(c->lossForm(1)->loss() != "lifted");
+        QVERIFY(c->losses().at(1).name != "lifted");
         QCOMPARE(c->validationError(), QString());
     }
 

@@ -461,7 +461,7 @@ void TestData::loadSplit()
     QFETCH(QList<qint64>, testClasses);
 
     const SplitKind kind = splitFromString(split.toStdString());
-    const DatasetSplit s = loadDataset(gzip ? m_gzipFolder : m_rawFolder, kind);
+    const ExperimentData s = loadDataset(gzip ? m_gzipFolder : m_rawFolder, kind);
 
     QCOMPARE(s.train.size(), int64_t(trainSize));
     QCOMPARE(s.test.size(), int64_t(testSize));

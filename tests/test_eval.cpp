@@ -168,6 +168,8 @@ class TestEval : public QObject
 private Q_SLOTS:
     void averagePrecisionAtR_data();
     void averagePrecisionAtR();
+    void precisionAtK_data();
+    void precisionAtK();
     void nmi_data();
     void nmi();
     void pairwiseF1_data();
@@ -222,6 +224,37 @@ void TestEval::averagePrecisionAtR()
     QFETCH(double, expected);
     const double ap = liftlab::averagePrecisionAtR(flags(relevant), r);
     QVERIFY2(std::abs(ap - expected) < 1e-12, qPrintable(QString("AP %1, expected %2").arg(ap).arg(expected)));
+}
+
+void TestEval::precisionAtK_data()
+{
+    QTest::addColumn<QString>("relevant"); // the K results shown, 1 = same class
+    QTest::addColumn<qint64>("inGallery");
+    QTest::addColumn<double>("precision");
+    QTest::addColumn<double>("ap");
+
+    // AP@K = sum over relevant ranks k of (hits up to k) / k, over min(K, in gallery).
+    QTest::newRow("1010, 5 in gallery") << "1010" << qint64(5) << 0.5 << (1.0 + 2.0 / 3) / 4;
+    QTest::newRow("0110, 2 in gallery") << "0110" << qint64(2) << 0.5 << (0.5 + 2.0 / 3) / 2;
+    QTest::newRow("111, 3 in gallery") << "111" << qint64(3) << 1.0 << 1.0;
+    QTest::newRow("000, 4 in gallery") << "000" << qint64(4) << 0.0 << 0.0;
+    QTest::newRow("none in gallery") << "00" << qint64(0) << 0.0 << std::nan("");
+    QTest::newRow("no results") << "" << qint64(3) << 0.0 << std::nan("");
+}
+
+void TestEval::precisionAtK()
+{
+    QFETCH(QString, relevant);
+    QFETCH(qint64, inGallery);
+    QFETCH(double, precision);
+    QFETCH(double, ap);
+    const liftlab::PrecisionAtK p = liftlab::precisionAtK(flags(relevant), inGallery);
+    QCOMPARE(p.hits, int64_t(relevant.count('1')));
+    QVERIFY2(std::abs(p.precision - precision) < 1e-12, qPrintable(QString::number(p.precision)));
+    if (std::isnan(ap))
+        QVERIFY(std::isnan(p.averagePrecision));
+    else
+        QVERIFY2(std::abs(p.averagePrecision - ap) < 1e-12, qPrintable(QString::number(p.averagePrecision)));
 }
 
 void TestEval::nmi_data()

@@ -5,19 +5,19 @@
 // view usable; the legend hides and isolates classes from drawing and
 // selection; a real run's evaluations, projections, exports, retrieval by
 // image file and the dataset browser work from its run directory.
-#include "colormap.h"
-#include "datasetbrowser.h"
-#include "embeddingview.h"
-#include "explorercontext.h"
-#include "explorerpanel.h"
-#include "mainwindow.h"
-#include "retrievalbrowser.h"
-#include "thumbnailmodel.h"
-#include "trainingsession.h"
-#include "experimentpanel.h"
+#include "charts/colormap.h"
+#include "experiment/experimentpanel.h"
+#include "explorer/datasetbrowser.h"
+#include "explorer/embeddingview.h"
+#include "explorer/explorercontext.h"
+#include "explorer/explorerpanel.h"
+#include "explorer/retrievalbrowser.h"
+#include "explorer/thumbnailmodel.h"
+#include "shell/mainwindow.h"
+#include "training/trainingsession.h"
 
 #include "data/npy.h"
-#include "project/rundata.h"
+#include "projection/rundata.h"
 #include "train/trainer.h"
 
 #include "testdata.h"
@@ -43,6 +43,7 @@
 
 using namespace liftlab;
 using liftlab::testing::TempDir;
+using liftlab::testing::child;
 
 namespace fs = std::filesystem;
 
@@ -536,7 +537,7 @@ private Q_SLOTS:
         w.resize(1600, 1000);
         w.show();
         w.findChild<QDockWidget *>(QStringLiteral("explorerDock"))->raise();
-        ExplorerPanel *panel = w.explorerPanel();
+        ExplorerPanel *panel = child<ExplorerPanel>(&w, "explorerPanel");
         QTRY_VERIFY(panel->isInSight());
         panel->setMethod(QStringLiteral("tsne"));
         TsneOptions o;
@@ -544,8 +545,8 @@ private Q_SLOTS:
         panel->setTsneOptions(o);
         QSignalSpy frames(panel, &ExplorerPanel::frameShown);
         const Synthetic s = clusters(5, 200, 8);
-        setSynthetic(*w.explorerContext(), s);
-        w.explorerContext()->setEmbedding(1, s.embedding);
+        setSynthetic(*child<ExplorerContext>(&w, "explorerContext"), s);
+        child<ExplorerContext>(&w, "explorerContext")->setEmbedding(1, s.embedding);
         QTRY_VERIFY_WITH_TIMEOUT(frames.count() >= 1, 240000);
         QVERIFY(panel->isRunning());
         QVERIFY(panel->isWorkerThreadRunning());
@@ -734,7 +735,7 @@ private Q_SLOTS:
         MainWindow w;
         w.resize(1600, 1000);
         w.show();
-        w.explorerPanel()->setMethod(QStringLiteral("pca"));
+        child<ExplorerPanel>(&w, "explorerPanel")->setMethod(QStringLiteral("pca"));
         ExperimentConfig c = w.experimentPanel()->config();
         c.dataset = m_data;
         c.split = "seen";
@@ -753,11 +754,11 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 240000);
         QCOMPARE(evals.count(), 3);
         // Each evaluation reached the explorer: the live run, all its steps, the newest shown.
-        QTRY_COMPARE_WITH_TIMEOUT(w.explorerContext()->steps(), (std::vector<int64_t>{20, 40, 60}), 60000);
-        QCOMPARE(QFileInfo(w.explorerContext()->runPath()).absoluteFilePath(),
+        QTRY_COMPARE_WITH_TIMEOUT(child<ExplorerContext>(&w, "explorerContext")->steps(), (std::vector<int64_t>{20, 40, 60}), 60000);
+        QCOMPARE(QFileInfo(child<ExplorerContext>(&w, "explorerContext")->runPath()).absoluteFilePath(),
                  QFileInfo(w.session()->runPath()).absoluteFilePath());
-        QTRY_COMPARE_WITH_TIMEOUT(w.explorerPanel()->shownStep(), int64_t(60), 60000);
-        QCOMPARE(w.explorerPanel()->view()->pointCount(), 120);
+        QTRY_COMPARE_WITH_TIMEOUT(child<ExplorerPanel>(&w, "explorerPanel")->shownStep(), int64_t(60), 60000);
+        QCOMPARE(child<ExplorerPanel>(&w, "explorerPanel")->view()->pointCount(), 120);
     }
 
     void mainWindowOpensRunInExplorer()
@@ -767,32 +768,32 @@ private Q_SLOTS:
         MainWindow w;
         w.resize(1600, 1000);
         w.show();
-        w.explorerPanel()->setMethod(QStringLiteral("pca"));
-        QSignalSpy loaded(w.explorerContext(), &ExplorerContext::runChanged);
-        QSignalSpy started(w.explorerPanel(), &ExplorerPanel::projectionStarted);
+        child<ExplorerPanel>(&w, "explorerPanel")->setMethod(QStringLiteral("pca"));
+        QSignalSpy loaded(child<ExplorerContext>(&w, "explorerContext"), &ExplorerContext::runChanged);
+        QSignalSpy started(child<ExplorerPanel>(&w, "explorerPanel"), &ExplorerPanel::projectionStarted);
         w.findChild<QDockWidget *>(QStringLiteral("heatmapDock"))->raise(); // the default tab
         QVERIFY(QTest::qWaitForWindowExposed(&w));
-        QTRY_VERIFY(!w.explorerPanel()->isInSight()); // once the dock layout is applied
+        QTRY_VERIFY(!child<ExplorerPanel>(&w, "explorerPanel")->isInSight()); // once the dock layout is applied
         QVERIFY(w.openRun(m_run));
-        QTRY_VERIFY_WITH_TIMEOUT(!loaded.isEmpty() && w.explorerContext()->hasEmbedding(), 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(!loaded.isEmpty() && child<ExplorerContext>(&w, "explorerContext")->hasEmbedding(), 60000);
         // Behind the heatmap's tab the explorer waits (a t-SNE would only slow training) ...
-        w.explorerPanel()->setMethod(QStringLiteral("tsne")); // none saved for this run
-        QVERIFY(!w.explorerPanel()->isInSight());
+        child<ExplorerPanel>(&w, "explorerPanel")->setMethod(QStringLiteral("tsne")); // none saved for this run
+        QVERIFY(!child<ExplorerPanel>(&w, "explorerPanel")->isInSight());
         QCOMPARE(started.count(), 0);
         // ... and projects once its tab is raised.
         w.findChild<QDockWidget *>(QStringLiteral("explorerDock"))->raise();
-        QTRY_VERIFY(w.explorerPanel()->isInSight());
+        QTRY_VERIFY(child<ExplorerPanel>(&w, "explorerPanel")->isInSight());
         QCOMPARE(started.count(), 1);
-        QTRY_COMPARE_WITH_TIMEOUT(w.explorerPanel()->shownMethod(), QStringLiteral("tsne"), 120000);
-        QCOMPARE(w.explorerPanel()->view()->pointCount(), 120);
+        QTRY_COMPARE_WITH_TIMEOUT(child<ExplorerPanel>(&w, "explorerPanel")->shownMethod(), QStringLiteral("tsne"), 120000);
+        QCOMPARE(child<ExplorerPanel>(&w, "explorerPanel")->view()->pointCount(), 120);
         for (const char *name : {"explorerDock", "retrievalDock", "datasetDock"})
             QVERIFY(w.findChild<QDockWidget *>(QLatin1String(name)));
         // A point activated in the view becomes the retrieval query, ringed in the view.
-        Q_EMIT w.explorerPanel()->view()->pointActivated(9);
-        QCOMPARE(w.retrievalBrowser()->queryIndex(), int64_t(9));
-        QCOMPARE(int(w.retrievalBrowser()->results().size()), w.retrievalBrowser()->k());
+        Q_EMIT child<ExplorerPanel>(&w, "explorerPanel")->view()->pointActivated(9);
+        QCOMPARE(child<RetrievalBrowser>(&w, "retrievalBrowser")->queryIndex(), int64_t(9));
+        QCOMPARE(int(child<RetrievalBrowser>(&w, "retrievalBrowser")->results().size()), child<RetrievalBrowser>(&w, "retrievalBrowser")->k());
         QVERIFY(w.findChild<QDockWidget *>(QStringLiteral("retrievalDock"))->isVisible());
-        QCOMPARE(w.datasetBrowser()->model()->rowCount(), 420);
+        QCOMPARE(child<DatasetBrowser>(&w, "datasetBrowser")->model()->rowCount(), 420);
         QVERIFY(w.close());
     }
 };

@@ -4,19 +4,19 @@
 // loadable checkpoint; user errors become a dialog, not a crash, and
 // images that could not be used a dialog that lets training go on; runs are
 // opened and followed from disk.
-#include "downsample.h"
-#include "experimentpanel.h"
-#include "heatmappanel.h"
-#include "heatmapwidget.h"
-#include "distancehistogram.h"
-#include "logpanel.h"
-#include "losschart.h"
-#include "mainwindow.h"
-#include "metricschart.h"
-#include "pairdialog.h"
-#include "runlistmodel.h"
-#include "runlistpanel.h"
-#include "trainingsession.h"
+#include "charts/downsample.h"
+#include "charts/losschart.h"
+#include "charts/metricschart.h"
+#include "experiment/experimentpanel.h"
+#include "heatmap/distancehistogram.h"
+#include "heatmap/heatmappanel.h"
+#include "heatmap/heatmapwidget.h"
+#include "heatmap/pairdialog.h"
+#include "runs/runlistmodel.h"
+#include "runs/runlistpanel.h"
+#include "shell/logpanel.h"
+#include "shell/mainwindow.h"
+#include "training/trainingsession.h"
 
 #include "train/rundirectory.h"
 #include "train/trainer.h"
@@ -50,6 +50,7 @@
 
 using namespace liftlab;
 using liftlab::testing::TempDir;
+using liftlab::testing::child;
 
 namespace fs = std::filesystem;
 
@@ -170,12 +171,12 @@ private Q_SLOTS:
         // sent before the final evaluation).
         QVERIFY2(batches.count() <= clock.elapsed() / 80 + 2,
                  qPrintable(QStringLiteral("%1 signals in %2 ms").arg(batches.count()).arg(clock.elapsed())));
-        QCOMPARE(w->lossChart()->stepCount(), r.received);
-        w->lossChart()->refresh();
-        QCOMPARE(w->lossChart()->rawSeries()->count(), r.received); // few enough points to draw all
-        QCOMPARE(w->lossChart()->smoothedSeries()->count(), r.received);
+        QCOMPARE(child<LossChart>(w, "lossChart")->stepCount(), r.received);
+        child<LossChart>(w, "lossChart")->refresh();
+        QCOMPARE(child<LossChart>(w, "lossChart")->rawSeries()->count(), r.received); // few enough points to draw all
+        QCOMPARE(child<LossChart>(w, "lossChart")->smoothedSeries()->count(), r.received);
 
-        const HeatmapWidget *heatmap = w->heatmapPanel()->heatmap();
+        const HeatmapWidget *heatmap = child<HeatmapPanel>(w, "heatmapPanel")->heatmap();
         QVERIFY(heatmap->hasFrame());
         const int b = 4 * 4;
         QCOMPARE(heatmap->frame().snapshot.size, int64_t(b));
@@ -185,41 +186,41 @@ private Q_SLOTS:
         QCOMPARE(heatmap->frame().images.first().size(), QSize(28, 28));
         int pairs = 0;
         for (const std::vector<int> *counts :
-             {&w->heatmapPanel()->histogram()->positiveCounts(), &w->heatmapPanel()->histogram()->negativeCounts()})
+             {&child<HeatmapPanel>(w, "heatmapPanel")->histogram()->positiveCounts(), &child<HeatmapPanel>(w, "heatmapPanel")->histogram()->negativeCounts()})
             for (int n : *counts)
                 pairs += n;
         QCOMPARE(pairs, b * (b - 1) / 2);
         // A click on a cell shows the pair's two images.
-        QTest::mouseClick(w->heatmapPanel()->heatmap(), Qt::LeftButton, {},
-                          w->heatmapPanel()->heatmap()->rect().center());
-        QTRY_VERIFY(w->heatmapPanel()->pairDialog()->isVisible());
-        w->heatmapPanel()->pairDialog()->close();
+        QTest::mouseClick(child<HeatmapPanel>(w, "heatmapPanel")->heatmap(), Qt::LeftButton, {},
+                          child<HeatmapPanel>(w, "heatmapPanel")->heatmap()->rect().center());
+        QTRY_VERIFY(child<HeatmapPanel>(w, "heatmapPanel")->pairDialog()->isVisible());
+        child<HeatmapPanel>(w, "heatmapPanel")->pairDialog()->close();
 
-        QCOMPARE(w->metricsChart()->reportCount(), 1); // the evaluation at the end
+        QCOMPARE(child<MetricsChart>(w, "metricsChart")->reportCount(), 1); // the evaluation at the end
         QVERIFY(fs::exists(fs::path(r.runPath.toStdString()) / "summary.json"));
         QVERIFY(QFileInfo(r.runPath).fileName().startsWith(QStringLiteral("lifted-")));
         QVERIFY(action(*w, "startAction")->isEnabled());
         // The run list shows the new run.
-        w->runListPanel()->refresh();
-        QVERIFY(w->runListPanel()->model()->rowOf(r.runPath) >= 0);
+        child<RunListPanel>(w, "runListPanel")->refresh();
+        QVERIFY(child<RunListPanel>(w, "runListPanel")->model()->rowOf(r.runPath) >= 0);
         // A run folder left half-created by a killed process is not listed.
         const QString staged = r.runPath + QStringLiteral(".tmp-4242-0");
         QVERIFY(QDir().mkpath(staged));
         QVERIFY(QFile::copy(r.runPath + QStringLiteral("/config.json"), staged + QStringLiteral("/config.json")));
-        w->runListPanel()->refresh();
-        QCOMPARE(w->runListPanel()->model()->rowOf(staged), -1);
-        QVERIFY(w->runListPanel()->model()->rowOf(r.runPath) >= 0);
+        child<RunListPanel>(w, "runListPanel")->refresh();
+        QCOMPARE(child<RunListPanel>(w, "runListPanel")->model()->rowOf(staged), -1);
+        QVERIFY(child<RunListPanel>(w, "runListPanel")->model()->rowOf(r.runPath) >= 0);
 
         // Exports.
         const QString png = QString::fromStdString(m_dir.file("loss.png"));
         const QString csv = QString::fromStdString(m_dir.file("loss.csv"));
-        QVERIFY(w->lossChart()->exportPng(png));
+        QVERIFY(child<LossChart>(w, "lossChart")->exportPng(png));
         QVERIFY(!QImage(png).isNull());
-        QVERIFY(w->lossChart()->exportCsv(csv));
+        QVERIFY(child<LossChart>(w, "lossChart")->exportCsv(csv));
         QFile file(csv);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QCOMPARE(file.readAll().count('\n'), 201); // header + one line per step
-        QVERIFY(w->metricsChart()->exportCsv(QString::fromStdString(m_dir.file("eval.csv"))));
+        QVERIFY(child<MetricsChart>(w, "metricsChart")->exportCsv(QString::fromStdString(m_dir.file("eval.csv"))));
     }
 
     void pauseResumeAndStop()
@@ -235,7 +236,7 @@ private Q_SLOTS:
         const int atPause = r.received;
         QTest::qWait(700);
         QCOMPARE(r.received, atPause); // nothing trains while paused
-        QCOMPARE(w->lossChart()->stepCount(), atPause);
+        QCOMPARE(child<LossChart>(w, "lossChart")->stepCount(), atPause);
 
         action(*w, "pauseAction")->trigger(); // resume
         QVERIFY(!action(*w, "pauseAction")->isChecked());
@@ -244,10 +245,10 @@ private Q_SLOTS:
         action(*w, "stopAction")->trigger();
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, 5000);
         QVERIFY(r.wasCancelled);
-        QCOMPARE(w->lossChart()->stepCount(), r.received);
+        QCOMPARE(child<LossChart>(w, "lossChart")->stepCount(), r.received);
         const RunDirectory run = RunDirectory::open(r.runPath.toStdString());
-        QVERIFY(fs::exists(run.checkpointPath()));
-        QCOMPARE(int(RunDirectory::readSteps(run.metricsPath()).size()), r.received);
+        QVERIFY(fs::exists(run.files().checkpoint()));
+        QCOMPARE(int(RunDirectory::readSteps(run.files().metrics()).size()), r.received);
         QVERIFY(action(*w, "startAction")->isEnabled());
         QVERIFY(!action(*w, "stopAction")->isEnabled());
     }
@@ -281,7 +282,7 @@ private Q_SLOTS:
         QVERIFY2(clock.elapsed() < 2000, qPrintable(QString::number(clock.elapsed())));
 
         const RunDirectory run = RunDirectory::open(runPath.toStdString());
-        QVERIFY(fs::exists(run.checkpointPath()));
+        QVERIFY(fs::exists(run.files().checkpoint()));
         const std::unique_ptr<Trainer> resumed = Trainer::resume(runPath.toStdString());
         QVERIFY(resumed->step() >= 30);
     }
@@ -310,7 +311,7 @@ private Q_SLOTS:
         QVERIFY2(clock.elapsed() < 2000, qPrintable(QString::number(clock.elapsed())));
 
         const RunDirectory run = RunDirectory::open(runPath.toStdString());
-        QVERIFY(RunDirectory::readEvals(run.evalPath()).empty()); // it was stopped midway
+        QVERIFY(RunDirectory::readEvals(run.files().evals()).empty()); // it was stopped midway
         QCOMPARE(Trainer::resume(runPath.toStdString())->step(), int64_t(3));
     }
 
@@ -375,7 +376,7 @@ private Q_SLOTS:
         action(*w, "startAction")->trigger();
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, 240000);
         QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
-        QCOMPARE(w->lossChart()->stepCount(), 20);
+        QCOMPARE(child<LossChart>(w, "lossChart")->stepCount(), 20);
     }
 
     void divergingRunShowsErrorDialog()
@@ -581,16 +582,16 @@ private Q_SLOTS:
         clock.start();
         while (cli.state() != QProcess::NotRunning && clock.elapsed() < 400000) { // ~12 s on a quiet machine; generous for a loaded one
             QTest::qWait(100);
-            sawPartial = sawPartial || (w.lossChart()->stepCount() > 0 && w.lossChart()->stepCount() < 500);
+            sawPartial = sawPartial || (child<LossChart>(&w, "lossChart")->stepCount() > 0 && child<LossChart>(&w, "lossChart")->stepCount() < 500);
         }
         QCOMPARE(cli.state(), QProcess::NotRunning);
         QCOMPARE(cli.exitCode(), 0);
         QVERIFY(sawPartial);
         // Then to the end: every step, both evaluations, the last batch.
-        QTRY_COMPARE_WITH_TIMEOUT(w.lossChart()->stepCount(), 500, 5000);
-        QTRY_COMPARE_WITH_TIMEOUT(w.metricsChart()->reportCount(), 2, 5000);
-        QTRY_VERIFY_WITH_TIMEOUT(w.heatmapPanel()->heatmap()->hasFrame(), 5000);
-        QCOMPARE(w.heatmapPanel()->heatmap()->frame().snapshot.size, int64_t(16));
+        QTRY_COMPARE_WITH_TIMEOUT(child<LossChart>(&w, "lossChart")->stepCount(), 500, 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(child<MetricsChart>(&w, "metricsChart")->reportCount(), 2, 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->hasFrame(), 5000);
+        QCOMPARE(child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->frame().snapshot.size, int64_t(16));
 
         // A folder that is not a run: a dialog, and the shown run stays.
         QVERIFY(!w.openRun(QString::fromStdString(m_data)));

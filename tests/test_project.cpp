@@ -1,8 +1,8 @@
 // Projections (PCA, t-SNE) and what the explorer reads of a run (RunData).
 #include "data/dataset.h"
 #include "error.h"
-#include "project/projection.h"
-#include "project/rundata.h"
+#include "projection/projection.h"
+#include "projection/rundata.h"
 #include "train/trainer.h"
 #include "util/parallel.h"
 
@@ -10,7 +10,9 @@
 
 #include <torch/torch.h>
 
-#include <QImage>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include <QTest>
 
 #include <cmath>
@@ -170,7 +172,7 @@ private Q_SLOTS:
     {
         if (!std::filesystem::exists(fashionMnistFolder()))
             QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
-        const DatasetSplit split = loadDataset("fashion-mnist", SplitKind::Seen);
+        const ExperimentData split = loadDataset("fashion-mnist", SplitKind::Seen);
         const int64_t n = 2000;
         const torch::Tensor pixels = split.test.images.narrow(0, 0, n).reshape({n, -1}).to(torch::kFloat32) / 255;
         Matrix data{n, pixels.size(1), std::vector<float>(pixels.data_ptr<float>(), pixels.data_ptr<float>() + pixels.numel())};
@@ -214,9 +216,9 @@ private Q_SLOTS:
         // An image file holding test image 3 embeds to (nearly) its row of the last evaluation.
         const RunData::Image image = run->testImage(3);
         QCOMPARE(image.width, 28);
-        QImage png(image.pixels.data(), image.width, image.height, image.width, QImage::Format_Grayscale8);
+        const cv::Mat png(image.height, image.width, CV_8UC1, const_cast<uint8_t *>(image.pixels.data()));
         const std::string pngPath = m_dir.file("query.png");
-        QVERIFY(png.save(QString::fromStdString(pngPath)));
+        QVERIFY(cv::imwrite(pngPath, png));
         const std::vector<float> e = run->embedImageFile(pngPath);
         QCOMPARE(int64_t(e.size()), last.cols);
         for (int64_t j = 0; j < last.cols; ++j)
@@ -228,6 +230,24 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, run->embedImageFile(m_dir.file("missing.png")));
         std::ofstream(m_dir.file("broken.png")) << "not an image";
         QVERIFY_THROWS_EXCEPTION(Error, run->embedImageFile(m_dir.file("broken.png")));
+
+        // A query that is not square is letterboxed as the dataset images are
+        // (scaled to fit, centred on black), not stretched to a square.
+        cv::Mat wide(28, 56, CV_8UC1);
+        cv::randu(wide, 0, 256);
+        const std::string widePath = m_dir.file("wide.png");
+        QVERIFY(cv::imwrite(widePath, wide));
+        cv::Mat half, boxed = cv::Mat::zeros(28, 28, CV_8UC1), stretched;
+        cv::resize(wide, half, cv::Size(28, 14), 0, 0, cv::INTER_AREA);
+        half.copyTo(boxed(cv::Rect(0, 7, 28, 14)));
+        cv::resize(wide, stretched, cv::Size(28, 28), 0, 0, cv::INTER_AREA);
+        QVERIFY(cv::imwrite(m_dir.file("boxed.png"), boxed));
+        QVERIFY(cv::imwrite(m_dir.file("stretched.png"), stretched));
+        const std::vector<float> fromWide = run->embedImageFile(widePath);
+        const std::vector<float> fromBoxed = run->embedImageFile(m_dir.file("boxed.png"));
+        const std::vector<float> fromStretched = run->embedImageFile(m_dir.file("stretched.png"));
+        QVERIFY(torch::allclose(torch::tensor(fromWide), torch::tensor(fromBoxed), 1e-5, 1e-5));
+        QVERIFY(!torch::allclose(torch::tensor(fromWide), torch::tensor(fromStretched), 1e-3, 1e-3));
 
         // Projections round-trip; a stale one (wrong size) is ignored.
         QVERIFY(!run->projection("tsne", 10).has_value());

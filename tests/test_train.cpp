@@ -1,8 +1,8 @@
 // The trainer end to end on a small synthetic dataset: the run directory,
 // exact resume, cancellation, NaN detection, and bad experiments that must
 // leave nothing behind; the batches made ahead on a worker thread.
-#include "error.h"
 #include "data/dataset.h"
+#include "error.h"
 #include "train/checkpoint.h"
 #include "train/prefetcher.h"
 #include "train/rundirectory.h"
@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include <QCoreApplication>
 #include <QTest>
 
 #include <chrono>
@@ -97,11 +98,11 @@ private Q_SLOTS:
         const RunDirectory dir = RunDirectory::open(run);
         QCOMPARE(dir.config().iterations, int64_t(40));
         QCOMPARE(dir.config().dataset, m_data);
-        const auto stored = RunDirectory::readSteps(dir.metricsPath());
+        const auto stored = RunDirectory::readSteps(dir.files().metrics());
         QCOMPARE(int(stored.size()), 40);
         QCOMPARE(stored[5].step, int64_t(6));
         QCOMPARE(stored[5].loss, steps[5].loss);
-        const auto storedEvals = RunDirectory::readEvals(dir.evalPath());
+        const auto storedEvals = RunDirectory::readEvals(dir.files().evals());
         QCOMPARE(int(storedEvals.size()), 2);
         QCOMPARE(storedEvals[1].metrics.recallAt1, evals[1].metrics.recallAt1);
     }
@@ -152,9 +153,9 @@ private Q_SLOTS:
         QCOMPARE(a.size(), b.size());
         for (size_t i = 0; i < a.size(); ++i)
             QVERIFY2(torch::equal(a[i], b[i]), qPrintable(QString("tensor %1 differs").arg(i)));
-        const auto steps = RunDirectory::readSteps(RunDirectory::open(resumed).metricsPath());
+        const auto steps = RunDirectory::readSteps(RunDirectory::open(resumed).files().metrics());
         QCOMPARE(int(steps.size()), 20); // each step once
-        const auto reference = RunDirectory::readSteps(RunDirectory::open(straight).metricsPath());
+        const auto reference = RunDirectory::readSteps(RunDirectory::open(straight).files().metrics());
         for (size_t i = 0; i < steps.size(); ++i) {
             QCOMPARE(steps[i].step, int64_t(i + 1));
             QCOMPARE(steps[i].loss, reference[i].loss);
@@ -198,8 +199,8 @@ private Q_SLOTS:
             const auto a = weights(alone), b = weights(turns);
             for (size_t i = 0; i < a.size(); ++i)
                 QVERIFY2(torch::equal(a[i], b[i]), qPrintable(QString("%1: tensor %2 differs").arg(name).arg(i)));
-            const auto x = RunDirectory::readSteps(RunDirectory::open(alone).metricsPath());
-            const auto y = RunDirectory::readSteps(RunDirectory::open(turns).metricsPath());
+            const auto x = RunDirectory::readSteps(RunDirectory::open(alone).files().metrics());
+            const auto y = RunDirectory::readSteps(RunDirectory::open(turns).files().metrics());
             QCOMPARE(x.size(), y.size());
             for (size_t i = 0; i < x.size(); ++i)
                 QCOMPARE(x[i].loss, y[i].loss);
@@ -239,7 +240,7 @@ private Q_SLOTS:
         QCOMPARE(second->run({}, cancel), Trainer::Outcome::Finished);
         QCOMPARE(alone->run({}, cancel), Trainer::Outcome::Finished);
         const auto lastLoss = [&](const char *run) {
-            return RunDirectory::readSteps(RunDirectory::open(m_dir.file(run)).metricsPath()).back().loss;
+            return RunDirectory::readSteps(RunDirectory::open(m_dir.file(run)).files().metrics()).back().loss;
         };
         QCOMPARE(lastLoss("share-2"), lastLoss("share-3"));
     }
@@ -283,15 +284,15 @@ private Q_SLOTS:
         Trainer::start(tinyConfig(10), run)->run({}, cancel);
         const RunDirectory dir = RunDirectory::open(run);
         {
-            std::ofstream metrics(dir.metricsPath(), std::ios::app);
+            std::ofstream metrics(dir.files().metrics(), std::ios::app);
             for (int s = 11; s <= 14; ++s)
                 metrics << "{\"step\":" << s << ",\"loss\":1}\n";
             metrics << "{\"step\":15,\"lo"; // torn by the kill
         }
-        QCOMPARE(int(RunDirectory::readSteps(dir.metricsPath()).size()), 14);
+        QCOMPARE(int(RunDirectory::readSteps(dir.files().metrics()).size()), 14);
         auto trainer = Trainer::resume(run);
         QCOMPARE(trainer->step(), int64_t(10));
-        QCOMPARE(int(RunDirectory::readSteps(dir.metricsPath()).size()), 10);
+        QCOMPARE(int(RunDirectory::readSteps(dir.files().metrics()).size()), 10);
     }
 
     void cancelBeforeFirstStepKeepsCheckpoint()
@@ -300,8 +301,47 @@ private Q_SLOTS:
         std::atomic<bool> cancel{true};
         auto trainer = Trainer::start(tinyConfig(10), run);
         QCOMPARE(trainer->run({}, cancel), Trainer::Outcome::Cancelled);
-        QVERIFY(fs::exists(RunDirectory::open(run).checkpointPath()));
+        QVERIFY(fs::exists(RunDirectory::open(run).files().checkpoint()));
+        trainer.reset(); // one writer at a time
         QCOMPARE(Trainer::resume(run)->step(), int64_t(0));
+    }
+
+    // One writer at a time: while a trainer holds a run, another (here a
+    // resume in the same process; test_cli does it with two processes) is
+    // refused with a message naming the holder. The states follow the run.
+    void oneWriterAtATimeAndItsStates()
+    {
+        const std::string run = m_dir.file("run-locked");
+        auto trainer = Trainer::start(tinyConfig(20), run);
+        QCOMPARE(RunDirectory::readStatus(run).state, RunState::Created);
+        const std::string me = "process " + std::to_string(QCoreApplication::applicationPid());
+        try {
+            Trainer::resume(run);
+            QFAIL("a second writer was let in");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains(QString::fromStdString(me)), e.what());
+        }
+        std::atomic<bool> cancel{false};
+        Trainer::Callbacks cb;
+        RunStatus whileTraining;
+        cb.onStep = [&](const TrainingStep &s) {
+            if (s.step == 5) {
+                whileTraining = RunDirectory::readStatus(run);
+                cancel = true;
+            }
+        };
+        QCOMPARE(trainer->run(cb, cancel), Trainer::Outcome::Cancelled);
+        QCOMPARE(whileTraining.state, RunState::Training);
+        QVERIFY2(QString::fromStdString(whileTraining.message).contains(QString::fromStdString(me)),
+                 whileTraining.message.c_str());
+        QCOMPARE(RunDirectory::readStatus(run).state, RunState::Stopped);
+        QCOMPARE(RunDirectory::readStatus(run).step, int64_t(5));
+        trainer.reset(); // lets go of the run
+        auto resumed = Trainer::resume(run);
+        cancel = false;
+        QCOMPARE(resumed->run({}, cancel), Trainer::Outcome::Finished);
+        QCOMPARE(RunDirectory::readStatus(run).state, RunState::Finished);
+        QCOMPARE(RunDirectory::readStatus(run).step, int64_t(20));
     }
 
     void divergenceStopsWithClearMessage()
@@ -330,8 +370,14 @@ private Q_SLOTS:
             QVERIFY2(message.contains("checkpoint"), e.what());
         }
         QVERIFY(lastStep < 50);
-        QCOMPARE(int64_t(RunDirectory::readSteps(RunDirectory::open(run).metricsPath()).size()), lastStep);
+        QCOMPARE(int64_t(RunDirectory::readSteps(RunDirectory::open(run).files().metrics()).size()), lastStep);
+        // The run says why it ended, for the Runs list and `eval`.
+        const RunStatus status = RunDirectory::readStatus(run);
+        QCOMPARE(status.state, RunState::Failed);
+        QVERIFY2(QString::fromStdString(status.message).contains(QString("step %1:").arg(lastStep + 1)),
+                 status.message.c_str());
         // The last good checkpoint is intact and holds finite weights.
+        trainer.reset(); // one writer at a time
         auto resumed = Trainer::resume(run);
         QCOMPARE(resumed->step(), lastStep);
         for (const torch::Tensor &t : weights(run))
@@ -383,8 +429,8 @@ private Q_SLOTS:
         cb.onStep = [&](const TrainingStep &s) { cancel = s.step == 10; }; // the evaluation of step 10 is next
         QCOMPARE(Trainer::start(c, run)->run(cb, cancel), Trainer::Outcome::Cancelled);
         const RunDirectory dir = RunDirectory::open(run);
-        QVERIFY(RunDirectory::readEvals(dir.evalPath()).empty());
-        QCOMPARE(int(RunDirectory::readSteps(dir.metricsPath()).size()), 10);
+        QVERIFY(RunDirectory::readEvals(dir.files().evals()).empty());
+        QCOMPARE(int(RunDirectory::readSteps(dir.files().metrics()).size()), 10);
 
         auto resumed = Trainer::resume(run);
         QCOMPARE(resumed->step(), int64_t(10)); // saved at the step being evaluated
@@ -394,7 +440,7 @@ private Q_SLOTS:
         cancel = false;
         QCOMPARE(resumed->run(cb, cancel), Trainer::Outcome::Finished);
         QCOMPARE(evaluated, (std::vector<int64_t>{10, 20}));
-        QCOMPARE(int(RunDirectory::readEvals(dir.evalPath()).size()), 2);
+        QCOMPARE(int(RunDirectory::readEvals(dir.files().evals()).size()), 2);
     }
 
     void diskFullWhileCheckpointingKeepsThePrevious()
@@ -404,7 +450,7 @@ private Q_SLOTS:
         auto trainer = Trainer::start(c, run);
         std::atomic<bool> cancel{false};
         QCOMPARE(trainer->run({}, cancel, 10), Trainer::Outcome::Reached); // checkpoint of step 10 written
-        const std::string checkpoint = RunDirectory::open(run).checkpointPath();
+        const std::string checkpoint = RunDirectory::open(run).files().checkpoint();
         const auto size = fs::file_size(checkpoint);
 
         // A limit on file sizes stands in for a full disk: writes past it fail.
@@ -426,6 +472,7 @@ private Q_SLOTS:
         QVERIFY2(message.contains(QString::fromStdString(checkpoint)) && message.contains("cannot write checkpoint"),
                  qPrintable(message));
         QCOMPARE(fs::file_size(checkpoint), size);
+        trainer.reset(); // one writer at a time
         QCOMPARE(Trainer::resume(run)->step(), int64_t(10));
         for (const fs::directory_entry &e : fs::directory_iterator(fs::path(checkpoint).parent_path()))
             QCOMPARE(QString::fromStdString(e.path().filename().string()), QStringLiteral("last.pt"));
@@ -436,7 +483,7 @@ private Q_SLOTS:
         const std::string run = m_dir.file("run-corrupt");
         std::atomic<bool> cancel{false};
         Trainer::start(tinyConfig(10), run)->run({}, cancel);
-        const std::string checkpoint = RunDirectory::open(run).checkpointPath();
+        const std::string checkpoint = RunDirectory::open(run).files().checkpoint();
         const auto size = fs::file_size(checkpoint);
         fs::resize_file(checkpoint, size / 2);
         try {
@@ -456,7 +503,7 @@ private Q_SLOTS:
         const std::string run = m_dir.file("run-damaged");
         std::atomic<bool> cancel{false};
         Trainer::start(tinyConfig(10), run)->run({}, cancel);
-        const std::string checkpoint = RunDirectory::open(run).checkpointPath();
+        const std::string checkpoint = RunDirectory::open(run).files().checkpoint();
         std::string bytes;
         {
             std::ifstream in(checkpoint, std::ios::binary);

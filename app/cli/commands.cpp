@@ -4,15 +4,14 @@
 #include "error.h"
 #include "eval/evaluate.h"
 #include "eval/knn.h"
-#include "project/projection.h"
-#include "project/rundata.h"
 #include "losses/loss.h"
 #include "progress.h"
+#include "projection/projection.h"
+#include "projection/rundata.h"
 #include "train/checkpoint.h"
-#include "train/comparison.h"
+#include "train/comparisonrun.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
-#include "util/atomicfile.h"
 #include "util/parallel.h"
 
 #include <torch/torch.h>
@@ -26,7 +25,6 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
-#include <filesystem>
 
 namespace liftlab::cli {
 
@@ -76,6 +74,43 @@ QJsonObject metricsJson(const Metrics &m)
                        {"nmi", m.nmi},               {"f1", m.f1},                 {"queries", qint64(m.queries)}};
 }
 
+// Ctrl-C and SIGTERM, while it lives, set flag(): training stops after the
+// current batch and keeps a checkpoint.
+class InterruptGuard
+{
+public:
+    InterruptGuard()
+    {
+        g_interrupted.store(false);
+        std::signal(SIGINT, onInterrupt);
+        std::signal(SIGTERM, onInterrupt);
+    }
+    ~InterruptGuard()
+    {
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
+    }
+    const std::atomic<bool> &flag() const { return g_interrupted; }
+};
+
+// A run's progress on the terminal: the bar, the trainer's messages and each
+// evaluation; `last`, when given, keeps the latest evaluation.
+Trainer::Callbacks progressCallbacks(ProgressBar &bar, EvalReport *last)
+{
+    Trainer::Callbacks callbacks;
+    callbacks.onStep = [&bar](const TrainingStep &s) { bar.update(s); };
+    callbacks.onLog = [&bar](const std::string &text) { bar.message(text); };
+    callbacks.onEval = [&bar, last](const EvalReport &r) {
+        if (last)
+            *last = r;
+        char text[160];
+        std::snprintf(text, sizeof text, "step %lld: Recall@1 %.4f  MAP@R %.4f  NMI %.4f  (%.1f s)",
+                      (long long)r.step, r.metrics.recallAt1, r.metrics.mapAtR, r.metrics.nmi, r.seconds);
+        bar.message(text);
+    };
+    return callbacks;
+}
+
 // Trains with a progress bar; Ctrl-C stops after the current batch and keeps
 // a checkpoint. Returns the final evaluation (or none when interrupted).
 std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer, bool baselines)
@@ -89,23 +124,12 @@ std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer,
         rows.push_back({"untrained network", trainer.evaluateUntrained()});
     }
     ProgressBar bar(stdout);
-    Trainer::Callbacks callbacks;
-    callbacks.onStep = [&](const TrainingStep &s) { bar.update(s); };
-    callbacks.onLog = [&](const std::string &text) { bar.message(text); };
     EvalReport last;
-    callbacks.onEval = [&](const EvalReport &r) {
-        last = r;
-        char text[160];
-        std::snprintf(text, sizeof text, "step %lld: Recall@1 %.4f  MAP@R %.4f  NMI %.4f  (%.1f s)",
-                      (long long)r.step, r.metrics.recallAt1, r.metrics.mapAtR, r.metrics.nmi, r.seconds);
-        bar.message(text);
-    };
-    g_interrupted.store(false);
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    const Trainer::Outcome outcome = trainer.run(callbacks, g_interrupted);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    Trainer::Outcome outcome;
+    {
+        const InterruptGuard interrupt;
+        outcome = trainer.run(progressCallbacks(bar, &last), interrupt.flag());
+    }
     bar.finish();
     if (outcome == Trainer::Outcome::Cancelled) {
         std::printf("stopped at step %lld; continue with: liftlab-cli train --resume %s\n", (long long)trainer.step(),
@@ -156,7 +180,7 @@ LoadedArrays loadArrays(const std::string &embeddingsPath, const std::string &la
     return out;
 }
 
-DatasetSplit loadRunData(const RunDirectory &run)
+ExperimentData loadRunData(const RunDirectory &run)
 {
     return loadExperimentData(run.config(), {});
 }
@@ -199,29 +223,30 @@ int compare(CompareOptions o)
         o.out = "runs/compare-" + timestamp();
     const Comparison comparison = Comparison::create(o.out, o.config, losses);
     std::printf("comparison folder: %s (same data, initialisation and batches for every loss)\n", o.out.c_str());
-    std::shared_ptr<const DatasetSplit> data;
+    const std::unique_ptr<ComparisonRun> runs = ComparisonRun::start(comparison);
+    // A whole run per turn, each with its progress bar.
+    std::vector<std::unique_ptr<ProgressBar>> bars;
+    std::vector<Trainer::Callbacks> callbacks;
     for (size_t i = 0; i < losses.size(); ++i) {
-        std::printf("\n== %zu/%zu  %s\n", i + 1, losses.size(), losses[i].label.c_str());
-        std::unique_ptr<Trainer> trainer;
-        try {
-            trainer = Trainer::start(comparison.config(i), comparison.runPath(i), {}, data);
-            data = trainer->data(); // loaded once: the other losses share the images
-        } catch (const Error &) {
-            if (i == 0) // a bad experiment (missing dataset, P x K too large) leaves nothing behind
-                std::filesystem::remove_all(o.out);
-            throw;
-        }
-        if (trainWithProgress(*trainer, false).empty()) {
-            std::printf("comparison stopped; the finished runs are kept in %s\n", o.out.c_str());
-            return 130;
-        }
+        bars.push_back(std::make_unique<ProgressBar>(stdout));
+        callbacks.push_back(progressCallbacks(*bars.back(), nullptr));
     }
-    const std::vector<ComparisonRow> rows = comparisonResults(comparison);
-    writeFileAtomically((std::filesystem::path(o.out) / "results.csv").string(), comparisonCsv(rows));
-    writeFileAtomically((std::filesystem::path(o.out) / "results.md").string(), comparisonMarkdown(rows));
-    std::printf("\n== Comparison on %s (%s split), %lld steps each; results.csv and results.md in %s\n\n%s",
-                o.config.dataset.c_str(), o.config.split.c_str(), (long long)o.config.iterations, o.out.c_str(),
-                comparisonTable(rows).c_str());
+    ComparisonRun::Turns turns;
+    turns.before = [&](size_t i) { std::printf("\n== %zu/%zu  %s\n", i + 1, losses.size(), losses[i].label.c_str()); };
+    turns.after = [&](size_t i) { bars[i]->finish(); };
+    turns.failed = [&](size_t i, const std::string &message) {
+        std::fprintf(stderr, "liftlab-cli: %s: %s\n", losses[i].label.c_str(), message.c_str());
+    };
+    const InterruptGuard interrupt;
+    if (runs->run(callbacks, turns, interrupt.flag(), 0) == ComparisonRun::Outcome::Cancelled) {
+        std::printf("comparison stopped; every run keeps a checkpoint in %s\n", o.out.c_str());
+        return 130;
+    }
+    std::printf("\n== Comparison on %s (%s split), %lld steps each; %s and %s in %s\n\n%s", o.config.dataset.c_str(),
+                o.config.split.c_str(), (long long)o.config.iterations,
+                Comparison::resultsFileName(Comparison::Results::Csv),
+                Comparison::resultsFileName(Comparison::Results::Markdown), o.out.c_str(),
+                comparisonTable(comparisonResults(comparison)).c_str());
     return 0;
 }
 
@@ -262,7 +287,7 @@ int eval(const std::string &runPath, int threads)
 {
     prepareCompute(threads);
     const RunDirectory run = RunDirectory::open(runPath);
-    const DatasetSplit data = loadRunData(run);
+    const ExperimentData data = loadRunData(run);
     EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
     const Metrics m = evaluateEmbeddings(embedDataset(*model, data.test, data.normalization), data.test.labels,
                                          run.config().seed);
@@ -273,16 +298,16 @@ int eval(const std::string &runPath, int threads)
 int embed(const EmbedOptions &o, int threads)
 {
     prepareCompute(threads);
-    if (o.split != "test" && o.split != "train")
-        throw Error("--split must be test or train, not '" + o.split + "'");
+    if (o.subset != "test" && o.subset != "train")
+        throw Error("--subset must be test or train, not '" + o.subset + "'");
     const RunDirectory run = RunDirectory::open(o.run);
-    const DatasetSplit data = loadRunData(run);
+    const ExperimentData data = loadRunData(run);
     EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
-    const Dataset &split = o.split == "test" ? data.test : data.train;
-    const torch::Tensor e = embedDataset(*model, split, data.normalization).contiguous();
+    const Dataset &subset = o.subset == "test" ? data.test : data.train;
+    const torch::Tensor e = embedDataset(*model, subset, data.normalization).contiguous();
     writeNpy(o.out, npyFromFloats({e.size(0), e.size(1)}, e.data_ptr<float>()));
     if (!o.labelsOut.empty()) {
-        const torch::Tensor l = split.labels.contiguous();
+        const torch::Tensor l = subset.labels.contiguous();
         writeNpy(o.labelsOut, npyFromInt64({l.size(0)}, l.data_ptr<int64_t>()));
     }
     std::printf("wrote %lld x %lld embeddings to %s\n", (long long)e.size(0), (long long)e.size(1), o.out.c_str());

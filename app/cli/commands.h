@@ -28,7 +28,7 @@ struct CompareOptions
 struct EmbedOptions
 {
     std::string run;
-    std::string split = "test";
+    std::string subset = "test"; // the test or the train images
     std::string out;
     std::string labelsOut;
 };

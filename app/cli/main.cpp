@@ -7,6 +7,9 @@
 #include <c10/util/Exception.h>
 
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <vector>
 
 using namespace liftlab;
 
@@ -64,151 +67,172 @@ void addLossOptions(CLI::App *cmd, cli::TrainOptions &o)
     cmd->add_option("--margin", o.margin, "shorthand for --param margin=VALUE");
 }
 
-} // namespace
-
-int main(int argc, char **argv)
+// A subcommand: its parser, and what runs when it was given. Its options
+// live in the closure.
+struct Command
 {
-    CLI::App app("LiftLab: deep metric learning with the lifted structured loss (headless)", "liftlab-cli");
-    app.require_subcommand(1);
-    int threads = 2;
+    CLI::App *parser;
+    std::function<int()> run;
+};
 
-    cli::TrainOptions trainOptions;
-    CLI::App *train = app.add_subcommand("train", "train an embedding and print its evaluation");
-    addExperimentOptions(train, trainOptions.config);
-    addLossOptions(train, trainOptions);
-    train->add_option("--out", trainOptions.out, "run directory to create (default: runs/<loss>-<time>)");
-    train->add_option("--resume", trainOptions.resume, "continue the run in this directory from its last checkpoint");
-    train->add_flag("--baselines", trainOptions.baselines, "also evaluate raw pixels and the untrained network");
+Command addTrain(CLI::App &app)
+{
+    auto o = std::make_shared<cli::TrainOptions>();
+    CLI::App *cmd = app.add_subcommand("train", "train an embedding and print its evaluation");
+    addExperimentOptions(cmd, o->config);
+    addLossOptions(cmd, *o);
+    cmd->add_option("--out", o->out, "run directory to create (default: runs/<loss>-<time>)");
+    cmd->add_option("--resume", o->resume, "continue the run in this directory from its last checkpoint");
+    cmd->add_flag("--baselines", o->baselines, "also evaluate raw pixels and the untrained network");
+    return {cmd, [o] { return cli::train(*o); }};
+}
 
-    cli::CompareOptions compareOptions;
-    CLI::App *compare = app.add_subcommand(
+Command addCompare(CLI::App &app)
+{
+    auto o = std::make_shared<cli::CompareOptions>();
+    CLI::App *cmd = app.add_subcommand(
         "compare", "train several losses on the same data, initialisation and batches, and print a table");
-    compare
-        ->add_option("--losses", compareOptions.losses,
-                     "losses to compare, comma-separated, each with its parameters after colons, e.g. "
-                     "lifted,contrastive,triplet:miner=semi-hard:margin=0.2")
+    cmd->add_option("--losses", o->losses,
+                    "losses to compare, comma-separated, each with its parameters after colons, e.g. "
+                    "lifted,contrastive,triplet:miner=semi-hard:margin=0.2")
         ->required();
-    addExperimentOptions(compare, compareOptions.config);
-    compare->add_option("--out", compareOptions.out,
-                        "comparison folder to create (default: runs/compare-<time>): comparison.json, one run "
-                        "directory per loss, results.csv, results.md");
+    addExperimentOptions(cmd, o->config);
+    cmd->add_option("--out", o->out,
+                    "comparison folder to create (default: runs/compare-<time>): its manifest, one run directory per "
+                    "loss, and the results table as CSV and Markdown");
+    return {cmd, [o] { return cli::compare(*o); }};
+}
 
-    CLI::App *demo = app.add_subcommand("demo", "the headless demo: train on Fashion-MNIST, compare with baselines");
-    demo->add_option("--threads", threads, "CPU threads")->capture_default_str();
+Command addDemo(CLI::App &app)
+{
+    auto threads = std::make_shared<int>(2);
+    CLI::App *cmd = app.add_subcommand("demo", "the headless demo: train on Fashion-MNIST, compare with baselines");
+    cmd->add_option("--threads", *threads, "CPU threads")->capture_default_str();
+    return {cmd, [threads] { return cli::demo(*threads); }};
+}
 
-    std::string runDir;
-    CLI::App *eval = app.add_subcommand("eval", "evaluate a run's last checkpoint on its test split");
-    eval->add_option("run", runDir, "run directory")->required();
-    eval->add_option("--threads", threads, "CPU threads")->capture_default_str();
+// A subcommand that reads a run directory.
+Command addRunCommand(CLI::App &app, const char *name, const char *description,
+                      const std::function<int(const std::string &run, int threads)> &run)
+{
+    auto runDir = std::make_shared<std::string>();
+    auto threads = std::make_shared<int>(2);
+    CLI::App *cmd = app.add_subcommand(name, description);
+    cmd->add_option("run", *runDir, "run directory")->required();
+    cmd->add_option("--threads", *threads, "CPU threads")->capture_default_str();
+    return {cmd, [=] { return run(*runDir, *threads); }};
+}
 
-    cli::EmbedOptions embedOptions;
-    CLI::App *embed = app.add_subcommand("embed", "write a run's embeddings of a split as .npy");
-    embed->add_option("run", embedOptions.run, "run directory")->required();
-    embed->add_option("--split", embedOptions.split, "test or train")->capture_default_str();
-    embed->add_option("--out", embedOptions.out, "embeddings .npy (float32 [N, d])")->required();
-    embed->add_option("--labels-out", embedOptions.labelsOut, "labels .npy (int64 [N])");
-    embed->add_option("--threads", threads, "CPU threads")->capture_default_str();
+Command addEmbed(CLI::App &app)
+{
+    auto o = std::make_shared<cli::EmbedOptions>();
+    Command c = addRunCommand(app, "embed", "write a run's embeddings of its test or train images as .npy",
+                              [o](const std::string &run, int threads) {
+                                  o->run = run;
+                                  return cli::embed(*o, threads);
+                              });
+    c.parser->add_option("--subset", o->subset, "the run's test or train images")->capture_default_str();
+    c.parser->add_option("--out", o->out, "embeddings .npy (float32 [N, d])")->required();
+    c.parser->add_option("--labels-out", o->labelsOut, "labels .npy (int64 [N])");
+    return c;
+}
 
-    cli::ExportOptions exportOptions;
-    CLI::App *exportCmd = app.add_subcommand("export", "write a run's trained network as TorchScript");
-    exportCmd->add_option("run", exportOptions.run, "run directory")->required();
-    exportCmd->add_option("--torchscript", exportOptions.torchscript,
-                          "TorchScript file to write (loads with torch.jit.load in Python, torch::jit::load in C++)")
+Command addExport(CLI::App &app)
+{
+    auto o = std::make_shared<cli::ExportOptions>();
+    Command c = addRunCommand(app, "export", "write a run's trained network as TorchScript",
+                              [o](const std::string &run, int threads) {
+                                  o->run = run;
+                                  return cli::exportModel(*o, threads);
+                              });
+    c.parser
+        ->add_option("--torchscript", o->torchscript,
+                     "TorchScript file to write (loads with torch.jit.load in Python, torch::jit::load in C++)")
         ->required();
-    exportCmd->add_option("--threads", threads, "CPU threads")->capture_default_str();
+    return c;
+}
 
-    std::string embeddingsPath, labelsPath;
-    CLI::App *metrics = app.add_subcommand("metrics", "retrieval and clustering metrics of saved embeddings, as JSON");
-    metrics->add_option("--embeddings", embeddingsPath, ".npy [N, d]")->required();
-    metrics->add_option("--labels", labelsPath, ".npy [N] integer labels")->required();
-    metrics->add_option("--threads", threads, "CPU threads")->capture_default_str();
+Command addMetrics(CLI::App &app)
+{
+    auto embeddings = std::make_shared<std::string>(), labels = std::make_shared<std::string>();
+    auto threads = std::make_shared<int>(2);
+    CLI::App *cmd = app.add_subcommand("metrics", "retrieval and clustering metrics of saved embeddings, as JSON");
+    cmd->add_option("--embeddings", *embeddings, ".npy [N, d]")->required();
+    cmd->add_option("--labels", *labels, ".npy [N] integer labels")->required();
+    cmd->add_option("--threads", *threads, "CPU threads")->capture_default_str();
+    return {cmd, [=] { return cli::metrics(*embeddings, *labels, *threads); }};
+}
 
-    cli::LossOptions lossOptions;
-    CLI::App *loss = app.add_subcommand("loss", "a loss and its gradient norm on saved embeddings, as JSON");
-    loss->add_option("--embeddings", lossOptions.embeddings, ".npy [B, d]")->required();
-    loss->add_option("--labels", lossOptions.labels, ".npy [B] integer labels")->required();
-    loss->add_option("--loss", lossOptions.loss, "loss name")->required();
-    loss->add_option("--param", lossOptions.params, "loss parameter as name=value (repeatable)");
-    loss->add_option("--margin", lossOptions.margin, "shorthand for --param margin=VALUE");
-    loss->add_option("--threads", threads, "CPU threads")->capture_default_str();
+Command addLoss(CLI::App &app)
+{
+    auto o = std::make_shared<cli::LossOptions>();
+    auto threads = std::make_shared<int>(2);
+    CLI::App *cmd = app.add_subcommand("loss", "a loss and its gradient norm on saved embeddings, as JSON");
+    cmd->add_option("--embeddings", o->embeddings, ".npy [B, d]")->required();
+    cmd->add_option("--labels", o->labels, ".npy [B] integer labels")->required();
+    cmd->add_option("--loss", o->loss, "loss name")->required();
+    cmd->add_option("--param", o->params, "loss parameter as name=value (repeatable)");
+    cmd->add_option("--margin", o->margin, "shorthand for --param margin=VALUE");
+    cmd->add_option("--threads", *threads, "CPU threads")->capture_default_str();
+    return {cmd, [=] { return cli::loss(*o, *threads); }};
+}
 
-    CLI::App *losses = app.add_subcommand("losses", "list the losses and their parameters");
-
+Command addBench(CLI::App &app)
+{
+    auto o = std::make_shared<cli::BenchLossOptions>();
     CLI::App *bench = app.add_subcommand("bench", "micro-benchmarks");
     bench->require_subcommand(1);
-    cli::BenchLossOptions benchOptions;
-    CLI::App *benchLoss = bench->add_subcommand("loss", "median ms of a loss's forward+backward on random embeddings");
-    benchLoss->add_option("--loss", benchOptions.loss, "loss name")->capture_default_str();
-    benchLoss->add_option("--param", benchOptions.params, "loss parameter as name=value (repeatable)");
-    benchLoss->add_option("--baseline", benchOptions.baseline,
-                          "a second loss, timed alternately with the first in the same run (ratio printed)");
-    benchLoss->add_option("--batch", benchOptions.batch, "batch size B")->capture_default_str();
-    benchLoss->add_option("--dim", benchOptions.dim, "embedding size d")->capture_default_str();
-    benchLoss->add_option("--per-class", benchOptions.perClass, "images per class")->capture_default_str();
-    benchLoss->add_option("--repeat", benchOptions.repeat, "timed repetitions")->capture_default_str();
-    benchLoss->add_option("--threads", benchOptions.threads, "CPU threads")->capture_default_str();
+    CLI::App *cmd = bench->add_subcommand("loss", "median ms of a loss's forward+backward on random embeddings");
+    cmd->add_option("--loss", o->loss, "loss name")->capture_default_str();
+    cmd->add_option("--param", o->params, "loss parameter as name=value (repeatable)");
+    cmd->add_option("--baseline", o->baseline,
+                    "a second loss, timed alternately with the first in the same run (ratio printed)");
+    cmd->add_option("--batch", o->batch, "batch size B")->capture_default_str();
+    cmd->add_option("--dim", o->dim, "embedding size d")->capture_default_str();
+    cmd->add_option("--per-class", o->perClass, "images per class")->capture_default_str();
+    cmd->add_option("--repeat", o->repeat, "timed repetitions")->capture_default_str();
+    cmd->add_option("--threads", o->threads, "CPU threads")->capture_default_str();
+    return {bench, [o] { return cli::benchLoss(*o); }};
+}
 
-    cli::ProjectOptions projectOptions;
-    CLI::App *project = app.add_subcommand("project", "2-D projection (t-SNE or PCA) of embeddings, as .npy");
-    project->add_option("--embeddings", projectOptions.embeddings, ".npy [N, d]")->required();
-    project->add_option("--out", projectOptions.out, "coordinates .npy (float32 [N, components])")->required();
-    project->add_option("--method", projectOptions.method, "tsne or pca")->capture_default_str();
-    project->add_option("--components", projectOptions.components, "PCA: number of components")->capture_default_str();
-    project->add_option("--perplexity", projectOptions.perplexity, "t-SNE perplexity")->capture_default_str();
-    project->add_option("--iterations", projectOptions.iterations, "t-SNE iterations")->capture_default_str();
-    project->add_option("--learning-rate", projectOptions.learningRate, "t-SNE learning rate (0: max(N/12, 200))")
+Command addProject(CLI::App &app)
+{
+    auto o = std::make_shared<cli::ProjectOptions>();
+    CLI::App *cmd = app.add_subcommand("project", "2-D projection (t-SNE or PCA) of embeddings, as .npy");
+    cmd->add_option("--embeddings", o->embeddings, ".npy [N, d]")->required();
+    cmd->add_option("--out", o->out, "coordinates .npy (float32 [N, components])")->required();
+    cmd->add_option("--method", o->method, "tsne or pca")->capture_default_str();
+    cmd->add_option("--components", o->components, "PCA: number of components")->capture_default_str();
+    cmd->add_option("--perplexity", o->perplexity, "t-SNE perplexity")->capture_default_str();
+    cmd->add_option("--iterations", o->iterations, "t-SNE iterations")->capture_default_str();
+    cmd->add_option("--learning-rate", o->learningRate, "t-SNE learning rate (0: max(N/12, 200))")
         ->capture_default_str();
-    project->add_option("--repulsion", projectOptions.repulsion,
-                        "t-SNE repulsion: auto, bh (Barnes-Hut) or fft")->capture_default_str();
-    project->add_option("--seed", projectOptions.seed, "t-SNE initial jitter seed")->capture_default_str();
-    project->add_option("--labels", projectOptions.labels, ".npy [N] labels: report 1-NN accuracy in 2-D (with --quality)");
-    project->add_flag("--quality", projectOptions.quality, "report 10-NN preservation (and 1-NN accuracy with --labels)");
-    project->add_option("--threads", projectOptions.threads, "CPU threads")->capture_default_str();
+    cmd->add_option("--repulsion", o->repulsion, "t-SNE repulsion: auto, bh (Barnes-Hut) or fft")
+        ->capture_default_str();
+    cmd->add_option("--seed", o->seed, "t-SNE initial jitter seed")->capture_default_str();
+    cmd->add_option("--labels", o->labels, ".npy [N] labels: report 1-NN accuracy in 2-D (with --quality)");
+    cmd->add_flag("--quality", o->quality, "report 10-NN preservation (and 1-NN accuracy with --labels)");
+    cmd->add_option("--threads", o->threads, "CPU threads")->capture_default_str();
+    return {cmd, [o] { return cli::project(*o); }};
+}
 
-    cli::KnnOptions knnOptions;
-    CLI::App *knn = app.add_subcommand("knn", "exact k nearest neighbours of every row among the others, as .npy");
-    knn->add_option("--embeddings", knnOptions.embeddings, ".npy [N, d]")->required();
-    knn->add_option("--k", knnOptions.k, "neighbours per row (self excluded)")->capture_default_str();
-    knn->add_option("--out", knnOptions.out, "indices .npy (int64 [N, k], nearest first)")->required();
-    knn->add_option("--distances-out", knnOptions.distancesOut, "Euclidean distances .npy (float32 [N, k])");
-    knn->add_option("--threads", knnOptions.threads, "CPU threads")->capture_default_str();
+Command addKnn(CLI::App &app)
+{
+    auto o = std::make_shared<cli::KnnOptions>();
+    CLI::App *cmd = app.add_subcommand("knn", "exact k nearest neighbours of every row among the others, as .npy");
+    cmd->add_option("--embeddings", o->embeddings, ".npy [N, d]")->required();
+    cmd->add_option("--k", o->k, "neighbours per row (self excluded)")->capture_default_str();
+    cmd->add_option("--out", o->out, "indices .npy (int64 [N, k], nearest first)")->required();
+    cmd->add_option("--distances-out", o->distancesOut, "Euclidean distances .npy (float32 [N, k])");
+    cmd->add_option("--threads", o->threads, "CPU threads")->capture_default_str();
+    return {cmd, [o] { return cli::knn(*o); }};
+}
 
+// Runs a subcommand; a user's error ends in one line on stderr and exit code 2.
+int runReportingErrors(const std::function<int()> &run)
+{
     try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp &e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp &e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError &e) {
-        std::fprintf(stderr, "liftlab-cli: %s (see --help)\n", e.what());
-        return 2;
-    }
-
-    try {
-        if (*train)
-            return cli::train(trainOptions);
-        if (*demo)
-            return cli::demo(threads);
-        if (*compare)
-            return cli::compare(compareOptions);
-        if (*eval)
-            return cli::eval(runDir, threads);
-        if (*embed)
-            return cli::embed(embedOptions, threads);
-        if (*exportCmd)
-            return cli::exportModel(exportOptions, threads);
-        if (*metrics)
-            return cli::metrics(embeddingsPath, labelsPath, threads);
-        if (*loss)
-            return cli::loss(lossOptions, threads);
-        if (*losses)
-            return cli::listLosses();
-        if (*benchLoss)
-            return cli::benchLoss(benchOptions);
-        if (*project)
-            return cli::project(projectOptions);
-        if (*knn)
-            return cli::knn(knnOptions);
+        return run();
     } catch (const Error &e) {
         std::fprintf(stderr, "liftlab-cli: %s\n", e.what());
         return 2;
@@ -220,5 +244,41 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "liftlab-cli: internal error: %s\n", e.what());
         return 3;
     }
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    CLI::App app("LiftLab: deep metric learning with the lifted structured loss (headless)", "liftlab-cli");
+    app.require_subcommand(1);
+    const std::vector<Command> commands = {
+        addTrain(app),
+        addCompare(app),
+        addDemo(app),
+        addRunCommand(app, "eval", "evaluate a run's last checkpoint on its test images", cli::eval),
+        addEmbed(app),
+        addExport(app),
+        addMetrics(app),
+        addLoss(app),
+        {app.add_subcommand("losses", "list the losses and their parameters"), cli::listLosses},
+        addBench(app),
+        addProject(app),
+        addKnn(app),
+    };
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError &e) {
+        std::fprintf(stderr, "liftlab-cli: %s (see --help)\n", e.what());
+        return 2;
+    }
+    for (const Command &command : commands)
+        if (*command.parser)
+            return runReportingErrors(command.run);
     return 0;
 }

@@ -29,13 +29,8 @@ ProgressBar::ProgressBar(FILE *out)
 
 void ProgressBar::update(const TrainingStep &s)
 {
-    // Exponential moving averages, debiased, so the first steps read right.
-    const double beta = 0.95;
     ++m_updates;
-    m_smoothedLoss = beta * m_smoothedLoss + (1 - beta) * s.loss;
-    m_smoothedRate = beta * m_smoothedRate + (1 - beta) * s.imagesPerSec;
-    const double correction = 1 - std::pow(beta, double(m_updates));
-    const double loss = m_smoothedLoss / correction, rate = m_smoothedRate / correction;
+    const double loss = m_loss.add(s.loss), rate = m_rate.add(s.imagesPerSec);
     const double eta = s.elapsedSeconds / double(std::max<int64_t>(1, m_updates)) * double(s.iterations - s.step);
 
     const auto now = std::chrono::steady_clock::now();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "train/events.h"
+#include "util/movingaverage.h"
 
 #include <chrono>
 #include <cstdio>
@@ -20,8 +21,7 @@ public:
 private:
     FILE *m_out;
     bool m_terminal;
-    double m_smoothedLoss = 0;
-    double m_smoothedRate = 0;
+    MovingAverage m_loss{0.95}, m_rate{0.95}; // so the first steps read right
     int64_t m_updates = 0;
     int64_t m_lastPrintedStep = -1;
     std::chrono::steady_clock::time_point m_lastDraw;

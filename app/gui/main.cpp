@@ -1,10 +1,10 @@
 // liftlab: the LiftLab window. Parses the command line and opens MainWindow;
 // everything else lives in ui/.
-#include "comparisonwindow.h"
+#include "compare/comparisonwindow.h"
 #include "error.h"
-#include "experimentpanel.h"
-#include "logpanel.h"
-#include "mainwindow.h"
+#include "experiment/experimentpanel.h"
+#include "shell/logpanel.h"
+#include "shell/mainwindow.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

@@ -18,15 +18,6 @@ Augmentation augmentationFromString(const std::string &name)
     throw Error("unknown augmentation '" + name + "' (expected pad-crop, paper or resized-crop)");
 }
 
-std::string augmentationToString(Augmentation a)
-{
-    switch (a) {
-    case Augmentation::Paper: return "paper";
-    case Augmentation::ResizedCrop: return "resized-crop";
-    default: return "pad-crop";
-    }
-}
-
 int64_t inputSide(Augmentation a, int64_t side)
 {
     switch (a) {

@@ -16,7 +16,6 @@ enum class Augmentation {
 };
 
 Augmentation augmentationFromString(const std::string &name); // throws liftlab::Error
-std::string augmentationToString(Augmentation a);
 // The side of the network input for images of side `side`: the paper's
 // 227/256 and resized-crop's 224/256 of it, all of it for pad-crop.
 int64_t inputSide(Augmentation a, int64_t side);

@@ -52,15 +52,6 @@ Dataset readPair(const fs::path &folder, const std::string &prefix, const std::v
     return d;
 }
 
-Dataset concatenate(const Dataset &a, const Dataset &b)
-{
-    Dataset d;
-    d.images = torch::cat({a.images, b.images});
-    d.labels = torch::cat({a.labels, b.labels});
-    d.classNames = a.classNames;
-    return d;
-}
-
 Dataset selectClasses(const Dataset &d, int64_t first, int64_t last)
 {
     return d.subset(((d.labels >= first) & (d.labels <= last)).nonzero().squeeze(1));
@@ -82,7 +73,7 @@ Normalization computeNormalization(const Dataset &train)
 // The images of an image dataset folder, decoded, split as its layout says.
 // The training images are listed first, so the two splits are views of the
 // one decoded tensor: no copy of gigabytes of pixels.
-DatasetSplit loadImageDataset(const std::string &folder, SplitKind split, const LoadOptions &options)
+ExperimentData loadImageDataset(const std::string &folder, SplitKind split, const LoadOptions &options)
 {
     ImageListing listing = listImages(folder, split);
     std::stable_partition(listing.images.begin(), listing.images.end(), [](const ImageEntry &e) { return e.train; });
@@ -94,7 +85,7 @@ DatasetSplit loadImageDataset(const std::string &folder, SplitKind split, const 
         trainCount += listing.images[size_t(i)].train;
     }
     const int64_t testCount = int64_t(decoded.kept.size()) - trainCount;
-    DatasetSplit s;
+    ExperimentData s;
     s.name = folder;
     s.layout = listing.layout;
     s.skipped = std::move(decoded.skipped);
@@ -164,7 +155,7 @@ std::string fashionMnistFolder()
     return "/usr/share/datasets/fashion-mnist";
 }
 
-DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split, const LoadOptions &options)
+ExperimentData loadDataset(const std::string &nameOrPath, SplitKind split, const LoadOptions &options)
 {
     if (nameOrPath == "glyphs")
         return makeGlyphs(split); // the same characters and images for every run
@@ -201,7 +192,7 @@ DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split, const L
     if (train.images.sizes().slice(1) != test.images.sizes().slice(1))
         throw fileError(folder.string(), "train and test images differ in size");
 
-    DatasetSplit s;
+    ExperimentData s;
     s.name = nameOrPath;
     s.layout = "idx";
     if (split == SplitKind::Seen) {

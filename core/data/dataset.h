@@ -39,7 +39,9 @@ enum class SplitKind {
 SplitKind splitFromString(const std::string &name); // throws liftlab::Error
 std::string splitToString(SplitKind split);
 
-struct DatasetSplit
+// The two subsets of a dataset that an experiment uses, as its split (the
+// protocol: SplitKind) divides them: training images and test images.
+struct ExperimentData
 {
     std::string name;
     std::string layout; // idx, cub-200-2011, cars196, stanford-online-products, image-folder
@@ -65,7 +67,7 @@ struct LoadOptions
 // an image dataset folder (imagesets.h: CUB-200-2011, Cars196, Stanford
 // Online Products, a folder per class). Errors name the folder or file and
 // the problem; images that cannot be used are skipped and listed.
-DatasetSplit loadDataset(const std::string &nameOrPath, SplitKind split, const LoadOptions &options = {});
+ExperimentData loadDataset(const std::string &nameOrPath, SplitKind split, const LoadOptions &options = {});
 
 // The folder the embedded default dataset is installed in.
 std::string fashionMnistFolder();

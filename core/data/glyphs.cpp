@@ -123,7 +123,7 @@ std::string glyphFontFolder()
     return "/usr/share/fonts/truetype/dejavu";
 }
 
-DatasetSplit makeGlyphs(SplitKind split, const GlyphOptions &o)
+ExperimentData makeGlyphs(SplitKind split, const GlyphOptions &o)
 {
     if (o.classes < 2 || o.perClass < 3)
         throw Error("glyphs need at least 2 classes and 3 images per class");
@@ -190,7 +190,7 @@ DatasetSplit makeGlyphs(SplitKind split, const GlyphOptions &o)
         const bool isTrain = split == SplitKind::ZeroShot ? c < o.classes / 2 : k < trainPerClass;
         (isTrain ? train : test).push_back(i);
     }
-    DatasetSplit s;
+    ExperimentData s;
     s.name = "glyphs";
     s.layout = "glyphs";
     s.train = all.subset(torch::tensor(train, torch::kInt64));

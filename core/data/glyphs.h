@@ -27,6 +27,6 @@ std::string glyphFontFolder();
 
 // Throws liftlab::Error (naming the font folder) when too few characters
 // can be drawn for `classes`.
-DatasetSplit makeGlyphs(SplitKind split, const GlyphOptions &options = {});
+ExperimentData makeGlyphs(SplitKind split, const GlyphOptions &options = {});
 
 } // namespace liftlab

@@ -47,8 +47,9 @@ cv::Mat toRgb8(const cv::Mat &in)
     return rgb;
 }
 
-// Decodes entry into `out` (3 x S x S, zeroed): empty string, or why not.
-std::string decodeInto(const ImageEntry &entry, const LoadOptions &o, uint8_t *out)
+} // namespace
+
+std::string decodeImage(const ImageEntry &entry, int side, bool cropToBox, uint8_t *out)
 {
     std::error_code ec;
     if (!fs::is_regular_file(entry.path, ec))
@@ -66,7 +67,7 @@ std::string decodeInto(const ImageEntry &entry, const LoadOptions &o, uint8_t *o
     cv::Mat rgb = toRgb8(image);
     if (rgb.empty())
         return "has " + std::to_string(image.channels()) + " channels";
-    if (o.cropToBox && entry.box[2] > entry.box[0] && entry.box[3] > entry.box[1]) {
+    if (cropToBox && entry.box[2] > entry.box[0] && entry.box[3] > entry.box[1]) {
         // 1-based inclusive corners to a 0-based rectangle, inside the image.
         // (clamped as doubles first: a box may be anything a file says)
         auto inside = [](double v, int lo, int hi) { return int(std::clamp(v, double(lo), double(hi))); };
@@ -76,7 +77,7 @@ std::string decodeInto(const ImageEntry &entry, const LoadOptions &o, uint8_t *o
         const int y2 = inside(std::ceil(entry.box[3]), y1 + 1, rgb.rows);
         rgb = rgb(cv::Rect(x1, y1, x2 - x1, y2 - y1));
     }
-    const int s = o.imageSize;
+    const int s = side;
     const double scale = double(s) / std::max(rgb.cols, rgb.rows);
     const int w = std::clamp(int(std::lround(rgb.cols * scale)), 1, s);
     const int h = std::clamp(int(std::lround(rgb.rows * scale)), 1, s);
@@ -91,6 +92,8 @@ std::string decodeInto(const ImageEntry &entry, const LoadOptions &o, uint8_t *o
     }
     return {};
 }
+
+namespace {
 
 DecodedImages decodeAll(const ImageListing &listing, const LoadOptions &o)
 {
@@ -118,7 +121,7 @@ DecodedImages decodeAll(const ImageListing &listing, const LoadOptions &o)
                 if (o.monitor.cancel && o.monitor.cancel->load())
                     return;
                 try {
-                    problem[size_t(i)] = decodeInto(listing.images[size_t(i)], o, data + i * pixels);
+                    problem[size_t(i)] = decodeImage(listing.images[size_t(i)], o.imageSize, o.cropToBox, data + i * pixels);
                 } catch (const cv::Exception &e) {
                     problem[size_t(i)] = "cannot be decoded (" + e.err + ")";
                 }

@@ -31,6 +31,12 @@ struct DecodedImages
 // else stops.
 DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &options);
 
+// Decodes one image as decodeImages() does, into `out` (uint8 3 x side x
+// side, zeroed beforehand): cropped to entry.box when `cropToBox`, scaled so
+// that its longer side is `side`, centred. Returns why it cannot be used
+// ("missing", "cannot be decoded ..."), or an empty string.
+std::string decodeImage(const ImageEntry &entry, int side, bool cropToBox, uint8_t *out);
+
 // The cache folder for decoded images: $LIFTLAB_CACHE if set (set but
 // empty: no cache), else $XDG_CACHE_HOME/liftlab/images or
 // ~/.cache/liftlab/images.

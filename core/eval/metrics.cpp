@@ -1,6 +1,8 @@
 #include "eval/metrics.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 namespace liftlab {
@@ -82,6 +84,21 @@ double averagePrecisionAtR(const std::vector<bool> &relevant, int64_t r)
         }
     }
     return sum / double(r);
+}
+
+PrecisionAtK precisionAtK(const std::vector<bool> &relevant, int64_t inGallery)
+{
+    PrecisionAtK p;
+    double sum = 0;
+    for (size_t i = 0; i < relevant.size(); ++i)
+        if (relevant[i]) {
+            ++p.hits;
+            sum += double(p.hits) / double(i + 1);
+        }
+    p.precision = relevant.empty() ? 0 : double(p.hits) / double(relevant.size());
+    const int64_t denominator = std::min<int64_t>(int64_t(relevant.size()), inGallery);
+    p.averagePrecision = denominator > 0 ? sum / double(denominator) : std::numeric_limits<double>::quiet_NaN();
+    return p;
 }
 
 } // namespace liftlab

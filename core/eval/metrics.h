@@ -28,4 +28,17 @@ double pairwiseF1(const std::vector<int64_t> &labels, const std::vector<int64_t>
 // neighbours (at least R of them), R = number of relevant items in the gallery.
 double averagePrecisionAtR(const std::vector<bool> &relevant, int64_t r);
 
+// One query's K results as the retrieval browser shows them: `relevant`
+// flags the K ranked results, `inGallery` counts the relevant items the
+// gallery holds. Precision@K is the share of the K that are relevant; AP@K
+// averages the precision at each relevant rank, normalised by
+// min(K, inGallery) (NaN when that is 0).
+struct PrecisionAtK
+{
+    int64_t hits = 0;
+    double precision = 0;
+    double averagePrecision = 0;
+};
+PrecisionAtK precisionAtK(const std::vector<bool> &relevant, int64_t inGallery);
+
 } // namespace liftlab

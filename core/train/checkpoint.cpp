@@ -187,7 +187,7 @@ EmbeddingNet createModelFor(const ExperimentConfig &config, int64_t inChannels)
 EmbeddingNet loadRunModel(const RunDirectory &run, int64_t inChannels)
 {
     EmbeddingNet model = createModelFor(run.config(), inChannels);
-    loadCheckpoint(run.checkpointPath(), *model, nullptr, nullptr);
+    loadCheckpoint(run.files().checkpoint(), *model, nullptr, nullptr);
     model->eval();
     return model;
 }

@@ -48,7 +48,28 @@ std::string folderName(size_t index, const std::string &label)
     return prefix + name;
 }
 
+// Names, parameters and labels of the losses of one comparison.
+void checkLosses(const std::vector<LossChoice> &losses)
+{
+    for (size_t i = 0; i < losses.size(); ++i) {
+        resolveParams(describeLoss(losses[i].name), losses[i].params); // throws for a bad name, parameter or value
+        for (size_t j = 0; j < i; ++j)
+            if (losses[j].label == losses[i].label)
+                throw Error("loss '" + losses[i].label + "' is listed twice");
+    }
+    if (losses.size() < 2)
+        throw Error("a comparison needs at least two losses (got " + std::to_string(losses.size()) + ")");
+}
+
 } // namespace
+
+std::string lossLabel(const std::string &name, const std::map<std::string, std::string> &params)
+{
+    std::string label = name;
+    for (const auto &[param, value] : params)
+        label += ":" + param + "=" + value;
+    return label;
+}
 
 std::vector<LossChoice> parseLossList(const std::string &text)
 {
@@ -66,15 +87,35 @@ std::vector<LossChoice> parseLossList(const std::string &text)
                 throw Error("loss '" + spec + "': parameter '" + parts[i] + "' is not of the form name=value");
             c.params[parts[i].substr(0, eq)] = parts[i].substr(eq + 1);
         }
-        resolveParams(describeLoss(c.name), c.params); // throws for a bad name, parameter or value
-        for (const LossChoice &other : choices)
-            if (other.label == c.label)
-                throw Error("loss '" + spec + "' is listed twice");
         choices.push_back(c);
     }
-    if (choices.size() < 2)
-        throw Error("a comparison needs at least two losses (got " + std::to_string(choices.size()) + ")");
+    checkLosses(choices);
     return choices;
+}
+
+void validateComparison(const ExperimentConfig &base, const std::vector<LossChoice> &losses)
+{
+    checkLosses(losses);
+    ExperimentConfig config = base;
+    for (const LossChoice &c : losses) {
+        config.loss = c.name;
+        config.lossParams = c.params;
+        try {
+            config.validate(); // e.g. n-pair takes K = 2 images per class
+        } catch (const Error &e) {
+            throw Error(c.label + ": " + e.what());
+        }
+    }
+}
+
+const char *Comparison::resultsFileName(Results format)
+{
+    return format == Results::Csv ? "results.csv" : "results.md";
+}
+
+std::string Comparison::resultsPath(Results format) const
+{
+    return (fs::path(m_folder) / resultsFileName(format)).string();
 }
 
 Comparison Comparison::create(const std::string &folder, const ExperimentConfig &base,
@@ -84,8 +125,7 @@ Comparison Comparison::create(const std::string &folder, const ExperimentConfig 
     c.m_folder = folder;
     c.m_base = base;
     c.m_losses = losses;
-    for (size_t i = 0; i < losses.size(); ++i) // every run's experiment, before anything is written
-        c.config(i).validate();
+    validateComparison(base, losses); // before anything is written
     std::error_code ec;
     if (fs::exists(folder, ec) && !fs::is_empty(folder, ec))
         throw Error("comparison folder '" + folder + "' already exists and is not empty");
@@ -153,13 +193,13 @@ std::vector<ComparisonRow> comparisonResults(const Comparison &comparison)
     for (size_t i = 0; i < comparison.losses().size(); ++i) {
         ComparisonRow row;
         row.label = comparison.losses()[i].label;
-        const fs::path run = comparison.runPath(i);
-        const std::vector<EvalReport> evals = RunDirectory::readEvals((run / "eval.jsonl").string());
+        const RunFiles run(comparison.runPath(i));
+        const std::vector<EvalReport> evals = RunDirectory::readEvals(run.evals());
         if (!evals.empty()) {
             row.step = evals.back().step;
             row.metrics = evals.back().metrics;
         }
-        QFile summary(QString::fromStdString((run / "summary.json").string()));
+        QFile summary(QString::fromStdString(run.summary()));
         if (summary.open(QIODevice::ReadOnly)) {
             const QJsonObject s = QJsonDocument::fromJson(summary.readAll()).object();
             row.imagesPerSec = s.value("images_per_sec").toDouble();

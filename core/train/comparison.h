@@ -18,10 +18,19 @@ struct LossChoice
     std::string label;
 };
 
+// The label of a loss with these parameters, in the form parseLossList
+// reads: "triplet:margin=0.2:miner=semi-hard".
+std::string lossLabel(const std::string &name, const std::map<std::string, std::string> &params);
+
 // "lifted,contrastive,triplet:miner=semi-hard:margin=0.2": losses separated
 // by commas, each loss's parameters by colons. Names and parameters are
-// checked against the loss registry; throws liftlab::Error naming the bad one.
+// checked as validateLosses() does; throws liftlab::Error naming the bad one.
 std::vector<LossChoice> parseLossList(const std::string &text);
+
+// Throws liftlab::Error when the losses cannot be compared on `base`: fewer
+// than two, a loss listed twice, an unknown name or parameter, or an
+// experiment that one of them rejects (n-pair takes K = 2), named by label.
+void validateComparison(const ExperimentConfig &base, const std::vector<LossChoice> &losses);
 
 // A comparison of losses: one experiment (data, split, model, seed, so the
 // same initialisation and the same sequence of batches) trained once per
@@ -30,7 +39,12 @@ std::vector<LossChoice> parseLossList(const std::string &text);
 class Comparison
 {
 public:
-    // Creates the folder (refusing a non-empty one) and writes the manifest.
+    // The results table, written once every run has finished.
+    enum class Results { Csv, Markdown };
+    static const char *resultsFileName(Results format); // results.csv, results.md
+
+    // Validates (validateComparison), creates the folder (refusing a
+    // non-empty one) and writes the manifest.
     static Comparison create(const std::string &folder, const ExperimentConfig &base,
                              const std::vector<LossChoice> &losses);
     // Throws liftlab::Error if the manifest is missing or bad.
@@ -42,6 +56,7 @@ public:
     // The experiment and run directory of loss i.
     ExperimentConfig config(size_t i) const;
     std::string runPath(size_t i) const;
+    std::string resultsPath(Results format) const;
 
 private:
     std::string m_folder;

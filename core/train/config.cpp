@@ -64,7 +64,7 @@ void ExperimentConfig::validate() const
     }
 }
 
-DatasetSplit loadExperimentData(const ExperimentConfig &c, const LoadMonitor &monitor)
+ExperimentData loadExperimentData(const ExperimentConfig &c, const LoadMonitor &monitor)
 {
     LoadOptions o;
     o.monitor = monitor;
@@ -72,7 +72,7 @@ DatasetSplit loadExperimentData(const ExperimentConfig &c, const LoadMonitor &mo
     o.cropToBox = c.cropToBox;
     o.threads = c.threads;
     o.cacheFolder = defaultImageCacheFolder();
-    DatasetSplit data = loadDataset(c.dataset, splitFromString(c.split), o);
+    ExperimentData data = loadDataset(c.dataset, splitFromString(c.split), o);
     data.normalization.cropSide =
         inputSide(augmentationFromString(c.augmentation), std::min(data.train.images.size(2), data.train.images.size(3)));
     return data;
@@ -81,6 +81,11 @@ DatasetSplit loadExperimentData(const ExperimentConfig &c, const LoadMonitor &mo
 int ExperimentConfig::batchSize() const
 {
     return sampler == "pairs" ? 2 * pairs + randomImages : classesPerBatch * perClass;
+}
+
+bool ExperimentConfig::evaluatesAt(int64_t step) const
+{
+    return step == iterations || (evalEvery > 0 && step > 0 && step % evalEvery == 0);
 }
 
 double ExperimentConfig::learningRateAt(int64_t step) const

@@ -8,7 +8,7 @@ class QJsonObject;
 
 namespace liftlab {
 
-struct DatasetSplit;
+struct ExperimentData;
 
 // Everything that defines a training run; written to config.json and into
 // every checkpoint. The defaults are the paper-style setup (P x K = 4 x 32,
@@ -53,6 +53,9 @@ struct ExperimentConfig
     // Throws liftlab::Error naming the first invalid field.
     void validate() const;
     double learningRateAt(int64_t step) const;
+    // Whether the test split is evaluated once `step` steps are done: every
+    // evalEvery steps and after the last.
+    bool evaluatesAt(int64_t step) const;
     int batchSize() const;
 };
 
@@ -60,7 +63,7 @@ struct ExperimentConfig
 // image datasets at its image size and crop, the network's input side set
 // by its augmentation.
 struct LoadMonitor;
-DatasetSplit loadExperimentData(const ExperimentConfig &config, const LoadMonitor &monitor);
+ExperimentData loadExperimentData(const ExperimentConfig &config, const LoadMonitor &monitor);
 
 QJsonObject toJson(const ExperimentConfig &config);
 // Throws liftlab::Error naming `source` for a missing or mistyped field.

@@ -1,7 +1,8 @@
 #include "train/rundirectory.h"
 
-#include "error.h"
 #include "data/npy.h"
+#include "error.h"
+#include "train/runlock.h"
 #include "util/atomicfile.h"
 
 #include <QByteArray>
@@ -71,6 +72,72 @@ void rewriteKeeping(const std::string &path, int64_t lastStep)
 
 } // namespace
 
+RunFiles::RunFiles(std::string dir)
+    : m_dir(std::move(dir))
+{
+}
+
+std::string RunFiles::file(const std::string &name) const
+{
+    return (fs::path(m_dir) / name).string();
+}
+
+std::string RunFiles::config() const { return file("config.json"); }
+std::string RunFiles::status() const { return file("status.json"); }
+std::string RunFiles::lock() const { return file("lock"); }
+std::string RunFiles::metrics() const { return file("metrics.jsonl"); }
+std::string RunFiles::evals() const { return file("eval.jsonl"); }
+std::string RunFiles::summary() const { return file("summary.json"); }
+std::string RunFiles::snapshot() const { return file("snapshot.json"); }
+std::string RunFiles::skippedImages() const { return file("skipped_images.txt"); }
+std::string RunFiles::checkpoints() const { return file("checkpoints"); }
+std::string RunFiles::checkpoint() const { return file("checkpoints/last.pt"); }
+std::string RunFiles::embeddings() const { return file("embeddings"); }
+std::string RunFiles::testLabels() const { return file("embeddings/labels.npy"); }
+
+std::string RunFiles::embedding(int64_t step) const
+{
+    return file("embeddings/step-" + std::to_string(step) + ".npy");
+}
+
+std::string RunFiles::projection(const std::string &method, int64_t step) const
+{
+    return file("projections/" + method + "-" + std::to_string(step) + ".npy");
+}
+
+std::vector<int64_t> RunFiles::embeddingSteps() const
+{
+    std::vector<int64_t> steps;
+    std::error_code ec;
+    for (const auto &entry : fs::directory_iterator(embeddings(), ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > 9 && name.compare(0, 5, "step-") == 0 && name.compare(name.size() - 4, 4, ".npy") == 0) {
+            const std::string digits = name.substr(5, name.size() - 9);
+            if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos && digits.size() < 18)
+                steps.push_back(std::stoll(digits));
+        }
+    }
+    std::sort(steps.begin(), steps.end());
+    return steps;
+}
+
+const char *runStateName(RunState state)
+{
+    switch (state) {
+    case RunState::Created:
+        return "created";
+    case RunState::Training:
+        return "training";
+    case RunState::Stopped:
+        return "stopped";
+    case RunState::Finished:
+        return "finished";
+    case RunState::Failed:
+        return "failed";
+    }
+    return "created";
+}
+
 RunDirectory RunDirectory::create(const std::string &path, const ExperimentConfig &config)
 {
     if (fs::exists(path) && !(fs::is_directory(path) && fs::is_empty(path)))
@@ -82,11 +149,12 @@ RunDirectory RunDirectory::create(const std::string &path, const ExperimentConfi
         target = target.parent_path();
     const fs::path staging = temporaryPathFor(target.string());
     std::error_code ec;
-    fs::create_directories(staging / "checkpoints", ec);
+    const RunFiles files(staging.string());
+    fs::create_directories(files.checkpoints(), ec);
     if (ec)
         throw fileError(path, "cannot create run directory (" + ec.message() + ")");
     try {
-        writeFileAtomically((staging / "config.json").string(),
+        writeFileAtomically(files.config(),
                             QJsonDocument(toJson(config)).toJson(QJsonDocument::Indented).toStdString());
     } catch (const Error &) {
         fs::remove_all(staging, ec);
@@ -105,7 +173,7 @@ RunDirectory RunDirectory::open(const std::string &path)
 {
     if (!fs::is_directory(path))
         throw fileError(path, "run directory does not exist");
-    const std::string configPath = (fs::path(path) / "config.json").string();
+    const std::string configPath = RunFiles(path).config();
     std::ifstream in(configPath);
     if (!in)
         throw fileError(configPath, "missing (not a LiftLab run directory?)");
@@ -116,29 +184,9 @@ RunDirectory RunDirectory::open(const std::string &path)
     if (!doc.isObject())
         throw fileError(configPath, "not valid JSON (" + error.errorString().toStdString() + ")");
     RunDirectory run;
-    run.m_path = path;
+    run.m_files = RunFiles(path);
     run.m_config = configFromJson(doc.object(), configPath);
     return run;
-}
-
-std::string RunDirectory::checkpointPath() const
-{
-    return (fs::path(m_path) / "checkpoints" / "last.pt").string();
-}
-
-std::string RunDirectory::metricsPath() const
-{
-    return (fs::path(m_path) / "metrics.jsonl").string();
-}
-
-std::string RunDirectory::evalPath() const
-{
-    return (fs::path(m_path) / "eval.jsonl").string();
-}
-
-std::string RunDirectory::summaryPath() const
-{
-    return (fs::path(m_path) / "summary.json").string();
 }
 
 void RunDirectory::append(const std::string &file, std::ofstream &stream, const std::string &line)
@@ -153,7 +201,7 @@ void RunDirectory::append(const std::string &file, std::ofstream &stream, const 
 
 void RunDirectory::appendStep(const TrainingStep &s)
 {
-    append(metricsPath(), m_metrics,
+    append(m_files.metrics(), m_metrics,
            compact(QJsonObject{{"step", qint64(s.step)},
                                {"loss", s.loss},
                                {"lr", s.learningRate},
@@ -166,7 +214,7 @@ void RunDirectory::appendStep(const TrainingStep &s)
 
 void RunDirectory::appendEval(const EvalReport &report)
 {
-    append(evalPath(), m_eval, metricsToJsonLine(report));
+    append(m_files.evals(), m_eval, metricsToJsonLine(report));
     flush();
 }
 
@@ -175,78 +223,42 @@ void RunDirectory::flush()
     m_unflushed = 0;
     for (std::ofstream *stream : {&m_metrics, &m_eval})
         if (stream->is_open() && !stream->flush())
-            throw fileError(m_path, "cannot write metrics (disk full?)");
+            throw fileError(path(), "cannot write metrics (disk full?)");
 }
 
 void RunDirectory::truncateAfter(int64_t step)
 {
     m_metrics.close();
     m_eval.close();
-    rewriteKeeping(metricsPath(), step);
-    rewriteKeeping(evalPath(), step);
-    for (const int64_t later : embeddingSteps())
+    rewriteKeeping(m_files.metrics(), step);
+    rewriteKeeping(m_files.evals(), step);
+    for (const int64_t later : m_files.embeddingSteps())
         if (later > step)
-            fs::remove(embeddingPath(later));
+            fs::remove(m_files.embedding(later));
 }
 
 void RunDirectory::writeEmbedding(int64_t step, const std::vector<float> &values, int64_t rows, int64_t cols)
 {
-    fs::create_directories(fs::path(m_path) / "embeddings");
-    writeNpy(embeddingPath(step), npyFromFloats({rows, cols}, values.data()));
+    fs::create_directories(m_files.embeddings());
+    writeNpy(m_files.embedding(step), npyFromFloats({rows, cols}, values.data()));
 }
 
 void RunDirectory::writeTestLabels(const std::vector<int64_t> &labels)
 {
-    fs::create_directories(fs::path(m_path) / "embeddings");
-    writeNpy(testLabelsPath(), npyFromInt64({int64_t(labels.size())}, labels.data()));
-}
-
-std::string RunDirectory::embeddingPath(int64_t step) const
-{
-    return (fs::path(m_path) / "embeddings" / ("step-" + std::to_string(step) + ".npy")).string();
-}
-
-std::string RunDirectory::testLabelsPath() const
-{
-    return (fs::path(m_path) / "embeddings" / "labels.npy").string();
-}
-
-std::string RunDirectory::projectionPath(const std::string &method, int64_t step) const
-{
-    return (fs::path(m_path) / "projections" / (method + "-" + std::to_string(step) + ".npy")).string();
-}
-
-std::vector<int64_t> RunDirectory::embeddingSteps() const
-{
-    std::vector<int64_t> steps;
-    std::error_code ec;
-    for (const auto &entry : fs::directory_iterator(fs::path(m_path) / "embeddings", ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.size() > 9 && name.compare(0, 5, "step-") == 0 && name.compare(name.size() - 4, 4, ".npy") == 0) {
-            const std::string digits = name.substr(5, name.size() - 9);
-            if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos && digits.size() < 18)
-                steps.push_back(std::stoll(digits));
-        }
-    }
-    std::sort(steps.begin(), steps.end());
-    return steps;
+    fs::create_directories(m_files.embeddings());
+    writeNpy(m_files.testLabels(), npyFromInt64({int64_t(labels.size())}, labels.data()));
 }
 
 void RunDirectory::writeSummary(double imagesPerSec, double trainSeconds, int64_t steps, double dataWaitSeconds,
                                 double batchSeconds)
 {
-    writeFileAtomically(summaryPath(),
+    writeFileAtomically(m_files.summary(),
                         compact(QJsonObject{{"images_per_sec", imagesPerSec},
                                             {"train_seconds", trainSeconds},
                                             {"steps", qint64(steps)},
                                             {"data_wait_seconds", dataWaitSeconds},
                                             {"batch_seconds", batchSeconds}})
                             + "\n");
-}
-
-std::string RunDirectory::snapshotPath() const
-{
-    return (fs::path(m_path) / "snapshot.json").string();
 }
 
 void RunDirectory::writeSnapshot(const DistanceSnapshot &s)
@@ -257,12 +269,53 @@ void RunDirectory::writeSnapshot(const DistanceSnapshot &s)
             a.append(double(v));
         return a;
     };
-    writeFileAtomically(snapshotPath(), compact(QJsonObject{{"step", qint64(s.step)},
+    writeFileAtomically(m_files.snapshot(), compact(QJsonObject{{"step", qint64(s.step)},
                                                             {"size", qint64(s.size)},
                                                             {"distances", array(s.distances)},
                                                             {"pair_terms", array(s.pairTerms)},
                                                             {"labels", array(s.labels)},
                                                             {"indices", array(s.indices)}}));
+}
+
+void RunDirectory::writeStatus(RunState state, int64_t step, const std::string &message)
+{
+    QJsonObject status{{"state", runStateName(state)}, {"step", qint64(step)}};
+    if (!message.empty())
+        status["message"] = QString::fromStdString(message);
+    writeFileAtomically(m_files.status(), compact(status) + "\n");
+}
+
+RunStatus RunDirectory::readStatus(const std::string &dir)
+{
+    const RunFiles files(dir);
+    RunStatus status;
+    std::ifstream in(files.status());
+    if (!in) { // a run from before status.json, or one not started yet
+        std::error_code ec;
+        if (fs::exists(files.summary(), ec))
+            status.state = RunState::Finished;
+        else if (fs::exists(files.checkpoint(), ec))
+            status.state = RunState::Stopped;
+        return status;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    const QJsonObject o = QJsonDocument::fromJson(QByteArray::fromStdString(text.str())).object();
+    const std::string name = o.value("state").toString().toStdString();
+    for (const RunState state : {RunState::Training, RunState::Stopped, RunState::Finished, RunState::Failed})
+        if (name == runStateName(state))
+            status.state = state;
+    status.step = o.value("step").toInteger();
+    status.message = o.value("message").toString().toStdString();
+    if (status.state == RunState::Training) {
+        if (const std::optional<std::string> holder = RunLock::holder(dir)) {
+            status.message = "by " + *holder;
+        } else {
+            status.state = RunState::Stopped;
+            status.message = "its process ended while training (killed?); a resume continues from its last checkpoint";
+        }
+    }
+    return status;
 }
 
 DistanceSnapshot RunDirectory::readSnapshot(const std::string &snapshotPath)

@@ -9,16 +9,61 @@
 
 namespace liftlab {
 
-// A run directory is the contract between core, CLI and GUI:
+// The files of a run directory, named in this one place. The directory is
+// the contract between core, CLI and GUI:
 //   config.json     the experiment (written once, atomically)
+//   status.json     what the run is doing (RunStatus), rewritten as it changes
+//   lock            held while a process trains into the directory (RunLock)
 //   metrics.jsonl   one JSON object per training step
 //   eval.jsonl      one JSON object per evaluation
 //   summary.json    images/s and wall time of the finished run
 //   snapshot.json   the last batch's distance matrix, for the heatmap
+//   skipped_images.txt   images of the dataset that could not be used
 //   checkpoints/last.pt
 //   embeddings/labels.npy, embeddings/step-<n>.npy   test-split labels and embedding at each evaluation
 //   projections/<method>-<n>.npy                      2-D projections of those (explorer, CLI)
 // Readers skip a torn last line, so a run can be read while it is written.
+class RunFiles
+{
+public:
+    explicit RunFiles(std::string dir);
+
+    const std::string &dir() const { return m_dir; }
+    std::string config() const;
+    std::string status() const;
+    std::string lock() const;
+    std::string metrics() const;
+    std::string evals() const;
+    std::string summary() const;
+    std::string snapshot() const;
+    std::string skippedImages() const;
+    std::string checkpoints() const; // the folder
+    std::string checkpoint() const;
+    std::string embeddings() const; // the folder
+    std::string embedding(int64_t step) const;
+    std::string testLabels() const;
+    std::string projection(const std::string &method, int64_t step) const;
+    // Steps that have an embedding file, ascending.
+    std::vector<int64_t> embeddingSteps() const;
+
+private:
+    std::string file(const std::string &name) const;
+    std::string m_dir;
+};
+
+// What a run is doing. A writer records each change in status.json; a run
+// that says "training" while nobody holds its lock was ended from outside
+// (killed, or its machine went down) and reads as stopped.
+enum class RunState { Created, Training, Stopped, Finished, Failed };
+const char *runStateName(RunState state); // "created", "training", ...
+
+struct RunStatus
+{
+    RunState state = RunState::Created;
+    int64_t step = 0;    // the last step recorded with the state
+    std::string message; // Failed: why; Training: who trains it; Stopped: how it ended
+};
+
 class RunDirectory
 {
 public:
@@ -27,12 +72,9 @@ public:
     // Opens an existing run; throws liftlab::Error if config.json is missing or bad.
     static RunDirectory open(const std::string &path);
 
-    const std::string &path() const { return m_path; }
+    const std::string &path() const { return m_files.dir(); }
+    const RunFiles &files() const { return m_files; }
     const ExperimentConfig &config() const { return m_config; }
-    std::string checkpointPath() const;
-    std::string metricsPath() const;
-    std::string evalPath() const;
-    std::string summaryPath() const;
 
     void appendStep(const TrainingStep &step);
     void appendEval(const EvalReport &report);
@@ -46,27 +88,27 @@ public:
                       double batchSeconds);
     // The latest batch distance matrix (snapshot.json), kept with each checkpoint.
     void writeSnapshot(const DistanceSnapshot &snapshot);
-    std::string snapshotPath() const;
+    // Records what the run is doing now (status.json).
+    void writeStatus(RunState state, int64_t step, const std::string &message = {});
 
     // The test-split embedding [rows, cols] of the evaluation at `step`
     // (written atomically as .npy), and the split's labels (once).
     void writeEmbedding(int64_t step, const std::vector<float> &values, int64_t rows, int64_t cols);
     void writeTestLabels(const std::vector<int64_t> &labels);
-    std::string embeddingPath(int64_t step) const;
-    std::string testLabelsPath() const;
-    std::string projectionPath(const std::string &method, int64_t step) const;
-    // Steps that have an embedding file, ascending.
-    std::vector<int64_t> embeddingSteps() const;
 
     static std::vector<TrainingStep> readSteps(const std::string &metricsPath);
     static std::vector<EvalReport> readEvals(const std::string &evalPath);
     // Returns an empty snapshot (size 0) if the file is missing or unreadable.
     static DistanceSnapshot readSnapshot(const std::string &snapshotPath);
+    // The state of the run in `dir`, from its status.json and its lock.
+    // Runs written before status.json existed read as finished when they
+    // have a summary, else as stopped when they have a checkpoint.
+    static RunStatus readStatus(const std::string &dir);
 
 private:
     void append(const std::string &file, std::ofstream &stream, const std::string &line);
 
-    std::string m_path;
+    RunFiles m_files{{}};
     ExperimentConfig m_config;
     std::ofstream m_metrics;
     std::ofstream m_eval;

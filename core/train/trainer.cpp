@@ -9,6 +9,7 @@
 #include "train/checkpoint.h"
 #include "train/prefetcher.h"
 #include "train/rundirectory.h"
+#include "train/runlock.h"
 #include "util/atomicfile.h"
 #include "util/parallel.h"
 
@@ -79,24 +80,26 @@ std::vector<float> toFloats(const torch::Tensor &t)
 struct Trainer::Private
 {
     ExperimentConfig config;
-    DatasetSplit data;
+    ExperimentData data;
     EmbeddingNet model;
     std::unique_ptr<Loss> loss;
     std::unique_ptr<torch::optim::Optimizer> optimizer;
     std::unique_ptr<Sampler> sampler;
     RunDirectory run;
+    std::unique_ptr<RunLock> lock; // held while this trainer may write into `run`
     int64_t step = 0; // finished steps
     // Across run() calls of this process, for summary.json and the snapshot rate.
     double trainSeconds = 0;
     int64_t trainedImages = 0;
     Clock::time_point lastSnapshot;
     bool announced = false;
+    bool statusTraining = false; // status.json says "training"
     // Made on first use; last, so that it stops before what it reads goes.
     std::unique_ptr<Prefetcher> prefetcher;
 
     // Everything that can fail because of the experiment happens here,
     // before the run directory is touched.
-    Private(const ExperimentConfig &c, const LoadMonitor &monitor, const DatasetSplit *loaded = nullptr)
+    Private(const ExperimentConfig &c, const LoadMonitor &monitor, const ExperimentData *loaded = nullptr)
         : config(c)
     {
         config.validate();
@@ -125,12 +128,7 @@ struct Trainer::Private
         CheckpointInfo info;
         info.step = step;
         info.configJson = QJsonDocument(toJson(config)).toJson(QJsonDocument::Compact).toStdString();
-        liftlab::saveCheckpoint(run.checkpointPath(), *model, loss.get(), optimizer.get(), info);
-    }
-
-    bool evaluationDue() const
-    {
-        return step == config.iterations || (config.evalEvery > 0 && step > 0 && step % config.evalEvery == 0);
+        liftlab::saveCheckpoint(run.files().checkpoint(), *model, loss.get(), optimizer.get(), info);
     }
 
     // Evaluates the current step and records it; false when `cancel` stopped
@@ -159,10 +157,114 @@ struct Trainer::Private
         report.metrics = evaluateEmbeddings(embedding, data.test.labels, config.seed, cancel);
         report.seconds = secondsSince(start);
         // For the explorer: the embedding behind these metrics.
-        if (!std::filesystem::exists(run.testLabelsPath()))
+        if (!std::filesystem::exists(run.files().testLabels()))
             run.writeTestLabels(toVector(data.test.labels));
         run.writeEmbedding(step, toFloats(embedding), embedding.size(0), embedding.size(1));
         return report;
+    }
+
+    void startPrefetcher()
+    {
+        if (prefetcher)
+            return;
+        const AugmentOptions augment{config.augment, augmentationFromString(config.augmentation), 2, true};
+        // The batch of a step: a function of the step alone (stepGenerator).
+        auto make = [this, augment](int64_t at) {
+            Batch b;
+            b.indices = sampler->batch(at);
+            std::mt19937_64 rng = stepGenerator(config.seed, at, 2);
+            b.images = makeBatch(data.train, b.indices, data.normalization, augment, &rng);
+            b.labels = data.train.labels.index_select(0, torch::tensor(b.indices, torch::kInt64));
+            return b;
+        };
+        prefetcher = std::make_unique<Prefetcher>(make, step, config.iterations);
+    }
+
+    struct StepResult
+    {
+        TrainingStep event;
+        torch::Tensor embeddings; // of the batch, before the update
+        torch::Tensor pairTerms;  // the loss's, when it has them
+    };
+
+    // One optimisation step on `batch`. A loss that is not finite stops
+    // training with Error, before the update.
+    StepResult trainStep(const Batch &batch)
+    {
+        const Clock::time_point start = Clock::now();
+        const double lr = config.learningRateAt(step);
+        auto &groups = optimizer->param_groups();
+        for (size_t i = 0; i < groups.size(); ++i)
+            groups[i].options().set_lr(i == 0 ? lr : lr * loss->learningRateScale());
+        optimizer->zero_grad();
+        loss->beginStep(step);
+        const torch::Tensor embeddings = model->forward(batch.images);
+        LossOutput out = loss->compute(embeddings, batch.labels);
+        const double value = out.loss.item<double>();
+        if (!std::isfinite(value)) {
+            run.flush();
+            const std::string kept = std::filesystem::exists(run.files().checkpoint())
+                ? "the last good checkpoint " + run.files().checkpoint() + " is kept"
+                : "no checkpoint had been written yet";
+            char rate[32];
+            std::snprintf(rate, sizeof rate, "%g", lr);
+            throw Error("step " + std::to_string(step + 1) + ": the loss is " + (std::isnan(value) ? "NaN" : "infinite")
+                        + " (learning rate " + rate + " too high?); training stopped, " + kept);
+        }
+        out.loss.backward();
+        optimizer->step();
+        ++step;
+
+        const double seconds = secondsSince(start);
+        trainSeconds += seconds;
+        trainedImages += int64_t(batch.indices.size());
+        StepResult r;
+        r.event.step = step;
+        r.event.iterations = config.iterations;
+        r.event.loss = value;
+        r.event.learningRate = lr;
+        r.event.imagesPerSec = double(batch.indices.size()) / std::max(seconds, 1e-9);
+        r.event.activeFraction = out.activeFraction;
+        r.event.elapsedSeconds = trainSeconds;
+        r.embeddings = embeddings.detach();
+        r.pairTerms = out.pairTerms;
+        return r;
+    }
+
+    // The batch's distance matrix: to the callback when one is due, and into
+    // the run directory with each checkpoint.
+    void snapshot(const Callbacks &cb, const Batch &batch, const StepResult &r, bool checkpoint)
+    {
+        const bool due = cb.snapshotEvery > 0 ? step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.25;
+        if (!checkpoint && !(cb.onSnapshot && due))
+            return;
+        lastSnapshot = Clock::now();
+        DistanceSnapshot snapshot;
+        snapshot.step = step;
+        snapshot.size = int64_t(batch.indices.size());
+        snapshot.distances = toFloats(pairwiseDistances(r.embeddings));
+        if (r.pairTerms.defined())
+            snapshot.pairTerms = toFloats(r.pairTerms);
+        snapshot.labels = toVector(batch.labels);
+        snapshot.indices = batch.indices;
+        if (cb.onSnapshot)
+            cb.onSnapshot(snapshot);
+        if (checkpoint)
+            run.writeSnapshot(snapshot);
+    }
+
+    void writeSummary()
+    {
+        if (trainedImages > 0) {
+            run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, step, prefetcher->waitedSeconds(),
+                             prefetcher->makingSeconds());
+        } else if (!std::filesystem::exists(run.files().summary())) {
+            // Resumed only for its final evaluation: the summary from the steps' records.
+            const std::vector<TrainingStep> steps = RunDirectory::readSteps(run.files().metrics());
+            if (!steps.empty() && steps.back().elapsedSeconds > 0)
+                run.writeSummary(double(int64_t(steps.size()) * sampler->batchSize()) / steps.back().elapsedSeconds,
+                                 steps.back().elapsedSeconds, step, 0, 0);
+        }
     }
 };
 
@@ -179,29 +281,32 @@ Trainer::Trainer(std::unique_ptr<Private> p)
 Trainer::~Trainer() = default;
 
 std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const std::string &runDir,
-                                        const LoadMonitor &monitor, const std::shared_ptr<const DatasetSplit> &data)
+                                        const LoadMonitor &monitor, const std::shared_ptr<const ExperimentData> &data)
 {
     auto p = std::make_unique<Private>(config, monitor, data.get());
     p->run = RunDirectory::create(runDir, p->config);
+    p->lock = std::make_unique<RunLock>(p->run.path());
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMonitor &monitor)
 {
     RunDirectory run = RunDirectory::open(runDir);
+    auto lock = std::make_unique<RunLock>(run.path()); // refused while another process trains it
     // What a killed writer left half-written (this run has no other writer now).
-    for (const char *folder : {"", "checkpoints", "embeddings"})
-        removeTemporaryFiles((std::filesystem::path(runDir) / folder).string());
+    for (const std::string &folder : {run.path(), run.files().checkpoints(), run.files().embeddings()})
+        removeTemporaryFiles(folder);
     auto p = std::make_unique<Private>(run.config(), monitor);
+    p->lock = std::move(lock);
     // Without a checkpoint because the process died before its first, the
     // run goes on from step 0: the initial weights are its seed's. A run
     // that recorded more steps than come before a first checkpoint has lost
     // its checkpoint: refused, its records are kept.
-    if (std::filesystem::exists(run.checkpointPath()))
-        p->step = loadCheckpoint(run.checkpointPath(), *p->model, p->loss.get(), p->optimizer.get()).step;
-    else if (const int64_t recorded = int64_t(RunDirectory::readSteps(run.metricsPath()).size());
+    if (std::filesystem::exists(run.files().checkpoint()))
+        p->step = loadCheckpoint(run.files().checkpoint(), *p->model, p->loss.get(), p->optimizer.get()).step;
+    else if (const int64_t recorded = int64_t(RunDirectory::readSteps(run.files().metrics()).size());
              recorded > 0 && (p->config.checkpointEvery == 0 || recorded >= p->config.checkpointEvery))
-        throw fileError(run.checkpointPath(), "checkpoint does not exist (the run recorded " + std::to_string(recorded)
+        throw fileError(run.files().checkpoint(), "checkpoint does not exist (the run recorded " + std::to_string(recorded)
                                                   + " steps): cannot resume");
     run.truncateAfter(p->step);
     p->run = std::move(run);
@@ -266,9 +371,9 @@ Metrics Trainer::evaluateUntrained()
                               d->config.seed);
 }
 
-std::shared_ptr<const DatasetSplit> Trainer::data() const
+std::shared_ptr<const ExperimentData> Trainer::data() const
 {
-    return std::make_shared<const DatasetSplit>(d->data);
+    return std::make_shared<const ExperimentData>(d->data);
 }
 
 const std::vector<SkippedImage> &Trainer::skippedImages() const
@@ -278,7 +383,7 @@ const std::vector<SkippedImage> &Trainer::skippedImages() const
 
 std::string Trainer::skippedImagesPath() const
 {
-    return (std::filesystem::path(d->run.path()) / "skipped_images.txt").string();
+    return d->run.files().skippedImages();
 }
 
 // The first few images that could not be used, in the log (the Trainer's
@@ -299,40 +404,46 @@ void Trainer::reportSkipped(const Callbacks &cb)
 
 Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &cancel, int64_t untilStep)
 {
+    if (!d->statusTraining) // once per process, not per turn of a comparison
+        d->run.writeStatus(RunState::Training, d->step);
+    d->statusTraining = true;
+    try {
+        const Outcome outcome = train(cb, cancel, untilStep);
+        if (outcome != Outcome::Reached)
+            d->run.writeStatus(outcome == Outcome::Finished ? RunState::Finished : RunState::Stopped, d->step);
+        d->statusTraining = outcome == Outcome::Reached;
+        return outcome;
+    } catch (const std::exception &e) {
+        // Recorded for the Runs list and `eval`; the error itself goes on to the caller.
+        d->statusTraining = false;
+        try {
+            d->run.writeStatus(RunState::Failed, d->step, e.what());
+        } catch (const Error &) {
+        }
+        throw;
+    }
+}
+
+Trainer::Outcome Trainer::train(const Callbacks &cb, const std::atomic<bool> &cancel, int64_t untilStep)
+{
     // The thread budget is per thread under OpenMP: set it where the work runs.
     prepareCompute(d->config.threads);
     const ExperimentConfig &c = d->config;
     d->model->train();
-    const AugmentOptions augment{c.augment, augmentationFromString(c.augmentation), 2, true};
     if (!d->announced) {
         d->log(cb, "training " + c.loss + " on " + c.dataset + " (" + c.split + "), " + std::to_string(c.iterations)
                        + " steps, batch " + std::to_string(d->sampler->batchSize()));
         reportSkipped(cb);
     }
     d->announced = true;
-    if (!d->prefetcher) {
-        // The batch of a step: a function of the step alone (stepGenerator).
-        auto make = [d = d.get(), augment](int64_t step) {
-            Batch b;
-            b.indices = d->sampler->batch(step);
-            std::mt19937_64 rng = stepGenerator(d->config.seed, step, 2);
-            b.images = makeBatch(d->data.train, b.indices, d->data.normalization, augment, &rng);
-            b.labels = d->data.train.labels.index_select(0, torch::tensor(b.indices, torch::kInt64));
-            return b;
-        };
-        d->prefetcher = std::make_unique<Prefetcher>(make, d->step, c.iterations);
-    }
+    d->startPrefetcher();
     // A run cancelled during an evaluation was saved at that step: the
     // evaluation is done first.
-    if (d->evaluationDue()) {
-        const std::vector<EvalReport> done = RunDirectory::readEvals(d->run.evalPath());
+    if (c.evaluatesAt(d->step)) {
+        const std::vector<EvalReport> done = RunDirectory::readEvals(d->run.files().evals());
         if ((done.empty() || done.back().step != d->step) && !d->evaluateAndRecord(cb, cancel))
             return Outcome::Cancelled;
     }
-    double &trainSeconds = d->trainSeconds;
-    int64_t &trainedImages = d->trainedImages;
-    Clock::time_point &lastSnapshot = d->lastSnapshot;
-
     while (d->step < c.iterations) {
         if (untilStep >= 0 && d->step >= untilStep) {
             d->run.flush();
@@ -344,70 +455,15 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
             d->log(cb, "cancelled at step " + std::to_string(d->step) + "; checkpoint saved");
             return Outcome::Cancelled;
         }
-        const Clock::time_point start = Clock::now();
-        const double lr = c.learningRateAt(d->step);
-        auto &groups = d->optimizer->param_groups();
-        for (size_t i = 0; i < groups.size(); ++i)
-            groups[i].options().set_lr(i == 0 ? lr : lr * d->loss->learningRateScale());
-
         const Batch batch = d->prefetcher->take(d->step);
-        const std::vector<int64_t> &indices = batch.indices;
-        const torch::Tensor &images = batch.images, &labels = batch.labels;
-
-        d->optimizer->zero_grad();
-        d->loss->beginStep(d->step);
-        const torch::Tensor embeddings = d->model->forward(images);
-        LossOutput out = d->loss->compute(embeddings, labels);
-        const double value = out.loss.item<double>();
-        if (!std::isfinite(value)) {
-            d->run.flush();
-            const std::string kept = std::filesystem::exists(d->run.checkpointPath())
-                ? "the last good checkpoint " + d->run.checkpointPath() + " is kept"
-                : "no checkpoint had been written yet";
-            char rate[32];
-            std::snprintf(rate, sizeof rate, "%g", lr);
-            throw Error("step " + std::to_string(d->step + 1) + ": the loss is " + (std::isnan(value) ? "NaN" : "infinite")
-                        + " (learning rate " + rate + " too high?); training stopped, " + kept);
-        }
-        out.loss.backward();
-        d->optimizer->step();
-        ++d->step;
-
-        const double seconds = secondsSince(start);
-        trainSeconds += seconds;
-        trainedImages += int64_t(indices.size());
-        TrainingStep event;
-        event.step = d->step;
-        event.iterations = c.iterations;
-        event.loss = value;
-        event.learningRate = lr;
-        event.imagesPerSec = double(indices.size()) / std::max(seconds, 1e-9);
-        event.activeFraction = out.activeFraction;
-        event.elapsedSeconds = trainSeconds;
-        d->run.appendStep(event);
+        const Private::StepResult result = d->trainStep(batch);
+        d->run.appendStep(result.event);
         if (cb.onStep)
-            cb.onStep(event);
+            cb.onStep(result.event);
 
-        const bool last = d->step == c.iterations;
-        const bool checkpoint = last || (c.checkpointEvery > 0 && d->step % c.checkpointEvery == 0);
-        const bool snapshotDue = cb.snapshotEvery > 0 ? d->step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.25;
-        if (checkpoint || (cb.onSnapshot && snapshotDue)) {
-            lastSnapshot = Clock::now();
-            DistanceSnapshot snapshot;
-            snapshot.step = d->step;
-            snapshot.size = int64_t(indices.size());
-            snapshot.distances = toFloats(pairwiseDistances(embeddings.detach()));
-            if (out.pairTerms.defined())
-                snapshot.pairTerms = toFloats(out.pairTerms);
-            snapshot.labels = toVector(labels);
-            snapshot.indices = indices;
-            if (cb.onSnapshot)
-                cb.onSnapshot(snapshot);
-            if (checkpoint)
-                d->run.writeSnapshot(snapshot);
-        }
-
-        if (d->evaluationDue() && !d->evaluateAndRecord(cb, cancel)) {
+        const bool checkpoint = d->step == c.iterations || (c.checkpointEvery > 0 && d->step % c.checkpointEvery == 0);
+        d->snapshot(cb, batch, result, checkpoint);
+        if (c.evaluatesAt(d->step) && !d->evaluateAndRecord(cb, cancel)) {
             // Cancelled (Stop, the window closed) during the evaluation: a
             // resume evaluates this step first.
             d->run.flush();
@@ -420,16 +476,7 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
             d->saveCheckpoint();
         }
     }
-    if (trainedImages > 0) {
-        d->run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, d->step,
-                            d->prefetcher->waitedSeconds(), d->prefetcher->makingSeconds());
-    } else if (!std::filesystem::exists(d->run.summaryPath())) {
-        // Resumed only for its final evaluation: the summary from the steps' records.
-        const std::vector<TrainingStep> steps = RunDirectory::readSteps(d->run.metricsPath());
-        if (!steps.empty() && steps.back().elapsedSeconds > 0)
-            d->run.writeSummary(double(int64_t(steps.size()) * d->sampler->batchSize()) / steps.back().elapsedSeconds,
-                                steps.back().elapsedSeconds, d->step, 0, 0);
-    }
+    d->writeSummary();
     return Outcome::Finished;
 }
 

@@ -12,7 +12,7 @@
 
 namespace liftlab {
 
-struct DatasetSplit;
+struct ExperimentData;
 
 // Trains an embedding network on one experiment and keeps its run directory.
 // The header is free of torch so that the GUI can hold a Trainer; everything
@@ -46,7 +46,7 @@ public:
     // loading it again: the runs of a comparison share one copy of the images.
     static std::unique_ptr<Trainer> start(const ExperimentConfig &config, const std::string &runDir,
                                           const LoadMonitor &monitor = {},
-                                          const std::shared_ptr<const DatasetSplit> &data = nullptr);
+                                          const std::shared_ptr<const ExperimentData> &data = nullptr);
     // Continues a run from its last checkpoint, exactly as if it had not stopped.
     static std::unique_ptr<Trainer> resume(const std::string &runDir, const LoadMonitor &monitor = {});
 
@@ -74,7 +74,7 @@ public:
     Image trainImage(int64_t index) const;
     std::vector<std::string> classNames() const;
     // The loaded dataset, shared (see start()).
-    std::shared_ptr<const DatasetSplit> data() const;
+    std::shared_ptr<const ExperimentData> data() const;
     // The images of an image dataset that could not be used, all listed in
     // skippedImagesPath() (the run's skipped_images.txt) when there are any.
     const std::vector<SkippedImage> &skippedImages() const;
@@ -91,6 +91,7 @@ public:
 private:
     struct Private;
     explicit Trainer(std::unique_ptr<Private> d);
+    Outcome train(const Callbacks &callbacks, const std::atomic<bool> &cancel, int64_t untilStep);
     void reportSkipped(const Callbacks &callbacks);
     std::unique_ptr<Private> d;
 };

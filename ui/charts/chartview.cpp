@@ -1,0 +1,65 @@
+#include "charts/chartview.h"
+
+#include <QMouseEvent>
+#include <QValueAxis>
+
+#include <cmath>
+
+namespace liftlab {
+
+void setNiceTicks(QValueAxis *axis)
+{
+    const double range = axis->max() - axis->min();
+    if (!(range > 0) || !std::isfinite(range))
+        return;
+    const double raw = range / 6;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    const double residual = raw / magnitude;
+    const double step = (residual < 1.5 ? 1 : residual < 3 ? 2 : residual < 7 ? 5 : 10) * magnitude;
+    axis->setTickType(QValueAxis::TicksDynamic);
+    axis->setTickAnchor(0);
+    axis->setTickInterval(step);
+}
+
+void setNiceRange(QValueAxis *axis, double min, double max)
+{
+    axis->setTickType(QValueAxis::TicksFixed);
+    axis->setRange(min, max);
+    setNiceTicks(axis);
+}
+
+ChartView::ChartView(QChart *chart, QWidget *parent)
+    : QChartView(chart, parent)
+{
+    setRubberBand(QChartView::RectangleRubberBand);
+    setRenderHint(QPainter::Antialiasing);
+    setMouseTracking(true);
+}
+
+void ChartView::mouseMoveEvent(QMouseEvent *event)
+{
+    QChartView::mouseMoveEvent(event);
+    const QPointF scenePos = mapToScene(event->position().toPoint());
+    const QPointF chartPos = chart()->mapFromScene(scenePos);
+    if (chart()->series().isEmpty() || !chart()->plotArea().contains(chartPos)) {
+        Q_EMIT hoverLeft();
+        return;
+    }
+    Q_EMIT hovered(chart()->mapToValue(chartPos, chart()->series().first()), event->globalPosition().toPoint());
+}
+
+void ChartView::mouseReleaseEvent(QMouseEvent *event)
+{
+    QChartView::mouseReleaseEvent(event);
+    // QChartView zooms on release: in with a left-button rectangle, out with the right button.
+    if (event->button() == Qt::LeftButton || event->button() == Qt::RightButton)
+        Q_EMIT zoomedByUser();
+}
+
+void ChartView::leaveEvent(QEvent *event)
+{
+    QChartView::leaveEvent(event);
+    Q_EMIT hoverLeft();
+}
+
+} // namespace liftlab

@@ -1,0 +1,102 @@
+#include "compare/comparisonsession.h"
+
+#include "error.h"
+#include "train/comparisonrun.h"
+
+namespace liftlab {
+
+ComparisonSession::ComparisonSession(QObject *parent)
+    : Session(QStringLiteral("comparison"), parent)
+{
+}
+
+void ComparisonSession::start(const QString &folder)
+{
+    if (isRunning())
+        return;
+    m_folder = folder;
+    m_thread.start([this, folder](RunControl &control) { return compare(folder, control); });
+}
+
+std::function<void()> ComparisonSession::compare(const QString &folder, RunControl &control)
+{
+    auto log = [this](const QString &text) { m_thread.post([this, text] { Q_EMIT logMessage(text); }); };
+    try {
+        const Comparison comparison = Comparison::open(folder.toStdString());
+        const size_t n = comparison.losses().size();
+        log(tr("Loading %1 and building %2 networks (one per loss, all from seed %3)...")
+                .arg(QString::fromStdString(comparison.base().dataset))
+                .arg(n)
+                .arg(comparison.base().seed));
+        const LoadMonitor monitor = control.loadMonitor([this](int64_t done, int64_t total) {
+            m_thread.post([this, done, total] { Q_EMIT loadProgress(done, total); });
+        });
+        const std::unique_ptr<ComparisonRun> runs = ComparisonRun::start(comparison, monitor);
+        if (!runs) // stopped while loading: nothing has trained yet
+            return [this] { Q_EMIT finished(true); };
+        const Trainer &first = runs->trainer(0);
+        QStringList classNames;
+        for (const std::string &name : first.classNames())
+            classNames.append(QString::fromStdString(name));
+        m_thread.post([this, classNames] { Q_EMIT started(classNames); });
+        if (!first.skippedImages().empty()) // the same in every run
+            m_thread.post([this, count = int(first.skippedImages().size()), lines = skippedImageLines(first),
+                           file = QString::fromStdString(first.skippedImagesPath())] {
+                Q_EMIT imagesSkipped(count, lines, file);
+            });
+
+        // Steps go out once per turn and before each evaluation, which may take seconds.
+        std::vector<QVector<TrainingStep>> pending(n);
+        auto flush = [&](size_t i) {
+            if (!pending[i].isEmpty())
+                m_thread.post([this, run = int(i), steps = pending[i]] { Q_EMIT stepsReady(run, steps); });
+            pending[i].clear();
+        };
+        auto pauseChanged = [&](bool paused) {
+            for (size_t i = 0; i < n; ++i)
+                flush(i);
+            m_thread.post([this, paused] { Q_EMIT pausedChanged(paused); });
+        };
+        std::vector<Trainer::Callbacks> callbacks(n);
+        for (size_t i = 0; i < n; ++i) {
+            const QString label = QString::fromStdString(comparison.losses()[i].label);
+            Trainer::Callbacks &cb = callbacks[i];
+            cb.snapshotEvery = kStepsPerTurn;
+            cb.onStep = [&, i, config = comparison.config(i)](const TrainingStep &step) {
+                pending[i].append(step);
+                const bool evaluationNext = config.evaluatesAt(step.step);
+                if (evaluationNext)
+                    flush(i);
+                control.waitWhilePaused(pauseChanged);
+                if (evaluationNext && !control.isStopped())
+                    m_thread.post([this, run = int(i), at = step.step] { Q_EMIT evaluating(run, at); });
+            };
+            cb.onEval = [this, i](const EvalReport &report) {
+                m_thread.post([this, run = int(i), report] { Q_EMIT evalReady(run, report); });
+            };
+            cb.onSnapshot = [&, i](const DistanceSnapshot &snapshot) {
+                m_thread.post([this, run = int(i), frame = packSnapshot(runs->trainer(i), snapshot, classNames)] {
+                    Q_EMIT snapshotReady(run, frame);
+                });
+            };
+            cb.onLog = [log, label](const std::string &text) {
+                log(QStringLiteral("[%1] %2").arg(label, QString::fromStdString(text)));
+            };
+        }
+        ComparisonRun::Turns turns;
+        turns.after = flush;
+        turns.failed = [this](size_t i, const std::string &message) {
+            m_thread.post([this, run = int(i), text = QString::fromStdString(message)] { Q_EMIT runFailed(run, text); });
+        };
+        const bool cancelled
+            = runs->run(callbacks, turns, control.cancelFlag(), kStepsPerTurn) == ComparisonRun::Outcome::Cancelled;
+        return [this, cancelled] { Q_EMIT finished(cancelled); };
+    } catch (const Error &e) {
+        return [this, message = QString::fromStdString(e.what())] { Q_EMIT failed(message); };
+    } catch (const std::exception &e) {
+        // Not the user's doing (a torch or I/O failure), but still no crash.
+        return [this, message = tr("Internal error: %1").arg(QString::fromLocal8Bit(e.what()))] { Q_EMIT failed(message); };
+    }
+}
+
+} // namespace liftlab

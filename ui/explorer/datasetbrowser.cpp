@@ -1,0 +1,271 @@
+#include "explorer/datasetbrowser.h"
+
+#include "explorer/thumbnailmodel.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QListView>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include <cmath>
+#include <limits>
+
+namespace liftlab {
+
+void DatasetFilterModel::setSplit(int split)
+{
+    if (split == m_split)
+        return;
+    m_split = split;
+    invalidateFilter();
+}
+
+void DatasetFilterModel::setLabel(int64_t label)
+{
+    if (label == m_label)
+        return;
+    m_label = label;
+    invalidateFilter();
+}
+
+void DatasetFilterModel::setOrder(Order order)
+{
+    m_order = order;
+    invalidate();
+    sort(0);
+}
+
+bool DatasetFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex &) const
+{
+    const auto *model = static_cast<const ThumbnailModel *>(sourceModel());
+    const ThumbnailModel::Item &item = model->item(sourceRow);
+    if (m_split >= 0 && int(item.split) != m_split)
+        return false;
+    if (m_label >= 0 && item.label != m_label)
+        return false;
+    return true;
+}
+
+bool DatasetFilterModel::lessThan(const QModelIndex &left, const QModelIndex &right) const
+{
+    const auto *model = static_cast<const ThumbnailModel *>(sourceModel());
+    const ThumbnailModel::Item &a = model->item(left.row());
+    const ThumbnailModel::Item &b = model->item(right.row());
+    if (m_order == Order::Class && a.label != b.label)
+        return a.label < b.label;
+    if (m_order == Order::Distance) {
+        // Unknown distances (train images) go last.
+        const bool fa = std::isfinite(a.distance), fb = std::isfinite(b.distance);
+        if (fa != fb)
+            return fa;
+        if (fa && a.distance != b.distance)
+            return a.distance < b.distance;
+    }
+    return left.row() < right.row(); // source order: split, then index
+}
+
+DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
+    : QWidget(parent)
+    , m_context(context)
+{
+    m_model = new ThumbnailModel(m_context, this);
+    m_model->setThumbnailSize(56);
+    m_proxy = new DatasetFilterModel(this);
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setDynamicSortFilter(false); // sorted on demand: 70,000 rows
+    m_proxy->sort(0);
+
+    m_view = new QListView;
+    m_view->setObjectName(QStringLiteral("datasetView"));
+    m_view->setViewMode(QListView::IconMode);
+    m_view->setResizeMode(QListView::Adjust);
+    m_view->setMovement(QListView::Static);
+    m_view->setUniformItemSizes(true); // only the visible rows are asked for
+    m_view->setLayoutMode(QListView::Batched);
+    m_view->setBatchSize(500);
+    m_view->setWordWrap(true);
+    m_view->setIconSize(QSize(56, 56));
+    m_view->setGridSize(QSize(100, 96)); // wide enough for "T-shirt/top"
+    m_view->setModel(m_proxy);
+    m_view->setToolTip(tr("Double-click an image to search its nearest neighbours"));
+    connect(m_view, &QListView::activated, this, [this](const QModelIndex &index) {
+        Q_EMIT queryRequested(index.data(ThumbnailModel::SplitRole).toInt(),
+                              index.data(ThumbnailModel::IndexRole).toLongLong());
+    });
+
+    m_splitBox = new QComboBox;
+    m_splitBox->setObjectName(QStringLiteral("splitBox"));
+    m_splitBox->addItem(tr("Both splits"), -1);
+    m_splitBox->addItem(tr("Train split"), int(Split::Train));
+    m_splitBox->addItem(tr("Test split"), int(Split::Test));
+    connect(m_splitBox, qOverload<int>(&QComboBox::activated), this,
+            [this] { setSplitFilter(m_splitBox->currentData().toInt()); });
+    m_classBox = new QComboBox;
+    m_classBox->setObjectName(QStringLiteral("classBox"));
+    connect(m_classBox, qOverload<int>(&QComboBox::activated), this,
+            [this] { setClassFilter(m_classBox->currentData().toLongLong()); });
+    m_orderBox = new QComboBox;
+    m_orderBox->setObjectName(QStringLiteral("orderBox"));
+    m_orderBox->addItem(tr("Order: index"), int(DatasetFilterModel::Order::Index));
+    m_orderBox->addItem(tr("Order: class"), int(DatasetFilterModel::Order::Class));
+    m_orderBox->addItem(tr("Order: distance"), int(DatasetFilterModel::Order::Distance));
+    connect(m_orderBox, qOverload<int>(&QComboBox::activated), this,
+            [this] { setOrder(DatasetFilterModel::Order(m_orderBox->currentData().toInt())); });
+    m_referenceButton = new QPushButton(tr("Distance to selected"));
+    m_referenceButton->setObjectName(QStringLiteral("distanceButton"));
+    m_referenceButton->setToolTip(tr("Order the test split by distance to the selected test image"));
+    connect(m_referenceButton, &QPushButton::clicked, this, [this] {
+        const QModelIndex current = m_view->currentIndex();
+        if (current.isValid() && current.data(ThumbnailModel::SplitRole).toInt() == int(Split::Test))
+            sortByDistanceTo(current.data(ThumbnailModel::IndexRole).toLongLong());
+        else
+            m_hint->setText(tr("Select a test image first: only the test split has saved embeddings."));
+    });
+    m_hint = new QLabel;
+    m_hint->setObjectName(QStringLiteral("datasetHint"));
+    m_hint->setWordWrap(true);
+
+    auto *controls = new QHBoxLayout;
+    controls->addWidget(m_splitBox);
+    controls->addWidget(m_classBox);
+    controls->addWidget(m_orderBox);
+    controls->addWidget(m_referenceButton);
+    controls->addStretch(1);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(controls);
+    layout->addWidget(m_hint);
+    layout->addWidget(m_view, 1);
+
+    connect(m_context, &ExplorerContext::runChanged, this, &DatasetBrowser::rebuild);
+    connect(m_context, &ExplorerContext::embeddingChanged, this, &DatasetBrowser::updateDistances);
+    rebuild();
+}
+
+void DatasetBrowser::rebuild()
+{
+    m_reference = -1;
+    std::vector<ThumbnailModel::Item> items;
+    items.reserve(size_t(m_context->size(Split::Train) + m_context->size(Split::Test)));
+    for (Split split : {Split::Train, Split::Test})
+        for (int64_t i = 0; i < m_context->size(split); ++i) {
+            ThumbnailModel::Item item;
+            item.split = split;
+            item.index = i;
+            item.label = m_context->label(split, i);
+            items.push_back(item);
+        }
+    m_model->setItems(std::move(items));
+
+    const QSignalBlocker block(m_classBox);
+    m_classBox->clear();
+    m_classBox->addItem(tr("All classes"), qint64(-1));
+    std::vector<int64_t> labels = m_context->trainLabels();
+    labels.insert(labels.end(), m_context->testLabels().begin(), m_context->testLabels().end());
+    std::sort(labels.begin(), labels.end());
+    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+    for (int64_t label : labels)
+        m_classBox->addItem(m_context->className(label), qint64(label));
+    m_proxy->setLabel(-1);
+    if (m_proxy->order() == DatasetFilterModel::Order::Distance)
+        m_proxy->setOrder(DatasetFilterModel::Order::Index);
+    else
+        m_proxy->sort(0);
+    syncControls();
+    updateHint();
+}
+
+void DatasetBrowser::syncControls()
+{
+    const QSignalBlocker a(m_splitBox), b(m_classBox), c(m_orderBox);
+    m_splitBox->setCurrentIndex(std::max(0, m_splitBox->findData(m_proxy->split())));
+    m_classBox->setCurrentIndex(std::max(0, m_classBox->findData(qint64(m_proxy->label()))));
+    m_orderBox->setCurrentIndex(std::max(0, m_orderBox->findData(int(m_proxy->order()))));
+}
+
+void DatasetBrowser::setSplitFilter(int split)
+{
+    m_proxy->setSplit(split);
+    syncControls();
+    updateHint();
+}
+
+void DatasetBrowser::setClassFilter(int64_t label)
+{
+    m_proxy->setLabel(label);
+    syncControls();
+    updateHint();
+}
+
+void DatasetBrowser::setOrder(DatasetFilterModel::Order order)
+{
+    if (order == DatasetFilterModel::Order::Distance && m_reference < 0) {
+        // Nothing to measure from yet: the selected test image, else the first one.
+        const QModelIndex current = m_view->currentIndex();
+        if (current.isValid() && current.data(ThumbnailModel::SplitRole).toInt() == int(Split::Test))
+            m_reference = current.data(ThumbnailModel::IndexRole).toLongLong();
+        else if (m_context->size(Split::Test) > 0)
+            m_reference = 0;
+        updateDistances();
+    }
+    if (order == DatasetFilterModel::Order::Distance)
+        m_proxy->setSplit(int(Split::Test)); // the only split with embeddings
+    m_proxy->setOrder(order);
+    syncControls();
+    updateHint();
+    m_view->scrollToTop();
+}
+
+void DatasetBrowser::sortByDistanceTo(int64_t testIndex)
+{
+    if (testIndex < 0 || testIndex >= m_context->size(Split::Test))
+        return;
+    m_reference = testIndex;
+    updateDistances();
+    setOrder(DatasetFilterModel::Order::Distance);
+}
+
+void DatasetBrowser::updateDistances()
+{
+    const Matrix &e = m_context->embedding();
+    std::vector<float> distances(m_model->items().size(), std::numeric_limits<float>::quiet_NaN());
+    if (m_reference >= 0 && m_reference < e.rows) {
+        const float *q = e.row(m_reference);
+        for (size_t r = 0; r < distances.size(); ++r) {
+            const ThumbnailModel::Item &item = m_model->item(int(r));
+            if (item.split != Split::Test || item.index >= e.rows)
+                continue;
+            const float *g = e.row(item.index);
+            double sum = 0;
+            for (int64_t c = 0; c < e.cols; ++c) {
+                const double d = double(q[c]) - g[c];
+                sum += d * d;
+            }
+            distances[r] = float(std::sqrt(sum));
+        }
+    }
+    m_model->setDistances(distances);
+    if (m_proxy->order() == DatasetFilterModel::Order::Distance)
+        m_proxy->setOrder(DatasetFilterModel::Order::Distance);
+    updateHint();
+}
+
+void DatasetBrowser::updateHint()
+{
+    QString text = tr("%1 of %2 images").arg(m_proxy->rowCount()).arg(m_model->rowCount());
+    if (m_proxy->order() == DatasetFilterModel::Order::Distance) {
+        if (m_reference >= 0 && m_context->hasEmbedding())
+            text += tr(", by Euclidean distance to test image %1 (%2) at step %3. Only the test split is "
+                       "embedded at each evaluation, so the distance order shows the test split.")
+                        .arg(m_reference)
+                        .arg(m_context->className(m_context->label(Split::Test, m_reference)))
+                        .arg(m_context->step());
+        else
+            text += tr(": no embedding yet, so no distances.");
+    }
+    m_hint->setText(text);
+}
+
+} // namespace liftlab

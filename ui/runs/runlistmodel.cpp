@@ -1,0 +1,169 @@
+#include "runs/runlistmodel.h"
+
+#include "error.h"
+#include "train/rundirectory.h"
+#include "util/atomicfile.h"
+
+#include <QDir>
+#include <QFileInfo>
+
+namespace liftlab {
+
+RunListModel::RunListModel(QObject *parent)
+    : QAbstractTableModel(parent)
+{
+}
+
+void RunListModel::setWorkspace(const QString &folder)
+{
+    m_workspace = folder;
+    beginResetModel();
+    m_runs.clear();
+    endResetModel();
+    refresh();
+}
+
+bool RunListModel::readRun(const QString &path, Run *run)
+{
+    try {
+        const RunDirectory dir = RunDirectory::open(path.toStdString());
+        run->loss = QString::fromStdString(dir.config().loss);
+        run->dataset = QString::fromStdString(dir.config().dataset);
+        run->iterations = dir.config().iterations;
+    } catch (const Error &) {
+        return false; // not a run directory, or not one we can read
+    }
+    run->path = path;
+    run->name = QFileInfo(path).fileName();
+    return true;
+}
+
+void RunListModel::refresh()
+{
+    QVector<Run> runs;
+    const QFileInfoList entries = QDir(m_workspace).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
+    for (const QFileInfo &entry : entries) {
+        // A run being created (or one whose creation was killed) is staged
+        // under a temporary name; it is not a run yet.
+        if (isTemporaryName(entry.fileName().toStdString()))
+            continue;
+        const RunFiles files(entry.filePath().toStdString());
+        if (!QFileInfo::exists(QString::fromStdString(files.config())))
+            continue;
+        Run run;
+        const int known = rowOf(entry.filePath());
+        if (known >= 0)
+            run = m_runs.at(known);
+        else if (!readRun(entry.filePath(), &run))
+            continue;
+        const QFileInfo metrics(QString::fromStdString(files.metrics()));
+        run.modified = metrics.exists() ? metrics.lastModified() : entry.lastModified();
+        run.status = RunDirectory::readStatus(files.dir());
+        runs.append(run);
+    }
+
+    bool samePaths = runs.size() == m_runs.size();
+    for (int i = 0; samePaths && i < runs.size(); ++i)
+        samePaths = runs[i].path == m_runs[i].path;
+    if (!samePaths) {
+        beginResetModel();
+        m_runs = runs;
+        endResetModel();
+        return;
+    }
+    m_runs = runs;
+    if (!m_runs.isEmpty())
+        Q_EMIT dataChanged(index(0, ModifiedColumn), index(int(m_runs.size()) - 1, StateColumn));
+}
+
+QString RunListModel::stateText(RunState state)
+{
+    switch (state) {
+    case RunState::Created:
+        return tr("created");
+    case RunState::Training:
+        return tr("training");
+    case RunState::Stopped:
+        return tr("stopped");
+    case RunState::Finished:
+        return tr("finished");
+    case RunState::Failed:
+        return tr("failed");
+    }
+    return {};
+}
+
+int RunListModel::rowOf(const QString &path) const
+{
+    const QString clean = QDir::cleanPath(path);
+    for (int i = 0; i < m_runs.size(); ++i)
+        if (QDir::cleanPath(m_runs[i].path) == clean)
+            return i;
+    return -1;
+}
+
+int RunListModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_runs.size());
+}
+
+int RunListModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant RunListModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= m_runs.size())
+        return {};
+    const Run &run = m_runs.at(index.row());
+    if (role == PathRole)
+        return run.path;
+    if (role == Qt::ToolTipRole)
+        return run.status.message.empty() ? run.path
+                                          : QStringLiteral("%1\n%2: %3").arg(run.path, stateText(run.status.state),
+                                                                          QString::fromStdString(run.status.message));
+    const bool sort = role == SortRole;
+    if (role != Qt::DisplayRole && !sort)
+        return {};
+    switch (index.column()) {
+    case NameColumn:
+        return run.name;
+    case LossColumn:
+        return run.loss;
+    case DatasetColumn:
+        return QFileInfo(run.dataset).fileName().isEmpty() ? run.dataset : QFileInfo(run.dataset).fileName();
+    case IterationsColumn:
+        return run.iterations;
+    case ModifiedColumn:
+        return sort ? QVariant(run.modified) : QVariant(run.modified.toString(QStringLiteral("yyyy-MM-dd hh:mm")));
+    case StateColumn:
+        if (run.status.state == RunState::Failed && !sort)
+            return tr("%1: %2").arg(stateText(run.status.state), QString::fromStdString(run.status.message));
+        return stateText(run.status.state);
+    }
+    return {};
+}
+
+QVariant RunListModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case NameColumn:
+        return tr("Run");
+    case LossColumn:
+        return tr("Loss");
+    case DatasetColumn:
+        return tr("Dataset");
+    case IterationsColumn:
+        return tr("Steps");
+    case ModifiedColumn:
+        return tr("Last written");
+    case StateColumn:
+        return tr("State");
+    }
+    return {};
+}
+
+} // namespace liftlab

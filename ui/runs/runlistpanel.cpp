@@ -1,0 +1,69 @@
+#include "runs/runlistpanel.h"
+
+#include "runs/runlistmodel.h"
+
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QSortFilterProxyModel>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+namespace liftlab {
+
+RunListPanel::RunListPanel(QWidget *parent)
+    : QWidget(parent)
+    , m_model(new RunListModel(this))
+    , m_proxy(new QSortFilterProxyModel(this))
+{
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setSortRole(RunListModel::SortRole);
+    m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_proxy->setFilterKeyColumn(-1); // any column
+
+    auto *filter = new QLineEdit;
+    filter->setObjectName(QStringLiteral("runFilter"));
+    filter->setPlaceholderText(tr("Filter runs (name, loss, dataset...)"));
+    filter->setClearButtonEnabled(true);
+    connect(filter, &QLineEdit::textChanged, m_proxy, &QSortFilterProxyModel::setFilterFixedString);
+
+    m_view = new QTreeView;
+    m_view->setObjectName(QStringLiteral("runList"));
+    m_view->setModel(m_proxy);
+    m_view->setRootIsDecorated(false);
+    m_view->setUniformRowHeights(true);
+    m_view->setSortingEnabled(true);
+    m_view->sortByColumn(RunListModel::ModifiedColumn, Qt::DescendingOrder);
+    m_view->setAlternatingRowColors(true);
+    m_view->header()->setStretchLastSection(true);
+    m_view->setToolTip(tr("Double-click a run to show its curves, evaluations and last batch"));
+    connect(m_view, &QTreeView::activated, this, [this](const QModelIndex &index) {
+        Q_EMIT openRequested(index.data(RunListModel::PathRole).toString());
+    });
+
+    // New runs (a model reset) may need wider columns.
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        for (int c = 0; c < RunListModel::ColumnCount; ++c)
+            m_view->resizeColumnToContents(c);
+    });
+
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(2, 2, 2, 2);
+    layout->addWidget(filter);
+    layout->addWidget(m_view, 1);
+
+    m_rescan.setInterval(2000);
+    connect(&m_rescan, &QTimer::timeout, this, &RunListPanel::refresh);
+    m_rescan.start();
+}
+
+void RunListPanel::setWorkspace(const QString &folder)
+{
+    m_model->setWorkspace(folder);
+}
+
+void RunListPanel::refresh()
+{
+    m_model->refresh();
+}
+
+} // namespace liftlab

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "training/workerthread.h"
+
+#include <QObject>
+
+namespace liftlab {
+
+// What a window controls of a long job on a worker thread: whether it runs
+// or is paused, Pause, Stop, and waiting for it to end. TrainingSession and
+// ComparisonSession are sessions; RunActions drives either.
+class Session : public QObject
+{
+    Q_OBJECT
+
+public:
+    ~Session() override;
+
+    bool isRunning() const { return m_thread.isRunning(); }
+    bool isPaused() const { return m_thread.isPaused(); }
+    // Both act after the current batch.
+    void setPaused(bool paused);
+    void stop();
+    // Stops the job and waits until the worker thread has ended (for closing
+    // a window): at most one batch plus the checkpoints.
+    void shutdown();
+
+Q_SIGNALS:
+    // Any change of isRunning() or isPaused().
+    void stateChanged();
+    // The job itself paused or resumed (after its batch).
+    void pausedChanged(bool paused);
+    void logMessage(const QString &text);
+
+protected:
+    Session(const QString &threadName, QObject *parent);
+
+    WorkerThread m_thread;
+};
+
+} // namespace liftlab
