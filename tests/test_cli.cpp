@@ -241,22 +241,29 @@ private Q_SLOTS:
     {
         const std::string run = m_dir.file("run-one-writer");
         const QString cli = qEnvironmentVariable("LIFTLAB_CLI", "liftlab-cli");
+        // Starts a process and waits until it has recorded a few more steps;
+        // false (with its stderr) when it ended instead.
         auto training = [&](QProcess &p, const QStringList &args) {
-            const int64_t before = int64_t(RunDirectory::readSteps(RunFiles(run).metrics()).size());
+            auto steps = [&] { return int64_t(RunDirectory::readSteps(RunFiles(run).metrics()).size()); };
+            const int64_t before = steps();
             p.start(cli, args);
-            QVERIFY(p.waitForStarted());
-            QTRY_VERIFY_WITH_TIMEOUT(int64_t(RunDirectory::readSteps(RunFiles(run).metrics()).size()) > before + 2,
-                                     120000);
+            QElapsedTimer clock;
+            clock.start();
+            while (p.state() != QProcess::NotRunning && steps() <= before + 2 && clock.elapsed() < 120000)
+                QTest::qWait(50);
+            if (p.state() == QProcess::NotRunning)
+                qWarning("%s", p.readAllStandardError().constData());
+            return p.state() != QProcess::NotRunning && steps() > before + 2;
         };
         QProcess first;
-        training(first, {"train", "--dataset", q(m_data), "--iterations", "1000000", "-P", "4", "-K", "4",
-                         "--eval-every", "0", "--checkpoint-every", "5", "--threads", "1", "--out", q(run)});
+        QVERIFY(training(first, {"train", "--dataset", q(m_data), "--iterations", "1000000", "-P", "4", "-K", "4",
+                                 "--eval-every", "0", "--checkpoint-every", "5", "--threads", "1", "--out", q(run)}));
         first.kill(); // SIGKILL: its lock file stays behind, unheld
         QVERIFY(first.waitForFinished());
         QCOMPARE(RunDirectory::readStatus(run).state, RunState::Stopped);
 
         QProcess resumed;
-        training(resumed, {"train", "--resume", q(run)});
+        QVERIFY(training(resumed, {"train", "--resume", q(run)}));
         const RunStatus status = RunDirectory::readStatus(run);
         QCOMPARE(status.state, RunState::Training);
         const QString holder = QString("process %1 ").arg(resumed.processId());
@@ -269,7 +276,7 @@ private Q_SLOTS:
         resumed.kill();
         QVERIFY(resumed.waitForFinished());
         QProcess taken;
-        training(taken, {"train", "--resume", q(run)});
+        QVERIFY(training(taken, {"train", "--resume", q(run)}));
         taken.terminate(); // as Ctrl-C: a checkpoint, exit 130
         QVERIFY(taken.waitForFinished(60000));
         QCOMPARE(taken.exitCode(), 130);

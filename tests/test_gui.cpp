@@ -201,8 +201,10 @@ private Q_SLOTS:
         QVERIFY(QFileInfo(r.runPath).fileName().startsWith(QStringLiteral("lifted-")));
         QVERIFY(action(*w, "startAction")->isEnabled());
         // The run list shows the new run.
-        child<RunListPanel>(w, "runListPanel")->refresh();
-        QVERIFY(child<RunListPanel>(w, "runListPanel")->model()->rowOf(r.runPath) >= 0);
+        RunListModel *runs = child<RunListPanel>(w, "runListPanel")->model();
+        runs->refresh();
+        QVERIFY(runs->rowOf(r.runPath) >= 0);
+        QCOMPARE(runs->index(runs->rowOf(r.runPath), RunListModel::StateColumn).data().toString(), QStringLiteral("finished"));
         // A run folder left half-created by a killed process is not listed.
         const QString staged = r.runPath + QStringLiteral(".tmp-4242-0");
         QVERIFY(QDir().mkpath(staged));
@@ -394,6 +396,13 @@ private Q_SLOTS:
                  qPrintable(r.failure));
         QTRY_VERIFY(w->findChild<QMessageBox *>(QStringLiteral("errorDialog")));
         QVERIFY(action(*w, "startAction")->isEnabled());
+        // The Runs list says why the run ended, not "started" forever.
+        RunListModel *runs = child<RunListPanel>(w, "runListPanel")->model();
+        runs->refresh();
+        const int row = runs->rowOf(r.runPath);
+        QVERIFY(row >= 0);
+        const QString state = runs->index(row, RunListModel::StateColumn).data().toString();
+        QVERIFY2(state.startsWith(QStringLiteral("failed: step ")) && state.contains(r.failure.left(20)), qPrintable(state));
     }
 
     void skippedImagesAreShownInADialog()

@@ -306,6 +306,27 @@ private Q_SLOTS:
         QCOMPARE(Trainer::resume(run)->step(), int64_t(0));
     }
 
+    // A process killed after the records of its first checkpoint's step were
+    // written, before the checkpoint itself, goes on from step 0. A run that
+    // recorded past its first checkpoint has lost it: refused, records kept.
+    void resumeWithoutItsFirstCheckpoint()
+    {
+        ExperimentConfig c = tinyConfig(20);
+        c.checkpointEvery = 5;
+        std::atomic<bool> cancel{false};
+        const std::string killed = m_dir.file("run-killed-at-first-checkpoint");
+        QCOMPARE(Trainer::start(c, killed)->run({}, cancel, 5), Trainer::Outcome::Reached);
+        QVERIFY(fs::remove(RunFiles(killed).checkpoint()));
+        QCOMPARE(Trainer::resume(killed)->step(), int64_t(0));
+        QVERIFY(RunDirectory::readSteps(RunFiles(killed).metrics()).empty());
+
+        const std::string lost = m_dir.file("run-lost-checkpoint");
+        QCOMPARE(Trainer::start(c, lost)->run({}, cancel, 6), Trainer::Outcome::Reached);
+        QVERIFY(fs::remove(RunFiles(lost).checkpoint()));
+        QVERIFY_THROWS_EXCEPTION(Error, Trainer::resume(lost));
+        QCOMPARE(int(RunDirectory::readSteps(RunFiles(lost).metrics()).size()), 6);
+    }
+
     // One writer at a time: while a trainer holds a run, another (here a
     // resume in the same process; test_cli does it with two processes) is
     // refused with a message naming the holder. The states follow the run.

@@ -298,14 +298,17 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMo
         removeTemporaryFiles(folder);
     auto p = std::make_unique<Private>(run.config(), monitor);
     p->lock = std::move(lock);
-    // Without a checkpoint because the process died before its first, the
-    // run goes on from step 0: the initial weights are its seed's. A run
-    // that recorded more steps than come before a first checkpoint has lost
-    // its checkpoint: refused, its records are kept.
+    // Without a checkpoint because the process died before its first was
+    // written (the records of that step are written just before it), the run
+    // goes on from step 0: the initial weights are its seed's. A run that
+    // recorded more steps than come before a first checkpoint has lost its
+    // checkpoint: refused, its records are kept.
+    const ExperimentConfig &c = p->config;
+    const int64_t firstCheckpoint = c.checkpointEvery > 0 ? std::min(c.checkpointEvery, c.iterations) : c.iterations;
     if (std::filesystem::exists(run.files().checkpoint()))
         p->step = loadCheckpoint(run.files().checkpoint(), *p->model, p->loss.get(), p->optimizer.get()).step;
     else if (const int64_t recorded = int64_t(RunDirectory::readSteps(run.files().metrics()).size());
-             recorded > 0 && (p->config.checkpointEvery == 0 || recorded >= p->config.checkpointEvery))
+             recorded > firstCheckpoint)
         throw fileError(run.files().checkpoint(), "checkpoint does not exist (the run recorded " + std::to_string(recorded)
                                                   + " steps): cannot resume");
     run.truncateAfter(p->step);

@@ -10,6 +10,11 @@ ComparisonSession::ComparisonSession(QObject *parent)
 {
 }
 
+ComparisonSession::~ComparisonSession()
+{
+    shutdown(); // the job runs this class's code: it ends before this object does
+}
+
 void ComparisonSession::start(const QString &folder)
 {
     if (isRunning())

@@ -20,6 +20,7 @@ public:
     static constexpr int kStepsPerTurn = 10;
 
     explicit ComparisonSession(QObject *parent = nullptr);
+    ~ComparisonSession() override;
 
     QString folder() const { return m_folder; }
 

@@ -12,11 +12,6 @@ Session::Session(const QString &threadName, QObject *parent)
     connect(&m_thread, &WorkerThread::stateChanged, this, &Session::stateChanged);
 }
 
-Session::~Session()
-{
-    shutdown();
-}
-
 void Session::setPaused(bool paused)
 {
     m_thread.setPaused(paused);

@@ -8,14 +8,13 @@ namespace liftlab {
 
 // What a window controls of a long job on a worker thread: whether it runs
 // or is paused, Pause, Stop, and waiting for it to end. TrainingSession and
-// ComparisonSession are sessions; RunActions drives either.
+// ComparisonSession are sessions; RunActions drives either. A session whose
+// job runs its own code stops it in its destructor, before it is gone.
 class Session : public QObject
 {
     Q_OBJECT
 
 public:
-    ~Session() override;
-
     bool isRunning() const { return m_thread.isRunning(); }
     bool isPaused() const { return m_thread.isPaused(); }
     // Both act after the current batch.

@@ -12,6 +12,11 @@ TrainingSession::TrainingSession(QObject *parent)
 {
 }
 
+TrainingSession::~TrainingSession()
+{
+    shutdown(); // the job runs this class's code: it ends before this object does
+}
+
 void TrainingSession::start(const ExperimentConfig &config, const QString &runDir)
 {
     if (isRunning())

@@ -14,6 +14,7 @@ class TrainingSession : public Session
 
 public:
     explicit TrainingSession(QObject *parent = nullptr);
+    ~TrainingSession() override;
 
     QString runPath() const { return m_runPath; }
     const ExperimentConfig &config() const { return m_config; }
