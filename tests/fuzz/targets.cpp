@@ -144,10 +144,12 @@ int config(const uint8_t *data, size_t size)
 
 int runFiles(const uint8_t *data, size_t size)
 {
-    const fs::path folder = writeFiles(data, size, {"metrics.jsonl", "eval.jsonl", "snapshot.json"});
-    return refusingOnlyWithError([&] { RunDirectory::readSteps((folder / "metrics.jsonl").string()); },
-                                 [&] { RunDirectory::readEvals((folder / "eval.jsonl").string()); },
-                                 [&] { RunDirectory::readSnapshot((folder / "snapshot.json").string()); });
+    const fs::path folder = writeFiles(data, size, {"metrics.jsonl", "eval.jsonl", "snapshot.json", "status.json"});
+    const RunFiles files(folder.string());
+    return refusingOnlyWithError([&] { RunDirectory::readSteps(files.metrics()); },
+                                 [&] { RunDirectory::readEvals(files.evals()); },
+                                 [&] { RunDirectory::readSnapshot(files.snapshot()); },
+                                 [&] { RunDirectory::readStatus(files.dir()); });
 }
 
 // The network, learned loss and optimizer state of a default run, which the
