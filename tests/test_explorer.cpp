@@ -278,7 +278,7 @@ private Q_SLOTS:
             v *= 0.35f;
         PanelFixture f(s);
         f.retrieval.setK(k);
-        f.retrieval.setMetric(cosine ? RetrievalBrowser::Metric::Cosine : RetrievalBrowser::Metric::Euclidean);
+        f.retrieval.setDistanceMetric(cosine ? RetrievalBrowser::Metric::Cosine : RetrievalBrowser::Metric::Euclidean);
         QSignalSpy finished(&f.panel, &ExplorerPanel::projectionFinished);
         f.context.setEmbedding(5, s.embedding);
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 30000);

@@ -139,12 +139,12 @@ void RetrievalBrowser::setK(int k)
     m_kBox->setValue(k);
 }
 
-RetrievalBrowser::Metric RetrievalBrowser::metric() const
+RetrievalBrowser::Metric RetrievalBrowser::distanceMetric() const
 {
     return m_metricBox->currentIndex() == 1 ? Metric::Cosine : Metric::Euclidean;
 }
 
-void RetrievalBrowser::setMetric(Metric metric)
+void RetrievalBrowser::setDistanceMetric(Metric metric)
 {
     m_metricBox->setCurrentIndex(metric == Metric::Cosine ? 1 : 0);
 }
@@ -339,7 +339,7 @@ void RetrievalBrowser::search()
         return;
     m_results.clear();
     m_precision = m_ap = std::numeric_limits<double>::quiet_NaN();
-    const bool cosine = metric() == Metric::Cosine;
+    const bool cosine = distanceMetric() == Metric::Cosine;
     const Matrix &gallery = cosine ? m_context->normalizedEmbedding() : m_context->embedding();
     const int64_t ng = gallery.rows, dim = gallery.cols;
     const std::vector<float> query = queryVector(gallery, cosine);

@@ -56,8 +56,8 @@ public:
 
     int k() const;
     void setK(int k);
-    Metric metric() const;
-    void setMetric(Metric metric);
+    Metric distanceMetric() const;
+    void setDistanceMetric(Metric metric);
 
     bool hasQuery() const { return m_queryKind != QueryKind::None; }
     int64_t queryIndex() const { return m_queryKind == QueryKind::Test ? m_queryIndex : -1; }
