@@ -25,7 +25,6 @@ void ComparisonSession::start(const QString &folder)
 
 std::function<void()> ComparisonSession::compare(const QString &folder, RunControl &control)
 {
-    auto log = [this](const QString &text) { m_thread.post([this, text] { Q_EMIT logMessage(text); }); };
     try {
         const Comparison comparison = Comparison::open(folder.toStdString());
         const size_t n = comparison.losses().size();
@@ -33,10 +32,7 @@ std::function<void()> ComparisonSession::compare(const QString &folder, RunContr
                 .arg(QString::fromStdString(comparison.base().dataset))
                 .arg(n)
                 .arg(comparison.base().seed));
-        const LoadMonitor monitor = control.loadMonitor([this](int64_t done, int64_t total) {
-            m_thread.post([this, done, total] { Q_EMIT loadProgress(done, total); });
-        });
-        const std::unique_ptr<ComparisonRun> runs = ComparisonRun::start(comparison, monitor);
+        const std::unique_ptr<ComparisonRun> runs = ComparisonRun::start(comparison, loadMonitor(control));
         if (!runs) // stopped while loading: nothing has trained yet
             return [this] { Q_EMIT finished(true); };
         const Trainer &first = runs->trainer(0);
@@ -44,11 +40,7 @@ std::function<void()> ComparisonSession::compare(const QString &folder, RunContr
         for (const std::string &name : first.classNames())
             classNames.append(QString::fromStdString(name));
         m_thread.post([this, classNames] { Q_EMIT started(classNames); });
-        if (!first.skippedImages().empty()) // the same in every run
-            m_thread.post([this, count = int(first.skippedImages().size()), lines = skippedImageLines(first),
-                           file = QString::fromStdString(first.skippedImagesPath())] {
-                Q_EMIT imagesSkipped(count, lines, file);
-            });
+        reportSkippedImages(first); // the same in every run
 
         // Steps go out once per turn and before each evaluation, which may take seconds.
         std::vector<QVector<TrainingStep>> pending(n);
@@ -84,7 +76,7 @@ std::function<void()> ComparisonSession::compare(const QString &folder, RunContr
                     Q_EMIT snapshotReady(run, frame);
                 });
             };
-            cb.onLog = [log, label](const std::string &text) {
+            cb.onLog = [this, label](const std::string &text) {
                 log(QStringLiteral("[%1] %2").arg(label, QString::fromStdString(text)));
             };
         }

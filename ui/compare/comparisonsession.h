@@ -32,13 +32,8 @@ Q_SIGNALS:
     void started(const QStringList &classNames);
     void stepsReady(int run, const QVector<liftlab::TrainingStep> &steps);
     void evaluating(int run, qint64 step);
-    // Decoding an image dataset (once, for all runs): `done` of `total` images (about each percent).
-    void loadProgress(qint64 done, qint64 total);
     void evalReady(int run, const liftlab::EvalReport &report);
     void snapshotReady(int run, const liftlab::SnapshotFrame &frame);
-    // Images of the dataset could not be used (`lines`: the first of them,
-    // "path: reason"); all are listed in `reportFile`.
-    void imagesSkipped(int count, const QStringList &lines, const QString &reportFile);
     // One run failed (its loss diverged); the others go on.
     void runFailed(int run, const QString &message);
     // Exactly one of these ends each comparison.

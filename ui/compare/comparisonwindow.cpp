@@ -102,14 +102,9 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
                                          .arg(q(m_comparison->losses().at(size_t(run)).label))
                                          .arg(step));
     });
-    connect(m_session, &ComparisonSession::loadProgress, this, [this](qint64 done, qint64 total) {
-        m_progressLabel->setText(tr("decoding images: %L1 of %L2").arg(done).arg(total));
-    });
     connect(m_session, &ComparisonSession::evalReady, this, &ComparisonWindow::onEval);
     connect(m_session, &ComparisonSession::snapshotReady, m_heatmaps, &ComparisonHeatmaps::addFrame);
-    connect(m_session, &ComparisonSession::logMessage, m_log, &LogPanel::appendMessage);
-    connect(m_session, &ComparisonSession::imagesSkipped, this,
-            [this](int count, const QStringList &lines, const QString &file) { showSkippedImages(this, count, lines, file); });
+    showSessionReports(m_session, m_log, m_progressLabel, this);
     connect(m_session, &ComparisonSession::runFailed, this, [this](int run, const QString &message) {
         m_heatmaps->setRunEnded(run);
         if (size_t(run) < m_evalStep.size())

@@ -1,5 +1,8 @@
 #include "shell/logpanel.h"
 
+#include "training/session.h"
+
+#include <QLabel>
 #include <QMessageBox>
 #include <QTime>
 
@@ -52,6 +55,18 @@ void showErrorDialog(QWidget *parent, QPointer<QMessageBox> &current, const QStr
     current->setObjectName(QStringLiteral("errorDialog"));
     current->setAttribute(Qt::WA_DeleteOnClose);
     current->open();
+}
+
+void showSessionReports(Session *session, LogPanel *log, QLabel *status, QWidget *window)
+{
+    QObject::connect(session, &Session::logMessage, log, &LogPanel::appendMessage);
+    QObject::connect(session, &Session::loadProgress, status, [status](qint64 done, qint64 total) {
+        status->setText(QObject::tr("decoding images: %L1 of %L2").arg(done).arg(total));
+    });
+    QObject::connect(session, &Session::imagesSkipped, window,
+                     [window](int count, const QStringList &lines, const QString &file) {
+                         showSkippedImages(window, count, lines, file);
+                     });
 }
 
 QString sentence(const std::string &message)

@@ -5,9 +5,12 @@
 
 #include <string>
 
+class QLabel;
 class QMessageBox;
 
 namespace liftlab {
+
+class Session;
 
 // What happened, with the time: run starts and ends, the trainer's own
 // messages, and every error also shown in a dialog.
@@ -31,6 +34,11 @@ void showSkippedImages(QWidget *parent, int count, const QStringList &lines, con
 // returns at once, so the event loop and training go on; it replaces the
 // box that `current` holds, if one is still open.
 void showErrorDialog(QWidget *parent, QPointer<QMessageBox> &current, const QString &title, const QString &message);
+
+// What both windows show of their session alike: its messages in `log`,
+// the decoding of an image dataset in `status`, and images that could not
+// be used in a dialog over `window`.
+void showSessionReports(Session *session, LogPanel *log, QLabel *status, QWidget *window);
 
 // A core error message as a sentence: capitalised, ending in a full stop.
 QString sentence(const std::string &message);

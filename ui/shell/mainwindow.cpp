@@ -79,14 +79,9 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_session, &TrainingSession::stepsReady, this, &MainWindow::onSteps);
     connect(m_session, &TrainingSession::evaluating, this,
             [this] { m_etaLabel->setText(tr("evaluating...")); });
-    connect(m_session, &TrainingSession::loadProgress, this, [this](qint64 done, qint64 total) {
-        m_etaLabel->setText(tr("decoding images: %L1 of %L2").arg(done).arg(total));
-    });
     connect(m_session, &TrainingSession::evalReady, this, &MainWindow::onEval);
     connect(m_session, &TrainingSession::snapshotReady, this, &MainWindow::onSnapshot);
-    connect(m_session, &TrainingSession::logMessage, m_log, &LogPanel::appendMessage);
-    connect(m_session, &TrainingSession::imagesSkipped, this,
-            [this](int count, const QStringList &lines, const QString &file) { showSkippedImages(this, count, lines, file); });
+    showSessionReports(m_session, m_log, m_etaLabel, this);
     connect(m_session, &TrainingSession::pausedChanged, this, [this](bool paused) {
         m_log->appendMessage(paused ? tr("Paused at step %1.").arg(m_liveSteps.empty() ? 0 : m_liveSteps.back().step)
                                     : tr("Resumed."));

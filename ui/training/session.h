@@ -3,8 +3,12 @@
 #include "training/workerthread.h"
 
 #include <QObject>
+#include <QStringList>
 
 namespace liftlab {
+
+class Trainer;
+struct LoadMonitor;
 
 // What a window controls of a long job on a worker thread: whether it runs
 // or is paused, Pause, Stop, and waiting for it to end. TrainingSession and
@@ -30,9 +34,19 @@ Q_SIGNALS:
     // The job itself paused or resumed (after its batch).
     void pausedChanged(bool paused);
     void logMessage(const QString &text);
+    // Decoding an image dataset: `done` of `total` images (about each percent).
+    void loadProgress(qint64 done, qint64 total);
+    // Images of the dataset could not be used (`lines`: the first of them,
+    // "path: reason"); all are listed in `reportFile`.
+    void imagesSkipped(int count, const QStringList &lines, const QString &reportFile);
 
 protected:
     Session(const QString &threadName, QObject *parent);
+
+    // On the worker thread: each reports through the signals above.
+    void log(const QString &text);
+    LoadMonitor loadMonitor(RunControl &control);
+    void reportSkippedImages(const Trainer &trainer);
 
     WorkerThread m_thread;
 };

@@ -40,14 +40,9 @@ std::function<void()> TrainingSession::train(const ExperimentConfig &config, con
     };
     QString runPath = runDir;
     try {
-        m_thread.post([this, text = tr("Loading %1 and building %2...")
-                                        .arg(QString::fromStdString(config.dataset), QString::fromStdString(config.model))] {
-            Q_EMIT logMessage(text);
-        });
-        const LoadMonitor monitor = control.loadMonitor([this](int64_t done, int64_t total) {
-            m_thread.post([this, done, total] { Q_EMIT loadProgress(done, total); });
-        });
-        std::unique_ptr<Trainer> trainer = Trainer::start(config, runDir.toStdString(), monitor);
+        log(tr("Loading %1 and building %2...")
+                .arg(QString::fromStdString(config.dataset), QString::fromStdString(config.model)));
+        std::unique_ptr<Trainer> trainer = Trainer::start(config, runDir.toStdString(), loadMonitor(control));
         runPath = QString::fromStdString(trainer->runPath());
         QStringList classNames;
         for (const std::string &name : trainer->classNames())
@@ -56,11 +51,7 @@ std::function<void()> TrainingSession::train(const ExperimentConfig &config, con
             m_runPath = runPath;
             Q_EMIT started(runPath, classNames);
         });
-        if (!trainer->skippedImages().empty())
-            m_thread.post([this, count = int(trainer->skippedImages().size()), lines = skippedImageLines(*trainer),
-                           file = QString::fromStdString(trainer->skippedImagesPath())] {
-                Q_EMIT imagesSkipped(count, lines, file);
-            });
+        reportSkippedImages(*trainer);
 
         Trainer::Callbacks callbacks;
         callbacks.onStep = [&](const TrainingStep &step) {
@@ -84,9 +75,7 @@ std::function<void()> TrainingSession::train(const ExperimentConfig &config, con
         callbacks.onSnapshot = [&](const DistanceSnapshot &snapshot) {
             m_thread.post([this, frame = packSnapshot(*trainer, snapshot, classNames)] { Q_EMIT snapshotReady(frame); });
         };
-        callbacks.onLog = [&](const std::string &text) {
-            m_thread.post([this, message = QString::fromStdString(text)] { Q_EMIT logMessage(message); });
-        };
+        callbacks.onLog = [this](const std::string &text) { log(QString::fromStdString(text)); };
         const bool cancelled = trainer->run(callbacks, control.cancelFlag()) == Trainer::Outcome::Cancelled;
         flush();
         return [this, runPath, cancelled] { Q_EMIT finished(runPath, cancelled); };

@@ -28,13 +28,8 @@ Q_SIGNALS:
     void stepsReady(const QVector<liftlab::TrainingStep> &steps);
     // An evaluation of the test split begins (it may take seconds).
     void evaluating(qint64 step);
-    // Decoding an image dataset: `done` of `total` images (about each percent).
-    void loadProgress(qint64 done, qint64 total);
     void evalReady(const liftlab::EvalReport &report);
     void snapshotReady(const liftlab::SnapshotFrame &frame);
-    // Images of the dataset could not be used (`lines`: the first of them,
-    // "path: reason"); all are listed in `reportFile`.
-    void imagesSkipped(int count, const QStringList &lines, const QString &reportFile);
     // Exactly one of these ends each run.
     void finished(const QString &runPath, bool cancelled);
     void failed(const QString &runPath, const QString &message);
