@@ -4,6 +4,7 @@
 #include "util/atomicfile.h"
 
 #include <filesystem>
+#include <stdexcept>
 
 namespace liftlab {
 
@@ -43,8 +44,8 @@ ComparisonRun::Outcome ComparisonRun::run(const std::vector<Trainer::Callbacks> 
 {
     const size_t n = m_trainers.size();
     if (callbacks.size() != n)
-        throw Error("ComparisonRun::run: " + std::to_string(callbacks.size()) + " callbacks for " + std::to_string(n)
-                    + " runs");
+        throw std::invalid_argument("ComparisonRun::run: " + std::to_string(callbacks.size()) + " callbacks for "
+                                    + std::to_string(n) + " runs");
     std::vector<bool> done(n, false);
     bool cancelled = false;
     for (int64_t until = stepsPerTurn; !cancelled; until += stepsPerTurn) {

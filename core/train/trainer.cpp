@@ -182,16 +182,21 @@ struct Trainer::Private
 
     struct StepResult
     {
+        Batch batch;
         TrainingStep event;
         torch::Tensor embeddings; // of the batch, before the update
         torch::Tensor pairTerms;  // the loss's, when it has them
     };
 
-    // One optimisation step on `batch`. A loss that is not finite stops
-    // training with Error, before the update.
-    StepResult trainStep(const Batch &batch)
+    // One optimisation step on the step's batch; its time includes the wait
+    // for that batch (summary.json's data_wait_seconds is a part of it). A
+    // loss that is not finite stops training with Error, before the update.
+    StepResult trainStep()
     {
         const Clock::time_point start = Clock::now();
+        StepResult r;
+        r.batch = prefetcher->take(step);
+        const Batch &batch = r.batch;
         const double lr = config.learningRateAt(step);
         auto &groups = optimizer->param_groups();
         for (size_t i = 0; i < groups.size(); ++i)
@@ -218,7 +223,6 @@ struct Trainer::Private
         const double seconds = secondsSince(start);
         trainSeconds += seconds;
         trainedImages += int64_t(batch.indices.size());
-        StepResult r;
         r.event.step = step;
         r.event.iterations = config.iterations;
         r.event.loss = value;
@@ -233,8 +237,9 @@ struct Trainer::Private
 
     // The batch's distance matrix: to the callback when one is due, and into
     // the run directory with each checkpoint.
-    void snapshot(const Callbacks &cb, const Batch &batch, const StepResult &r, bool checkpoint)
+    void snapshot(const Callbacks &cb, const StepResult &r, bool checkpoint)
     {
+        const Batch &batch = r.batch;
         const bool due = cb.snapshotEvery > 0 ? step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.25;
         if (!checkpoint && !(cb.onSnapshot && due))
             return;
@@ -458,14 +463,13 @@ Trainer::Outcome Trainer::train(const Callbacks &cb, const std::atomic<bool> &ca
             d->log(cb, "cancelled at step " + std::to_string(d->step) + "; checkpoint saved");
             return Outcome::Cancelled;
         }
-        const Batch batch = d->prefetcher->take(d->step);
-        const Private::StepResult result = d->trainStep(batch);
+        const Private::StepResult result = d->trainStep();
         d->run.appendStep(result.event);
         if (cb.onStep)
             cb.onStep(result.event);
 
         const bool checkpoint = d->step == c.iterations || (c.checkpointEvery > 0 && d->step % c.checkpointEvery == 0);
-        d->snapshot(cb, batch, result, checkpoint);
+        d->snapshot(cb, result, checkpoint);
         if (c.evaluatesAt(d->step) && !d->evaluateAndRecord(cb, cancel)) {
             // Cancelled (Stop, the window closed) during the evaluation: a
             // resume evaluates this step first.

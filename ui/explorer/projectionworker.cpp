@@ -18,6 +18,11 @@ ProjectionWorker::ProjectionWorker(const QString &threadName, QObject *parent)
     registerProjectionMetaTypes();
 }
 
+ProjectionWorker::~ProjectionWorker()
+{
+    shutdown(); // compute() uses the members below the thread: it ends first
+}
+
 void ProjectionWorker::request(const ProjectionRequest &request)
 {
     m_thread.enqueue([this, request] { compute(request); });

@@ -32,6 +32,7 @@ class ProjectionWorker : public QObject
 
 public:
     explicit ProjectionWorker(const QString &threadName, QObject *parent = nullptr);
+    ~ProjectionWorker() override;
 
     // Queues a request behind those before it.
     void request(const ProjectionRequest &request);
