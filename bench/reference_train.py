@@ -4,7 +4,7 @@
 This script re-implements, in a few hundred lines of straightforward PyTorch,
 the training configuration that `liftlab-cli train` uses, so that the two can
 be compared for speed (images/s over the training loop) and accuracy
-(Recall@K and MAP@R on the test split).
+(Recall@K and MAP@R on the test set).
 
 Pipeline
 --------

@@ -300,7 +300,7 @@ private Q_SLOTS:
         QTest::newRow("bad parameter value") << train({"--dataset", d, "--margin", "-3"}) << "outside";
         QTest::newRow("malformed --param") << train({"--dataset", d, "--param", "margin"}) << "name=value";
         QTest::newRow("P x K too large") << (QStringList{"train", "--dataset", d, "-P", "11", "-K", "4", "--out", out})
-                                         << "more than the training split allows";
+                                         << "more than the training set allows";
         QTest::newRow("n-pair with K != 2") << train({"--dataset", d, "--loss", "n-pair"}) << "exactly 2 images per class";
         QTest::newRow("unknown option") << train({"--dataset", d, "--frobnicate"}) << "frobnicate";
         const QString e = q(m_dir.file("e.npy")), y = q(m_dir.file("y.npy"));

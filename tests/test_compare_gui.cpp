@@ -6,7 +6,8 @@
 // opens again with the same table; results export as CSV and Markdown; a
 // stop or a closed window mid-comparison leaves readable runs; bad input
 // ends in a message.
-#include "charts/comparisoncharts.h"
+#include "charts/losschart.h"
+#include "charts/metricschart.h"
 #include "compare/comparisonembeddings.h"
 #include "compare/comparisonheatmaps.h"
 #include "compare/comparisonretrieval.h"
@@ -169,27 +170,27 @@ private Q_SLOTS:
         QVERIFY(QFileInfo(m_finished).fileName().startsWith(QStringLiteral("compare-")));
 
         // Overlaid curves: every step of every run, three evaluations each.
-        child<ComparisonLossChart>(c, "comparisonLossChart")->refresh();
-        QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->runCount(), 3);
+        child<LossChart>(c, "comparisonLossChart")->refresh();
+        QCOMPARE(child<LossChart>(c, "comparisonLossChart")->runCount(), 3);
         for (int run = 0; run < 3; ++run) {
-            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(run), 30);
-            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(run)->count(), 30);
-            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->reportCount(run), 3);
-            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->recallSeries(run)->count(), 3);
-            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->mapSeries(run)->count(), 3);
+            QCOMPARE(child<LossChart>(c, "comparisonLossChart")->stepCount(run), 30);
+            QCOMPARE(child<LossChart>(c, "comparisonLossChart")->smoothedSeries(run)->count(), 30);
+            QCOMPARE(child<MetricsChart>(c, "comparisonMetricsChart")->reportCount(run), 3);
+            QCOMPARE(child<MetricsChart>(c, "comparisonMetricsChart")->series(MetricsChart::Recall1, run)->count(), 3);
+            QCOMPARE(child<MetricsChart>(c, "comparisonMetricsChart")->series(MetricsChart::MapAtR, run)->count(), 3);
         }
-        QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(2)->name(), QStringLiteral("triplet:miner=semi-hard"));
+        QCOMPARE(child<LossChart>(c, "comparisonLossChart")->smoothedSeries(2)->name(), QStringLiteral("triplet:miner=semi-hard"));
         // Divided by its first value, each curve starts at 1; undivided, at the loss itself.
-        child<ComparisonLossChart>(c, "comparisonLossChart")->setSmoothing(0);
-        child<ComparisonLossChart>(c, "comparisonLossChart")->setNormalized(true);
+        child<LossChart>(c, "comparisonLossChart")->setSmoothing(0);
+        child<LossChart>(c, "comparisonLossChart")->setNormalized(true);
         for (int run = 0; run < 3; ++run)
-            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(run)->at(0).y(), 1.0);
-        child<ComparisonLossChart>(c, "comparisonLossChart")->setNormalized(false);
+            QCOMPARE(child<LossChart>(c, "comparisonLossChart")->smoothedSeries(run)->at(0).y(), 1.0);
+        child<LossChart>(c, "comparisonLossChart")->setNormalized(false);
         const Comparison written = Comparison::open(m_finished.toStdString());
         for (int run = 0; run < 3; ++run) {
             const auto steps = RunDirectory::readSteps((fs::path(written.runPath(size_t(run))) / "metrics.jsonl").string());
             QCOMPARE(int(steps.size()), 30);
-            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->series(run)->at(0).y(), steps.front().loss);
+            QCOMPARE(child<LossChart>(c, "comparisonLossChart")->smoothedSeries(run)->at(0).y(), steps.front().loss);
         }
 
         // Identical batches: the same snapshot steps, the same images at each.
@@ -303,8 +304,8 @@ private Q_SLOTS:
         QCOMPARE(c->losses().at(2).name, std::string("triplet"));
         QCOMPARE(c->losses().at(2).params.at("miner"), std::string("semi-hard"));
         for (int run = 0; run < 3; ++run) {
-            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(run), 30);
-            QCOMPARE(child<ComparisonMetricsChart>(c, "comparisonMetricsChart")->reportCount(run), 3);
+            QCOMPARE(child<LossChart>(c, "comparisonLossChart")->stepCount(run), 30);
+            QCOMPARE(child<MetricsChart>(c, "comparisonMetricsChart")->reportCount(run), 3);
             QVERIFY(child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(run)->hasFrame());
             QCOMPARE(child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(run)->frame().snapshot.step, int64_t(30));
         }
@@ -383,8 +384,8 @@ private Q_SLOTS:
         QCOMPARE(int(comparisonResults(comparison).size()), 2);
         if (!closeWindow) { // the stopped comparison opens like a finished one
             QVERIFY(c->openComparison(folder));
-            QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->runCount(), 2);
-            QVERIFY(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(0) > 0);
+            QCOMPARE(child<LossChart>(c, "comparisonLossChart")->runCount(), 2);
+            QVERIFY(child<LossChart>(c, "comparisonLossChart")->stepCount(0) > 0);
         }
     }
 
@@ -458,7 +459,7 @@ private Q_SLOTS:
         QVERIFY(r.cancelled);
         // The two runs moved together: at most a turn apart.
         QVERIFY(std::abs(r.lastStep[0] - r.lastStep[1]) <= ComparisonSession::kStepsPerTurn);
-        QCOMPARE(child<ComparisonLossChart>(c, "comparisonLossChart")->stepCount(0), int(r.lastStep[0]));
+        QCOMPARE(child<LossChart>(c, "comparisonLossChart")->stepCount(0), int(r.lastStep[0]));
     }
 
     void badInputsShowMessages_data()

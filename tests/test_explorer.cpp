@@ -90,7 +90,7 @@ void setSynthetic(ExplorerContext &context, const Synthetic &s)
 {
     const std::vector<int64_t> labels = s.labels;
     context.setData(s.labels, {}, s.classNames,
-                    [labels](Split, int64_t index) { return syntheticImage(labels[size_t(index)]); });
+                    [labels](Subset, int64_t index) { return syntheticImage(labels[size_t(index)]); });
 }
 
 // Drags with the left button from `from` to `to` holding `modifiers`, through a few moves.
@@ -660,7 +660,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 60000);
         // A test image written to disk embeds to (almost) its saved row: it finds itself first.
         const QString path = QString::fromStdString(m_dir.file("query.png"));
-        QVERIFY(context.image(Split::Test, 7).save(path));
+        QVERIFY(context.image(Subset::Test, 7).save(path));
         QSignalSpy results(&retrieval, &RetrievalBrowser::resultsChanged);
         retrieval.setK(12);
         retrieval.setQueryFile(path);
@@ -675,7 +675,7 @@ private Q_SLOTS:
         // A train image is embedded the same way and keeps its class.
         retrieval.setQueryTrainImage(3);
         QTRY_VERIFY_WITH_TIMEOUT(!retrieval.isEmbedding() && retrieval.queryLabel() >= 0, 60000);
-        QCOMPARE(retrieval.queryLabel(), context.label(Split::Train, 3));
+        QCOMPARE(retrieval.queryLabel(), context.label(Subset::Train, 3));
         QCOMPARE(int(retrieval.results().size()), 12);
         QVERIFY(retrieval.precisionAtK() >= 0);
 
@@ -700,16 +700,16 @@ private Q_SLOTS:
         QVERIFY(browser.model()->thumbnailsMade() < 200); // lazily, for the rows on screen
         QTRY_VERIFY(browser.model()->thumbnailsMade() > 0);
 
-        browser.setSplitFilter(int(Split::Test));
+        browser.setSubsetFilter(int(Subset::Test));
         browser.setClassFilter(3);
         QCOMPARE(browser.proxy()->rowCount(), 12);
         for (int r = 0; r < 12; ++r)
             QCOMPARE(browser.proxy()->index(r, 0).data(ThumbnailModel::LabelRole).toLongLong(), qint64(3));
         browser.setClassFilter(-1);
-        browser.setSplitFilter(int(Split::Train));
+        browser.setSubsetFilter(int(Subset::Train));
         QCOMPARE(browser.proxy()->rowCount(), 300);
 
-        // Distance order: the test split only, nearest first, matching a direct computation.
+        // Distance order: the test set only, nearest first, matching a direct computation.
         browser.sortByDistanceTo(5);
         QCOMPARE(browser.proxy()->rowCount(), 120);
         const Matrix &e = context.embedding();
@@ -724,7 +724,7 @@ private Q_SLOTS:
         for (int r = 0; r < 120; ++r)
             QCOMPARE(browser.proxy()->index(r, 0).data(ThumbnailModel::IndexRole).toLongLong(),
                      qint64(expected[size_t(r)].second));
-        QVERIFY(browser.findChild<QLabel *>(QStringLiteral("datasetHint"))->text().contains(QStringLiteral("test split")));
+        QVERIFY(browser.findChild<QLabel *>(QStringLiteral("datasetHint"))->text().contains(QStringLiteral("test set")));
     }
 
     void trainingHereFeedsTheExplorer()

@@ -27,6 +27,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <QAction>
+#include <QChartView>
 #include <QComboBox>
 #include <QDockWidget>
 #include <QDir>
@@ -36,6 +37,7 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineSeries>
+#include <QLogValueAxis>
 #include <QMessageBox>
 #include <QProcess>
 #include <QSettings>
@@ -294,7 +296,7 @@ private Q_SLOTS:
     // resume evaluates it first.
     void closingDuringEvaluationTakesUnderTwoSeconds()
     {
-        const std::string data = m_dir.file("large-test-split");
+        const std::string data = m_dir.file("large-test-set");
         liftlab::testing::writeSyntheticIdx(data, 10, 30, 2000); // 20,000 test images: seconds to evaluate
         ExperimentConfig c = tinyConfig(3);
         c.dataset = data;
@@ -566,6 +568,69 @@ private Q_SLOTS:
         // (speed itself is measured in bench/, not asserted here).
         QVERIFY(chart.rawSeries()->count() <= 2 * 800 + 2);
         QCOMPARE(chart.stepCount(), 100000);
+    }
+
+    void chartsDrawSeveralRuns()
+    {
+        LossChart loss;
+        loss.resize(800, 400);
+        loss.show();
+        loss.setRuns({QStringLiteral("lifted"), QStringLiteral("triplet")});
+        QCOMPARE(loss.runCount(), 2);
+        loss.setSmoothing(0);
+        for (int run = 0; run < 2; ++run) {
+            std::vector<TrainingStep> steps(50);
+            for (size_t i = 0; i < steps.size(); ++i) {
+                steps[i].step = int64_t(i) + 1;
+                steps[i].loss = (run + 1) * 10.0 / (1 + double(i));
+            }
+            loss.setSteps(steps, run);
+        }
+        loss.refresh();
+        // Several runs start divided by their first loss, at 1, without raw curves.
+        for (int run = 0; run < 2; ++run) {
+            QCOMPARE(loss.stepCount(run), 50);
+            QCOMPARE(loss.smoothedSeries(run)->count(), 50);
+            QCOMPARE(loss.smoothedSeries(run)->at(0).y(), 1.0);
+            QVERIFY(!loss.rawSeries(run)->isVisible());
+        }
+        // A log axis spans whole decades, so it has at least two labels.
+        loss.setLogScale(true);
+        const auto vertical = child<QChartView>(&loss, "lossChartView")->chart()->axes(Qt::Vertical);
+        QCOMPARE(vertical.size(), 1);
+        auto *logAxis = qobject_cast<QLogValueAxis *>(vertical.front());
+        QVERIFY(logAxis);
+        QCOMPARE(logAxis->min(), 0.01); // the smallest value is 1/50
+        QCOMPARE(logAxis->max(), 1.0);
+        const QString csv = QString::fromStdString(m_dir.file("overlay.csv"));
+        QVERIFY(loss.exportCsv(csv));
+        QFile file(csv);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readLine().trimmed(), QByteArray("run,step,seconds,loss,smoothed"));
+        QVERIFY(file.readLine().startsWith("\"lifted\",1,"));
+
+        // One run again: raw curve and plain values.
+        loss.setRuns({QString()});
+        QVERIFY(loss.rawSeries()->isVisible());
+
+        MetricsChart metrics;
+        metrics.setRuns({QStringLiteral("lifted"), QStringLiteral("triplet")});
+        EvalReport report;
+        report.step = 100;
+        report.metrics.recallAt1 = 0.5;
+        report.metrics.mapAtR = 0.2;
+        metrics.appendReport(report, 1);
+        QCOMPARE(metrics.reportCount(0), 0);
+        QCOMPARE(metrics.reportCount(1), 1);
+        QCOMPARE(metrics.series(MetricsChart::Recall1, 1)->at(0), QPointF(100, 0.5));
+        // Several runs show Recall@K and MAP@R only.
+        QVERIFY(metrics.series(MetricsChart::MapAtR, 1)->isVisible());
+        QVERIFY(!metrics.series(MetricsChart::Nmi, 1)->isVisible());
+        metrics.setRecallK(4);
+        QVERIFY(metrics.series(MetricsChart::Recall4, 0)->isVisible());
+        QVERIFY(!metrics.series(MetricsChart::Recall1, 0)->isVisible());
+        metrics.setRecallK(0);
+        QVERIFY(metrics.series(MetricsChart::Nmi, 0)->isVisible());
     }
 
     void opensAndFollowsARunWrittenByTheCli()

@@ -223,7 +223,7 @@ private Q_SLOTS:
         QCOMPARE(int64_t(e.size()), last.cols);
         for (int64_t j = 0; j < last.cols; ++j)
             QVERIFY2(std::abs(e[size_t(j)] - last.values[size_t(3 * last.cols + j)]) < 1e-4, qPrintable(QString::number(j)));
-        const Matrix again = run->embedTestSplit();
+        const Matrix again = run->embedTestSet();
         QVERIFY(torch::allclose(torch::tensor(again.values), torch::tensor(last.values), 1e-5, 1e-5));
 
         // Unreadable images say so.

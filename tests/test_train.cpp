@@ -411,8 +411,8 @@ private Q_SLOTS:
         QTest::addColumn<QString>("value");
         QTest::addColumn<QString>("message");
         QTest::newRow("missing dataset") << "dataset" << "/nonexistent/folder" << "does not exist";
-        QTest::newRow("too many classes") << "P" << "11" << "more than the training split allows";
-        QTest::newRow("too many per class") << "K" << "40" << "more than the training split allows";
+        QTest::newRow("too many classes") << "P" << "11" << "more than the training set allows";
+        QTest::newRow("too many per class") << "K" << "40" << "more than the training set allows";
         QTest::newRow("unknown loss") << "loss" << "nope" << "unknown loss";
         QTest::newRow("unknown model") << "model" << "nope" << "unknown model";
         QTest::newRow("bad split") << "split" << "half" << "split";

@@ -211,7 +211,7 @@ int train(TrainOptions o)
     const auto rows = trainWithProgress(*trainer, o.baselines);
     if (rows.empty())
         return 130;
-    std::printf("\nevaluation on the test split (%s, %s):\n%s", trainer->config().dataset.c_str(),
+    std::printf("\nevaluation on the test set (%s, %s):\n%s", trainer->config().dataset.c_str(),
                 trainer->config().split.c_str(), metricsTable(rows).c_str());
     return 0;
 }
@@ -277,7 +277,7 @@ int demo(int threads)
         tables.push_back(std::string(part.title) + "\n" + metricsTable(rows));
         std::printf("\n%s", tables.back().c_str());
     }
-    std::printf("\n== Summary (query = every test image, gallery = the rest of the test split)\n");
+    std::printf("\n== Summary (query = every test image, gallery = the rest of the test set)\n");
     for (const std::string &t : tables)
         std::printf("\n%s", t.c_str());
     return 0;

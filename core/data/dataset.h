@@ -10,7 +10,7 @@
 namespace liftlab {
 
 // Images held in memory as uint8 [N, C, H, W] with int64 labels [N]. Labels
-// are the dataset's own class ids, so a class-disjoint test split keeps its
+// are the dataset's own class ids, so a class-disjoint test set keeps its
 // ids (Fashion-MNIST zero-shot tests on classes 5-9).
 struct Dataset
 {

@@ -46,7 +46,7 @@ PKSampler::PKSampler(const std::vector<int64_t> &labels, int classesPerBatch, in
             m_members.push_back(std::move(entry.second));
     if (int(m_members.size()) < classesPerBatch)
         throw Error("P x K = " + std::to_string(classesPerBatch) + " x " + std::to_string(perClass)
-                    + " is more than the training split allows: only " + std::to_string(m_members.size())
+                    + " is more than the training set allows: only " + std::to_string(m_members.size())
                     + " of " + std::to_string(byClass.size()) + " classes hold " + std::to_string(perClass)
                     + " images");
 }
@@ -86,10 +86,10 @@ PairSampler::PairSampler(const std::vector<int64_t> &labels, int pairs, int rand
         m_members.push_back(std::move(entry.second));
     }
     if (m_members.empty())
-        throw Error("no class of the training split holds two images: there are no positive pairs");
+        throw Error("no class of the training set holds two images: there are no positive pairs");
     if (m_size < batchSize() || int64_t(m_pairImages.size()) < 2 * int64_t(pairs))
         throw Error("a batch of " + std::to_string(pairs) + " positive pairs and " + std::to_string(randomImages)
-                    + " random images is more than the training split's " + std::to_string(m_size)
+                    + " random images is more than the training set's " + std::to_string(m_size)
                     + " images allow");
 }
 
@@ -107,7 +107,7 @@ std::vector<int64_t> PairSampler::batch(int64_t step) const
     // since the constructor checked that enough images exist).
     for (int64_t draws = 0; int(indices.size()) < 2 * m_pairs; ++draws) {
         if (draws > 1000 * int64_t(m_pairs))
-            throw Error("cannot find " + std::to_string(m_pairs) + " distinct positive pairs in the training split");
+            throw Error("cannot find " + std::to_string(m_pairs) + " distinct positive pairs in the training set");
         const int64_t first = pick(m_pairImages), second = pick(m_members[size_t(m_classOf[size_t(first)])]);
         if (first == second || taken.count(first) || taken.count(second))
             continue;

@@ -6,8 +6,8 @@
 
 namespace liftlab {
 
-// Retrieval and clustering quality of an embedding on a test split, following
-// the paper's protocol: every test image queries the rest of the test split.
+// Retrieval and clustering quality of an embedding on a test set, following
+// the paper's protocol: every test image queries the rest of the test set.
 struct Metrics
 {
     double recallAt1 = 0, recallAt2 = 0, recallAt4 = 0, recallAt8 = 0;

@@ -172,7 +172,7 @@ std::vector<float> RunData::embedImageFile(const std::string &path) const
     return std::vector<float>(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
 }
 
-Matrix RunData::embedTestSplit() const
+Matrix RunData::embedTestSet() const
 {
     const std::lock_guard<std::mutex> lock(d->modelMutex);
     prepareCompute(d->threads);

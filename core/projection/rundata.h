@@ -1,6 +1,6 @@
 #pragma once
 
-// What the embedding explorer shows of a run: the test split's embedding at
+// What the embedding explorer shows of a run: the test set's embedding at
 // each evaluation, the images behind the points, and the run's model to
 // embed an image from disk. Torch-free, so the GUI can hold one.
 
@@ -16,8 +16,8 @@
 namespace liftlab {
 
 // The run directory holds, besides config.json and the rest:
-//   embeddings/labels.npy        int64 [N]     test-split labels
-//   embeddings/step-<n>.npy      float32 [N, d] test-split embedding at evaluation step n
+//   embeddings/labels.npy        int64 [N]     test-set labels
+//   embeddings/step-<n>.npy      float32 [N, d] test-set embedding at evaluation step n
 //   projections/<method>-<n>.npy float32 [N, 2] a projection of step n (tsne or pca)
 // The trainer writes the embeddings at each evaluation; projections are
 // written by whoever computes them (the explorer, `liftlab-cli project`).
@@ -26,7 +26,7 @@ class RunData
 public:
     using Image = Trainer::Image;
 
-    // Loads the run's config and dataset (images and labels, both splits).
+    // Loads the run's config and dataset (images and labels, both sets).
     // Throws liftlab::Error naming the folder and the problem.
     static std::shared_ptr<const RunData> open(const std::string &runDir);
     ~RunData();
@@ -39,7 +39,7 @@ public:
     std::vector<int64_t> embeddingSteps() const;
     Matrix testEmbedding(int64_t step) const; // throws Error if missing or corrupt
 
-    // Test split (the points of the explorer) and train split.
+    // Test set (the points of the explorer) and training set.
     int64_t testSize() const;
     const std::vector<int64_t> &testLabels() const;
     Image testImage(int64_t index) const;
@@ -55,7 +55,7 @@ public:
     std::vector<float> embedImageFile(const std::string &path) const;
     // Embeds every test image with the last checkpoint (the same values the
     // trainer saved at its last evaluation, when the run has finished).
-    Matrix embedTestSplit() const;
+    Matrix embedTestSet() const;
     // Writes the network of the last checkpoint (read now) as TorchScript (nn/torchscript.h)
     // and returns what it takes and gives: "input: float [B, C, S, S], ...".
     // Throws Error naming the file. Safe from any thread.

@@ -53,7 +53,7 @@ struct ExperimentConfig
     // Throws liftlab::Error naming the first invalid field.
     void validate() const;
     double learningRateAt(int64_t step) const;
-    // Whether the test split is evaluated once `step` steps are done: every
+    // Whether the test set is evaluated once `step` steps are done: every
     // evalEvery steps and after the last.
     bool evaluatesAt(int64_t step) const;
     int batchSize() const;

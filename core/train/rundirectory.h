@@ -20,7 +20,7 @@ namespace liftlab {
 //   snapshot.json   the last batch's distance matrix, for the heatmap
 //   skipped_images.txt   images of the dataset that could not be used
 //   checkpoints/last.pt
-//   embeddings/labels.npy, embeddings/step-<n>.npy   test-split labels and embedding at each evaluation
+//   embeddings/labels.npy, embeddings/step-<n>.npy   test-set labels and embedding at each evaluation
 //   projections/<method>-<n>.npy                      2-D projections of those (explorer, CLI)
 // Readers skip a torn last line, so a run can be read while it is written.
 class RunFiles
@@ -91,7 +91,7 @@ public:
     // Records what the run is doing now (status.json).
     void writeStatus(RunState state, int64_t step, const std::string &message = {});
 
-    // The test-split embedding [rows, cols] of the evaluation at `step`
+    // The test-set embedding [rows, cols] of the evaluation at `step`
     // (written atomically as .npy), and the split's labels (once).
     void writeEmbedding(int64_t step, const std::vector<float> &values, int64_t rows, int64_t cols);
     void writeTestLabels(const std::vector<int64_t> &labels);

@@ -80,7 +80,7 @@ public:
     const std::vector<SkippedImage> &skippedImages() const;
     std::string skippedImagesPath() const;
 
-    // Evaluates the current model on the test split.
+    // Evaluates the current model on the test set.
     EvalReport evaluate();
     // The two baselines a trained embedding must beat, on the same test
     // split: the normalised raw pixels, and the network as initialised (same

@@ -28,6 +28,11 @@ void setNiceRange(QValueAxis *axis, double min, double max)
     setNiceTicks(axis);
 }
 
+QString csvField(const QString &text)
+{
+    return QLatin1Char('"') + QString(text).replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"');
+}
+
 ChartView::ChartView(QChart *chart, QWidget *parent)
     : QChartView(chart, parent)
 {

@@ -2,13 +2,11 @@
 
 #include <QChartView>
 
+class QString;
 class QValueAxis;
 
 namespace liftlab {
 
-// A chart view with box zoom (drag a rectangle; right click zooms out) that
-// reports where the mouse hovers, in chart values, so its owner can show a
-// tooltip for the nearest data point.
 // Ticks at round values (1, 2 or 5 times a power of ten, about six of them)
 // anchored at zero, for the axis's current range; the range itself is kept.
 void setNiceTicks(QValueAxis *axis);
@@ -16,7 +14,12 @@ void setNiceTicks(QValueAxis *axis);
 // the old tick interval, not even once: an interval of 0.2 over 100,000
 // steps would be half a million tick items.
 void setNiceRange(QValueAxis *axis, double min, double max);
+// A text field of a chart's CSV export, quoted.
+QString csvField(const QString &text);
 
+// A chart view with box zoom (drag a rectangle; right click zooms out) that
+// reports where the mouse hovers, in chart values, so its owner can show a
+// tooltip for the nearest data point.
 class ChartView : public QChartView
 {
     Q_OBJECT

@@ -33,4 +33,9 @@ QRgb categorical(int index)
     return QColor::fromHsv(int(hue), 170 + 40 * (index % 2), 200 - 30 * (index / 2 % 2)).rgb();
 }
 
+QColor runColour(int run)
+{
+    return QColor::fromRgb(categorical(run));
+}
+
 } // namespace liftlab

@@ -16,4 +16,7 @@ QRgb viridis(double t); // t in [0, 1], clamped
 // then hues a golden angle apart, so any number of classes stay distinct.
 QRgb categorical(int index);
 
+// The colour of run i wherever several runs are drawn, the same in every view.
+QColor runColour(int run);
+
 } // namespace liftlab

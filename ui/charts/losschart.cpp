@@ -1,6 +1,7 @@
 #include "charts/losschart.h"
 
 #include "charts/chartview.h"
+#include "charts/colormap.h"
 #include "charts/downsample.h"
 
 #include <QChart>
@@ -10,6 +11,7 @@
 #include <QFile>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QPushButton>
@@ -29,7 +31,7 @@ namespace {
 
 constexpr int kRefreshMs = 200; // 5 redraws a second at most: smooth enough, cheap beside training
 
-// Index of the entry of `x` (non-decreasing) nearest to `value`.
+// Index of the entry of `x` (non-decreasing, not empty) nearest to `value`.
 size_t nearestIndex(const std::vector<double> &x, double value)
 {
     const auto it = std::lower_bound(x.begin(), x.end(), value);
@@ -48,30 +50,16 @@ LossChart::LossChart(QWidget *parent)
     m_chart = new QChart;
     m_chart->setMargins(QMargins(4, 4, 4, 4));
     m_chart->legend()->setAlignment(Qt::AlignTop);
-    m_raw = new QLineSeries;
-    m_raw->setName(tr("loss"));
-    m_raw->setPen(QPen(QColor(120, 160, 220, 150), 1));
-    m_smoothed = new QLineSeries;
-    m_smoothed->setName(tr("smoothed"));
-    m_smoothed->setPen(QPen(QColor(20, 70, 170), 2));
-    m_chart->addSeries(m_raw);
-    m_chart->addSeries(m_smoothed);
     m_axisX = new QValueAxis;
     m_axisX->setTitleText(tr("step"));
     m_axisX->setLabelFormat(QStringLiteral("%g"));
     m_axisY = new QValueAxis;
-    m_axisY->setTitleText(tr("loss"));
     m_axisY->setLabelFormat(QStringLiteral("%.3g"));
     m_axisLogY = new QLogValueAxis(this);
-    m_axisLogY->setTitleText(tr("loss (log)"));
-    m_axisLogY->setLabelFormat(QStringLiteral("%.2g"));
+    m_axisLogY->setLabelFormat(QStringLiteral("%g"));
     m_axisLogY->setMinorTickCount(-1);
     m_chart->addAxis(m_axisX, Qt::AlignBottom);
     m_chart->addAxis(m_axisY, Qt::AlignLeft);
-    for (QLineSeries *s : {m_raw, m_smoothed}) {
-        s->attachAxis(m_axisX);
-        s->attachAxis(m_axisY);
-    }
     m_axisX->setRange(0, 1);
     m_axisY->setRange(0, 1);
 
@@ -94,8 +82,18 @@ LossChart::LossChart(QWidget *parent)
     connect(m_smoothingSlider, &QSlider::valueChanged, this, [this](int v) { setSmoothing(v / 1000.0); });
     connect(m_smoothingBox, &QDoubleSpinBox::valueChanged, this, [this](double v) { setSmoothing(v); });
 
-    m_logBox = new QCheckBox(tr("Log scale"));
+    m_rawBox = new QCheckBox(tr("Raw"));
+    m_rawBox->setObjectName(QStringLiteral("rawLossBox"));
+    m_rawBox->setToolTip(tr("Draw each step's loss faintly behind the moving average"));
+    connect(m_rawBox, &QCheckBox::toggled, this, &LossChart::setRawVisible);
+    m_normalizeBox = new QCheckBox(tr("Divide by first"));
+    m_normalizeBox->setObjectName(QStringLiteral("normalizeLossBox"));
+    m_normalizeBox->setToolTip(tr("Losses have different scales: divided by its value at the first step, each curve "
+                                  "starts at 1 and shows how fast it falls"));
+    connect(m_normalizeBox, &QCheckBox::toggled, this, &LossChart::setNormalized);
+    m_logBox = new QCheckBox(tr("Log"));
     m_logBox->setObjectName(QStringLiteral("logScaleBox"));
+    m_logBox->setToolTip(tr("Loss axis on a logarithmic scale"));
     connect(m_logBox, &QCheckBox::toggled, this, &LossChart::setLogScale);
     m_xAxisBox = new QComboBox;
     m_xAxisBox->setObjectName(QStringLiteral("xAxisBox"));
@@ -110,7 +108,8 @@ LossChart::LossChart(QWidget *parent)
     controls->addWidget(new QLabel(tr("Smoothing")));
     controls->addWidget(m_smoothingSlider, 1);
     controls->addWidget(m_smoothingBox);
-    controls->addSpacing(8);
+    controls->addWidget(m_rawBox);
+    controls->addWidget(m_normalizeBox);
     controls->addWidget(m_logBox);
     controls->addWidget(m_xAxisBox);
     controls->addWidget(reset);
@@ -119,63 +118,110 @@ LossChart::LossChart(QWidget *parent)
     layout->addLayout(controls);
     layout->addWidget(m_view, 1);
 
-    setSmoothing(m_beta);
     m_refreshTimer.setSingleShot(true);
     m_refreshTimer.setInterval(kRefreshMs);
     connect(&m_refreshTimer, &QTimer::timeout, this, &LossChart::refresh);
+    setSmoothing(m_beta);
+    setRuns({QString()});
 }
 
-void LossChart::appendSteps(const QVector<TrainingStep> &steps)
+void LossChart::setRuns(const QStringList &labels)
 {
-    for (const TrainingStep &s : steps)
-        appendOne(s);
+    for (Run &run : m_runs)
+        for (QLineSeries *series : {run.raw, run.smoothed}) {
+            m_chart->removeSeries(series); // hands it back: it is ours to delete
+            delete series;
+        }
+    m_runs.clear();
+    const bool several = labels.size() > 1;
+    for (int i = 0; i < labels.size(); ++i) {
+        Run run;
+        run.label = labels[i];
+        run.average = MovingAverage(m_beta);
+        QColor colour = several ? runColour(i) : QColor(20, 70, 170);
+        run.smoothed = new QLineSeries;
+        run.smoothed->setName(labels[i].isEmpty() ? tr("smoothed") : labels[i]);
+        run.smoothed->setPen(QPen(colour, 2));
+        colour.setAlpha(several ? 70 : 110);
+        run.raw = new QLineSeries;
+        run.raw->setName(labels[i].isEmpty() ? tr("loss") : tr("%1 (raw)").arg(labels[i]));
+        run.raw->setPen(QPen(colour, 1));
+        // Raw curves beneath the smoothed ones.
+        m_chart->addSeries(run.raw);
+        m_runs.push_back(std::move(run));
+    }
+    for (Run &run : m_runs)
+        m_chart->addSeries(run.smoothed);
+    QAbstractAxis *y = m_log ? static_cast<QAbstractAxis *>(m_axisLogY) : m_axisY;
+    for (Run &run : m_runs)
+        for (QLineSeries *series : {run.raw, run.smoothed}) {
+            series->attachAxis(m_axisX);
+            series->attachAxis(y);
+            // Several runs: one legend entry each, its smoothed curve.
+            if (several && series == run.raw)
+                for (QLegendMarker *marker : m_chart->legend()->markers(series))
+                    marker->setVisible(false);
+        }
+    m_normalizeBox->setVisible(several);
+    setNormalized(several);
+    setRawVisible(!several);
+    m_zoomed = false;
     scheduleRefresh();
 }
 
-void LossChart::setSteps(const std::vector<TrainingStep> &steps)
+void LossChart::appendSteps(const QVector<TrainingStep> &steps, int run)
 {
-    clear();
+    Run &r = m_runs.at(size_t(run));
     for (const TrainingStep &s : steps)
-        appendOne(s);
+        appendOne(r, s);
+    scheduleRefresh();
+}
+
+void LossChart::setSteps(const std::vector<TrainingStep> &steps, int run)
+{
+    Run &r = m_runs.at(size_t(run));
+    for (std::vector<double> *values : {&r.stepX, &r.seconds, &r.loss, &r.ema})
+        values->clear();
+    r.steps.clear();
+    r.average = MovingAverage(m_beta);
+    r.secondsOffset = 0;
+    for (const TrainingStep &s : steps)
+        appendOne(r, s);
     scheduleRefresh();
 }
 
 void LossChart::clear()
 {
-    m_steps.clear();
-    m_stepX.clear();
-    m_seconds.clear();
-    m_loss.clear();
-    m_ema.clear();
-    m_average = MovingAverage(m_beta);
-    m_secondsOffset = 0;
+    for (int i = 0; i < runCount(); ++i)
+        setSteps({}, i);
     m_zoomed = false;
-    scheduleRefresh();
 }
 
-void LossChart::appendOne(const TrainingStep &s)
+void LossChart::appendOne(Run &run, const TrainingStep &s)
 {
     // A resumed run counts its training time from zero again: keep the
     // time axis increasing.
-    if (!m_seconds.empty() && s.elapsedSeconds + m_secondsOffset < m_seconds.back())
-        m_secondsOffset = m_seconds.back() - s.elapsedSeconds;
-    m_steps.push_back(s.step);
-    m_stepX.push_back(double(s.step));
-    m_seconds.push_back(s.elapsedSeconds + m_secondsOffset);
-    m_loss.push_back(s.loss);
-    m_ema.push_back(m_average.add(s.loss));
+    if (!run.seconds.empty() && s.elapsedSeconds + run.secondsOffset < run.seconds.back())
+        run.secondsOffset = run.seconds.back() - s.elapsedSeconds;
+    run.steps.push_back(s.step);
+    run.stepX.push_back(double(s.step));
+    run.seconds.push_back(s.elapsedSeconds + run.secondsOffset);
+    run.loss.push_back(s.loss);
+    run.ema.push_back(run.average.add(s.loss));
 }
 
-void LossChart::recomputeSmoothed()
+void LossChart::recomputeSmoothed(Run &run)
 {
-    m_average = MovingAverage(m_beta);
-    for (size_t i = 0; i < m_loss.size(); ++i)
-        m_ema[i] = m_average.add(m_loss[i]);
+    run.average = MovingAverage(m_beta);
+    for (size_t i = 0; i < run.loss.size(); ++i)
+        run.ema[i] = run.average.add(run.loss[i]);
 }
 
-double LossChart::smoothing() const
+double LossChart::scale(const Run &run) const
 {
-    return m_beta;
+    if (m_normalized && !run.loss.empty() && std::isfinite(run.loss.front()) && run.loss.front() != 0)
+        return 1 / run.loss.front();
+    return 1;
 }
 
 void LossChart::setSmoothing(double beta)
@@ -186,10 +232,11 @@ void LossChart::setSmoothing(double beta)
         m_smoothingSlider->setValue(int(std::lround(beta * 1000)));
         m_smoothingBox->setValue(beta);
     }
-    if (beta == m_beta && !m_ema.empty())
+    if (beta == m_beta)
         return;
     m_beta = beta;
-    recomputeSmoothed();
+    for (Run &run : m_runs)
+        recomputeSmoothed(run);
     scheduleRefresh();
 }
 
@@ -203,17 +250,21 @@ void LossChart::setLogScale(bool log)
         return;
     m_log = log;
     // Empty the series first: the log axis must never see a point <= 0.
-    m_raw->clear();
-    m_smoothed->clear();
+    for (Run &run : m_runs) {
+        run.raw->clear();
+        run.smoothed->clear();
+    }
     QAbstractAxis *from = log ? static_cast<QAbstractAxis *>(m_axisY) : m_axisLogY;
     QAbstractAxis *to = log ? static_cast<QAbstractAxis *>(m_axisLogY) : m_axisY;
-    for (QLineSeries *s : {m_raw, m_smoothed})
-        s->detachAxis(from);
+    for (Run &run : m_runs)
+        for (QLineSeries *s : {run.raw, run.smoothed})
+            s->detachAxis(from);
     m_chart->removeAxis(from);
     from->setParent(this); // the chart gave it back
     m_chart->addAxis(to, Qt::AlignLeft);
-    for (QLineSeries *s : {m_raw, m_smoothed})
-        s->attachAxis(to);
+    for (Run &run : m_runs)
+        for (QLineSeries *s : {run.raw, run.smoothed})
+            s->attachAxis(to);
     m_zoomed = false;
     refresh();
 }
@@ -228,6 +279,36 @@ void LossChart::setTimeAxis(bool byTime)
         return;
     m_byTime = byTime;
     m_axisX->setTitleText(byTime ? tr("training time (s)") : tr("step"));
+    m_zoomed = false;
+    refresh();
+}
+
+void LossChart::setNormalized(bool normalized)
+{
+    {
+        const QSignalBlocker block(m_normalizeBox);
+        m_normalizeBox->setChecked(normalized);
+    }
+    m_normalized = normalized;
+    const QString title = normalized ? tr("loss / first loss") : tr("loss");
+    m_axisY->setTitleText(title);
+    m_axisLogY->setTitleText(tr("%1 (log)").arg(title));
+    m_zoomed = false;
+    refresh();
+}
+
+void LossChart::setRawVisible(bool visible)
+{
+    {
+        const QSignalBlocker block(m_rawBox);
+        m_rawBox->setChecked(visible);
+    }
+    m_rawVisible = visible;
+    for (Run &run : m_runs)
+        run.raw->setVisible(visible);
+    if (m_runs.size() == 1) // its legend entry goes with it
+        for (QLegendMarker *marker : m_chart->legend()->markers(m_runs.front().raw))
+            marker->setVisible(visible);
     m_zoomed = false;
     refresh();
 }
@@ -247,32 +328,50 @@ void LossChart::scheduleRefresh()
 
 void LossChart::updateAxes()
 {
-    const std::vector<double> &x = xValues();
-    if (m_zoomed || x.empty())
+    if (m_zoomed)
         return;
-    double xMin = x.front(), xMax = x.back();
+    const double inf = std::numeric_limits<double>::infinity();
+    double xMin = inf, xMax = -inf, yMin = inf, yMax = -inf, positiveMin = inf;
+    for (const Run &run : m_runs) {
+        const std::vector<double> &x = xValues(run);
+        if (x.empty())
+            continue;
+        xMin = std::min(xMin, x.front());
+        xMax = std::max(xMax, x.back());
+        const double k = scale(run);
+        for (const std::vector<double> *values : {&run.loss, &run.ema}) {
+            if (values == &run.loss && !m_rawVisible)
+                continue;
+            for (double v : *values) {
+                v *= k;
+                if (!std::isfinite(v))
+                    continue;
+                yMin = std::min(yMin, v);
+                yMax = std::max(yMax, v);
+                if (v > 0)
+                    positiveMin = std::min(positiveMin, v);
+            }
+        }
+    }
+    if (!std::isfinite(xMin)) {
+        xMin = 0;
+        xMax = 1;
+    }
     if (!(xMax > xMin))
         xMax = xMin + 1;
-    double yMin = std::numeric_limits<double>::infinity(), yMax = -yMin;
-    double positiveMin = yMin;
-    for (const std::vector<double> *values : {&m_loss, &m_ema})
-        for (double v : *values) {
-            if (!std::isfinite(v))
-                continue;
-            yMin = std::min(yMin, v);
-            yMax = std::max(yMax, v);
-            if (v > 0)
-                positiveMin = std::min(positiveMin, v);
-        }
     if (!std::isfinite(yMin)) {
         yMin = 0;
         yMax = 1;
     }
     if (m_log) {
+        // Whole decades, at least one: a range inside one decade would show
+        // a single tick label.
         if (!std::isfinite(positiveMin))
             positiveMin = 1e-3;
-        yMin = positiveMin / 1.2;
-        yMax = std::max(yMax, positiveMin) * 1.2;
+        const double low = std::floor(std::log10(positiveMin));
+        const double high = std::max(low + 1, std::ceil(std::log10(std::max(yMax, positiveMin))));
+        yMin = std::pow(10.0, low);
+        yMax = std::pow(10.0, high);
         m_axisLogY->setRange(yMin, yMax);
     } else {
         const double pad = yMax > yMin ? 0.05 * (yMax - yMin) : 0.5;
@@ -293,18 +392,22 @@ void LossChart::refresh()
     updateAxes();
     setNiceTicks(m_axisX); // round ticks (0, 250, 500), also when zoomed
     const int buckets = std::max(50, int(m_chart->plotArea().width()));
-    const std::vector<double> &x = xValues();
-    QList<QPointF> raw = downsampleMinMax(x, m_loss, m_axisX->min(), m_axisX->max(), buckets);
-    QList<QPointF> smooth = downsampleMinMax(x, m_ema, m_axisX->min(), m_axisX->max(), buckets);
-    if (m_log) {
-        // A log axis cannot show zero: draw it at the axis floor.
-        const double floor = m_axisLogY->min();
+    for (Run &run : m_runs) {
+        const std::vector<double> &x = xValues(run);
+        const double k = scale(run);
+        QList<QPointF> raw;
+        if (m_rawVisible)
+            raw = downsampleMinMax(x, run.loss, m_axisX->min(), m_axisX->max(), buckets);
+        QList<QPointF> smooth = downsampleMinMax(x, run.ema, m_axisX->min(), m_axisX->max(), buckets);
         for (QList<QPointF> *points : {&raw, &smooth})
-            for (QPointF &p : *points)
-                p.setY(std::max(p.y(), floor));
+            for (QPointF &p : *points) {
+                p.setY(p.y() * k);
+                if (m_log) // a log axis cannot show zero: draw it at the axis floor
+                    p.setY(std::max(p.y(), m_axisLogY->min()));
+            }
+        run.raw->replace(raw);
+        run.smoothed->replace(smooth);
     }
-    m_raw->replace(raw);
-    m_smoothed->replace(smooth);
 }
 
 void LossChart::onUserZoom()
@@ -320,17 +423,24 @@ void LossChart::onUserZoom()
 
 void LossChart::showTooltip(const QPointF &value, const QPoint &globalPos)
 {
-    const std::vector<double> &x = xValues();
-    if (x.empty())
-        return;
-    const size_t i = nearestIndex(x, value.x());
-    QToolTip::showText(globalPos,
-                       tr("step %1\nloss %2\nsmoothed %3\ntime %4 s")
-                           .arg(m_steps[i])
-                           .arg(m_loss[i], 0, 'g', 5)
-                           .arg(m_ema[i], 0, 'g', 5)
-                           .arg(m_seconds[i], 0, 'f', 1),
-                       m_view);
+    QStringList lines;
+    for (const Run &run : m_runs) {
+        const std::vector<double> &x = xValues(run);
+        if (x.empty())
+            continue;
+        const size_t i = nearestIndex(x, value.x());
+        if (m_runs.size() == 1) {
+            lines << tr("step %1\nloss %2\nsmoothed %3\ntime %4 s")
+                         .arg(run.steps[i])
+                         .arg(run.loss[i], 0, 'g', 5)
+                         .arg(run.ema[i], 0, 'g', 5)
+                         .arg(run.seconds[i], 0, 'f', 1);
+        } else {
+            lines << tr("%1: step %2, smoothed %3").arg(run.label).arg(run.steps[i]).arg(run.ema[i] * scale(run), 0, 'g', 4);
+        }
+    }
+    if (!lines.isEmpty())
+        QToolTip::showText(globalPos, lines.join(QLatin1Char('\n')), m_view);
 }
 
 bool LossChart::exportPng(const QString &path)
@@ -345,10 +455,15 @@ bool LossChart::exportCsv(const QString &path) const
     if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text))
         return false;
     QTextStream out(&file);
-    out << "step,seconds,loss,smoothed\n";
-    for (size_t i = 0; i < m_steps.size(); ++i)
-        out << m_steps[i] << ',' << QString::number(m_seconds[i], 'g', 9) << ',' << QString::number(m_loss[i], 'g', 9)
-            << ',' << QString::number(m_ema[i], 'g', 9) << '\n';
+    const bool several = m_runs.size() > 1; // then each row names its run
+    out << (several ? "run," : "") << "step,seconds,loss,smoothed\n";
+    for (const Run &run : m_runs)
+        for (size_t i = 0; i < run.steps.size(); ++i) {
+            if (several)
+                out << csvField(run.label) << ',';
+            out << run.steps[i] << ',' << QString::number(run.seconds[i], 'g', 9) << ','
+                << QString::number(run.loss[i], 'g', 9) << ',' << QString::number(run.ema[i], 'g', 9) << '\n';
+        }
     return file.error() == QFile::NoError;
 }
 

@@ -1,6 +1,6 @@
 #include "compare/comparisonembeddings.h"
 
-#include "charts/comparisoncharts.h"
+#include "compare/comparisongrid.h"
 #include "explorer/embeddingview.h"
 #include "explorer/explorercontext.h"
 
@@ -75,7 +75,6 @@ void ComparisonEmbeddings::setRuns(const QStringList &labels, const std::vector<
     m_pending = 0;
     m_wanted = false;
     auto *grid = static_cast<QGridLayout *>(m_grid->layout());
-    const int columns = comparisonColumns(int(labels.size()));
     for (int i = 0; i < labels.size() && size_t(i) < contexts.size(); ++i) {
         Run r;
         r.context = contexts[size_t(i)];
@@ -86,7 +85,7 @@ void ComparisonEmbeddings::setRuns(const QStringList &labels, const std::vector<
         r.view->setPlaceholderText(tr("Loading the run..."));
         ExplorerContext *context = r.context;
         r.view->setThumbnailProvider([this, context](int point) {
-            return point >= 0 && size_t(point) < m_sample.size() ? context->image(Split::Test, m_sample[size_t(point)])
+            return point >= 0 && size_t(point) < m_sample.size() ? context->image(Subset::Test, m_sample[size_t(point)])
                                                                 : QImage();
         });
         connect(r.view, &EmbeddingView::selectionChanged, this,
@@ -103,15 +102,10 @@ void ComparisonEmbeddings::setRuns(const QStringList &labels, const std::vector<
         connect(r.context, &ExplorerContext::loadFailed, this, [this, i](const QString &message) {
             m_runs[size_t(i)].view->setPlaceholderText(tr("Cannot load the run: %1").arg(message));
         });
-        r.title->setText(QStringLiteral("<b style='color:%1'>&#9632;</b> <b>%2</b>")
-                             .arg(comparisonColour(i).name(), labels[i].toHtmlEscaped()));
-        grid->addWidget(r.title, 2 * (i / columns), i % columns);
-        grid->addWidget(r.view, 2 * (i / columns) + 1, i % columns);
-        grid->setRowStretch(2 * (i / columns) + 1, 1);
+        r.title->setText(runTitle(i, labels[i]));
+        addRunPanel(grid, i, int(labels.size()), r.title, r.view);
         m_runs.push_back(r);
     }
-    for (int c = 0; c < columns; ++c)
-        grid->setColumnStretch(c, 1);
     m_status->setText(labels.isEmpty() ? tr("No comparison yet.")
                                        : tr("t-SNE of each run's test embedding appears once every run has been evaluated."));
     m_computeButton->setEnabled(!labels.isEmpty());
@@ -139,14 +133,14 @@ void ComparisonEmbeddings::startProjections()
 {
     cancel();
     // Every stride-th test image: the same points in every panel.
-    const int64_t n = m_runs.front().context->size(Split::Test);
+    const int64_t n = m_runs.front().context->size(Subset::Test);
     const int64_t stride = (n + kMaxPoints - 1) / kMaxPoints;
     m_sample.clear();
     for (int64_t i = 0; i < n; i += std::max<int64_t>(stride, 1))
         m_sample.push_back(i);
     std::vector<int64_t> labels;
     for (const int64_t i : m_sample)
-        labels.push_back(m_runs.front().context->label(Split::Test, i));
+        labels.push_back(m_runs.front().context->label(Subset::Test, i));
     m_pending = 0;
     for (Run &r : m_runs) {
         const Matrix &embedding = r.context->embedding();
@@ -165,9 +159,7 @@ void ComparisonEmbeddings::startProjections()
         r.view->setData(Matrix{int64_t(m_sample.size()), 2, std::vector<float>(m_sample.size() * 2, 0.f)}, labels,
                         r.context->classNames());
         r.view->setPlaceholderText(tr("Waiting for t-SNE..."));
-        r.title->setText(QStringLiteral("<b style='color:%1'>&#9632;</b> <b>%2</b> &nbsp; step %3")
-                             .arg(comparisonColour(int(&r - m_runs.data())).name(), r.label.toHtmlEscaped())
-                             .arg(request.step));
+        r.title->setText(runTitle(int(&r - m_runs.data()), r.label, tr("step %1").arg(request.step)));
         ++m_pending;
         m_worker->request(request);
     }

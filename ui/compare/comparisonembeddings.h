@@ -43,7 +43,7 @@ public:
     int runCount() const { return int(m_runs.size()); }
     EmbeddingView *view(int run) const { return m_runs.at(size_t(run)).view; }
     bool isComputing() const { return m_pending > 0; }
-    // Test-split index of a point of the panels.
+    // Test-set index of a point of the panels.
     int64_t testIndex(int point) const { return m_sample.at(size_t(point)); }
     int pointCount() const { return int(m_sample.size()); }
     // The training step of the embedding a panel shows (-1: none yet).

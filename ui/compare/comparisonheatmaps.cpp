@@ -1,6 +1,6 @@
 #include "compare/comparisonheatmaps.h"
 
-#include "charts/comparisoncharts.h"
+#include "compare/comparisongrid.h"
 #include "explorer/explorercontext.h"
 #include "heatmap/heatmapwidget.h"
 #include "heatmap/pairdialog.h"
@@ -68,12 +68,10 @@ void ComparisonHeatmaps::setRuns(const QStringList &labels)
     }
     m_runs.clear();
     auto *grid = static_cast<QGridLayout *>(m_grid->layout());
-    const int columns = comparisonColumns(int(labels.size()));
     for (int i = 0; i < labels.size(); ++i) {
         Run r;
         r.label = labels[i];
-        r.title = new QLabel(QStringLiteral("<b style='color:%1'>&#9632;</b> <b>%2</b>")
-                                 .arg(comparisonColour(i).name(), labels[i].toHtmlEscaped()));
+        r.title = new QLabel(runTitle(i, labels[i]));
         r.heatmap = new HeatmapWidget;
         r.heatmap->setObjectName(QStringLiteral("comparisonHeatmap%1").arg(i));
         r.heatmap->setShowPositives(m_showPositives);
@@ -82,13 +80,9 @@ void ComparisonHeatmaps::setRuns(const QStringList &labels)
         HeatmapWidget *heatmap = r.heatmap;
         connect(heatmap, &HeatmapWidget::cellClicked, this,
                 [this, heatmap](int a, int b) { m_pairDialog->showPair(heatmap->frame(), a, b); });
-        grid->addWidget(r.title, 2 * (i / columns), i % columns);
-        grid->addWidget(r.heatmap, 2 * (i / columns) + 1, i % columns);
-        grid->setRowStretch(2 * (i / columns) + 1, 1);
+        addRunPanel(grid, i, int(labels.size()), r.title, r.heatmap);
         m_runs.push_back(std::move(r));
     }
-    for (int c = 0; c < columns; ++c)
-        grid->setColumnStretch(c, 1);
     m_shownStep = -1;
     m_stepLabel->setText(labels.isEmpty() ? tr("No comparison yet.")
                                           : tr("Waiting for the first batch..."));
@@ -118,7 +112,7 @@ void ComparisonHeatmaps::completeFrames(const ExplorerContext &dataset)
         SnapshotFrame frame = r.heatmap->frame();
         frame.classNames = dataset.classNames();
         for (const int64_t index : frame.snapshot.indices)
-            frame.images.append(dataset.image(Split::Train, index));
+            frame.images.append(dataset.image(Subset::Train, index));
         r.heatmap->setFrame(frame);
     }
 }
@@ -152,9 +146,7 @@ void ComparisonHeatmaps::showCommonStep()
         r.frames.erase(r.frames.begin(), it); // older frames will not be shown again
         const int64_t step = it->second.snapshot.step;
         allSame = allSame && step == common;
-        r.title->setText(QStringLiteral("<b style='color:%1'>&#9632;</b> <b>%2</b> &nbsp; step %3")
-                             .arg(comparisonColour(int(i)).name(), r.label.toHtmlEscaped())
-                             .arg(step));
+        r.title->setText(runTitle(int(i), r.label, tr("step %1").arg(step)));
     }
     const SnapshotFrame &first = m_runs.front().heatmap->frame();
     m_stepLabel->setText(allSame ? tr("Batch of step %1: the same %2 images under every loss (hover a cell for the "

@@ -1,6 +1,6 @@
 #include "compare/comparisonretrieval.h"
 
-#include "charts/comparisoncharts.h"
+#include "charts/colormap.h"
 #include "explorer/explorercontext.h"
 #include "explorer/retrievalbrowser.h"
 
@@ -92,7 +92,7 @@ void ComparisonRetrieval::setRuns(const QStringList &labels, const std::vector<E
     auto *rowsLayout = static_cast<QVBoxLayout *>(m_rowsWidget->layout());
     for (int i = 0; i < labels.size() && size_t(i) < contexts.size(); ++i) {
         auto *row = new QGroupBox(labels[i]);
-        row->setStyleSheet(QStringLiteral("QGroupBox { font-weight: bold; color: %1; }").arg(comparisonColour(i).name()));
+        row->setStyleSheet(QStringLiteral("QGroupBox { font-weight: bold; color: %1; }").arg(runColour(i).name()));
         auto *browser = new RetrievalBrowser(contexts[size_t(i)]);
         browser->setObjectName(QStringLiteral("comparisonRetrieval%1").arg(i));
         browser->setCompact(true);
@@ -107,7 +107,7 @@ void ComparisonRetrieval::setRuns(const QStringList &labels, const std::vector<E
         // first: search from the current query.
         connect(contexts[size_t(i)], &ExplorerContext::embeddingChanged, browser, [this, browser] {
             if (!browser->hasQuery())
-                browser->setQueryIndex(m_indexBox->value()); // ignored while its run has no test split
+                browser->setQueryIndex(m_indexBox->value()); // ignored while its run has no test set
         });
         m_rows.push_back(row);
         m_browsers.push_back(browser);
@@ -115,7 +115,7 @@ void ComparisonRetrieval::setRuns(const QStringList &labels, const std::vector<E
     if (m_first)
         connect(m_first, &ExplorerContext::runChanged, this, [this] {
             const QSignalBlocker block(m_indexBox);
-            m_indexBox->setRange(0, int(std::max<int64_t>(m_first->size(Split::Test) - 1, 0)));
+            m_indexBox->setRange(0, int(std::max<int64_t>(m_first->size(Subset::Test) - 1, 0)));
             showQuery();
         });
     m_queryText->setText(labels.isEmpty() ? tr("No comparison yet.")
@@ -142,17 +142,17 @@ qint64 ComparisonRetrieval::queryIndex() const
 
 void ComparisonRetrieval::showQuery()
 {
-    if (!m_first || m_first->size(Split::Test) == 0)
+    if (!m_first || m_first->size(Subset::Test) == 0)
         return;
     const qint64 index = m_indexBox->value();
-    const QImage image = m_first->image(Split::Test, index);
+    const QImage image = m_first->image(Subset::Test, index);
     if (!image.isNull())
         m_queryImage->setPixmap(QPixmap::fromImage(
             image.scaled(kQueryThumb, kQueryThumb, Qt::KeepAspectRatio, Qt::FastTransformation)));
     m_queryText->setText(tr("Query: test image %1 (%2). Its %3 nearest test images under each loss, green when "
                             "of the same class; double-click one to query it.")
                              .arg(index)
-                             .arg(m_first->className(m_first->label(Split::Test, index)))
+                             .arg(m_first->className(m_first->label(Subset::Test, index)))
                              .arg(m_kBox->value()));
 }
 

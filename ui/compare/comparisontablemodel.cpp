@@ -1,6 +1,6 @@
 #include "compare/comparisontablemodel.h"
 
-#include "charts/comparisoncharts.h"
+#include "charts/colormap.h"
 
 #include <QColor>
 
@@ -79,7 +79,7 @@ QVariant ComparisonTableModel::data(const QModelIndex &index, int role) const
     case SortRole:
         return column == Loss ? QVariant(QString::fromStdString(r.label)) : QVariant(number(r, column));
     case Qt::DecorationRole:
-        return column == Loss ? QVariant(comparisonColour(index.row())) : QVariant();
+        return column == Loss ? QVariant(runColour(index.row())) : QVariant();
     case Qt::TextAlignmentRole:
         return int((column == Loss ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignVCenter);
     case Qt::ToolTipRole:

@@ -1,6 +1,8 @@
 #include "compare/comparisonwindow.h"
 
-#include "charts/comparisoncharts.h"
+#include "charts/colormap.h"
+#include "charts/losschart.h"
+#include "charts/metricschart.h"
 #include "compare/comparisonembeddings.h"
 #include "compare/comparisonheatmaps.h"
 #include "compare/comparisonretrieval.h"
@@ -186,9 +188,9 @@ QWidget *ComparisonWindow::createSetup()
 
 QWidget *ComparisonWindow::createOverview()
 {
-    m_lossChart = new ComparisonLossChart;
+    m_lossChart = new LossChart;
     m_lossChart->setObjectName(QStringLiteral("comparisonLossChart"));
-    m_metricsChart = new ComparisonMetricsChart;
+    m_metricsChart = new MetricsChart;
     m_metricsChart->setObjectName(QStringLiteral("comparisonMetricsChart"));
 
     m_table = new ComparisonTableModel(this);
@@ -364,7 +366,7 @@ void ComparisonWindow::updateActions()
         group->setTitle(tr("Loss %1").arg(i + 1));
         if (auto *swatch = group->findChild<QLabel *>(QString(), Qt::FindDirectChildrenOnly))
             swatch->setText(QStringLiteral("<b style='color:%1; font-size:large'>&#9632;</b>")
-                                .arg(comparisonColour(i).name()));
+                                .arg(runColour(i).name()));
     }
     updateBaseSummary();
 }
@@ -483,8 +485,8 @@ bool ComparisonWindow::openComparison(const QString &folder)
     for (size_t i = 0; i < comparison->losses().size(); ++i) {
         const RunFiles run(comparison->runPath(i));
         const int index = int(i);
-        m_lossChart->setSteps(index, RunDirectory::readSteps(run.metrics()));
-        m_metricsChart->setReports(index, RunDirectory::readEvals(run.evals()));
+        m_lossChart->setSteps(RunDirectory::readSteps(run.metrics()), index);
+        m_metricsChart->setReports(RunDirectory::readEvals(run.evals()), index);
         SnapshotFrame frame;
         frame.snapshot = RunDirectory::readSnapshot(run.snapshot());
         if (frame.snapshot.size > 0)
@@ -516,7 +518,7 @@ void ComparisonWindow::onSteps(int run, const QVector<TrainingStep> &steps)
 {
     if (steps.isEmpty() || size_t(run) >= m_runStep.size())
         return;
-    m_lossChart->appendSteps(run, steps);
+    m_lossChart->appendSteps(steps, run);
     m_runStep[size_t(run)] = steps.back().step;
     m_progressLabel->setText(tr("step %1 / %2")
                                  .arg(*std::min_element(m_runStep.begin(), m_runStep.end()))
@@ -525,7 +527,7 @@ void ComparisonWindow::onSteps(int run, const QVector<TrainingStep> &steps)
 
 void ComparisonWindow::onEval(int run, const EvalReport &report)
 {
-    m_metricsChart->appendReport(run, report);
+    m_metricsChart->appendReport(report, run);
     // Once every run still training has evaluated this step, t-SNE and
     // retrieval show its embeddings (the last step's when the runs end).
     if (size_t(run) < m_evalStep.size()) {

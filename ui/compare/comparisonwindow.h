@@ -23,8 +23,8 @@ namespace liftlab {
 
 class ComparisonEmbeddings;
 class ComparisonHeatmaps;
-class ComparisonLossChart;
-class ComparisonMetricsChart;
+class LossChart;
+class MetricsChart;
 class ComparisonRetrieval;
 class ComparisonSession;
 class ComparisonTableModel;
@@ -126,8 +126,8 @@ private:
     QWidget *m_setup = nullptr;
 
     QTabWidget *m_tabs = nullptr;
-    ComparisonLossChart *m_lossChart = nullptr;
-    ComparisonMetricsChart *m_metricsChart = nullptr;
+    LossChart *m_lossChart = nullptr;
+    MetricsChart *m_metricsChart = nullptr;
     ComparisonHeatmaps *m_heatmaps = nullptr;
     ComparisonEmbeddings *m_embeddings = nullptr;
     ComparisonRetrieval *m_retrieval = nullptr;

@@ -14,11 +14,11 @@
 
 namespace liftlab {
 
-void DatasetFilterModel::setSplit(int split)
+void DatasetFilterModel::setSubset(int subset)
 {
-    if (split == m_split)
+    if (subset == m_subset)
         return;
-    m_split = split;
+    m_subset = subset;
     invalidateFilter();
 }
 
@@ -41,7 +41,7 @@ bool DatasetFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex &) co
 {
     const auto *model = static_cast<const ThumbnailModel *>(sourceModel());
     const ThumbnailModel::Item &item = model->item(sourceRow);
-    if (m_split >= 0 && int(item.split) != m_split)
+    if (m_subset >= 0 && int(item.subset) != m_subset)
         return false;
     if (m_label >= 0 && item.label != m_label)
         return false;
@@ -63,7 +63,7 @@ bool DatasetFilterModel::lessThan(const QModelIndex &left, const QModelIndex &ri
         if (fa && a.distance != b.distance)
             return a.distance < b.distance;
     }
-    return left.row() < right.row(); // source order: split, then index
+    return left.row() < right.row(); // source order: subset, then index
 }
 
 DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
@@ -91,17 +91,17 @@ DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
     m_view->setModel(m_proxy);
     m_view->setToolTip(tr("Double-click an image to search its nearest neighbours"));
     connect(m_view, &QListView::activated, this, [this](const QModelIndex &index) {
-        Q_EMIT queryRequested(index.data(ThumbnailModel::SplitRole).toInt(),
+        Q_EMIT queryRequested(index.data(ThumbnailModel::SubsetRole).toInt(),
                               index.data(ThumbnailModel::IndexRole).toLongLong());
     });
 
-    m_splitBox = new QComboBox;
-    m_splitBox->setObjectName(QStringLiteral("splitBox"));
-    m_splitBox->addItem(tr("Both splits"), -1);
-    m_splitBox->addItem(tr("Train split"), int(Split::Train));
-    m_splitBox->addItem(tr("Test split"), int(Split::Test));
-    connect(m_splitBox, qOverload<int>(&QComboBox::activated), this,
-            [this] { setSplitFilter(m_splitBox->currentData().toInt()); });
+    m_subsetBox = new QComboBox;
+    m_subsetBox->setObjectName(QStringLiteral("subsetBox"));
+    m_subsetBox->addItem(tr("Train and test"), -1);
+    m_subsetBox->addItem(tr("Training images"), int(Subset::Train));
+    m_subsetBox->addItem(tr("Test images"), int(Subset::Test));
+    connect(m_subsetBox, qOverload<int>(&QComboBox::activated), this,
+            [this] { setSubsetFilter(m_subsetBox->currentData().toInt()); });
     m_classBox = new QComboBox;
     m_classBox->setObjectName(QStringLiteral("classBox"));
     connect(m_classBox, qOverload<int>(&QComboBox::activated), this,
@@ -115,20 +115,20 @@ DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
             [this] { setOrder(DatasetFilterModel::Order(m_orderBox->currentData().toInt())); });
     m_referenceButton = new QPushButton(tr("Distance to selected"));
     m_referenceButton->setObjectName(QStringLiteral("distanceButton"));
-    m_referenceButton->setToolTip(tr("Order the test split by distance to the selected test image"));
+    m_referenceButton->setToolTip(tr("Order the test set by distance to the selected test image"));
     connect(m_referenceButton, &QPushButton::clicked, this, [this] {
         const QModelIndex current = m_view->currentIndex();
-        if (current.isValid() && current.data(ThumbnailModel::SplitRole).toInt() == int(Split::Test))
+        if (current.isValid() && current.data(ThumbnailModel::SubsetRole).toInt() == int(Subset::Test))
             sortByDistanceTo(current.data(ThumbnailModel::IndexRole).toLongLong());
         else
-            m_hint->setText(tr("Select a test image first: only the test split has saved embeddings."));
+            m_hint->setText(tr("Select a test image first: only the test set has saved embeddings."));
     });
     m_hint = new QLabel;
     m_hint->setObjectName(QStringLiteral("datasetHint"));
     m_hint->setWordWrap(true);
 
     auto *controls = new QHBoxLayout;
-    controls->addWidget(m_splitBox);
+    controls->addWidget(m_subsetBox);
     controls->addWidget(m_classBox);
     controls->addWidget(m_orderBox);
     controls->addWidget(m_referenceButton);
@@ -148,13 +148,13 @@ void DatasetBrowser::rebuild()
 {
     m_reference = -1;
     std::vector<ThumbnailModel::Item> items;
-    items.reserve(size_t(m_context->size(Split::Train) + m_context->size(Split::Test)));
-    for (Split split : {Split::Train, Split::Test})
-        for (int64_t i = 0; i < m_context->size(split); ++i) {
+    items.reserve(size_t(m_context->size(Subset::Train) + m_context->size(Subset::Test)));
+    for (Subset subset : {Subset::Train, Subset::Test})
+        for (int64_t i = 0; i < m_context->size(subset); ++i) {
             ThumbnailModel::Item item;
-            item.split = split;
+            item.subset = subset;
             item.index = i;
-            item.label = m_context->label(split, i);
+            item.label = m_context->label(subset, i);
             items.push_back(item);
         }
     m_model->setItems(std::move(items));
@@ -179,15 +179,15 @@ void DatasetBrowser::rebuild()
 
 void DatasetBrowser::syncControls()
 {
-    const QSignalBlocker a(m_splitBox), b(m_classBox), c(m_orderBox);
-    m_splitBox->setCurrentIndex(std::max(0, m_splitBox->findData(m_proxy->split())));
+    const QSignalBlocker a(m_subsetBox), b(m_classBox), c(m_orderBox);
+    m_subsetBox->setCurrentIndex(std::max(0, m_subsetBox->findData(m_proxy->subset())));
     m_classBox->setCurrentIndex(std::max(0, m_classBox->findData(qint64(m_proxy->label()))));
     m_orderBox->setCurrentIndex(std::max(0, m_orderBox->findData(int(m_proxy->order()))));
 }
 
-void DatasetBrowser::setSplitFilter(int split)
+void DatasetBrowser::setSubsetFilter(int subset)
 {
-    m_proxy->setSplit(split);
+    m_proxy->setSubset(subset);
     syncControls();
     updateHint();
 }
@@ -204,14 +204,14 @@ void DatasetBrowser::setOrder(DatasetFilterModel::Order order)
     if (order == DatasetFilterModel::Order::Distance && m_reference < 0) {
         // Nothing to measure from yet: the selected test image, else the first one.
         const QModelIndex current = m_view->currentIndex();
-        if (current.isValid() && current.data(ThumbnailModel::SplitRole).toInt() == int(Split::Test))
+        if (current.isValid() && current.data(ThumbnailModel::SubsetRole).toInt() == int(Subset::Test))
             m_reference = current.data(ThumbnailModel::IndexRole).toLongLong();
-        else if (m_context->size(Split::Test) > 0)
+        else if (m_context->size(Subset::Test) > 0)
             m_reference = 0;
         updateDistances();
     }
     if (order == DatasetFilterModel::Order::Distance)
-        m_proxy->setSplit(int(Split::Test)); // the only split with embeddings
+        m_proxy->setSubset(int(Subset::Test)); // the only subset with embeddings
     m_proxy->setOrder(order);
     syncControls();
     updateHint();
@@ -220,7 +220,7 @@ void DatasetBrowser::setOrder(DatasetFilterModel::Order order)
 
 void DatasetBrowser::sortByDistanceTo(int64_t testIndex)
 {
-    if (testIndex < 0 || testIndex >= m_context->size(Split::Test))
+    if (testIndex < 0 || testIndex >= m_context->size(Subset::Test))
         return;
     m_reference = testIndex;
     updateDistances();
@@ -235,7 +235,7 @@ void DatasetBrowser::updateDistances()
         const float *q = e.row(m_reference);
         for (size_t r = 0; r < distances.size(); ++r) {
             const ThumbnailModel::Item &item = m_model->item(int(r));
-            if (item.split != Split::Test || item.index >= e.rows)
+            if (item.subset != Subset::Test || item.index >= e.rows)
                 continue;
             const float *g = e.row(item.index);
             double sum = 0;
@@ -257,10 +257,10 @@ void DatasetBrowser::updateHint()
     QString text = tr("%1 of %2 images").arg(m_proxy->rowCount()).arg(m_model->rowCount());
     if (m_proxy->order() == DatasetFilterModel::Order::Distance) {
         if (m_reference >= 0 && m_context->hasEmbedding())
-            text += tr(", by Euclidean distance to test image %1 (%2) at step %3. Only the test split is "
-                       "embedded at each evaluation, so the distance order shows the test split.")
+            text += tr(", by Euclidean distance to test image %1 (%2) at step %3. Only the test set is "
+                       "embedded at each evaluation, so the distance order shows the test set.")
                         .arg(m_reference)
-                        .arg(m_context->className(m_context->label(Split::Test, m_reference)))
+                        .arg(m_context->className(m_context->label(Subset::Test, m_reference)))
                         .arg(m_context->step());
         else
             text += tr(": no embedding yet, so no distances.");

@@ -14,7 +14,7 @@ namespace liftlab {
 
 class ThumbnailModel;
 
-// Filters the dataset browser's rows by split and class and orders them by
+// Filters the dataset browser's rows by subset and class and orders them by
 // index, by class or by distance to a reference image.
 class DatasetFilterModel : public QSortFilterProxyModel
 {
@@ -25,10 +25,10 @@ public:
 
     using QSortFilterProxyModel::QSortFilterProxyModel;
 
-    void setSplit(int split);        // -1: both
+    void setSubset(int subset);        // -1: both
     void setLabel(int64_t label);    // -1: all classes
     void setOrder(Order order);
-    int split() const { return m_split; }
+    int subset() const { return m_subset; }
     int64_t label() const { return m_label; }
     Order order() const { return m_order; }
 
@@ -37,15 +37,15 @@ protected:
     bool lessThan(const QModelIndex &left, const QModelIndex &right) const override;
 
 private:
-    int m_split = -1;
+    int m_subset = -1;
     int64_t m_label = -1;
     Order m_order = Order::Index;
 };
 
-// Every image of the run's train and test splits as a lazy thumbnail grid,
-// filtered by split and class, sorted by class or by the distance to a
-// chosen test image in the selected step's embedding. Only the test split
-// has saved embeddings, so the distance order covers the test split alone.
+// Every image of the run's training and test sets as a lazy thumbnail grid,
+// filtered by subset and class, sorted by class or by the distance to a
+// chosen test image in the selected step's embedding. Only the test set
+// has saved embeddings, so the distance order covers the test set alone.
 class DatasetBrowser : public QWidget
 {
     Q_OBJECT
@@ -57,15 +57,15 @@ public:
     DatasetFilterModel *proxy() const { return m_proxy; }
     QListView *view() const { return m_view; }
 
-    void setSplitFilter(int split); // -1, int(Split::Train) or int(Split::Test)
+    void setSubsetFilter(int subset); // -1, int(Subset::Train) or int(Subset::Test)
     void setClassFilter(int64_t label);
     void setOrder(DatasetFilterModel::Order order);
-    // Orders the test split by distance to this test image (switches to it).
+    // Orders the test set by distance to this test image (switches to it).
     void sortByDistanceTo(int64_t testIndex);
     int64_t reference() const { return m_reference; }
 
 Q_SIGNALS:
-    void queryRequested(int split, qint64 index);
+    void queryRequested(int subset, qint64 index);
 
 private:
     void rebuild();
@@ -77,7 +77,7 @@ private:
     ThumbnailModel *m_model = nullptr;
     DatasetFilterModel *m_proxy = nullptr;
     QListView *m_view = nullptr;
-    QComboBox *m_splitBox = nullptr;
+    QComboBox *m_subsetBox = nullptr;
     QComboBox *m_classBox = nullptr;
     QComboBox *m_orderBox = nullptr;
     QPushButton *m_referenceButton = nullptr;

@@ -74,11 +74,11 @@ void ExplorerContext::adoptRun(std::shared_ptr<const RunData> run, const QString
     m_testLabels = m_run->testLabels();
     m_trainLabels = m_run->trainLabels();
     std::weak_ptr<const RunData> weak = m_run;
-    m_images = [weak](Split split, int64_t index) -> QImage {
+    m_images = [weak](Subset subset, int64_t index) -> QImage {
         const std::shared_ptr<const RunData> r = weak.lock();
         if (!r)
             return {};
-        const RunData::Image im = split == Split::Test ? r->testImage(index) : r->trainImage(index);
+        const RunData::Image im = subset == Subset::Test ? r->testImage(index) : r->trainImage(index);
         return toQImage(im.width, im.height, im.channels, im.pixels.data());
     };
     m_steps = m_run->embeddingSteps();
@@ -135,22 +135,22 @@ QString ExplorerContext::className(int64_t label) const
     return label < 0 ? tr("unknown") : tr("class %1").arg(label);
 }
 
-int64_t ExplorerContext::size(Split split) const
+int64_t ExplorerContext::size(Subset subset) const
 {
-    return int64_t(split == Split::Test ? m_testLabels.size() : m_trainLabels.size());
+    return int64_t(subset == Subset::Test ? m_testLabels.size() : m_trainLabels.size());
 }
 
-int64_t ExplorerContext::label(Split split, int64_t index) const
+int64_t ExplorerContext::label(Subset subset, int64_t index) const
 {
-    const std::vector<int64_t> &labels = split == Split::Test ? m_testLabels : m_trainLabels;
+    const std::vector<int64_t> &labels = subset == Subset::Test ? m_testLabels : m_trainLabels;
     return index >= 0 && size_t(index) < labels.size() ? labels[size_t(index)] : -1;
 }
 
-QImage ExplorerContext::image(Split split, int64_t index) const
+QImage ExplorerContext::image(Subset subset, int64_t index) const
 {
-    if (!m_images || index < 0 || index >= size(split))
+    if (!m_images || index < 0 || index >= size(subset))
         return {};
-    return m_images(split, index);
+    return m_images(subset, index);
 }
 
 void ExplorerContext::refreshSteps()

@@ -1,7 +1,7 @@
 #pragma once
 
 // What the embedding explorer, the retrieval browser and the dataset browser
-// share: one run (its images, labels and class names) and the test-split
+// share: one run (its images, labels and class names) and the test-set
 // embedding of the evaluation step the user picked. Torch-free: the run is a
 // RunData, or plain data handed in (tests, benchmarks).
 
@@ -19,15 +19,15 @@ namespace liftlab {
 
 class RunData;
 
-enum class Split { Train = 0, Test = 1 };
+enum class Subset { Train = 0, Test = 1 };
 
 class ExplorerContext : public QObject
 {
     Q_OBJECT
 
 public:
-    // An image of a split, as 8-bit pixels turned into a QImage.
-    using ImageProvider = std::function<QImage(Split split, int64_t index)>;
+    // An image of a subset, as 8-bit pixels turned into a QImage.
+    using ImageProvider = std::function<QImage(Subset subset, int64_t index)>;
 
     explicit ExplorerContext(QObject *parent = nullptr);
     ~ExplorerContext() override;
@@ -37,7 +37,7 @@ public:
     // embedding step is selected once it has loaded.
     void openRun(const QString &runPath);
     bool isLoading() const { return m_loading > 0; }
-    // Plain data instead of a run: labels of both splits, class names and
+    // Plain data instead of a run: labels of both sets, class names and
     // the images. Steps and embeddings come with setEmbedding().
     void setData(std::vector<int64_t> testLabels, std::vector<int64_t> trainLabels, const QStringList &classNames,
                  ImageProvider images);
@@ -51,9 +51,9 @@ public:
     QString className(int64_t label) const;
     const std::vector<int64_t> &testLabels() const { return m_testLabels; }
     const std::vector<int64_t> &trainLabels() const { return m_trainLabels; }
-    int64_t size(Split split) const;
-    int64_t label(Split split, int64_t index) const;
-    QImage image(Split split, int64_t index) const;
+    int64_t size(Subset subset) const;
+    int64_t label(Subset subset, int64_t index) const;
+    QImage image(Subset subset, int64_t index) const;
 
     // Evaluation steps with a saved embedding, ascending.
     const std::vector<int64_t> &steps() const { return m_steps; }
@@ -65,7 +65,7 @@ public:
     bool setStep(int64_t step);
     int64_t step() const { return m_step; }
     bool hasEmbedding() const { return m_embedding.rows > 0; }
-    // The test split's embedding at step() [testSize, d].
+    // The test set's embedding at step() [testSize, d].
     const Matrix &embedding() const { return m_embedding; }
     // Its rows scaled to unit length (computed once per step).
     const Matrix &normalizedEmbedding() const;

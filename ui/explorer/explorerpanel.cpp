@@ -85,10 +85,10 @@ void ExplorerPanel::createView()
 {
     m_view = new EmbeddingView;
     m_view->setObjectName(QStringLiteral("embeddingView"));
-    m_view->setThumbnailProvider([this](int index) { return m_context->image(Split::Test, index); });
+    m_view->setThumbnailProvider([this](int index) { return m_context->image(Subset::Test, index); });
     connect(m_view, &EmbeddingView::selectionChanged, this, &ExplorerPanel::onSelection);
     connect(m_view, &EmbeddingView::pointActivated, this,
-            [this](int index) { Q_EMIT queryRequested(int(Split::Test), index); });
+            [this](int index) { Q_EMIT queryRequested(int(Subset::Test), index); });
     connect(m_view, &EmbeddingView::viewChangedByUser, this, [this] { m_followFit = false; });
 }
 
@@ -234,7 +234,7 @@ QWidget *ExplorerPanel::createSelectionGrid()
     m_grid->setMinimumHeight(104); // one row of thumbnails at least
     m_grid->setToolTip(tr("Double-click an image to search its nearest neighbours"));
     connect(m_grid, &QListView::activated, this, [this](const QModelIndex &index) {
-        Q_EMIT queryRequested(index.data(ThumbnailModel::SplitRole).toInt(),
+        Q_EMIT queryRequested(index.data(ThumbnailModel::SubsetRole).toInt(),
                               index.data(ThumbnailModel::IndexRole).toLongLong());
     });
     m_gridLabel = new QLabel(tr("Select points (Shift+drag: rectangle, Ctrl+drag: lasso) to see their images."));
@@ -506,9 +506,9 @@ void ExplorerPanel::onSelection(const QVector<int> &indices)
     items.reserve(size_t(indices.size()));
     for (int i : indices) {
         ThumbnailModel::Item item;
-        item.split = Split::Test;
+        item.subset = Subset::Test;
         item.index = i;
-        item.label = m_context->label(Split::Test, i);
+        item.label = m_context->label(Subset::Test, i);
         items.push_back(item);
     }
     m_gridModel->setItems(std::move(items));

@@ -22,7 +22,7 @@ class EmbeddingView;
 class ThumbnailModel;
 
 // The embedding explorer: a 2-D projection (PCA or t-SNE) of the test
-// split's embedding at one evaluation step, with a slider over the run's
+// subset's embedding at one evaluation step, with a slider over the run's
 // evaluations to watch the embedding form during training. Each step's
 // projection is computed once and kept in the run directory (RunData::
 // saveProjection); t-SNE runs on a worker thread and its frames move the
@@ -73,7 +73,7 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     // A point (click in the view, double-click in the grid) to search from.
-    void queryRequested(int split, qint64 index);
+    void queryRequested(int subset, qint64 index);
     void projectionStarted();
     void frameShown(int iteration, double klDivergence);
     void projectionFinished(bool cancelled);

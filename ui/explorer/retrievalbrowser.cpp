@@ -84,7 +84,7 @@ RetrievalBrowser::RetrievalBrowser(ExplorerContext *context, QWidget *parent)
     m_view->setGridSize(QSize(112, 136));
     m_view->setModel(m_model);
     connect(m_view, &QListView::activated, this, [this](const QModelIndex &index) {
-        Q_EMIT queryRequested(int(Split::Test), index.data(ThumbnailModel::IndexRole).toLongLong());
+        Q_EMIT queryRequested(int(Subset::Test), index.data(ThumbnailModel::IndexRole).toLongLong());
     });
 
     auto *options = new QHBoxLayout;
@@ -181,15 +181,15 @@ void RetrievalBrowser::clearQuery()
 
 void RetrievalBrowser::setQueryIndex(int64_t testIndex)
 {
-    if (testIndex < 0 || testIndex >= m_context->size(Split::Test))
+    if (testIndex < 0 || testIndex >= m_context->size(Subset::Test))
         return;
     ++m_generation;
     m_queryKind = QueryKind::Test;
     m_queryIndex = testIndex;
-    m_queryLabel = m_context->label(Split::Test, testIndex);
+    m_queryLabel = m_context->label(Subset::Test, testIndex);
     m_queryVector.clear();
     m_queryDescription = tr("Test image %1 (%2)").arg(testIndex).arg(m_context->className(m_queryLabel));
-    showQueryImage(m_context->image(Split::Test, testIndex));
+    showQueryImage(m_context->image(Subset::Test, testIndex));
     search();
 }
 
@@ -216,7 +216,7 @@ void RetrievalBrowser::setQueryFile(const QString &path)
 void RetrievalBrowser::setQueryTrainImage(int64_t trainIndex)
 {
     // RunData embeds files: hand it the train image as a temporary PNG.
-    const QImage image = m_context->image(Split::Train, trainIndex);
+    const QImage image = m_context->image(Subset::Train, trainIndex);
     if (image.isNull())
         return;
     const QString path = QDir(QDir::tempPath())
@@ -227,7 +227,7 @@ void RetrievalBrowser::setQueryTrainImage(int64_t trainIndex)
         Q_EMIT failed(tr("Cannot write %1.").arg(path));
         return;
     }
-    const int64_t label = m_context->label(Split::Train, trainIndex);
+    const int64_t label = m_context->label(Subset::Train, trainIndex);
     embedInBackground(path, image,
                       tr("Train image %1 (%2), embedded with the last checkpoint")
                           .arg(trainIndex)
@@ -346,7 +346,7 @@ void RetrievalBrowser::search()
     if (ng == 0 || query.empty()) {
         m_model->clear();
         m_queryText->setText(m_queryDescription);
-        m_stats->setText(ng == 0 ? tr("No embedding of the test split to search.")
+        m_stats->setText(ng == 0 ? tr("No embedding of the test set to search.")
                                  : tr("The query has %1 dimensions, the embedding %2.").arg(m_queryVector.size()).arg(dim));
         Q_EMIT resultsChanged();
         return;
@@ -365,7 +365,7 @@ void RetrievalBrowser::search()
         r.index = index;
         const float d = list.distances[size_t(j)];
         r.distance = cosine ? d * d / 2 : d; // |a - b|^2 / 2 = 1 - cos on unit vectors
-        r.label = m_context->label(Split::Test, index);
+        r.label = m_context->label(Subset::Test, index);
         r.sameClass = m_queryLabel >= 0 && r.label == m_queryLabel;
         m_results.push_back(r);
     }
@@ -386,7 +386,7 @@ void RetrievalBrowser::search()
     items.reserve(m_results.size());
     for (size_t i = 0; i < m_results.size(); ++i) {
         ThumbnailModel::Item item;
-        item.split = Split::Test;
+        item.subset = Subset::Test;
         item.index = m_results[i].index;
         item.label = m_results[i].label;
         item.distance = m_results[i].distance;

@@ -18,7 +18,7 @@ class ThumbnailModel;
 
 // Nearest-neighbour search in the embedding of the selected evaluation: a
 // query (a test image picked in the explorer or a grid, or any image file,
-// embedded with the run's model) against the test split as gallery, top K
+// embedded with the run's model) against the test set as gallery, top K
 // with distances and a green/red frame for the same/another class, and the
 // query's precision@K and average precision over the K shown.
 class RetrievalBrowser : public QWidget
@@ -30,7 +30,7 @@ public:
 
     struct Result
     {
-        int64_t index = 0; // in the test split
+        int64_t index = 0; // in the test set
         float distance = 0;
         int64_t label = -1;
         bool sameClass = false;
@@ -73,7 +73,7 @@ public:
 Q_SIGNALS:
     void resultsChanged();
     // Another query from a result (double-click).
-    void queryRequested(int split, qint64 index);
+    void queryRequested(int subset, qint64 index);
     void failed(const QString &message);
 
 private:

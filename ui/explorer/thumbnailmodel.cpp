@@ -8,9 +8,9 @@ namespace liftlab {
 
 namespace {
 
-quint64 cacheKey(Split split, int64_t index, int mark)
+quint64 cacheKey(Subset subset, int64_t index, int mark)
 {
-    return (quint64(index) << 3) | (quint64(split) << 2) | quint64(mark + 1);
+    return (quint64(index) << 3) | (quint64(subset) << 2) | quint64(mark + 1);
 }
 
 } // namespace
@@ -57,10 +57,10 @@ int ThumbnailModel::rowCount(const QModelIndex &parent) const
 
 QPixmap ThumbnailModel::thumbnail(const Item &item) const
 {
-    const quint64 key = cacheKey(item.split, item.index, item.mark);
+    const quint64 key = cacheKey(item.subset, item.index, item.mark);
     if (QPixmap *cached = m_cache.object(key))
         return *cached;
-    QImage image = m_context->image(item.split, item.index);
+    QImage image = m_context->image(item.subset, item.index);
     QPixmap pixmap(m_thumbSize, m_thumbSize);
     pixmap.fill(Qt::transparent);
     QPainter p(&pixmap);
@@ -106,7 +106,7 @@ QVariant ThumbnailModel::data(const QModelIndex &index, int role) const
         return thumbnail(item);
     case Qt::ToolTipRole: {
         QString text = tr("%1 image %2: %3")
-                           .arg(item.split == Split::Test ? tr("Test") : tr("Train"))
+                           .arg(item.subset == Subset::Test ? tr("Test") : tr("Train"))
                            .arg(item.index)
                            .arg(m_context->className(item.label));
         if (std::isfinite(item.distance))
@@ -123,8 +123,8 @@ QVariant ThumbnailModel::data(const QModelIndex &index, int role) const
         return {};
     case Qt::TextAlignmentRole:
         return int(Qt::AlignHCenter | Qt::AlignTop);
-    case SplitRole:
-        return int(item.split);
+    case SubsetRole:
+        return int(item.subset);
     case IndexRole:
         return qint64(item.index);
     case LabelRole:

@@ -21,8 +21,8 @@ class ThumbnailModel : public QAbstractListModel
 
 public:
     enum Role {
-        SplitRole = Qt::UserRole + 1, // int(Split)
-        IndexRole,                    // index in the split
+        SubsetRole = Qt::UserRole + 1, // int(Subset)
+        IndexRole,                    // index in the subset
         LabelRole,
         DistanceRole,                 // NaN when not set
         MarkRole,                     // +1 same class as the query, -1 other, 0 none
@@ -31,7 +31,7 @@ public:
 
     struct Item
     {
-        Split split = Split::Test;
+        Subset subset = Subset::Test;
         int64_t index = 0;
         int64_t label = -1;
         float distance = std::numeric_limits<float>::quiet_NaN();

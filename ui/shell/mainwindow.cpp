@@ -198,9 +198,9 @@ void MainWindow::connectExplorer()
             [this](const QString &message) { m_log->appendError(tr("Explorer: %1").arg(message)); });
 }
 
-void MainWindow::showQuery(int split, qint64 index)
+void MainWindow::showQuery(int subset, qint64 index)
 {
-    if (split == int(Split::Train))
+    if (subset == int(Subset::Train))
         m_retrieval->setQueryTrainImage(index);
     else
         m_retrieval->setQueryIndex(index);
@@ -427,7 +427,7 @@ void MainWindow::showOpenedSnapshot()
     if (m_explorerContext->hasData() && samePath(m_explorerContext->runPath(), m_follower->runPath())) {
         frame.classNames = m_explorerContext->classNames();
         for (const int64_t index : frame.snapshot.indices)
-            frame.images.append(m_explorerContext->image(Split::Train, index));
+            frame.images.append(m_explorerContext->image(Subset::Train, index));
     }
     m_heatmap->setFrame(frame);
 }

@@ -82,7 +82,7 @@ private:
     void showError(const QString &title, const QString &message);
     void showLive();
     void connectExplorer();
-    void showQuery(int split, qint64 index);
+    void showQuery(int subset, qint64 index);
 
     void onStarted(const QString &runPath, const QStringList &classNames);
     void onSteps(const QVector<TrainingStep> &steps);

@@ -26,7 +26,7 @@ Q_SIGNALS:
     void started(const QString &runPath, const QStringList &classNames);
     // Steps are batched: one signal at most every kEmitIntervalMs.
     void stepsReady(const QVector<liftlab::TrainingStep> &steps);
-    // An evaluation of the test split begins (it may take seconds).
+    // An evaluation of the test set begins (it may take seconds).
     void evaluating(qint64 step);
     void evalReady(const liftlab::EvalReport &report);
     void snapshotReady(const liftlab::SnapshotFrame &frame);
