@@ -7,6 +7,7 @@
 #include "charts/downsample.h"
 #include "charts/losschart.h"
 #include "charts/metricschart.h"
+#include "compare/comparisonwindow.h"
 #include "experiment/experimentpanel.h"
 #include "heatmap/distancehistogram.h"
 #include "heatmap/heatmappanel.h"
@@ -27,6 +28,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <QAction>
+#include <QStatusBar>
 #include <QChartView>
 #include <QComboBox>
 #include <QDockWidget>
@@ -135,6 +137,55 @@ private Q_SLOTS:
         liftlab::testing::writeSyntheticIdx(m_data, 10, 30, 10);
         m_workspace = QString::fromStdString(m_dir.file("workspace"));
         qputenv("LIFTLAB_WORKSPACE", m_workspace.toUtf8());
+    }
+
+    void fitsSmallScreens_data()
+    {
+        QTest::addColumn<QSize>("screen");
+        QTest::newRow("1280x720") << QSize(1280, 720);
+        QTest::newRow("1366x768") << QSize(1366, 768);
+        QTest::newRow("1920x1080 at scale 2") << QSize(960, 540);
+    }
+
+    // Every dock, raised in turn, lies inside a window of the screen's size
+    // and gets at least the room its contents need.
+    void fitsSmallScreens()
+    {
+        QFETCH(QSize, screen);
+        MainWindow w;
+        w.applyDefaultLayout(screen);
+        w.setWindowState(Qt::WindowNoState); // the offscreen platform does not maximise
+        w.resize(screen);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QCOMPARE(w.size(), screen); // its minimum size allows it
+        const auto inside = [&w](QWidget *widget) {
+            const QRect r(widget->mapTo(&w, QPoint(0, 0)), widget->size());
+            return w.rect().contains(r) && widget->width() >= widget->minimumSizeHint().width()
+                   && widget->height() >= widget->minimumSizeHint().height();
+        };
+        QVERIFY(inside(w.statusBar()));
+        for (QDockWidget *dock : w.findChildren<QDockWidget *>(QString(), Qt::FindDirectChildrenOnly)) {
+            dock->raise();
+            QCoreApplication::processEvents();
+            QVERIFY2(dock->isVisible() && !dock->isFloating(), qPrintable(dock->objectName()));
+            QVERIFY2(inside(dock->widget()), qPrintable(QStringLiteral("%1 at %2,%3 size %4x%5")
+                                                            .arg(dock->objectName())
+                                                            .arg(dock->widget()->mapTo(&w, QPoint(0, 0)).x())
+                                                            .arg(dock->widget()->mapTo(&w, QPoint(0, 0)).y())
+                                                            .arg(dock->widget()->width())
+                                                            .arg(dock->widget()->height())));
+        }
+
+        ComparisonWindow *compare = w.comparisonWindow();
+        compare->setWindowState(Qt::WindowNoState);
+        compare->resize(screen);
+        compare->show();
+        QVERIFY(QTest::qWaitForWindowExposed(compare));
+        QCOMPARE(compare->size(), screen);
+        const QRect central(compare->centralWidget()->mapTo(compare, QPoint(0, 0)), compare->centralWidget()->size());
+        QVERIFY(compare->rect().contains(central));
+        QVERIFY(compare->centralWidget()->width() >= compare->centralWidget()->minimumSizeHint().width());
     }
 
     void opensReadyForTheDefaultExperiment()

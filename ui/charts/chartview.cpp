@@ -39,6 +39,7 @@ ChartView::ChartView(QChart *chart, QWidget *parent)
     setRubberBand(QChartView::RectangleRubberBand);
     setRenderHint(QPainter::Antialiasing);
     setMouseTracking(true);
+    setMinimumHeight(160); // below this the axes' labels collapse into "..."
 }
 
 void ChartView::mouseMoveEvent(QMouseEvent *event)

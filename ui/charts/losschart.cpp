@@ -3,6 +3,7 @@
 #include "charts/chartview.h"
 #include "charts/colormap.h"
 #include "charts/downsample.h"
+#include "widgets/flowlayout.h"
 
 #include <QChart>
 #include <QCheckBox>
@@ -104,10 +105,10 @@ LossChart::LossChart(QWidget *parent)
     reset->setToolTip(tr("Drag a rectangle on the chart to zoom in; right click zooms out"));
     connect(reset, &QPushButton::clicked, this, &LossChart::resetZoom);
 
-    auto *controls = new QHBoxLayout;
-    controls->addWidget(new QLabel(tr("Smoothing")));
-    controls->addWidget(m_smoothingSlider, 1);
-    controls->addWidget(m_smoothingBox);
+    auto *smoothing = labelled(tr("Smoothing"), m_smoothingSlider);
+    smoothing->addWidget(m_smoothingBox);
+    auto *controls = new FlowLayout;
+    controls->addLayout(smoothing);
     controls->addWidget(m_rawBox);
     controls->addWidget(m_normalizeBox);
     controls->addWidget(m_logBox);

@@ -2,6 +2,7 @@
 
 #include "charts/chartview.h"
 #include "charts/colormap.h"
+#include "widgets/flowlayout.h"
 
 #include <QChart>
 #include <QComboBox>
@@ -24,17 +25,17 @@ namespace {
 
 struct MetricColumn
 {
-    const char *name;
+    const char *name; // short: six of them share the legend's row
     const char *csvName;
     double Metrics::*value;
     QRgb colour; // when one run is drawn
 };
 
 const MetricColumn kColumns[MetricsChart::MetricCount] = {
-    {"Recall@1", "recall_at_1", &Metrics::recallAt1, 0x1f4e9c},
-    {"Recall@2", "recall_at_2", &Metrics::recallAt2, 0x3f7fd0},
-    {"Recall@4", "recall_at_4", &Metrics::recallAt4, 0x76a8e6},
-    {"Recall@8", "recall_at_8", &Metrics::recallAt8, 0xadcbf2},
+    {"R@1", "recall_at_1", &Metrics::recallAt1, 0x1f4e9c},
+    {"R@2", "recall_at_2", &Metrics::recallAt2, 0x3f7fd0},
+    {"R@4", "recall_at_4", &Metrics::recallAt4, 0x76a8e6},
+    {"R@8", "recall_at_8", &Metrics::recallAt8, 0xadcbf2},
     {"MAP@R", "map_at_r", &Metrics::mapAtR, 0xd9661f},
     {"NMI", "nmi", &Metrics::nmi, 0x2f9e57},
 };
@@ -79,10 +80,11 @@ MetricsChart::MetricsChart(QWidget *parent)
     connect(reset, &QPushButton::clicked, this, &MetricsChart::resetZoom);
     auto *title = new QLabel(tr("On the test set"));
     title->setToolTip(tr("Each test image queries the rest of the test set"));
-    auto *controls = new QHBoxLayout;
-    controls->addWidget(title);
-    controls->addWidget(m_kBox);
-    controls->addStretch(1);
+    auto *choice = new QHBoxLayout;
+    choice->addWidget(title);
+    choice->addWidget(m_kBox);
+    auto *controls = new FlowLayout;
+    controls->addLayout(choice);
     controls->addWidget(reset);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);

@@ -17,6 +17,8 @@
 #include "train/rundirectory.h"
 #include "training/runactions.h"
 #include "util/atomicfile.h"
+#include "widgets/flowlayout.h"
+#include "widgets/screenfit.h"
 
 #include <QAction>
 #include <QCloseEvent>
@@ -30,6 +32,7 @@
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollArea>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -90,8 +93,13 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
     logDock->setObjectName(QStringLiteral("comparisonLogDock"));
     logDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     logDock->setWidget(m_log);
-    addDockWidget(Qt::BottomDockWidgetArea, logDock);
-    resizeDocks({logDock}, {110}, Qt::Vertical);
+    if (screen()->availableSize().height() >= 800) {
+        addDockWidget(Qt::BottomDockWidgetArea, logDock);
+        resizeDocks({logDock}, {110}, Qt::Vertical);
+    } else { // a laptop: the charts need the height
+        tabifyDockWidget(setupDock, logDock);
+        setupDock->raise();
+    }
     createActions();
 
     connect(m_session, &ComparisonSession::started, this, [this](const QStringList &) {
@@ -139,7 +147,7 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
         });
 
     setLosses({{"lifted", {}, "lifted"}, {"contrastive", {}, "contrastive"}, {"triplet", {}, "triplet"}});
-    resize(1600, 1000);
+    fitToScreen(this, QSize(1600, 1000), screen()->availableSize());
 }
 
 ComparisonWindow::~ComparisonWindow()
@@ -174,8 +182,7 @@ QWidget *ComparisonWindow::createSetup()
     scroll->setWidget(forms);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
-    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setMinimumWidth(300);
+    scroll->setMinimumWidth(280);
 
     m_setup = new QWidget;
     auto *layout = new QVBoxLayout(m_setup);
@@ -192,6 +199,8 @@ QWidget *ComparisonWindow::createOverview()
     m_lossChart->setObjectName(QStringLiteral("comparisonLossChart"));
     m_metricsChart = new MetricsChart;
     m_metricsChart->setObjectName(QStringLiteral("comparisonMetricsChart"));
+    m_lossChart->setRuns({}); // until a comparison starts or opens
+    m_metricsChart->setRuns({});
 
     m_table = new ComparisonTableModel(this);
     m_table->setObjectName(QStringLiteral("comparisonTableModel"));
@@ -207,7 +216,7 @@ QWidget *ComparisonWindow::createOverview()
     m_tableView->setAlternatingRowColors(true);
     m_tableView->verticalHeader()->hide();
     m_tableView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_tableView->horizontalHeader()->setSectionResizeMode(ComparisonTableModel::Loss, QHeaderView::Stretch);
+    m_tableView->horizontalHeader()->setStretchLastSection(true);
     m_folderLabel = new QLabel;
     m_folderLabel->setObjectName(QStringLiteral("comparisonFolderLabel"));
     m_folderLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -215,9 +224,10 @@ QWidget *ComparisonWindow::createOverview()
     connect(csv, &QPushButton::clicked, this, [this] { exportDialog(false); });
     auto *markdown = new QPushButton(tr("Export Markdown..."));
     connect(markdown, &QPushButton::clicked, this, [this] { exportDialog(true); });
-    auto *tableBar = new QHBoxLayout;
-    tableBar->addWidget(new QLabel(tr("<b>Results</b> (last evaluation of each run; click a header to sort)")));
-    tableBar->addStretch(1);
+    auto *tableTitle = new QLabel(tr("<b>Results</b>"));
+    tableTitle->setToolTip(tr("The last evaluation of each run; click a header to sort"));
+    auto *tableBar = new FlowLayout;
+    tableBar->addWidget(tableTitle);
     tableBar->addWidget(m_folderLabel);
     tableBar->addWidget(csv);
     tableBar->addWidget(markdown);

@@ -75,13 +75,20 @@ ExperimentPanel::ExperimentPanel(QWidget *parent)
                            createOptimisationGroup(), createRunGroup()})
         column->addWidget(group);
     column->addStretch(1);
+    // Long choices ("Crop from the padded image, flip") must not widen the
+    // form beyond a laptop's side column: a box shows what fits, its list
+    // everything.
+    for (QComboBox *box : content->findChildren<QComboBox *>()) {
+        box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        box->setMinimumContentsLength(12);
+    }
     auto *scroll = new QScrollArea;
     scroll->setWidget(content);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    // Scroll vertically only: as wide as the form needs.
-    scroll->setMinimumWidth(content->sizeHint().width() + scroll->verticalScrollBar()->sizeHint().width());
+    // Scroll vertically only: never narrower than the form's fields can be.
+    scroll->setMinimumWidth(content->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width());
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_validation);
@@ -173,8 +180,9 @@ QGroupBox *ExperimentPanel::createModelGroup()
     auto *modelRow = new QHBoxLayout;
     modelRow->addWidget(m_model, 1);
     modelRow->addWidget(browseModel);
-    m_freezeBatchNorm = named(new QCheckBox(tr("Freeze the backbone's batch norm")), "freezeBatchNormBox");
-    m_freezeBatchNorm->setToolTip(tr("TorchScript backbones: keep the batch-norm statistics of their pretraining"));
+    m_freezeBatchNorm = named(new QCheckBox(tr("Freeze batch norm")), "freezeBatchNormBox");
+    m_freezeBatchNorm->setToolTip(tr("Freeze the backbone's batch norm: TorchScript backbones keep the batch-norm statistics of their "
+                                         "pretraining"));
     m_embedding = named(spinBox(2, 4096), "embeddingBox");
     m_embedding->setToolTip(tr("Size d of the embedding"));
     m_normalize = named(new QCheckBox(tr("L2-normalise the embedding")), "normalizeBox");

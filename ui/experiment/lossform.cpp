@@ -24,6 +24,8 @@ LossForm::LossForm(QWidget *parent)
     : QWidget(parent)
 {
     m_loss = new QComboBox;
+    m_loss->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_loss->setMinimumContentsLength(12);
     m_loss->setObjectName(QStringLiteral("lossBox"));
     for (const LossDescription &d : lossDescriptions()) {
         m_loss->addItem(q(d.title), q(d.name));

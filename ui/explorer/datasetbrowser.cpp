@@ -2,6 +2,8 @@
 
 #include "explorer/thumbnailmodel.h"
 
+#include "widgets/flowlayout.h"
+
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -127,12 +129,11 @@ DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
     m_hint->setObjectName(QStringLiteral("datasetHint"));
     m_hint->setWordWrap(true);
 
-    auto *controls = new QHBoxLayout;
+    auto *controls = new FlowLayout;
     controls->addWidget(m_subsetBox);
     controls->addWidget(m_classBox);
     controls->addWidget(m_orderBox);
     controls->addWidget(m_referenceButton);
-    controls->addStretch(1);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(controls);

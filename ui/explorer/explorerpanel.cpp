@@ -5,6 +5,8 @@
 #include "explorer/thumbnailmodel.h"
 #include "projection/rundata.h"
 
+#include "widgets/flowlayout.h"
+
 #include <QAction>
 #include <QShowEvent>
 #include <QComboBox>
@@ -159,17 +161,13 @@ QLayout *ExplorerPanel::createProjectionControls()
     m_progress = new QLabel;
     m_progress->setObjectName(QStringLiteral("projectionProgress"));
 
-    auto *controls = new QHBoxLayout;
+    auto *controls = new FlowLayout;
     controls->addWidget(m_methodBox);
-    controls->addWidget(new QLabel(tr("perplexity")));
-    controls->addWidget(m_perplexityBox);
-    controls->addWidget(new QLabel(tr("rate")));
-    controls->addWidget(m_learningRateBox);
-    controls->addWidget(new QLabel(tr("iterations")));
-    controls->addWidget(m_iterationsBox);
+    controls->addLayout(labelled(tr("perplexity"), m_perplexityBox));
+    controls->addLayout(labelled(tr("rate"), m_learningRateBox));
+    controls->addLayout(labelled(tr("iterations"), m_iterationsBox));
     controls->addWidget(m_rerunButton);
     controls->addWidget(m_cancelButton);
-    controls->addStretch(1);
     return controls;
 }
 
@@ -238,6 +236,7 @@ QWidget *ExplorerPanel::createSelectionGrid()
                               index.data(ThumbnailModel::IndexRole).toLongLong());
     });
     m_gridLabel = new QLabel(tr("Select points (Shift+drag: rectangle, Ctrl+drag: lasso) to see their images."));
+    m_gridLabel->setWordWrap(true);
 
     auto *gridBox = new QWidget;
     auto *gridLayout = new QVBoxLayout(gridBox);

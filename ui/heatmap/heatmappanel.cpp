@@ -3,6 +3,7 @@
 #include "heatmap/distancehistogram.h"
 #include "heatmap/heatmapwidget.h"
 #include "heatmap/pairdialog.h"
+#include "widgets/flowlayout.h"
 
 #include <QCheckBox>
 #include <QHBoxLayout>
@@ -40,13 +41,12 @@ HeatmapPanel::HeatmapPanel(QWidget *parent)
     connect(m_heatmap, &HeatmapWidget::cellClicked, this,
             [this](int i, int j) { m_pairDialog->showPair(m_heatmap->frame(), i, j); });
 
-    auto *hint = new QLabel(tr("Hover a cell for the pair; click it to see both images."));
+    auto *hint = new QLabel(tr("Hover a cell: its pair. Click: both images."));
     hint->setForegroundRole(QPalette::PlaceholderText);
-    auto *overlays = new QHBoxLayout;
+    auto *overlays = new FlowLayout;
     overlays->addWidget(positives);
     overlays->addWidget(hardest);
     overlays->addWidget(terms);
-    overlays->addStretch(1);
     overlays->addWidget(hint);
     m_histogram->setMinimumHeight(110);
     m_histogram->setMaximumHeight(170);

@@ -35,6 +35,9 @@ RunListPanel::RunListPanel(QWidget *parent)
     m_view->sortByColumn(RunListModel::ModifiedColumn, Qt::DescendingOrder);
     m_view->setAlternatingRowColors(true);
     m_view->header()->setStretchLastSection(true);
+    // What a run is doing matters most after its name: shown second, in
+    // sight in a narrow dock.
+    m_view->header()->moveSection(m_view->header()->visualIndex(RunListModel::StateColumn), 1);
     m_view->setToolTip(tr("Double-click a run to show its curves, evaluations and last batch"));
     connect(m_view, &QTreeView::activated, this, [this](const QModelIndex &index) {
         Q_EMIT openRequested(index.data(RunListModel::PathRole).toString());

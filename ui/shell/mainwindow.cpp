@@ -19,6 +19,7 @@
 #include "shell/workspace.h"
 #include "training/runactions.h"
 #include "training/trainingsession.h"
+#include "widgets/screenfit.h"
 
 #include "projection/rundata.h"
 
@@ -34,6 +35,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScreen>
 #include <QSettings>
 #include <QStatusBar>
 #include <QStyle>
@@ -45,7 +47,7 @@ namespace liftlab {
 
 namespace {
 
-constexpr int kLayoutVersion = 2; // 2: explorer, retrieval and dataset docks
+constexpr int kLayoutVersion = 3; // 3: the layout depends on the screen
 
 QString formatDuration(double seconds)
 {
@@ -155,30 +157,73 @@ void MainWindow::createDocks()
     m_dataset = new DatasetBrowser(m_explorerContext);
     m_dataset->setObjectName(QStringLiteral("datasetBrowser"));
 
-    QDockWidget *experiment = addDock(m_experiment, tr("Experiment"), "experimentDock", Qt::LeftDockWidgetArea);
-    QDockWidget *runs = addDock(m_runs, tr("Runs"), "runsDock", Qt::LeftDockWidgetArea);
-    QDockWidget *loss = addDock(m_lossChart, tr("Loss"), "lossDock", Qt::RightDockWidgetArea);
-    QDockWidget *heatmap = addDock(m_heatmap, tr("Batch distances"), "heatmapDock", Qt::RightDockWidgetArea);
-    QDockWidget *metrics = addDock(m_metricsChart, tr("Evaluation"), "metricsDock", Qt::RightDockWidgetArea);
-    QDockWidget *log = addDock(m_log, tr("Log"), "logDock", Qt::RightDockWidgetArea);
-    m_explorerDock = addDock(m_explorer, tr("Explorer"), "explorerDock", Qt::RightDockWidgetArea);
-    m_retrievalDock = addDock(m_retrieval, tr("Retrieval"), "retrievalDock", Qt::RightDockWidgetArea);
-    QDockWidget *dataset = addDock(m_dataset, tr("Dataset"), "datasetDock", Qt::RightDockWidgetArea);
-    splitDockWidget(experiment, runs, Qt::Vertical);
-    splitDockWidget(loss, heatmap, Qt::Horizontal);
-    splitDockWidget(loss, metrics, Qt::Vertical);
-    splitDockWidget(heatmap, log, Qt::Vertical);
-    resizeDocks({experiment, loss, heatmap}, {320, 620, 660}, Qt::Horizontal);
-    resizeDocks({experiment, runs}, {640, 260}, Qt::Vertical);
-    resizeDocks({loss, metrics}, {480, 420}, Qt::Vertical);
-    resizeDocks({heatmap, log}, {700, 200}, Qt::Vertical);
-    // The explorer's three views share the heatmap's place, as tabs.
-    tabifyDockWidget(heatmap, m_explorerDock);
-    tabifyDockWidget(m_explorerDock, m_retrievalDock);
-    tabifyDockWidget(m_retrievalDock, dataset);
-    heatmap->raise();
+    m_docks.experiment = addDock(m_experiment, tr("Experiment"), "experimentDock", Qt::LeftDockWidgetArea);
+    m_docks.runs = addDock(m_runs, tr("Runs"), "runsDock", Qt::LeftDockWidgetArea);
+    m_docks.loss = addDock(m_lossChart, tr("Loss"), "lossDock", Qt::RightDockWidgetArea);
+    m_docks.metrics = addDock(m_metricsChart, tr("Evaluation"), "metricsDock", Qt::RightDockWidgetArea);
+    m_docks.heatmap = addDock(m_heatmap, tr("Batch distances"), "heatmapDock", Qt::RightDockWidgetArea);
+    m_docks.log = addDock(m_log, tr("Log"), "logDock", Qt::RightDockWidgetArea);
+    m_docks.explorer = addDock(m_explorer, tr("Explorer"), "explorerDock", Qt::RightDockWidgetArea);
+    m_docks.retrieval = addDock(m_retrieval, tr("Retrieval"), "retrievalDock", Qt::RightDockWidgetArea);
+    m_docks.dataset = addDock(m_dataset, tr("Dataset"), "datasetDock", Qt::RightDockWidgetArea);
     m_explorer->setInSight(false); // until its tab is shown
-    connect(m_explorerDock, &QDockWidget::visibilityChanged, m_explorer, &ExplorerPanel::setInSight);
+    connect(m_docks.explorer, &QDockWidget::visibilityChanged, m_explorer, &ExplorerPanel::setInSight);
+}
+
+void MainWindow::applyDefaultLayout(const QSize &screen)
+{
+    const Docks &d = m_docks;
+    const std::initializer_list<QDockWidget *> all = {d.experiment, d.runs, d.loss,      d.metrics, d.heatmap,
+                                                      d.log,        d.explorer, d.retrieval, d.dataset};
+    for (QDockWidget *dock : all) {
+        removeDockWidget(dock);
+        dock->setFloating(false);
+    }
+    addDockWidget(Qt::LeftDockWidgetArea, d.experiment);
+    addDockWidget(Qt::RightDockWidgetArea, d.loss);
+
+    const QSize wanted(1600, 1000);
+    fitToScreen(this, wanted, screen);
+    const int width = std::min(screen.width(), wanted.width());
+    const int height = std::min(screen.height(), wanted.height());
+
+    // The heatmap's place is shared, as tabs, with the explorer's three views.
+    splitDockWidget(d.loss, d.heatmap, Qt::Horizontal);
+    tabifyDockWidget(d.heatmap, d.explorer);
+    tabifyDockWidget(d.explorer, d.retrieval);
+    tabifyDockWidget(d.retrieval, d.dataset);
+    if (width >= 1500 && height >= 900) {
+        // Three columns: the experiment over the runs; the loss over the
+        // evaluation; the batch heatmap (and the explorer) over the log.
+        splitDockWidget(d.experiment, d.runs, Qt::Vertical);
+        splitDockWidget(d.loss, d.metrics, Qt::Vertical);
+        splitDockWidget(d.heatmap, d.log, Qt::Vertical);
+        resizeDocks({d.experiment, d.loss, d.heatmap}, {width / 5, width * 2 / 5, width * 2 / 5}, Qt::Horizontal);
+        resizeDocks({d.experiment, d.runs}, {height * 2 / 3, height / 3}, Qt::Vertical);
+        resizeDocks({d.loss, d.metrics}, {height / 2, height / 2}, Qt::Vertical);
+        resizeDocks({d.heatmap, d.log}, {height * 3 / 4, height / 4}, Qt::Vertical);
+    } else if (width >= 1180) {
+        // A laptop: the runs and the log share a place under the experiment.
+        splitDockWidget(d.experiment, d.runs, Qt::Vertical);
+        tabifyDockWidget(d.runs, d.log);
+        splitDockWidget(d.loss, d.metrics, Qt::Vertical);
+        resizeDocks({d.experiment, d.loss, d.heatmap}, {width / 4, width * 3 / 8, width * 3 / 8}, Qt::Horizontal);
+        resizeDocks({d.experiment, d.runs}, {height * 2 / 3, height / 3}, Qt::Vertical);
+        resizeDocks({d.loss, d.metrics}, {height / 2, height / 2}, Qt::Vertical);
+        d.runs->raise();
+    } else {
+        // A small screen: tabs everywhere, two views of training beside the form.
+        tabifyDockWidget(d.experiment, d.runs);
+        tabifyDockWidget(d.runs, d.log);
+        tabifyDockWidget(d.loss, d.metrics);
+        resizeDocks({d.experiment, d.loss, d.heatmap}, {width * 28 / 100, width * 30 / 100, width * 42 / 100},
+                    Qt::Horizontal);
+        d.experiment->raise();
+        d.loss->raise();
+    }
+    for (QDockWidget *dock : all)
+        dock->show();
+    d.heatmap->raise();
 }
 
 void MainWindow::connectExplorer()
@@ -204,8 +249,8 @@ void MainWindow::showQuery(int subset, qint64 index)
         m_retrieval->setQueryTrainImage(index);
     else
         m_retrieval->setQueryIndex(index);
-    m_retrievalDock->show();
-    m_retrievalDock->raise();
+    m_docks.retrieval->show();
+    m_docks.retrieval->raise();
 }
 
 QDockWidget *MainWindow::addDock(QWidget *widget, const QString &title, const char *name, Qt::DockWidgetArea area)
@@ -277,12 +322,7 @@ void MainWindow::createActions()
     for (QDockWidget *dock : findChildren<QDockWidget *>())
         view->addAction(dock->toggleViewAction());
     view->addSeparator();
-    const QByteArray defaultLayout = saveState(kLayoutVersion);
-    view->addAction(tr("&Reset layout"), this, [this, defaultLayout] {
-        for (QDockWidget *dock : findChildren<QDockWidget *>(QString(), Qt::FindDirectChildrenOnly))
-            dock->show();
-        restoreState(defaultLayout, kLayoutVersion);
-    });
+    view->addAction(tr("&Reset layout"), this, [this] { applyDefaultLayout(screen()->availableSize()); });
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About LiftLab"), this, [this] {
@@ -327,9 +367,9 @@ void MainWindow::restoreLayout()
 {
     QSettings settings;
     const QByteArray geometry = settings.value(QStringLiteral("window/geometry")).toByteArray();
-    if (geometry.isEmpty() || !restoreGeometry(geometry))
-        resize(1600, 1000);
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray(), kLayoutVersion);
+    if (geometry.isEmpty() || !restoreGeometry(geometry)
+        || !restoreState(settings.value(QStringLiteral("window/state")).toByteArray(), kLayoutVersion))
+        applyDefaultLayout(screen()->availableSize());
 }
 
 void MainWindow::setWorkspace(const QString &folder)

@@ -61,6 +61,12 @@ public:
     // (after the error dialog) if it is not a comparison.
     bool openComparison(const QString &folder);
 
+    // Sizes the window and lays the docks out for a screen whose available
+    // area is `screen` (logical pixels): three columns on a large screen,
+    // more docks as tabs on a laptop's. The first start and View > Reset
+    // layout use the window's screen.
+    void applyDefaultLayout(const QSize &screen);
+
 public Q_SLOTS:
     void startTraining();
     // The comparison window, for comparing losses on the current experiment.
@@ -127,8 +133,10 @@ private:
     RetrievalBrowser *m_retrieval = nullptr;
     DatasetBrowser *m_dataset = nullptr;
     ComparisonWindow *m_compare = nullptr;
-    QDockWidget *m_explorerDock = nullptr;
-    QDockWidget *m_retrievalDock = nullptr;
+    struct Docks
+    {
+        QDockWidget *experiment, *runs, *loss, *metrics, *heatmap, *log, *explorer, *retrieval, *dataset;
+    } m_docks{};
     QPointer<QMessageBox> m_errorBox;
 
     RunActions *m_runActions = nullptr;
