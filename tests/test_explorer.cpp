@@ -534,7 +534,7 @@ private Q_SLOTS:
     void closingTheWindowMidTsneEndsTheWorker()
     {
         MainWindow w;
-        w.resize(1600, 1000);
+        w.applyDefaultLayout(QSize(1600, 1000));
         w.show();
         w.findChild<QDockWidget *>(QStringLiteral("explorerDock"))->raise();
         ExplorerPanel *panel = child<ExplorerPanel>(&w, "explorerPanel");
@@ -733,7 +733,7 @@ private Q_SLOTS:
             QSKIP("no data");
         qputenv("LIFTLAB_WORKSPACE", QByteArray::fromStdString(m_dir.file("workspace")));
         MainWindow w;
-        w.resize(1600, 1000);
+        w.applyDefaultLayout(QSize(1600, 1000));
         w.show();
         child<ExplorerPanel>(&w, "explorerPanel")->setMethod(QStringLiteral("pca"));
         ExperimentConfig c = w.experimentPanel()->config();
@@ -766,7 +766,7 @@ private Q_SLOTS:
         if (m_run.isEmpty())
             QSKIP("no run");
         MainWindow w;
-        w.resize(1600, 1000);
+        w.applyDefaultLayout(QSize(1600, 1000));
         w.show();
         child<ExplorerPanel>(&w, "explorerPanel")->setMethod(QStringLiteral("pca"));
         QSignalSpy loaded(child<ExplorerContext>(&w, "explorerContext"), &ExplorerContext::runChanged);

@@ -120,7 +120,7 @@ class TestGui : public QObject
     std::unique_ptr<MainWindow> newWindow(const ExperimentConfig &config)
     {
         auto w = std::make_unique<MainWindow>();
-        w->resize(1600, 1000);
+        w->applyDefaultLayout(QSize(1600, 1000));
         w->show();
         w->experimentPanel()->setConfig(config);
         return w;
@@ -698,7 +698,7 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(QFileInfo::exists(runPath + QStringLiteral("/config.json")), 20000);
 
         MainWindow w;
-        w.resize(1600, 1000);
+        w.applyDefaultLayout(QSize(1600, 1000));
         QVERIFY(w.openRun(runPath));
         QCOMPARE(w.shownRun(), runPath);
         // Followed while written: some of the steps show before the run ends.

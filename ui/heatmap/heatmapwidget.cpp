@@ -148,7 +148,8 @@ QRectF HeatmapWidget::matrixRect() const
 {
     const int w = width() - kLeftMargin - kRightMargin, h = height() - kTopMargin - kBottomMargin;
     const int side = std::max(0, std::min(w, h));
-    return QRectF(kLeftMargin, kTopMargin, side, side);
+    // Centred in the room it does not fill (a tall dock, a wide one).
+    return QRectF(kLeftMargin + (w - side) / 2, kTopMargin + (h - side) / 2, side, side);
 }
 
 QRect HeatmapWidget::scaleBarRect() const
@@ -207,7 +208,7 @@ void HeatmapWidget::paintEvent(QPaintEvent *)
     const int n = int(m_frame.snapshot.size);
     const double cell = m.width() / n;
     p.setPen(palette().color(QPalette::WindowText));
-    p.drawText(QRectF(0, 0, width(), kTopMargin), Qt::AlignCenter,
+    p.drawText(QRectF(0, m.top() - kTopMargin, width(), kTopMargin), Qt::AlignCenter,
                tr("Batch distances at step %1 (B = %2, sorted by class)").arg(m_frame.snapshot.step).arg(n));
 
     // Nearest-neighbour scaling: one crisp square per pair.
@@ -231,7 +232,8 @@ void HeatmapWidget::paintEvent(QPaintEvent *)
             continue;
         const int64_t label = m_frame.snapshot.labels[size_t(m_order[size_t(m_blockStart[b])])];
         const QString name = fm.elidedText(m_frame.className(label), Qt::ElideRight, kLeftMargin - 8);
-        p.drawText(QRectF(0, top, kLeftMargin - 6, bottom - top), Qt::AlignRight | Qt::AlignVCenter, name);
+        p.drawText(QRectF(m.left() - kLeftMargin, top, kLeftMargin - 6, bottom - top), Qt::AlignRight | Qt::AlignVCenter,
+                   name);
     }
 
     if (m_showPositives) {

@@ -178,6 +178,7 @@ void MainWindow::applyDefaultLayout(const QSize &screen)
     for (QDockWidget *dock : all) {
         removeDockWidget(dock);
         dock->setFloating(false);
+        dock->show(); // also those the user closed; tabs behind others are hidden again below
     }
     addDockWidget(Qt::LeftDockWidgetArea, d.experiment);
     addDockWidget(Qt::RightDockWidgetArea, d.loss);
@@ -221,8 +222,6 @@ void MainWindow::applyDefaultLayout(const QSize &screen)
         d.experiment->raise();
         d.loss->raise();
     }
-    for (QDockWidget *dock : all)
-        dock->show();
     d.heatmap->raise();
 }
 
