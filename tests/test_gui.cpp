@@ -28,6 +28,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <QAction>
+#include <QApplication>
+#include <QLineEdit>
+#include <QWheelEvent>
 #include <QStatusBar>
 #include <QChartView>
 #include <QComboBox>
@@ -414,18 +417,22 @@ private Q_SLOTS:
         c.dataset = m_dir.file("no-such-folder");
         auto w = newWindow(c);
         Recorder r(*w);
-        action(*w, "startAction")->trigger();
+        // The form finds it first (datasetProblemsAreFoundInTheForm); the
+        // trainer checks again, for a folder removed after the form looked.
+        w->session()->start(c, m_workspace + QStringLiteral("/no-data-run"));
         QTRY_VERIFY_WITH_TIMEOUT(r.ended, 10000);
         QMessageBox *box = nullptr;
         QTRY_VERIFY((box = w->findChild<QMessageBox *>(QStringLiteral("errorDialog"))) && box->isVisible());
         QVERIFY2(box->text().contains(QStringLiteral("does not exist")), qPrintable(box->text()));
         QVERIFY(w->logPanel()->toPlainText().contains(QStringLiteral("does not exist")));
         QVERIFY(!fs::exists(r.runPath.toStdString())); // a failed start leaves nothing behind
+        QCOMPARE(w->windowTitle(), QStringLiteral("LiftLab")); // and names no run
 
         // The window stays usable: close the dialog, fix the dataset, train.
         box->accept();
-        QVERIFY(action(*w, "startAction")->isEnabled());
+        QTRY_VERIFY(!action(*w, "startAction")->isEnabled()); // the form says why
         w->experimentPanel()->setConfig(tinyConfig(20));
+        QTRY_VERIFY(action(*w, "startAction")->isEnabled());
         r.ended = false;
         r.failure.clear();
         action(*w, "startAction")->trigger();
@@ -524,6 +531,114 @@ private Q_SLOTS:
         w.findChild<QSpinBox *>(QStringLiteral("perClassBox"))->setValue(4);
         QVERIFY(label->isHidden());
         QVERIFY(action(w, "startAction")->isEnabled());
+    }
+
+    void datasetProblemsAreFoundInTheForm()
+    {
+        MainWindow w;
+        w.experimentPanel()->setConfig(tinyConfig(10));
+        auto *label = w.findChild<QLabel *>(QStringLiteral("validationLabel"));
+        QTRY_VERIFY(label->isHidden() && action(w, "startAction")->isEnabled());
+
+        ExperimentConfig c = tinyConfig(10);
+        c.dataset = m_dir.file("no-such-folder");
+        w.experimentPanel()->setConfig(c);
+        QTRY_VERIFY(!label->isHidden()); // read off the GUI thread
+        QVERIFY2(label->text().contains(QStringLiteral("does not exist")), qPrintable(label->text()));
+        QVERIFY(!action(w, "startAction")->isEnabled());
+
+        // P x K within the form's ranges, beyond what the training set holds
+        // (30 images per class).
+        c = tinyConfig(10);
+        c.perClass = 31;
+        w.experimentPanel()->setConfig(c);
+        QTRY_VERIFY(label->text().contains(QStringLiteral("more than the training set allows")));
+        QVERIFY(!label->isHidden());
+        QVERIFY(!action(w, "startAction")->isEnabled());
+        w.findChild<QSpinBox *>(QStringLiteral("perClassBox"))->setValue(30);
+        QVERIFY(label->isHidden());
+        QVERIFY(action(w, "startAction")->isEnabled());
+    }
+
+    void wheelChangesOnlyAFocusedField()
+    {
+        MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto *sampler = w.findChild<QComboBox *>(QStringLiteral("samplerBox"));
+        auto *iterations = w.findChild<QSpinBox *>(QStringLiteral("iterationsBox"));
+        QVERIFY(sampler && iterations);
+        // Returns whether the field kept the event (else it goes on to the
+        // field's parents: the form's scroll area scrolls).
+        const auto wheel = [](QWidget *widget) {
+            const QPointF at = QRectF(widget->rect()).center();
+            QWheelEvent event(at, widget->mapToGlobal(at), QPoint(), QPoint(0, -120), Qt::NoButton, Qt::NoModifier,
+                              Qt::NoScrollPhase, false);
+            QApplication::sendEvent(widget, &event);
+            return event.isAccepted();
+        };
+        const QString samplerBefore = sampler->currentText();
+        const int iterationsBefore = iterations->value();
+        QVERIFY(!sampler->hasFocus() && !iterations->hasFocus());
+        QVERIFY(!wheel(sampler));
+        QVERIFY(!wheel(iterations));
+        QCOMPARE(sampler->currentText(), samplerBefore);
+        QCOMPARE(iterations->value(), iterationsBefore);
+        // The loss parameters, built when the loss changes, too.
+        auto *margin = w.experimentPanel()->findChild<QDoubleSpinBox *>(QStringLiteral("param_margin"));
+        QVERIFY(margin);
+        const double marginBefore = margin->value();
+        QVERIFY(!wheel(margin));
+        QCOMPARE(margin->value(), marginBefore);
+
+        // A field the user picked takes the wheel.
+        QApplication::setActiveWindow(&w);
+        iterations->setFocus();
+        QTRY_VERIFY(iterations->hasFocus());
+        QVERIFY(wheel(iterations));
+        QVERIFY(iterations->value() != iterationsBefore);
+    }
+
+    void ratesTakeScientificNotation()
+    {
+        MainWindow w;
+        w.show();
+        auto *rate = w.findChild<QDoubleSpinBox *>(QStringLiteral("learningRateBox"));
+        auto *edit = rate->findChild<QLineEdit *>();
+        edit->selectAll();
+        QTest::keyClicks(edit, QStringLiteral("1e-4"));
+        QTest::keyClick(edit, Qt::Key_Return);
+        QCOMPARE(w.experimentPanel()->config().learningRate, 1e-4);
+        QCOMPARE(edit->text(), QStringLiteral("0.0001"));
+        rate->stepBy(1); // 1, 2, 5, 10
+        QCOMPARE(w.experimentPanel()->config().learningRate, 2e-4);
+        rate->stepBy(2);
+        QCOMPARE(w.experimentPanel()->config().learningRate, 1e-3);
+
+        // A value from a file is kept as given, or the change is said.
+        ExperimentConfig c = tinyConfig(10);
+        c.learningRate = 3.7e-5;
+        QVERIFY(w.experimentPanel()->setConfig(c).isEmpty());
+        QCOMPARE(w.experimentPanel()->config().learningRate, 3.7e-5);
+        c.learningRate = 1e30;
+        const QStringList changed = w.experimentPanel()->setConfig(c);
+        QCOMPARE(changed.size(), 1);
+        QVERIFY2(changed.front().startsWith(QStringLiteral("lr: 1e+30 is now")), qPrintable(changed.front()));
+    }
+
+    void divergingRunShowsAWarning()
+    {
+        // Adam at a learning rate of 10 takes the loss up by orders of
+        // magnitude without reaching NaN.
+        ExperimentConfig c = tinyConfig(30);
+        c.learningRate = 10;
+        auto w = newWindow(c);
+        Recorder r(*w);
+        action(*w, "startAction")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 240000);
+        const QString status = w->statusBar()->currentMessage();
+        QVERIFY2(status.contains(QStringLiteral("diverging")), qPrintable(status));
+        QCOMPARE(w->logPanel()->toPlainText().count(QStringLiteral("diverging")), 1); // once
     }
 
     void pairSamplerIsChosenInTheForm()

@@ -3,7 +3,9 @@
 // leave nothing behind; the batches made ahead on a worker thread.
 #include "data/dataset.h"
 #include "error.h"
+#include "data/sampler.h"
 #include "train/checkpoint.h"
+#include "train/divergence.h"
 #include "train/prefetcher.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
@@ -309,6 +311,60 @@ private Q_SLOTS:
     // A process killed after the records of its first checkpoint's step were
     // written, before the checkpoint itself, goes on from step 0. A run that
     // recorded past its first checkpoint has lost it: refused, records kept.
+    void divergenceIsToldApartFromNoise()
+    {
+        // A loss that falls with noise, even spikes of 10x, is not diverging.
+        DivergenceWatch noisy;
+        for (int step = 1; step <= 2000; ++step) {
+            const double loss = 8.0 / (1 + step * 0.01) * (step % 97 == 0 ? 10 : 1 + 0.3 * std::sin(step));
+            QVERIFY2(noisy.add(step, loss).empty(), qPrintable(QString::number(step)));
+        }
+        // A loss near 0 at the start may grow a little.
+        DivergenceWatch small;
+        for (int step = 1; step <= 100; ++step)
+            QVERIFY(small.add(step, step == 1 ? 1e-4 : 0.5).empty());
+        // The lifted loss at a learning rate of 10: 8, then 1e8. Said once,
+        // at the step it shows, naming both levels.
+        DivergenceWatch diverging;
+        QVERIFY(diverging.add(1, 8.2).empty());
+        const std::string warning = diverging.add(2, 1.1e8);
+        QVERIFY2(warning.find("grew from 8.2 to ") != std::string::npos && warning.find("step 2") != std::string::npos,
+                 warning.c_str());
+        QVERIFY(diverging.add(3, 2e8).empty());
+        // Not finite: the trainer stops and says so itself.
+        DivergenceWatch nan;
+        QVERIFY(nan.add(1, 8).empty());
+        QVERIFY(nan.add(2, std::nan("")).empty());
+    }
+
+    void batchesAreCheckedFromTheLabelsAlone()
+    {
+        // The labels the form checks a batch recipe against, read without
+        // decoding an image, are those the trainer samples from.
+        ExperimentConfig c;
+        c.dataset = m_data;
+        for (const char *split : {"seen", "zero-shot"}) {
+            c.split = split;
+            const ExperimentData data = loadExperimentData(c, {});
+            const torch::Tensor expected = data.train.labels.contiguous();
+            QCOMPARE(trainingLabels(c),
+                     std::vector<int64_t>(expected.data_ptr<int64_t>(), expected.data_ptr<int64_t>() + expected.numel()));
+        }
+        c.split = "seen";
+        const std::vector<int64_t> labels = trainingLabels(c);
+        c.perClass = 1000; // more than any class holds
+        QVERIFY_THROWS_EXCEPTION(Error, makeSampler(c, labels));
+        c.perClass = 4;
+        QVERIFY(makeSampler(c, labels));
+        c.dataset = m_dir.file("no-such-folder");
+        try {
+            trainingLabels(c);
+            QFAIL("no error");
+        } catch (const Error &e) {
+            QVERIFY2(std::string(e.what()).find("does not exist") != std::string::npos, e.what());
+        }
+    }
+
     void resumeWithoutItsFirstCheckpoint()
     {
         ExperimentConfig c = tinyConfig(20);

@@ -10,6 +10,7 @@
 #include "projection/rundata.h"
 #include "train/checkpoint.h"
 #include "train/comparisonrun.h"
+#include "train/divergence.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
 #include "util/parallel.h"
@@ -98,7 +99,11 @@ public:
 Trainer::Callbacks progressCallbacks(ProgressBar &bar, EvalReport *last)
 {
     Trainer::Callbacks callbacks;
-    callbacks.onStep = [&bar](const TrainingStep &s) { bar.update(s); };
+    callbacks.onStep = [&bar, divergence = DivergenceWatch()](const TrainingStep &s) mutable {
+        bar.update(s);
+        if (const std::string warning = divergence.add(s.step, s.loss); !warning.empty())
+            bar.message("warning: " + warning);
+    };
     callbacks.onLog = [&bar](const std::string &text) { bar.message(text); };
     callbacks.onEval = [&bar, last](const EvalReport &r) {
         if (last)

@@ -11,6 +11,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMessageBox>
 #include <QTimer>
 
 #include <cstdio>
@@ -82,12 +83,21 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "liftlab: %s\n", e.what());
         return 2;
     }
-    window.experimentPanel()->setConfig(experiment);
+    const QStringList changed = window.experimentPanel()->setConfig(experiment);
     if (parser.isSet(config))
         window.logPanel()->appendMessage(QObject::tr("Loaded %1: %2 on %3.")
                                              .arg(parser.value(config), QString::fromStdString(experiment.loss),
                                                   QString::fromStdString(experiment.dataset)));
     window.show();
+    if (!changed.isEmpty()) {
+        const QString text = QObject::tr("The form cannot hold these values of %1, so they were changed:\n%2")
+                                 .arg(parser.value(config), changed.join(QLatin1Char('\n')));
+        window.logPanel()->appendError(text);
+        auto *box = new QMessageBox(QMessageBox::Warning, QObject::tr("Experiment changed"), text, QMessageBox::Ok,
+                                    &window);
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->show();
+    }
     if (parser.isSet(open))
         window.openRun(parser.value(open));
     if (parser.isSet(openComparison))

@@ -2,6 +2,7 @@
 
 #include "data/glyphs.h"
 #include "data/idx.h"
+#include "data/imagesets.h"
 #include "data/imagestore.h"
 #include "error.h"
 
@@ -119,6 +120,45 @@ bool hasIdxFiles(const fs::path &folder)
     return false;
 }
 
+// Where a dataset named on the command line or in a config lives.
+struct Source
+{
+    fs::path folder;
+    bool idx = false;                    // the four IDX files, else an image dataset folder
+    std::vector<std::string> classNames; // of an IDX dataset
+};
+
+Source locate(const std::string &nameOrPath)
+{
+    Source s;
+    s.idx = true;
+    if (nameOrPath == "fashion-mnist") {
+        s.folder = fashionMnistFolder();
+        if (!fs::is_directory(s.folder))
+            throw fileError(s.folder.string(), "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        s.classNames = kFashionClasses;
+    } else if (nameOrPath == "mnist") {
+        s.folder = "/usr/share/datasets/mnist";
+        if (!fs::is_directory(s.folder))
+            throw fileError(s.folder.string(), "MNIST is not installed; pass --dataset with a folder holding its IDX files");
+    } else {
+        s.folder = nameOrPath;
+        if (!fs::exists(s.folder))
+            throw fileError(s.folder.string(), "dataset folder does not exist");
+        if (!fs::is_directory(s.folder))
+            throw fileError(s.folder.string(), "not a folder (expected a dataset folder)");
+        s.idx = hasIdxFiles(s.folder);
+        std::string lower = fs::absolute(s.folder).string();
+        std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+        if (s.idx && lower.find("fashion") != std::string::npos)
+            s.classNames = kFashionClasses;
+    }
+    if (s.idx && s.classNames.empty())
+        for (int c = 0; c < 10; ++c)
+            s.classNames.push_back(std::to_string(c));
+    return s;
+}
+
 } // namespace
 
 Dataset Dataset::subset(const torch::Tensor &indices) const
@@ -159,34 +199,11 @@ ExperimentData loadDataset(const std::string &nameOrPath, SplitKind split, const
 {
     if (nameOrPath == "glyphs")
         return makeGlyphs(split); // the same characters and images for every run
-    fs::path folder;
-    std::vector<std::string> classNames;
-    if (nameOrPath == "fashion-mnist") {
-        folder = fashionMnistFolder();
-        if (!fs::is_directory(folder))
-            throw fileError(folder.string(), "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
-        classNames = kFashionClasses;
-    } else if (nameOrPath == "mnist") {
-        folder = "/usr/share/datasets/mnist";
-        if (!fs::is_directory(folder))
-            throw fileError(folder.string(), "MNIST is not installed; pass --dataset with a folder holding its IDX files");
-    } else {
-        folder = nameOrPath;
-        if (!fs::exists(folder))
-            throw fileError(folder.string(), "dataset folder does not exist");
-        if (!fs::is_directory(folder))
-            throw fileError(folder.string(), "not a folder (expected a dataset folder)");
-        if (!hasIdxFiles(folder))
-            return loadImageDataset(nameOrPath, split, options); // or a message naming the layouts
-        std::string lower = fs::absolute(folder).string();
-        std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-        if (lower.find("fashion") != std::string::npos)
-            classNames = kFashionClasses;
-    }
-    if (classNames.empty())
-        for (int c = 0; c < 10; ++c)
-            classNames.push_back(std::to_string(c));
-
+    const Source source = locate(nameOrPath);
+    if (!source.idx)
+        return loadImageDataset(nameOrPath, split, options); // or a message naming the layouts
+    const fs::path &folder = source.folder;
+    const std::vector<std::string> &classNames = source.classNames;
     const Dataset train = readPair(folder, "train", classNames);
     const Dataset test = readPair(folder, "t10k", classNames);
     if (train.images.sizes().slice(1) != test.images.sizes().slice(1))
@@ -210,6 +227,33 @@ ExperimentData loadDataset(const std::string &nameOrPath, SplitKind split, const
         throw fileError(folder.string(), "the " + splitToString(split) + " split leaves no training or no test images");
     s.normalization = computeNormalization(s.train);
     return s;
+}
+
+std::vector<int64_t> loadTrainingLabels(const std::string &nameOrPath, SplitKind split)
+{
+    if (nameOrPath == "glyphs") {
+        const torch::Tensor labels = makeGlyphs(split).train.labels.contiguous();
+        return std::vector<int64_t>(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
+    }
+    const Source source = locate(nameOrPath);
+    std::vector<int64_t> labels;
+    if (!source.idx) {
+        for (const ImageEntry &e : listImages(nameOrPath, split).images)
+            if (e.train)
+                labels.push_back(e.label);
+        return labels;
+    }
+    const std::string path = findIdx(source.folder, "train-labels-idx1-ubyte");
+    const IdxArray array = readIdx(path);
+    if (array.shape.size() != 1)
+        throw fileError(path, "expected a rank-1 label array");
+    // The zero-shot split trains on the first half of the classes (as loadDataset).
+    const int64_t last = split == SplitKind::Seen ? int64_t(source.classNames.size()) - 1
+                                                  : int64_t(source.classNames.size()) / 2 - 1;
+    for (const uint8_t l : array.data)
+        if (l <= last)
+            labels.push_back(l);
+    return labels;
 }
 
 } // namespace liftlab

@@ -69,6 +69,12 @@ struct LoadOptions
 // the problem; images that cannot be used are skipped and listed.
 ExperimentData loadDataset(const std::string &nameOrPath, SplitKind split, const LoadOptions &options = {});
 
+// The labels of the training images loadDataset would give, read without
+// decoding an image (the label files, or an image folder's listing), to
+// check a batch recipe before training. Images that fail to decode are
+// counted; the same errors as loadDataset for a missing or unknown dataset.
+std::vector<int64_t> loadTrainingLabels(const std::string &nameOrPath, SplitKind split);
+
 // The folder the embedded default dataset is installed in.
 std::string fashionMnistFolder();
 

@@ -1,6 +1,7 @@
 #include "data/sampler.h"
 
 #include "error.h"
+#include "train/config.h"
 
 #include <algorithm>
 #include <map>
@@ -121,6 +122,13 @@ std::vector<int64_t> PairSampler::batch(int64_t step) const
             indices.push_back(image);
     }
     return indices;
+}
+
+std::unique_ptr<Sampler> makeSampler(const ExperimentConfig &config, const std::vector<int64_t> &labels)
+{
+    if (config.sampler == "pairs")
+        return std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
+    return std::make_unique<PKSampler>(labels, config.classesPerBatch, config.perClass, config.seed);
 }
 
 } // namespace liftlab

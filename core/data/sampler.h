@@ -1,10 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <vector>
 
 namespace liftlab {
+
+struct ExperimentConfig;
 
 // The random stream for one training step. Every random choice of step n
 // (which images, how they are augmented) is drawn from a generator seeded by
@@ -62,6 +65,11 @@ private:
     int m_randomImages;
     uint64_t m_seed;
 };
+
+// The sampler an experiment trains with (its `sampler` field) over the
+// labels of its training images. Throws liftlab::Error when its batches
+// cannot be drawn from them.
+std::unique_ptr<Sampler> makeSampler(const ExperimentConfig &config, const std::vector<int64_t> &labels);
 
 // K distinct integers from [0, n), Floyd's algorithm (no O(n) work).
 std::vector<int64_t> sampleDistinct(int64_t n, int k, std::mt19937_64 &rng);

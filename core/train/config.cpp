@@ -78,6 +78,11 @@ ExperimentData loadExperimentData(const ExperimentConfig &c, const LoadMonitor &
     return data;
 }
 
+std::vector<int64_t> trainingLabels(const ExperimentConfig &c)
+{
+    return loadTrainingLabels(c.dataset, splitFromString(c.split));
+}
+
 int ExperimentConfig::batchSize() const
 {
     return sampler == "pairs" ? 2 * pairs + randomImages : classesPerBatch * perClass;

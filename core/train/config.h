@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 class QJsonObject;
 
@@ -64,6 +65,9 @@ struct ExperimentConfig
 // by its augmentation.
 struct LoadMonitor;
 ExperimentData loadExperimentData(const ExperimentConfig &config, const LoadMonitor &monitor);
+// The labels of its training images, read without decoding any (to check
+// its batches before training: makeSampler). Throws as loadExperimentData.
+std::vector<int64_t> trainingLabels(const ExperimentConfig &config);
 
 QJsonObject toJson(const ExperimentConfig &config);
 // Throws liftlab::Error naming `source` for a missing or mistyped field.

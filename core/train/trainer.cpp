@@ -108,10 +108,7 @@ struct Trainer::Private
         prepareCompute(config.threads);
         data = loaded ? *loaded : loadExperimentData(config, monitor); // a copy shares the images
         const std::vector<int64_t> labels = toVector(data.train.labels);
-        if (config.sampler == "pairs")
-            sampler = std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
-        else
-            sampler = std::make_unique<PKSampler>(labels, config.classesPerBatch, config.perClass, config.seed);
+        sampler = makeSampler(config, labels);
         model = createModelFor(config, data.train.images.size(1));
         loss = info.create(params, lossContextFor(labels, config.embeddingDim, config.seed));
         optimizer = makeOptimizer(config, *model, *loss);

@@ -441,6 +441,7 @@ void ComparisonWindow::showComparison(const std::optional<Comparison> &compariso
         for (const LossChoice &c : comparison->losses())
             labels.append(q(c.label));
     m_runStep.assign(size_t(labels.size()), 0);
+    m_divergence.assign(size_t(labels.size()), DivergenceWatch());
     m_evalStep.assign(size_t(labels.size()), 0);
     m_lossChart->setRuns(labels);
     m_metricsChart->setRuns(labels);
@@ -530,6 +531,11 @@ void ComparisonWindow::onSteps(int run, const QVector<TrainingStep> &steps)
         return;
     m_lossChart->appendSteps(steps, run);
     m_runStep[size_t(run)] = steps.back().step;
+    for (const TrainingStep &s : steps)
+        if (const std::string warning = m_divergence[size_t(run)].add(s.step, s.loss); !warning.empty())
+            m_log->appendError(tr("Warning: %1: %2.")
+                                   .arg(m_comparison ? q(m_comparison->losses().at(size_t(run)).label) : QString(),
+                                        QString::fromStdString(warning)));
     m_progressLabel->setText(tr("step %1 / %2")
                                  .arg(*std::min_element(m_runStep.begin(), m_runStep.end()))
                                  .arg(steps.back().iterations));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "train/comparison.h"
+#include "train/divergence.h"
 #include "training/uitypes.h"
 
 #include <QMainWindow>
@@ -115,6 +116,7 @@ private:
     QString m_folder;
     std::unique_ptr<Comparison> m_comparison; // the one shown
     std::vector<int64_t> m_runStep;           // last step of each run, live
+    std::vector<DivergenceWatch> m_divergence; // of each run, live
     std::vector<int64_t> m_evalStep;          // last evaluated step of each run, live (-1: failed)
     std::vector<std::unique_ptr<ExplorerContext>> m_contexts; // one per run, for t-SNE and retrieval
 

@@ -4,6 +4,9 @@
 
 #include <QWidget>
 
+#include <memory>
+#include <vector>
+
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
@@ -27,10 +30,13 @@ class ExperimentPanel : public QWidget
 public:
     explicit ExperimentPanel(QWidget *parent = nullptr);
 
+    // What the form holds before the user changes anything.
+    static ExperimentConfig firstRunConfig();
     ExperimentConfig config() const;
     // Fills every widget from `config` (unknown names are added to the combo
-    // boxes so nothing is silently changed).
-    void setConfig(const ExperimentConfig &config);
+    // boxes). Returns, in words, each value the form could not hold as given
+    // and changed (a number beyond a field's range), for the caller to say.
+    QStringList setConfig(const ExperimentConfig &config);
 
     // Empty when the experiment is valid; otherwise what is wrong, in words.
     QString validationError() const;
@@ -55,6 +61,9 @@ private:
     QGroupBox *createOptimisationGroup();
     QGroupBox *createRunGroup();
     void onChanged();
+    // Reads the training labels of the chosen dataset and split in the
+    // background, once per change of either, for validationError().
+    void checkDataset();
     void browseDataset();
     template <typename W> W *named(W *widget, const char *name);
 
@@ -86,6 +95,9 @@ private:
     QSpinBox *m_seed = nullptr;
     QSpinBox *m_threads = nullptr;
     QLabel *m_validation = nullptr;
+    QString m_datasetKey; // the dataset and split checked last
+    std::shared_ptr<const std::vector<int64_t>> m_datasetLabels;
+    QString m_datasetError;
     bool m_wasValid = true;
     bool m_updating = false;
 };

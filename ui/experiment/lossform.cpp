@@ -2,6 +2,7 @@
 
 #include "experiment/comboboxes.h"
 #include "losses/params.h"
+#include "widgets/wheelguard.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -43,6 +44,7 @@ LossForm::LossForm(QWidget *parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_loss);
     layout->addWidget(m_paramsGroup);
+    guardWheel(m_loss);
     buildParams({});
 }
 
@@ -101,6 +103,7 @@ void LossForm::buildParams(const std::map<std::string, std::string> &values)
         m_paramsForm->addRow(q(spec.name), editor);
         m_paramWidgets[spec.name] = editor;
     }
+    guardWheel(m_paramsGroup);
 }
 
 std::map<std::string, std::string> LossForm::params() const

@@ -1,7 +1,6 @@
 #include "explorer/datasetbrowser.h"
 
 #include "explorer/thumbnailmodel.h"
-
 #include "widgets/flowlayout.h"
 
 #include <QComboBox>

@@ -4,7 +4,6 @@
 #include "explorer/embeddingview.h"
 #include "explorer/thumbnailmodel.h"
 #include "projection/rundata.h"
-
 #include "widgets/flowlayout.h"
 
 #include <QAction>
@@ -134,7 +133,7 @@ QLayout *ExplorerPanel::createProjectionControls()
     m_perplexityBox->setDecimals(0);
     m_perplexityBox->setToolTip(tr("t-SNE perplexity: about how many neighbours each point keeps close"));
     m_learningRateBox = new QDoubleSpinBox;
-    m_learningRateBox->setObjectName(QStringLiteral("learningRateBox"));
+    m_learningRateBox->setObjectName(QStringLiteral("tsneLearningRateBox"));
     m_learningRateBox->setRange(0, 100000);
     m_learningRateBox->setDecimals(0);
     m_learningRateBox->setSingleStep(50);

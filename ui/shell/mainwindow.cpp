@@ -407,6 +407,8 @@ void MainWindow::startTraining()
     m_liveEvals.clear();
     m_liveFrame = SnapshotFrame();
     m_imagesPerSec = 0;
+    m_divergence = DivergenceWatch();
+    statusBar()->clearMessage();
     m_stepLabel->setText(tr("step 0 / %1").arg(config.iterations));
     m_speedLabel->clear();
     m_etaLabel->clear();
@@ -488,6 +490,12 @@ void MainWindow::onSteps(const QVector<TrainingStep> &steps)
     if (steps.isEmpty())
         return;
     m_liveSteps.insert(m_liveSteps.end(), steps.begin(), steps.end());
+    for (const TrainingStep &s : steps)
+        if (const std::string warning = m_divergence.add(s.step, s.loss); !warning.empty()) {
+            const QString text = tr("Warning: %1.").arg(QString::fromStdString(warning));
+            m_log->appendError(text);
+            statusBar()->showMessage(text);
+        }
     if (m_showingLive)
         m_lossChart->appendSteps(steps);
     // Images/s over these steps: n batches over the sum of their durations.
@@ -552,6 +560,11 @@ void MainWindow::onFinished(const QString &runPath, bool cancelled)
 
 void MainWindow::onFailed(const QString &runPath, const QString &message)
 {
+    if (!QFileInfo::exists(runPath)) { // it failed before its directory was made: no run to name
+        setWindowTitle(tr("LiftLab"));
+        m_runLabel->clear();
+        m_stepLabel->clear();
+    }
     m_log->appendError(message);
     m_etaLabel->setText(tr("failed"));
     showError(tr("Training failed"), message);

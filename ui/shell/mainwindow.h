@@ -1,5 +1,6 @@
 #pragma once
 
+#include "train/divergence.h"
 #include "training/uitypes.h"
 
 #include <QMainWindow>
@@ -121,6 +122,7 @@ private:
     SnapshotFrame m_liveFrame;
     SnapshotFrame m_openedFrame; // the last snapshot read from an opened run's directory
     double m_imagesPerSec = 0; // smoothed over recent steps
+    DivergenceWatch m_divergence; // of the live run
 
     ExperimentPanel *m_experiment = nullptr;
     RunListPanel *m_runs = nullptr;
