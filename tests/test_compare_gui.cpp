@@ -270,6 +270,37 @@ private Q_SLOTS:
             QCOMPARE(child<ComparisonRetrieval>(c, "comparisonRetrieval")->browser(run)->queryIndex(), child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->testIndex(7));
     }
 
+    void sampledPointsNameTheImagesTheyQuery()
+    {
+        // More test images than a panel projects: the panels show every
+        // third one, and each point must name and query its own image.
+        const int64_t n = 2 * ComparisonEmbeddings::kMaxPoints + 1;
+        std::vector<int64_t> labels(static_cast<size_t>(n));
+        Matrix embedding{n, 4, std::vector<float>(size_t(n) * 4)};
+        for (int64_t i = 0; i < n; ++i) {
+            labels[size_t(i)] = i % 5;
+            for (int d = 0; d < 4; ++d)
+                embedding.values[size_t(i * 4 + d)] = float((i * 7 + d * 13) % 17);
+        }
+        ExplorerContext first, second;
+        for (ExplorerContext *context : {&first, &second}) {
+            context->setData(labels, {}, {"a", "b", "c", "d", "e"}, [](Subset, int64_t) { return QImage(); });
+            context->setEmbedding(100, embedding);
+        }
+        ComparisonEmbeddings panels;
+        panels.setRuns({QStringLiteral("lifted"), QStringLiteral("triplet")}, {&first, &second});
+        panels.compute();
+        QSignalSpy queried(&panels, &ComparisonEmbeddings::queryRequested);
+        const int point = 5;
+        QCOMPARE(panels.pointCount(), int((n + 2) / 3));
+        for (int run = 0; run < 2; ++run) {
+            QCOMPARE(panels.view(run)->imageIndex(point), int64_t(3 * point)); // named on the hover card
+            Q_EMIT panels.view(run)->pointActivated(point);
+            QCOMPARE(queried.takeFirst().at(0).toLongLong(), panels.view(run)->imageIndex(point));
+        }
+        panels.shutdown();
+    }
+
     void retrievalRowsFillWhicheverRunLoadsFirst()
     {
         QVERIFY2(!m_finished.isEmpty(), "needs the comparison of the test before");

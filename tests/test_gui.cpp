@@ -533,6 +533,29 @@ private Q_SLOTS:
         QVERIFY(action(w, "startAction")->isEnabled());
     }
 
+    void helpNeedsNoDisplay()
+    {
+        const QString gui = qEnvironmentVariable("LIFTLAB_GUI");
+        if (gui.isEmpty())
+            QSKIP("LIFTLAB_GUI is not set (ctest sets it)");
+        QProcess process;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("DISPLAY"));
+        env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+        env.remove(QStringLiteral("QT_QPA_PLATFORM"));
+        process.setProcessEnvironment(env);
+        for (const QString &option : {QStringLiteral("--help"), QStringLiteral("--version")}) {
+            process.start(gui, {option});
+            QVERIFY(process.waitForFinished(30000));
+            const QString out = QString::fromUtf8(process.readAllStandardOutput());
+            QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+            QCOMPARE(process.exitCode(), 0);
+            QVERIFY2(out.contains(option == QStringLiteral("--help") ? QStringLiteral("--open-comparison")
+                                                                     : QStringLiteral("LiftLab")),
+                     qPrintable(out));
+        }
+    }
+
     void datasetProblemsAreFoundInTheForm()
     {
         MainWindow w;
@@ -807,7 +830,7 @@ private Q_SLOTS:
                   {QStringLiteral("train"), QStringLiteral("--dataset"), QString::fromStdString(m_data),
                    QStringLiteral("-P"), QStringLiteral("4"), QStringLiteral("-K"), QStringLiteral("4"),
                    QStringLiteral("--iterations"), QStringLiteral("500"), QStringLiteral("--eval-every"),
-                   QStringLiteral("250"), QStringLiteral("--checkpoint-every"), QStringLiteral("100"),
+                   QStringLiteral("250"), QStringLiteral("--checkpoint-every"), QStringLiteral("500"),
                    QStringLiteral("--out"), runPath});
         QVERIFY(cli.waitForStarted());
         QTRY_VERIFY_WITH_TIMEOUT(QFileInfo::exists(runPath + QStringLiteral("/config.json")), 20000);
@@ -816,22 +839,28 @@ private Q_SLOTS:
         w.applyDefaultLayout(QSize(1600, 1000));
         QVERIFY(w.openRun(runPath));
         QCOMPARE(w.shownRun(), runPath);
-        // Followed while written: some of the steps show before the run ends.
-        bool sawPartial = false;
+        // Followed while written: some of the steps, and a batch's heatmap
+        // (written every 2 s, not only with the checkpoint at the end), show
+        // before the run ends.
+        bool sawPartial = false, sawHeatmap = false;
         QElapsedTimer clock;
         clock.start();
         while (cli.state() != QProcess::NotRunning && clock.elapsed() < 400000) { // ~12 s on a quiet machine; generous for a loaded one
             QTest::qWait(100);
-            sawPartial = sawPartial || (child<LossChart>(&w, "lossChart")->stepCount() > 0 && child<LossChart>(&w, "lossChart")->stepCount() < 500);
+            const int steps = child<LossChart>(&w, "lossChart")->stepCount();
+            sawPartial = sawPartial || (steps > 0 && steps < 500);
+            sawHeatmap = sawHeatmap || (steps < 500 && child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->hasFrame());
         }
         QCOMPARE(cli.state(), QProcess::NotRunning);
         QCOMPARE(cli.exitCode(), 0);
         QVERIFY(sawPartial);
+        QVERIFY(sawHeatmap);
         // Then to the end: every step, both evaluations, the last batch.
         QTRY_COMPARE_WITH_TIMEOUT(child<LossChart>(&w, "lossChart")->stepCount(), 500, 5000);
         QTRY_COMPARE_WITH_TIMEOUT(child<MetricsChart>(&w, "metricsChart")->reportCount(), 2, 5000);
         QTRY_VERIFY_WITH_TIMEOUT(child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->hasFrame(), 5000);
         QCOMPARE(child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->frame().snapshot.size, int64_t(16));
+        QCOMPARE(w.findChild<QLabel *>(QStringLiteral("stepLabel"))->text(), QStringLiteral("step 500 / 500"));
 
         // A folder that is not a run: a dialog, and the shown run stays.
         QVERIFY(!w.openRun(QString::fromStdString(m_data)));

@@ -86,7 +86,8 @@ public:
     // while the steps train).
     void writeSummary(double imagesPerSec, double trainSeconds, int64_t steps, double dataWaitSeconds,
                       double batchSeconds);
-    // The latest batch distance matrix (snapshot.json), kept with each checkpoint.
+    // The latest batch distance matrix (snapshot.json), written with each
+    // checkpoint and every 2 seconds of training.
     void writeSnapshot(const DistanceSnapshot &snapshot);
     // Records what the run is doing now (status.json).
     void writeStatus(RunState state, int64_t step, const std::string &message = {});

@@ -92,6 +92,8 @@ struct Trainer::Private
     double trainSeconds = 0;
     int64_t trainedImages = 0;
     Clock::time_point lastSnapshot;
+    Clock::time_point lastSnapshotFile;
+    static constexpr double kSnapshotFileSeconds = 2;
     bool announced = false;
     bool statusTraining = false; // status.json says "training"
     // Made on first use; last, so that it stops before what it reads goes.
@@ -233,14 +235,16 @@ struct Trainer::Private
     }
 
     // The batch's distance matrix: to the callback when one is due, and into
-    // the run directory with each checkpoint.
+    // the run directory with each checkpoint and every few seconds, for a
+    // window following the run.
     void snapshot(const Callbacks &cb, const StepResult &r, bool checkpoint)
     {
         const Batch &batch = r.batch;
         const bool due = cb.snapshotEvery > 0 ? step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.25;
-        if (!checkpoint && !(cb.onSnapshot && due))
+        const bool toCallback = cb.onSnapshot && (due || checkpoint);
+        const bool toFile = checkpoint || secondsSince(lastSnapshotFile) >= kSnapshotFileSeconds;
+        if (!toCallback && !toFile)
             return;
-        lastSnapshot = Clock::now();
         DistanceSnapshot snapshot;
         snapshot.step = step;
         snapshot.size = int64_t(batch.indices.size());
@@ -249,10 +253,14 @@ struct Trainer::Private
             snapshot.pairTerms = toFloats(r.pairTerms);
         snapshot.labels = toVector(batch.labels);
         snapshot.indices = batch.indices;
-        if (cb.onSnapshot)
+        if (toCallback) {
+            lastSnapshot = Clock::now();
             cb.onSnapshot(snapshot);
-        if (checkpoint)
+        }
+        if (toFile) {
+            lastSnapshotFile = Clock::now();
             run.writeSnapshot(snapshot);
+        }
     }
 
     void writeSummary()

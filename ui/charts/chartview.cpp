@@ -1,6 +1,8 @@
 #include "charts/chartview.h"
 
 #include <QMouseEvent>
+#include <QPainter>
+#include <QXYSeries>
 #include <QValueAxis>
 
 #include <cmath>
@@ -40,6 +42,26 @@ ChartView::ChartView(QChart *chart, QWidget *parent)
     setRenderHint(QPainter::Antialiasing);
     setMouseTracking(true);
     setMinimumHeight(160); // below this the axes' labels collapse into "..."
+}
+
+void ChartView::setPlaceholderText(const QString &text)
+{
+    m_placeholder = text;
+    viewport()->update();
+}
+
+void ChartView::paintEvent(QPaintEvent *event)
+{
+    QChartView::paintEvent(event);
+    if (m_placeholder.isEmpty())
+        return;
+    for (const QAbstractSeries *series : chart()->series())
+        if (const auto *xy = qobject_cast<const QXYSeries *>(series); xy && xy->isVisible() && xy->count() > 0)
+            return;
+    QPainter p(viewport());
+    p.setPen(palette().color(QPalette::PlaceholderText));
+    const QRectF plot = mapFromScene(chart()->mapToScene(chart()->plotArea())).boundingRect();
+    p.drawText(plot.adjusted(12, 12, -12, -12), Qt::AlignCenter | Qt::TextWordWrap, m_placeholder);
 }
 
 void ChartView::mouseMoveEvent(QMouseEvent *event)

@@ -27,6 +27,10 @@ class ChartView : public QChartView
 public:
     explicit ChartView(QChart *chart, QWidget *parent = nullptr);
 
+    // Said over the plot while no series has a point: what will appear and
+    // how to get it.
+    void setPlaceholderText(const QString &text);
+
 Q_SIGNALS:
     void hovered(const QPointF &value, const QPoint &globalPos);
     void hoverLeft();
@@ -37,6 +41,10 @@ protected:
     void mouseMoveEvent(QMouseEvent *event) override;
     void mouseReleaseEvent(QMouseEvent *event) override;
     void leaveEvent(QEvent *event) override;
+    void paintEvent(QPaintEvent *event) override;
+
+private:
+    QString m_placeholder;
 };
 
 } // namespace liftlab

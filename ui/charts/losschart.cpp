@@ -66,6 +66,8 @@ LossChart::LossChart(QWidget *parent)
 
     m_view = new ChartView(m_chart, this);
     m_view->setObjectName(QStringLiteral("lossChartView"));
+    m_view->setPlaceholderText(tr("The training loss of each step appears here: press Start (Ctrl+R), or open a "
+                                  "run from the Runs list."));
     connect(m_view, &ChartView::zoomedByUser, this, &LossChart::onUserZoom);
     connect(m_view, &ChartView::hovered, this, &LossChart::showTooltip);
     connect(m_view, &ChartView::hoverLeft, this, [] { QToolTip::hideText(); });

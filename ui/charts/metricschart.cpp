@@ -61,6 +61,8 @@ MetricsChart::MetricsChart(QWidget *parent)
     m_chart->addAxis(m_axisY, Qt::AlignLeft);
     m_view = new ChartView(m_chart, this);
     m_view->setObjectName(QStringLiteral("metricsChartView"));
+    m_view->setPlaceholderText(tr("Recall@K, MAP@R and NMI on the test set appear here at each evaluation (every "
+                                  "\"Evaluate every\" steps, and at the end)."));
     connect(m_view, &ChartView::zoomedByUser, this, [this] {
         m_zoomed = true;
         setNiceTicks(m_axisX);

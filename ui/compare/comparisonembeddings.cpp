@@ -158,6 +158,7 @@ void ComparisonEmbeddings::startProjections()
         r.view->clear();
         r.view->setData(Matrix{int64_t(m_sample.size()), 2, std::vector<float>(m_sample.size() * 2, 0.f)}, labels,
                         r.context->classNames());
+        r.view->setImageIndices(m_sample);
         r.view->setPlaceholderText(tr("Waiting for t-SNE..."));
         r.title->setText(runTitle(int(&r - m_runs.data()), r.label, tr("step %1").arg(request.step)));
         ++m_pending;

@@ -522,7 +522,7 @@ void EmbeddingView::drawHoverCard(QPainter &p) const
     const int64_t label = m_labels[size_t(m_hover)];
     const QString name = label >= 0 && label < m_classNames.size() ? m_classNames.at(int(label))
                                                                      : tr("class %1").arg(label);
-    const QString line2 = tr("test image %1").arg(m_hover);
+    const QString line2 = tr("test image %1").arg(imageIndex(m_hover));
     QImage thumb = m_thumbnails ? m_thumbnails(m_hover) : QImage();
     if (!thumb.isNull())
         thumb = thumb.scaled(kCardThumb, kCardThumb, Qt::KeepAspectRatio,

@@ -41,6 +41,13 @@ public:
     void setCoordinates(const Matrix &coordinates, bool fit = false);
     void clear();
     void setThumbnailProvider(ThumbnailProvider provider) { m_thumbnails = std::move(provider); }
+    // The test image each point stands for, when the points are a sample of
+    // the test set (empty: point i is test image i), as the hover card names it.
+    void setImageIndices(std::vector<int64_t> indices) { m_imageIndices = std::move(indices); }
+    int64_t imageIndex(int point) const
+    {
+        return size_t(point) < m_imageIndices.size() ? m_imageIndices[size_t(point)] : point;
+    }
     // Shown when there are no points.
     void setPlaceholderText(const QString &text);
 
@@ -135,6 +142,7 @@ private:
     int m_query = -1;
     QVector<int> m_neighbours;
     ThumbnailProvider m_thumbnails;
+    std::vector<int64_t> m_imageIndices;
     QString m_placeholder;
 
     QPointF m_center;

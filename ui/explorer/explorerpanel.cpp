@@ -44,6 +44,7 @@ ExplorerPanel::ExplorerPanel(ExplorerContext *context, QWidget *parent)
     connect(m_context, &ExplorerContext::stepsChanged, this, &ExplorerPanel::onStepsChanged);
     connect(m_context, &ExplorerContext::embeddingChanged, this, &ExplorerPanel::onEmbeddingChanged);
     connect(m_context, &ExplorerContext::loadingStarted, this, [this](const QString &runPath) {
+        onRunChanged(); // nothing of the previous run stays: points, selection, images
         m_progress->setText(tr("Loading %1...").arg(runPath));
         m_view->setPlaceholderText(tr("Loading %1...").arg(runPath));
     });

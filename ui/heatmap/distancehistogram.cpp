@@ -67,7 +67,8 @@ void DistanceHistogram::paintEvent(QPaintEvent *)
     const QRectF plot(6, fm.height() + 8, width() - 12, height() - fm.height() * 2 - 14);
     p.setPen(palette().color(QPalette::Text));
     if (m_positive.empty() || plot.height() < 10) {
-        p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap, tr("Distance histogram"));
+        p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap,
+                   tr("The histogram of same-class and different-class distances in the batch appears here."));
         return;
     }
     // Legend, on one line.

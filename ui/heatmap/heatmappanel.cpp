@@ -7,10 +7,38 @@
 
 #include <QCheckBox>
 #include <QHBoxLayout>
+#include <QIcon>
 #include <QLabel>
+#include <QPainter>
+#include <QPixmap>
 #include <QVBoxLayout>
 
 namespace liftlab {
+
+namespace {
+
+// An overlay's legend: its mark, drawn as on the heatmap, on the heatmap's
+// dark end.
+QIcon swatch(const QColor &colour, bool dot, bool outline)
+{
+    QPixmap pixmap(16, 16);
+    pixmap.fill(QColor(0x44, 0x01, 0x54)); // viridis(0)
+    QPainter p(&pixmap);
+    p.setRenderHint(QPainter::Antialiasing);
+    if (dot) {
+        p.setPen(Qt::NoPen);
+        p.setBrush(colour);
+        p.drawEllipse(QRectF(4, 4, 8, 8));
+    } else if (outline) {
+        p.setPen(QPen(colour, 2));
+        p.drawRect(QRectF(3, 3, 10, 10));
+    } else {
+        p.fillRect(QRectF(3, 3, 10, 10), colour);
+    }
+    return QIcon(pixmap);
+}
+
+} // namespace
 
 HeatmapPanel::HeatmapPanel(QWidget *parent)
     : QWidget(parent)
@@ -24,17 +52,21 @@ HeatmapPanel::HeatmapPanel(QWidget *parent)
     auto *positives = new QCheckBox(tr("Positive pairs"));
     positives->setObjectName(QStringLiteral("showPositivesBox"));
     positives->setToolTip(tr("Outline the same-class blocks on the diagonal"));
+    positives->setIcon(swatch(HeatmapWidget::positivesColour(), false, true));
     positives->setChecked(m_heatmap->showPositives());
     connect(positives, &QCheckBox::toggled, m_heatmap, &HeatmapWidget::setShowPositives);
     auto *hardest = new QCheckBox(tr("Hardest negatives"));
     hardest->setObjectName(QStringLiteral("showHardestBox"));
-    hardest->setToolTip(tr("Mark the closest image of another class in each row"));
+    hardest->setToolTip(tr("Mark with a magenta dot the closest image of another class in each row: the "
+                          "negative the loss pushes away hardest"));
+    hardest->setIcon(swatch(HeatmapWidget::hardestNegativeColour(), true, false));
     hardest->setChecked(m_heatmap->showHardestNegatives());
     connect(hardest, &QCheckBox::toggled, m_heatmap, &HeatmapWidget::setShowHardestNegatives);
     auto *terms = new QCheckBox(tr("Loss terms J_ij"));
     terms->setObjectName(QStringLiteral("showTermsBox"));
     terms->setToolTip(tr("Colour positive pairs by their loss term: red when active (J_ij > 0, stronger for larger "
                          "terms), grey when the hinge is zero"));
+    terms->setIcon(swatch(HeatmapWidget::activeTermColour(), false, false));
     terms->setChecked(m_heatmap->showPairTerms());
     connect(terms, &QCheckBox::toggled, m_heatmap, &HeatmapWidget::setShowPairTerms);
 

@@ -136,7 +136,8 @@ void HeatmapWidget::rebuild()
                 const float term = s.pairTerms[size_t(i) * size_t(n) + size_t(j)];
                 // Active pairs (J > 0) in red, stronger for larger terms; inactive ones grey.
                 const QColor colour = term > 0 && maxTerm > 0
-                                          ? QColor(235, 40, 40, 90 + int(165 * std::min(1.f, term / maxTerm)))
+                                          ? QColor(activeTermColour().red(), activeTermColour().green(),
+                                                   activeTermColour().blue(), 90 + int(165 * std::min(1.f, term / maxTerm)))
                                           : QColor(200, 200, 200, 200);
                 terms.setPixelColor(c, r, colour);
             }
@@ -202,7 +203,8 @@ void HeatmapWidget::paintEvent(QPaintEvent *)
     if (!hasFrame() || m.isEmpty()) {
         p.setPen(palette().color(QPalette::PlaceholderText));
         p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap,
-                   tr("The batch distance matrix appears here once training starts."));
+                   tr("The distances between the images of the current batch appear here, sorted by class, "
+                      "once training starts: press Start (Ctrl+R), or open a run."));
         return;
     }
     const int n = int(m_frame.snapshot.size);
@@ -238,8 +240,10 @@ void HeatmapWidget::paintEvent(QPaintEvent *)
 
     if (m_showPositives) {
         // Positive pairs are exactly the diagonal blocks once sorted by class.
-        p.setPen(QPen(QColor(255, 255, 255), 2));
-        p.setBrush(QColor(255, 255, 255, 40));
+        QColor fill = positivesColour();
+        fill.setAlpha(40);
+        p.setPen(QPen(positivesColour(), 2));
+        p.setBrush(fill);
         for (size_t b = 0; b + 1 < m_blockStart.size(); ++b) {
             const double at = m_blockStart[b] * cell, size = (m_blockStart[b + 1] - m_blockStart[b]) * cell;
             p.drawRect(QRectF(m.left() + at, m.top() + at, size, size));
@@ -252,7 +256,7 @@ void HeatmapWidget::paintEvent(QPaintEvent *)
             position[size_t(m_order[size_t(r)])] = r;
         p.setRenderHint(QPainter::Antialiasing);
         p.setPen(Qt::NoPen);
-        p.setBrush(QColor(255, 50, 50));
+        p.setBrush(hardestNegativeColour());
         const double radius = std::clamp(cell * 0.45, 1.5, 6.0);
         for (int r = 0; r < n; ++r) {
             const int j = m_hardest[size_t(m_order[size_t(r)])];

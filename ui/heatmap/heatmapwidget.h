@@ -2,6 +2,7 @@
 
 #include "training/uitypes.h"
 
+#include <QColor>
 #include <QPixmap>
 #include <QWidget>
 
@@ -20,6 +21,12 @@ class HeatmapWidget : public QWidget
 
 public:
     explicit HeatmapWidget(QWidget *parent = nullptr);
+
+    // The overlays' colours, apart from each other and from viridis, for
+    // their legend.
+    static QColor positivesColour() { return QColor(255, 255, 255); }
+    static QColor hardestNegativeColour() { return QColor(235, 60, 235); } // magenta
+    static QColor activeTermColour() { return QColor(235, 40, 40); }       // red
 
     void setFrame(const SnapshotFrame &frame);
     void clear();

@@ -3,6 +3,7 @@
 #include "runs/runlistmodel.h"
 
 #include <QHeaderView>
+#include <QLabel>
 #include <QLineEdit>
 #include <QSortFilterProxyModel>
 #include <QTreeView>
@@ -49,9 +50,25 @@ RunListPanel::RunListPanel(QWidget *parent)
             m_view->resizeColumnToContents(c);
     });
 
+    m_empty = new QLabel;
+    m_empty->setObjectName(QStringLiteral("noRunsLabel"));
+    m_empty->setWordWrap(true);
+    m_empty->setForegroundRole(QPalette::PlaceholderText);
+    const auto updateEmpty = [this] {
+        m_empty->setText(tr("No runs yet in %1. A run appears here when you press Start, and so does one that "
+                            "liftlab-cli trains into this folder (--out); double-click it to follow it.")
+                             .arg(m_model->workspace()));
+        m_empty->setVisible(m_model->rowCount() == 0);
+    };
+    connect(m_model, &QAbstractItemModel::modelReset, this, updateEmpty);
+    connect(m_model, &QAbstractItemModel::rowsInserted, this, updateEmpty);
+    connect(m_model, &QAbstractItemModel::rowsRemoved, this, updateEmpty);
+    updateEmpty();
+
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addWidget(filter);
+    layout->addWidget(m_empty);
     layout->addWidget(m_view, 1);
 
     m_rescan.setInterval(2000);

@@ -4,6 +4,7 @@
 #include <QWidget>
 
 class QSortFilterProxyModel;
+class QLabel;
 class QTreeView;
 
 namespace liftlab {
@@ -34,6 +35,7 @@ private:
     RunListModel *m_model = nullptr;
     QSortFilterProxyModel *m_proxy = nullptr;
     QTreeView *m_view = nullptr;
+    QLabel *m_empty = nullptr; // what to do while the workspace holds no run
     QTimer m_rescan;
 };
 

@@ -15,6 +15,7 @@
 #include "heatmap/heatmapwidget.h"
 #include "runs/runfollower.h"
 #include "runs/runlistpanel.h"
+#include "shell/help.h"
 #include "shell/logpanel.h"
 #include "shell/workspace.h"
 #include "training/runactions.h"
@@ -93,8 +94,11 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_session, &TrainingSession::stateChanged, this, &MainWindow::updateActions);
 
     connect(m_follower, &RunFollower::stepsLoaded, this, [this](const std::vector<TrainingStep> &steps) {
-        if (!m_showingLive)
-            m_lossChart->setSteps(steps);
+        if (m_showingLive)
+            return;
+        m_lossChart->setSteps(steps);
+        m_stepLabel->setText(steps.empty() ? QString()
+                                           : tr("step %1 / %2").arg(steps.back().step).arg(m_follower->config().iterations));
     });
     connect(m_follower, &RunFollower::evalsLoaded, this, [this](const std::vector<EvalReport> &reports) {
         if (!m_showingLive) {
@@ -324,6 +328,11 @@ void MainWindow::createActions()
     view->addAction(tr("&Reset layout"), this, [this] { applyDefaultLayout(screen()->availableSize()); });
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
+    QAction *gettingStarted = help->addAction(tr("&Getting started"), this, [this] { showGettingStarted(this); });
+    gettingStarted->setObjectName(QStringLiteral("gettingStartedAction"));
+    gettingStarted->setShortcut(QKeySequence::HelpContents);
+    help->addAction(tr("&Keyboard shortcuts"), this, [this] { showKeyboardShortcuts(this); });
+    help->addSeparator();
     help->addAction(tr("&About LiftLab"), this, [this] {
         QMessageBox::about(this, tr("About LiftLab"),
                            tr("<p><b>LiftLab %1</b>: a laboratory for deep metric learning.</p>"
@@ -424,6 +433,7 @@ void MainWindow::showLive()
 {
     m_follower->stop();
     m_showingLive = true;
+    m_runLabel->setText(QFileInfo(m_session->runPath()).fileName());
     m_lossChart->setSteps(m_liveSteps);
     m_metricsChart->setReports(m_liveEvals);
     m_metricsChart->setIterations(m_session->config().iterations);
@@ -456,6 +466,10 @@ bool MainWindow::openRun(const QString &runPath)
     m_openedFrame = SnapshotFrame();
     m_explorerContext->openRun(runPath);
     setWindowTitle(tr("LiftLab - %1").arg(QFileInfo(runPath).fileName()));
+    m_runLabel->setText(QFileInfo(runPath).fileName());
+    for (QLabel *label : {m_stepLabel, m_speedLabel, m_etaLabel})
+        label->clear();
+    statusBar()->clearMessage();
     m_log->appendMessage(tr("Showing run %1 (followed while it is written).").arg(runPath));
     return true;
 }
