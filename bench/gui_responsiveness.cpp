@@ -81,7 +81,7 @@ int main(int argc, char **argv)
     config.iterations = parser.value(steps).toLongLong();
     config.threads = parser.value(threads).toInt();
     window.experimentPanel()->setConfig(config);
-    window.resize(1600, 1000);
+    window.applyDefaultLayout(QSize(1600, 1000)); // every view of a desktop screen
     window.show();
 
     std::vector<double> lateness; // ms, one per probe tick while training

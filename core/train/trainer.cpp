@@ -240,7 +240,7 @@ struct Trainer::Private
     void snapshot(const Callbacks &cb, const StepResult &r, bool checkpoint)
     {
         const Batch &batch = r.batch;
-        const bool due = cb.snapshotEvery > 0 ? step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.25;
+        const bool due = cb.snapshotEvery > 0 ? step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.5;
         const bool toCallback = cb.onSnapshot && (due || checkpoint);
         const bool toFile = checkpoint || secondsSince(lastSnapshotFile) >= kSnapshotFileSeconds;
         if (!toCallback && !toFile)

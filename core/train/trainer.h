@@ -24,7 +24,7 @@ public:
     {
         std::function<void(const TrainingStep &)> onStep;
         std::function<void(const EvalReport &)> onEval;
-        std::function<void(const DistanceSnapshot &)> onSnapshot; // a few times a second at most
+        std::function<void(const DistanceSnapshot &)> onSnapshot; // twice a second at most
         // > 0: onSnapshot every that many steps instead of by time, so that
         // interleaved runs show the same batches.
         int64_t snapshotEvery = 0;
