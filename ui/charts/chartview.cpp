@@ -53,11 +53,20 @@ void ChartView::setPlaceholderText(const QString &text)
 void ChartView::paintEvent(QPaintEvent *event)
 {
     QChartView::paintEvent(event);
-    if (m_placeholder.isEmpty())
-        return;
+    bool empty = !m_placeholder.isEmpty();
     for (const QAbstractSeries *series : chart()->series())
         if (const auto *xy = qobject_cast<const QXYSeries *>(series); xy && xy->isVisible() && xy->count() > 0)
-            return;
+            empty = false;
+    if (!empty) {
+        // The view repaints only what the chart changed: once, all of it,
+        // so that no part of the text stays behind.
+        if (m_placeholderShown) {
+            m_placeholderShown = false;
+            viewport()->update();
+        }
+        return;
+    }
+    m_placeholderShown = true;
     QPainter p(viewport());
     p.setPen(palette().color(QPalette::PlaceholderText));
     const QRectF plot = mapFromScene(chart()->mapToScene(chart()->plotArea())).boundingRect();

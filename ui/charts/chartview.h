@@ -45,6 +45,7 @@ protected:
 
 private:
     QString m_placeholder;
+    bool m_placeholderShown = false;
 };
 
 } // namespace liftlab

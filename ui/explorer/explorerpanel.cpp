@@ -209,6 +209,7 @@ QLayout *ExplorerPanel::createToolBar()
     // The progress goes beside the tools and never widens the dock.
     m_progress->setMinimumWidth(0);
     m_progress->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_progress->setWordWrap(true); // on two lines rather than cut
     auto *tools = new QHBoxLayout;
     tools->addWidget(m_toolBar);
     tools->addWidget(m_progress, 1);
