@@ -794,6 +794,10 @@ private Q_SLOTS:
         QCOMPARE(int(child<RetrievalBrowser>(&w, "retrievalBrowser")->results().size()), child<RetrievalBrowser>(&w, "retrievalBrowser")->k());
         QVERIFY(w.findChild<QDockWidget *>(QStringLiteral("retrievalDock"))->isVisible());
         QCOMPARE(child<DatasetBrowser>(&w, "datasetBrowser")->model()->rowCount(), 420);
+        // The query chosen in Retrieval is the dataset's "selected" image.
+        QCOMPARE(child<DatasetBrowser>(&w, "datasetBrowser")->chosenTestImage(), int64_t(9));
+        child<QPushButton>(&w, "distanceButton")->click();
+        QCOMPARE(child<DatasetBrowser>(&w, "datasetBrowser")->reference(), int64_t(9));
         QVERIFY(w.close());
     }
 };

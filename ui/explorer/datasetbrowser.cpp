@@ -90,6 +90,12 @@ DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
     m_view->setIconSize(QSize(56, 56));
     m_view->setGridSize(QSize(100, 96)); // wide enough for "T-shirt/top"
     m_view->setModel(m_proxy);
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex &current) {
+        if (current.isValid())
+            m_chosen = current.data(ThumbnailModel::SubsetRole).toInt() == int(Subset::Test)
+                           ? current.data(ThumbnailModel::IndexRole).toLongLong()
+                           : -1;
+    });
     m_view->setToolTip(tr("Double-click an image to search its nearest neighbours"));
     connect(m_view, &QListView::activated, this, [this](const QModelIndex &index) {
         Q_EMIT queryRequested(index.data(ThumbnailModel::SubsetRole).toInt(),
@@ -118,11 +124,11 @@ DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
     m_referenceButton->setObjectName(QStringLiteral("distanceButton"));
     m_referenceButton->setToolTip(tr("Order the test set by distance to the selected test image"));
     connect(m_referenceButton, &QPushButton::clicked, this, [this] {
-        const QModelIndex current = m_view->currentIndex();
-        if (current.isValid() && current.data(ThumbnailModel::SubsetRole).toInt() == int(Subset::Test))
-            sortByDistanceTo(current.data(ThumbnailModel::IndexRole).toLongLong());
+        if (m_chosen >= 0)
+            sortByDistanceTo(m_chosen);
         else
-            m_hint->setText(tr("Select a test image first: only the test set has saved embeddings."));
+            m_hint->setText(tr("Select a test image first (here, or as the query in Retrieval): only the test set "
+                               "has saved embeddings."));
     });
     m_hint = new QLabel;
     m_hint->setObjectName(QStringLiteral("datasetHint"));
@@ -146,6 +152,7 @@ DatasetBrowser::DatasetBrowser(ExplorerContext *context, QWidget *parent)
 
 void DatasetBrowser::rebuild()
 {
+    m_chosen = -1; // of the previous run
     m_reference = -1;
     std::vector<ThumbnailModel::Item> items;
     items.reserve(size_t(m_context->size(Subset::Train) + m_context->size(Subset::Test)));

@@ -62,6 +62,10 @@ public:
     void setOrder(DatasetFilterModel::Order order);
     // Orders the test set by distance to this test image (switches to it).
     void sortByDistanceTo(int64_t testIndex);
+    // The test image "Distance to selected" orders by: the one last chosen,
+    // here (selected in the grid) or elsewhere (the retrieval query). -1: none.
+    void setChosenTestImage(int64_t testIndex) { m_chosen = testIndex; }
+    int64_t chosenTestImage() const { return m_chosen; }
     int64_t reference() const { return m_reference; }
 
 Q_SIGNALS:
@@ -74,6 +78,7 @@ private:
     void syncControls();
 
     ExplorerContext *m_context;
+    int64_t m_chosen = -1;
     ThumbnailModel *m_model = nullptr;
     DatasetFilterModel *m_proxy = nullptr;
     QListView *m_view = nullptr;

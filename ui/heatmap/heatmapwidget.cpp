@@ -4,6 +4,7 @@
 
 #include <QMouseEvent>
 #include <QPainter>
+#include <QCursor>
 #include <QToolTip>
 
 #include <algorithm>
@@ -46,6 +47,9 @@ void HeatmapWidget::setFrame(const SnapshotFrame &frame)
         m_frame.snapshot.pairTerms.clear();
     rebuild();
     update();
+    // A tooltip open over the old batch describes the new one.
+    if (underMouse() && QToolTip::isVisible())
+        showCellTip(mapFromGlobal(QCursor::pos()));
 }
 
 void HeatmapWidget::clear()
@@ -288,13 +292,19 @@ void HeatmapWidget::paintEvent(QPaintEvent *)
 
 void HeatmapWidget::mouseMoveEvent(QMouseEvent *event)
 {
+    showCellTip(event->position().toPoint());
+}
+
+void HeatmapWidget::showCellTip(const QPoint &pos)
+{
     int i = 0, j = 0;
-    if (!cellAt(event->position().toPoint(), &i, &j)) {
+    if (!cellAt(pos, &i, &j)) {
         QToolTip::hideText();
         return;
     }
     const DistanceSnapshot &s = m_frame.snapshot;
-    QString text = tr("i = %1 (%2), j = %3 (%4)\ndistance %5")
+    QString text = tr("batch of step %1\ni = %2 (%3), j = %4 (%5)\ndistance %6")
+                       .arg(s.step)
                        .arg(i)
                        .arg(m_frame.className(s.labels[size_t(i)]))
                        .arg(j)
@@ -310,7 +320,7 @@ void HeatmapWidget::mouseMoveEvent(QMouseEvent *event)
         text += tr(", loss term %1").arg(term, 0, 'g', 4);
     if (hardestNegative(i) == j)
         text += tr("\nthe hardest negative of row %1").arg(i);
-    QToolTip::showText(event->globalPosition().toPoint(), text, this);
+    QToolTip::showText(mapToGlobal(pos), text, this);
 }
 
 void HeatmapWidget::mousePressEvent(QMouseEvent *event)

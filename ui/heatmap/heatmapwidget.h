@@ -59,6 +59,8 @@ protected:
     void mousePressEvent(QMouseEvent *event) override;
 
 private:
+    // The tooltip of the cell under `pos` (widget coordinates), of the batch drawn.
+    void showCellTip(const QPoint &pos);
     void rebuild();
     QRectF matrixRect() const;
     QRect scaleBarRect() const;

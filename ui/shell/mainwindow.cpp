@@ -241,6 +241,8 @@ void MainWindow::connectExplorer()
         for (const RetrievalBrowser::Result &r : m_retrieval->results())
             neighbours.append(int(r.index));
         m_explorer->view()->setHighlight(int(m_retrieval->queryIndex()), neighbours);
+        if (m_retrieval->queryIndex() >= 0)
+            m_dataset->setChosenTestImage(m_retrieval->queryIndex());
     });
     connect(m_explorerContext, &ExplorerContext::loadFailed, m_log,
             [this](const QString &message) { m_log->appendError(tr("Explorer: %1").arg(message)); });
