@@ -29,6 +29,7 @@
 #include "testdata.h"
 
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QLineSeries>
@@ -210,6 +211,21 @@ private Q_SLOTS:
         // Different losses moved the network differently.
         QVERIFY(child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(0)->frame().snapshot.distances
                 != child<ComparisonHeatmaps>(c, "comparisonHeatmaps")->heatmap(1)->frame().snapshot.distances);
+        // Each heatmap spans its own distances, or all share one scale.
+        ComparisonHeatmaps *heatmaps = child<ComparisonHeatmaps>(c, "comparisonHeatmaps");
+        float low = std::numeric_limits<float>::infinity(), high = -low;
+        for (int run = 0; run < 3; ++run) {
+            QCOMPARE(heatmaps->heatmap(run)->colourMax(), heatmaps->heatmap(run)->dataMax());
+            low = std::min(low, heatmaps->heatmap(run)->dataMin());
+            high = std::max(high, heatmaps->heatmap(run)->dataMax());
+        }
+        child<QCheckBox>(c, "sharedScaleBox")->setChecked(true);
+        for (int run = 0; run < 3; ++run) {
+            QCOMPARE(heatmaps->heatmap(run)->colourMin(), low);
+            QCOMPARE(heatmaps->heatmap(run)->colourMax(), high);
+        }
+        child<QCheckBox>(c, "sharedScaleBox")->setChecked(false);
+        QCOMPARE(heatmaps->heatmap(1)->colourMax(), heatmaps->heatmap(1)->dataMax());
 
         // The results table, complete once the runs have finished.
         const std::vector<ComparisonRow> &rows = child<ComparisonTableModel>(c, "comparisonTableModel")->rows();

@@ -4,10 +4,10 @@
 #include "explorer/explorercontext.h"
 #include "heatmap/heatmapwidget.h"
 #include "heatmap/pairdialog.h"
+#include "widgets/flowlayout.h"
 
 #include <QCheckBox>
 #include <QGridLayout>
-#include <QHBoxLayout>
 #include <QLabel>
 #include <QVBoxLayout>
 
@@ -46,16 +46,27 @@ ComparisonHeatmaps::ComparisonHeatmaps(QWidget *parent)
         for (Run &r : m_runs)
             r.heatmap->setShowPairTerms(on);
     });
-    auto *controls = new QHBoxLayout;
-    controls->addWidget(m_stepLabel, 1);
+    auto *shared = new QCheckBox(tr("One colour scale"));
+    shared->setObjectName(QStringLiteral("sharedScaleBox"));
+    shared->setChecked(m_sharedScale);
+    shared->setToolTip(tr("The same distances in the same colour in every heatmap (else each spans its own "
+                          "range: losses differ in scale)"));
+    connect(shared, &QCheckBox::toggled, this, [this](bool on) {
+        m_sharedScale = on;
+        applyScale();
+    });
+    m_stepLabel->setWordWrap(true);
+    auto *controls = new FlowLayout;
     controls->addWidget(positives);
     controls->addWidget(hardest);
     controls->addWidget(terms);
+    controls->addWidget(shared);
     m_grid = new QWidget;
     new QGridLayout(m_grid);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addLayout(controls);
+    layout->addWidget(m_stepLabel);
     layout->addWidget(m_grid, 1);
     setRuns({});
 }
@@ -117,6 +128,22 @@ void ComparisonHeatmaps::completeFrames(const ExplorerContext &dataset)
     }
 }
 
+void ComparisonHeatmaps::applyScale()
+{
+    float min = std::numeric_limits<float>::quiet_NaN(), max = min; // each its own
+    if (m_sharedScale) {
+        min = std::numeric_limits<float>::infinity();
+        max = -min;
+        for (const Run &r : m_runs)
+            if (r.heatmap->hasFrame()) {
+                min = std::min(min, r.heatmap->dataMin());
+                max = std::max(max, r.heatmap->dataMax());
+            }
+    }
+    for (Run &r : m_runs)
+        r.heatmap->setColourRange(min, max);
+}
+
 void ComparisonHeatmaps::showCommonStep()
 {
     // The latest step every run still training has a frame of (runs that
@@ -148,6 +175,7 @@ void ComparisonHeatmaps::showCommonStep()
         allSame = allSame && step == common;
         r.title->setText(runTitle(int(i), r.label, tr("step %1").arg(step)));
     }
+    applyScale();
     const SnapshotFrame &first = m_runs.front().heatmap->frame();
     m_stepLabel->setText(allSame ? tr("Batch of step %1: the same %2 images under every loss (hover a cell for the "
                                       "pair, click it to see both images)")

@@ -50,6 +50,8 @@ private:
         bool ended = false;
     };
     void showCommonStep();
+    // One colour range for all heatmaps (m_sharedScale), or each its own.
+    void applyScale();
 
     std::vector<Run> m_runs;
     int64_t m_shownStep = -1;
@@ -57,6 +59,7 @@ private:
     QLabel *m_stepLabel = nullptr;
     PairDialog *m_pairDialog = nullptr;
     bool m_showPositives = true, m_showHardest = false, m_showTerms = false;
+    bool m_sharedScale = false;
 };
 
 } // namespace liftlab

@@ -34,6 +34,18 @@ HeatmapWidget::HeatmapWidget(QWidget *parent)
     m_scalePixmap = QPixmap::fromImage(scale);
 }
 
+void HeatmapWidget::setColourRange(float min, float max)
+{
+    if ((min == m_rangeMin && max == m_rangeMax) || (std::isnan(min) && std::isnan(m_rangeMin)))
+        return;
+    m_rangeMin = min;
+    m_rangeMax = max;
+    if (hasFrame()) {
+        rebuild();
+        update();
+    }
+}
+
 void HeatmapWidget::setFrame(const SnapshotFrame &frame)
 {
     const DistanceSnapshot &s = frame.snapshot;
@@ -113,6 +125,12 @@ void HeatmapWidget::rebuild()
     if (!(m_max > m_min)) {
         m_min = std::isfinite(m_min) ? m_min : 0.f;
         m_max = m_min + 1.f;
+    }
+    m_dataMin = m_min;
+    m_dataMax = m_max;
+    if (m_rangeMax > m_rangeMin) { // a common range (not NaN)
+        m_min = m_rangeMin;
+        m_max = m_rangeMax;
     }
 
     m_image = QImage(n, n, QImage::Format_RGB32);

@@ -6,6 +6,7 @@
 #include <QPixmap>
 #include <QWidget>
 
+#include <limits>
 #include <vector>
 
 namespace liftlab {
@@ -41,6 +42,15 @@ public:
     void setShowPositives(bool show);
     void setShowHardestNegatives(bool show);
     void setShowPairTerms(bool show);
+    // The distances that span the colour scale. By default (NaN) those of the
+    // batch drawn; a common range lets several heatmaps be read alike.
+    void setColourRange(float min, float max);
+    // The batch's own range of off-diagonal distances, and the range the
+    // colours span (the scale bar's).
+    float dataMin() const { return m_dataMin; }
+    float dataMax() const { return m_dataMax; }
+    float colourMin() const { return m_min; }
+    float colourMax() const { return m_max; }
 
     // Batch positions (not sorted ones) under a point, or false outside.
     bool cellAt(const QPoint &pos, int *i, int *j) const;
@@ -72,6 +82,8 @@ private:
     std::vector<int> m_blockStart; // sorted positions where a class begins, plus B at the end
     std::vector<int> m_hardest;    // batch position -> batch position of its hardest negative
     float m_min = 0, m_max = 1;    // colour range (off-diagonal distances)
+    float m_dataMin = 0, m_dataMax = 1;
+    float m_rangeMin = std::numeric_limits<float>::quiet_NaN(), m_rangeMax = m_rangeMin; // setColourRange
     QImage m_image;                // B x B distances, viridis
     QPixmap m_pixmap;
     QPixmap m_termsPixmap;         // J_ij of positive pairs, red with alpha
