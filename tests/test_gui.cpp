@@ -49,6 +49,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QTableWidget>
 #include <QTest>
 
 #include <filesystem>
@@ -820,6 +821,52 @@ private Q_SLOTS:
         QVERIFY(!metrics.series(MetricsChart::Recall1, 0)->isVisible());
         metrics.setRecallK(0);
         QVERIFY(metrics.series(MetricsChart::Nmi, 0)->isVisible());
+    }
+
+    void tickedRunsAreDrawnTogether()
+    {
+        // Two runs that differ in their learning rate.
+        std::atomic<bool> cancel{false};
+        ExperimentConfig a = tinyConfig(12), b = tinyConfig(12);
+        b.learningRate = 1e-2;
+        const QString pathA = m_workspace + QStringLiteral("/overlay-a"), pathB = m_workspace + QStringLiteral("/overlay-b");
+        Trainer::start(a, pathA.toStdString())->run({}, cancel);
+        Trainer::start(b, pathB.toStdString())->run({}, cancel);
+
+        auto w = newWindow(tinyConfig(10));
+        RunListModel *runs = child<RunListPanel>(w, "runListPanel")->model();
+        runs->refresh();
+        auto *loss = child<LossChart>(w, "lossChart");
+        auto *metrics = child<MetricsChart>(w, "metricsChart");
+        auto *differences = w->findChild<QTableWidget *>(QStringLiteral("runDifferences"));
+        QVERIFY(differences && differences->isHidden());
+        for (const QString &path : {pathA, pathB})
+            QVERIFY(runs->setData(runs->index(runs->rowOf(path), RunListModel::NameColumn), Qt::Checked,
+                                  Qt::CheckStateRole));
+        QCOMPARE(loss->runCount(), 2);
+        QCOMPARE(metrics->runCount(), 2);
+        for (int run = 0; run < 2; ++run) {
+            QCOMPARE(loss->stepCount(run), 12);
+            QCOMPARE(metrics->reportCount(run), 1);
+        }
+        // What the experiments differ in: the learning rate alone.
+        QVERIFY(differences->isVisible());
+        QCOMPARE(differences->rowCount(), 1);
+        QCOMPARE(differences->verticalHeaderItem(0)->text(), QStringLiteral("lr"));
+        QCOMPARE(differences->columnCount(), 2);
+
+        // Unticked: one run again, and starting a run unticks them all.
+        runs->setData(runs->index(runs->rowOf(pathB), RunListModel::NameColumn), Qt::Unchecked, Qt::CheckStateRole);
+        QCOMPARE(loss->runCount(), 1);
+        QVERIFY(differences->isHidden());
+        runs->setData(runs->index(runs->rowOf(pathB), RunListModel::NameColumn), Qt::Checked, Qt::CheckStateRole);
+        QCOMPARE(loss->runCount(), 2);
+        Recorder r(*w);
+        action(*w, "startAction")->trigger();
+        QCOMPARE(loss->runCount(), 1);
+        QVERIFY(runs->tickedRuns().isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, 240000);
+        QCOMPARE(loss->stepCount(), 10);
     }
 
     void opensAndFollowsARunWrittenByTheCli()

@@ -27,6 +27,7 @@ bool RunListModel::readRun(const QString &path, Run *run)
 {
     try {
         const RunDirectory dir = RunDirectory::open(path.toStdString());
+        run->config = dir.config();
         run->loss = QString::fromStdString(dir.config().loss);
         run->dataset = QString::fromStdString(dir.config().dataset);
         run->iterations = dir.config().iterations;
@@ -62,6 +63,7 @@ void RunListModel::refresh()
         runs.append(run);
     }
 
+    const int tickedBefore = int(tickedRuns().size());
     bool samePaths = runs.size() == m_runs.size();
     for (int i = 0; samePaths && i < runs.size(); ++i)
         samePaths = runs[i].path == m_runs[i].path;
@@ -69,6 +71,8 @@ void RunListModel::refresh()
         beginResetModel();
         m_runs = runs;
         endResetModel();
+        if (int(tickedRuns().size()) != tickedBefore) // a ticked run went
+            Q_EMIT tickedChanged();
         return;
     }
     m_runs = runs;
@@ -119,6 +123,8 @@ QVariant RunListModel::data(const QModelIndex &index, int role) const
     const Run &run = m_runs.at(index.row());
     if (role == PathRole)
         return run.path;
+    if (role == Qt::CheckStateRole && index.column() == NameColumn)
+        return run.ticked ? Qt::Checked : Qt::Unchecked;
     if (role == Qt::ToolTipRole)
         return run.status.message.empty() ? run.path
                                           : QStringLiteral("%1\n%2: %3").arg(run.path, stateText(run.status.state),
@@ -143,6 +149,49 @@ QVariant RunListModel::data(const QModelIndex &index, int role) const
         return stateText(run.status.state);
     }
     return {};
+}
+
+Qt::ItemFlags RunListModel::flags(const QModelIndex &index) const
+{
+    Qt::ItemFlags flags = QAbstractTableModel::flags(index);
+    if (index.column() == NameColumn)
+        flags |= Qt::ItemIsUserCheckable;
+    return flags;
+}
+
+bool RunListModel::setData(const QModelIndex &index, const QVariant &value, int role)
+{
+    if (!index.isValid() || index.row() >= m_runs.size() || index.column() != NameColumn || role != Qt::CheckStateRole)
+        return false;
+    m_runs[index.row()].ticked = value.toInt() == Qt::Checked;
+    Q_EMIT dataChanged(index, index, {Qt::CheckStateRole});
+    Q_EMIT tickedChanged();
+    return true;
+}
+
+QStringList RunListModel::tickedRuns() const
+{
+    QStringList paths;
+    for (const Run &run : m_runs)
+        if (run.ticked)
+            paths << run.path;
+    return paths;
+}
+
+void RunListModel::untickAll()
+{
+    if (tickedRuns().isEmpty())
+        return;
+    for (Run &run : m_runs)
+        run.ticked = false;
+    Q_EMIT dataChanged(index(0, NameColumn), index(int(m_runs.size()) - 1, NameColumn), {Qt::CheckStateRole});
+    Q_EMIT tickedChanged();
+}
+
+ExperimentConfig RunListModel::configOf(const QString &path) const
+{
+    const int row = rowOf(path);
+    return row >= 0 ? m_runs.at(row).config : ExperimentConfig();
 }
 
 QVariant RunListModel::headerData(int section, Qt::Orientation orientation, int role) const

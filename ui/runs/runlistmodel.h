@@ -1,5 +1,6 @@
 #pragma once
 
+#include "train/config.h"
 #include "train/rundirectory.h"
 
 #include <QAbstractTableModel>
@@ -9,7 +10,8 @@
 namespace liftlab {
 
 // The run directories in a workspace folder, one row each. refresh() rescans
-// the folder; each config.json is read once (it never changes).
+// the folder; each config.json is read once (it never changes). Runs can be
+// ticked (the name column's check box) to be drawn together.
 class RunListModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -29,9 +31,19 @@ public:
     int columnCount(const QModelIndex &parent = QModelIndex()) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    Qt::ItemFlags flags(const QModelIndex &index) const override;
+    bool setData(const QModelIndex &index, const QVariant &value, int role = Qt::EditRole) override;
+
+    // The ticked runs, in the order of the rows, and each one's experiment.
+    QStringList tickedRuns() const;
+    void untickAll();
+    ExperimentConfig configOf(const QString &path) const;
 
 public Q_SLOTS:
     void refresh();
+
+Q_SIGNALS:
+    void tickedChanged();
 
 private:
     struct Run
@@ -43,6 +55,8 @@ private:
         qint64 iterations = 0;
         QDateTime modified;
         RunStatus status;
+        ExperimentConfig config;
+        bool ticked = false;
     };
     static QString stateText(RunState state);
     static bool readRun(const QString &path, Run *run);

@@ -1,8 +1,13 @@
 #include "runs/runlistpanel.h"
 
 #include "runs/runlistmodel.h"
+#include "train/config.h"
 
+#include <QFileInfo>
 #include <QHeaderView>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTableWidget>
 #include <QLabel>
 #include <QLineEdit>
 #include <QSortFilterProxyModel>
@@ -65,15 +70,66 @@ RunListPanel::RunListPanel(QWidget *parent)
     connect(m_model, &QAbstractItemModel::rowsRemoved, this, updateEmpty);
     updateEmpty();
 
+    m_differences = new QTableWidget;
+    m_differences->setObjectName(QStringLiteral("runDifferences"));
+    m_differences->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_differences->setToolTip(tr("What the ticked runs' experiments differ in"));
+    m_differences->hide();
+    connect(m_model, &RunListModel::tickedChanged, this, [this] {
+        updateDifferences();
+        Q_EMIT tickedChanged(m_model->tickedRuns());
+    });
+
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->addWidget(filter);
     layout->addWidget(m_empty);
-    layout->addWidget(m_view, 1);
+    layout->addWidget(m_view, 2);
+    layout->addWidget(m_differences, 1);
 
     m_rescan.setInterval(2000);
     connect(&m_rescan, &QTimer::timeout, this, &RunListPanel::refresh);
     m_rescan.start();
+}
+
+void RunListPanel::updateDifferences()
+{
+    const QStringList runs = m_model->tickedRuns();
+    m_differences->setVisible(runs.size() >= 2);
+    if (runs.size() < 2)
+        return;
+    std::vector<QJsonObject> configs;
+    QStringList keys;
+    for (const QString &run : runs) {
+        configs.push_back(toJson(m_model->configOf(run)));
+        for (const QString &key : configs.back().keys())
+            if (!keys.contains(key))
+                keys << key;
+    }
+    QStringList differing;
+    for (const QString &key : keys)
+        for (const QJsonObject &config : configs)
+            if (config.value(key) != configs.front().value(key)) {
+                differing << key;
+                break;
+            }
+    m_differences->clear();
+    m_differences->setColumnCount(int(runs.size()));
+    m_differences->setRowCount(int(differing.size()));
+    QStringList names;
+    for (const QString &run : runs)
+        names << QFileInfo(run).fileName();
+    m_differences->setHorizontalHeaderLabels(names);
+    m_differences->setVerticalHeaderLabels(differing);
+    for (int r = 0; r < differing.size(); ++r)
+        for (int c = 0; c < int(configs.size()); ++c) {
+            const QJsonValue value = configs[size_t(c)].value(differing[r]);
+            const QString text = value.isObject()
+                                     ? QString::fromUtf8(QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact))
+                                     : value.toVariant().toString();
+            m_differences->setItem(r, c, new QTableWidgetItem(text));
+        }
+    m_differences->resizeColumnsToContents();
 }
 
 void RunListPanel::setWorkspace(const QString &folder)

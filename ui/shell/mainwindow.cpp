@@ -14,6 +14,7 @@
 #include "heatmap/heatmappanel.h"
 #include "heatmap/heatmapwidget.h"
 #include "runs/runfollower.h"
+#include "runs/runlistmodel.h"
 #include "runs/runlistpanel.h"
 #include "shell/help.h"
 #include "shell/logpanel.h"
@@ -23,6 +24,7 @@
 #include "widgets/screenfit.h"
 
 #include "projection/rundata.h"
+#include "train/rundirectory.h"
 
 #include <QAction>
 #include <QApplication>
@@ -96,13 +98,15 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_follower, &RunFollower::stepsLoaded, this, [this](const std::vector<TrainingStep> &steps) {
         if (m_showingLive)
             return;
-        m_lossChart->setSteps(steps);
+        if (!m_overlay)
+            m_lossChart->setSteps(steps);
         m_stepLabel->setText(steps.empty() ? QString()
                                            : tr("step %1 / %2").arg(steps.back().step).arg(m_follower->config().iterations));
     });
     connect(m_follower, &RunFollower::evalsLoaded, this, [this](const std::vector<EvalReport> &reports) {
         if (!m_showingLive) {
-            m_metricsChart->setReports(reports);
+            if (!m_overlay)
+                m_metricsChart->setReports(reports);
             m_explorerContext->refreshSteps(); // a run being written gains evaluations
         }
     });
@@ -113,6 +117,7 @@ MainWindow::MainWindow(QWidget *parent)
     // The opened run's class names and images come with its data.
     connect(m_explorerContext, &ExplorerContext::runChanged, this, &MainWindow::showOpenedSnapshot);
     connect(m_runs, &RunListPanel::openRequested, this, &MainWindow::openRun);
+    connect(m_runs, &RunListPanel::tickedChanged, this, &MainWindow::showTickedRuns);
     connect(m_experiment, &ExperimentPanel::validityChanged, this, &MainWindow::updateActions);
     connectExplorer();
     m_compare = new ComparisonWindow(m_experiment, this);
@@ -414,6 +419,7 @@ void MainWindow::startTraining()
         return;
     }
     const QString runPath = newRunPath(m_workspace, QString::fromStdString(config.loss));
+    m_runs->model()->untickAll(); // the charts follow the new run
     m_liveSteps.clear();
     m_liveEvals.clear();
     m_liveFrame = SnapshotFrame();
@@ -460,6 +466,7 @@ bool MainWindow::openRun(const QString &runPath)
         showError(tr("Cannot open the run"), QString::fromStdString(e.what()));
         return false;
     }
+    m_runs->model()->untickAll(); // the charts show the opened run
     m_showingLive = false;
     m_lossChart->clear();
     m_metricsChart->clear();
@@ -489,6 +496,44 @@ void MainWindow::showOpenedSnapshot()
     m_heatmap->setFrame(frame);
 }
 
+void MainWindow::showTickedRuns(const QStringList &runs)
+{
+    const bool overlay = runs.size() >= 2;
+    if (!overlay && !m_overlay)
+        return;
+    m_overlay = overlay;
+    if (!overlay) { // back to the run shown before
+        m_lossChart->setRuns({QString()});
+        m_metricsChart->setRuns({QString()});
+        if (m_showingLive) {
+            showLive();
+        } else if (!m_follower->runPath().isEmpty()) {
+            m_lossChart->setSteps(RunDirectory::readSteps(RunFiles(m_follower->runPath().toStdString()).metrics()));
+            m_metricsChart->setReports(RunDirectory::readEvals(RunFiles(m_follower->runPath().toStdString()).evals()));
+            m_metricsChart->setIterations(m_follower->config().iterations);
+        }
+        m_log->appendMessage(tr("The charts show %1 again.").arg(QFileInfo(shownRun()).fileName()));
+        return;
+    }
+    QStringList labels;
+    int64_t iterations = 0;
+    for (const QString &run : runs) {
+        labels << QFileInfo(run).fileName();
+        iterations = std::max(iterations, m_runs->model()->configOf(run).iterations);
+    }
+    m_lossChart->setRuns(labels);
+    m_metricsChart->setRuns(labels);
+    m_metricsChart->setIterations(iterations);
+    for (int i = 0; i < runs.size(); ++i) {
+        const RunFiles files(runs[i].toStdString());
+        m_lossChart->setSteps(RunDirectory::readSteps(files.metrics()), i);
+        m_metricsChart->setReports(RunDirectory::readEvals(files.evals()), i);
+    }
+    m_log->appendMessage(tr("The charts draw the %1 ticked runs together (as they were when ticked); the Runs list "
+                            "tables what their experiments differ in. Untick to go back.")
+                             .arg(runs.size()));
+}
+
 QString MainWindow::shownRun() const
 {
     return m_showingLive ? m_session->runPath() : m_follower->runPath();
@@ -512,7 +557,7 @@ void MainWindow::onSteps(const QVector<TrainingStep> &steps)
             m_log->appendError(text);
             statusBar()->showMessage(text);
         }
-    if (m_showingLive)
+    if (m_showingLive && !m_overlay)
         m_lossChart->appendSteps(steps);
     // Images/s over these steps: n batches over the sum of their durations.
     double inverse = 0;
@@ -539,7 +584,8 @@ void MainWindow::onEval(const EvalReport &report)
 {
     m_liveEvals.push_back(report);
     if (m_showingLive) {
-        m_metricsChart->appendReport(report);
+        if (!m_overlay)
+            m_metricsChart->appendReport(report);
         // The evaluation saved the test embedding: the explorer offers the new step.
         if (samePath(m_explorerContext->runPath(), m_session->runPath()))
             m_explorerContext->refreshSteps();

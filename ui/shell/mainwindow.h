@@ -90,6 +90,9 @@ private:
     void showLive();
     void connectExplorer();
     void showQuery(int subset, qint64 index);
+    // Two or more runs ticked in the Runs list: their curves overlaid in the
+    // Loss and Evaluation charts; fewer: the shown run again.
+    void showTickedRuns(const QStringList &runs);
 
     void onStarted(const QString &runPath, const QStringList &classNames);
     void onSteps(const QVector<TrainingStep> &steps);
@@ -115,6 +118,7 @@ private:
     RunFollower *m_follower = nullptr;
     QString m_workspace;
     bool m_showingLive = true;
+    bool m_overlay = false; // the charts draw ticked runs (showTickedRuns)
 
     // The live run's history, kept so the view can switch away and back.
     std::vector<TrainingStep> m_liveSteps;
