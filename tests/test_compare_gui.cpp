@@ -20,6 +20,7 @@
 #include "explorer/explorercontext.h"
 #include "explorer/retrievalbrowser.h"
 #include "heatmap/heatmapwidget.h"
+#include "runs/runlistmodel.h"
 #include "shell/mainwindow.h"
 
 #include "train/comparison.h"
@@ -29,6 +30,7 @@
 #include "testdata.h"
 
 #include <QAction>
+#include <QFileInfo>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
@@ -333,6 +335,21 @@ private Q_SLOTS:
             QTRY_COMPARE_WITH_TIMEOUT(int(retrieval.browser(run)->results().size()), 10, 60000);
             QCOMPARE(retrieval.browser(run)->queryIndex(), qint64(0));
         }
+    }
+
+    void comparisonsAreListedWithTheRuns()
+    {
+        QVERIFY2(!m_finished.isEmpty(), "needs the comparison of the test before");
+        RunListModel runs;
+        runs.setWorkspace(QFileInfo(m_finished).absolutePath());
+        const int row = runs.rowOf(m_finished);
+        QVERIFY(row >= 0);
+        const QModelIndex name = runs.index(row, RunListModel::NameColumn);
+        QVERIFY(name.data(RunListModel::ComparisonRole).toBool());
+        QVERIFY(!(runs.flags(name) & Qt::ItemIsUserCheckable)); // its runs are drawn in the comparison window
+        const QString losses = runs.index(row, RunListModel::LossColumn).data().toString();
+        QVERIFY2(losses.startsWith(QStringLiteral("comparison: lifted")), qPrintable(losses));
+        QCOMPARE(runs.index(row, RunListModel::StateColumn).data().toString(), QStringLiteral("finished"));
     }
 
     void reopeningShowsTheSameTable()

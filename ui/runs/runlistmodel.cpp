@@ -1,6 +1,7 @@
 #include "runs/runlistmodel.h"
 
 #include "error.h"
+#include "train/comparison.h"
 #include "train/rundirectory.h"
 #include "util/atomicfile.h"
 
@@ -39,6 +40,30 @@ bool RunListModel::readRun(const QString &path, Run *run)
     return true;
 }
 
+bool RunListModel::readComparison(const QString &path, Run *run)
+{
+    try {
+        const Comparison comparison = Comparison::open(path.toStdString());
+        QStringList losses;
+        for (const LossChoice &loss : comparison.losses())
+            losses << QString::fromStdString(loss.label);
+        run->config = comparison.base();
+        run->loss = tr("comparison: %1").arg(losses.join(QStringLiteral(", ")));
+        run->dataset = QString::fromStdString(comparison.base().dataset);
+        run->iterations = comparison.base().iterations;
+        // The results table is written when every run has ended.
+        run->status.state = QFileInfo::exists(QString::fromStdString(comparison.resultsPath(Comparison::Results::Csv)))
+                                ? RunState::Finished
+                                : RunState::Stopped;
+    } catch (const Error &) {
+        return false;
+    }
+    run->path = path;
+    run->name = QFileInfo(path).fileName();
+    run->comparison = true;
+    return true;
+}
+
 void RunListModel::refresh()
 {
     QVector<Run> runs;
@@ -49,8 +74,14 @@ void RunListModel::refresh()
         if (isTemporaryName(entry.fileName().toStdString()))
             continue;
         const RunFiles files(entry.filePath().toStdString());
-        if (!QFileInfo::exists(QString::fromStdString(files.config())))
+        if (!QFileInfo::exists(QString::fromStdString(files.config()))) {
+            Run comparison;
+            if (readComparison(entry.filePath(), &comparison)) {
+                comparison.modified = entry.lastModified();
+                runs.append(comparison);
+            }
             continue;
+        }
         Run run;
         const int known = rowOf(entry.filePath());
         if (known >= 0)
@@ -123,6 +154,8 @@ QVariant RunListModel::data(const QModelIndex &index, int role) const
     const Run &run = m_runs.at(index.row());
     if (role == PathRole)
         return run.path;
+    if (role == ComparisonRole)
+        return run.comparison;
     if (role == Qt::CheckStateRole && index.column() == NameColumn)
         return run.ticked ? Qt::Checked : Qt::Unchecked;
     if (role == Qt::ToolTipRole)
@@ -154,7 +187,7 @@ QVariant RunListModel::data(const QModelIndex &index, int role) const
 Qt::ItemFlags RunListModel::flags(const QModelIndex &index) const
 {
     Qt::ItemFlags flags = QAbstractTableModel::flags(index);
-    if (index.column() == NameColumn)
+    if (index.column() == NameColumn && index.row() < m_runs.size() && !m_runs.at(index.row()).comparison)
         flags |= Qt::ItemIsUserCheckable;
     return flags;
 }

@@ -11,14 +11,15 @@ namespace liftlab {
 
 // The run directories in a workspace folder, one row each. refresh() rescans
 // the folder; each config.json is read once (it never changes). Runs can be
-// ticked (the name column's check box) to be drawn together.
+// ticked (the name column's check box) to be drawn together. Comparison
+// folders are listed too (ComparisonRole), with their losses.
 class RunListModel : public QAbstractTableModel
 {
     Q_OBJECT
 
 public:
     enum Column { NameColumn, LossColumn, DatasetColumn, IterationsColumn, ModifiedColumn, StateColumn, ColumnCount };
-    enum Role { PathRole = Qt::UserRole + 1, SortRole };
+    enum Role { PathRole = Qt::UserRole + 1, SortRole, ComparisonRole };
 
     explicit RunListModel(QObject *parent = nullptr);
 
@@ -57,9 +58,11 @@ private:
         RunStatus status;
         ExperimentConfig config;
         bool ticked = false;
+        bool comparison = false; // a comparison folder (its runs inside)
     };
     static QString stateText(RunState state);
     static bool readRun(const QString &path, Run *run);
+    static bool readComparison(const QString &path, Run *run);
 
     QString m_workspace;
     QVector<Run> m_runs;

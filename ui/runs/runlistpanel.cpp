@@ -44,9 +44,13 @@ RunListPanel::RunListPanel(QWidget *parent)
     // What a run is doing matters most after its name: shown second, in
     // sight in a narrow dock.
     m_view->header()->moveSection(m_view->header()->visualIndex(RunListModel::StateColumn), 1);
-    m_view->setToolTip(tr("Double-click a run to show its curves, evaluations and last batch"));
+    m_view->setToolTip(tr("Double-click a run to show its curves, evaluations and last batch (a comparison opens "
+                          "in the comparison window); tick runs to draw their curves together"));
     connect(m_view, &QTreeView::activated, this, [this](const QModelIndex &index) {
-        Q_EMIT openRequested(index.data(RunListModel::PathRole).toString());
+        if (index.data(RunListModel::ComparisonRole).toBool())
+            Q_EMIT openComparisonRequested(index.data(RunListModel::PathRole).toString());
+        else
+            Q_EMIT openRequested(index.data(RunListModel::PathRole).toString());
     });
 
     // New runs (a model reset) may need wider columns.

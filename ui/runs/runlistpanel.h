@@ -33,6 +33,7 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     void openRequested(const QString &runPath);
+    void openComparisonRequested(const QString &folder);
     // The ticked runs changed: two or more are drawn together.
     void tickedChanged(const QStringList &runPaths);
 

@@ -118,6 +118,7 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_explorerContext, &ExplorerContext::runChanged, this, &MainWindow::showOpenedSnapshot);
     connect(m_runs, &RunListPanel::openRequested, this, &MainWindow::openRun);
     connect(m_runs, &RunListPanel::tickedChanged, this, &MainWindow::showTickedRuns);
+    connect(m_runs, &RunListPanel::openComparisonRequested, this, &MainWindow::openComparison);
     connect(m_experiment, &ExperimentPanel::validityChanged, this, &MainWindow::updateActions);
     connectExplorer();
     m_compare = new ComparisonWindow(m_experiment, this);
