@@ -316,6 +316,11 @@ void LossChart::setRawVisible(bool visible)
     refresh();
 }
 
+void LossChart::setPlaceholderText(const QString &text)
+{
+    m_view->setPlaceholderText(text);
+}
+
 void LossChart::resetZoom()
 {
     m_chart->zoomReset();

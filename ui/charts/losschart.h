@@ -57,6 +57,8 @@ public:
     void setRawVisible(bool visible);
     // Draws now rather than at the next timer tick.
     void refresh();
+    // Said while no curve has a point: what will appear and how to get it.
+    void setPlaceholderText(const QString &text);
 
     QLineSeries *rawSeries(int run = 0) const { return m_runs.at(size_t(run)).raw; }
     QLineSeries *smoothedSeries(int run = 0) const { return m_runs.at(size_t(run)).smoothed; }

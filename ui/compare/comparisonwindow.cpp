@@ -200,6 +200,8 @@ QWidget *ComparisonWindow::createOverview()
     m_metricsChart = new MetricsChart;
     m_metricsChart->setObjectName(QStringLiteral("comparisonMetricsChart"));
     m_lossChart->setRuns({}); // until a comparison starts or opens
+    m_lossChart->setPlaceholderText(tr("The training loss of each compared loss appears here: press Start comparison, "
+                                       "or open a comparison."));
     m_metricsChart->setRuns({});
 
     m_table = new ComparisonTableModel(this);
