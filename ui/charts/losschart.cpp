@@ -130,11 +130,7 @@ LossChart::LossChart(QWidget *parent)
 
 void LossChart::setRuns(const QStringList &labels)
 {
-    for (Run &run : m_runs)
-        for (QLineSeries *series : {run.raw, run.smoothed}) {
-            m_chart->removeSeries(series); // hands it back: it is ours to delete
-            delete series;
-        }
+    m_chart->removeAllSeries(); // and deletes them
     m_runs.clear();
     const bool several = labels.size() > 1;
     for (int i = 0; i < labels.size(); ++i) {

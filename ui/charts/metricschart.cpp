@@ -97,11 +97,7 @@ MetricsChart::MetricsChart(QWidget *parent)
 
 void MetricsChart::setRuns(const QStringList &labels)
 {
-    for (Run &run : m_runs)
-        for (QLineSeries *series : run.series) {
-            m_chart->removeSeries(series); // hands it back: it is ours to delete
-            delete series;
-        }
+    m_chart->removeAllSeries(); // and deletes them
     m_runs.clear();
     const bool several = labels.size() > 1;
     for (int i = 0; i < labels.size(); ++i) {
