@@ -35,6 +35,15 @@ namespace liftlab {
 
 namespace {
 
+// A core error ("dataset folder does not exist") as the form shows it.
+QString asSentence(const char *error)
+{
+    QString text = QString::fromUtf8(error);
+    if (!text.isEmpty())
+        text[0] = text[0].toUpper();
+    return text + QLatin1Char('.');
+}
+
 QString q(const std::string &s)
 {
     return QString::fromStdString(s);
@@ -394,10 +403,7 @@ QString ExperimentPanel::validationError() const
         if (m_datasetLabels)
             makeSampler(c, *m_datasetLabels); // can its batches be drawn?
     } catch (const Error &e) {
-        QString text = QString::fromStdString(e.what());
-        if (!text.isEmpty())
-            text[0] = text[0].toUpper();
-        return text + QLatin1Char('.');
+        return asSentence(e.what());
     }
     return {};
 }
@@ -420,10 +426,7 @@ void ExperimentPanel::checkDataset()
         try {
             return {std::make_shared<const std::vector<int64_t>>(trainingLabels(c)), QString()};
         } catch (const std::exception &e) {
-            QString text = QString::fromStdString(e.what());
-            if (!text.isEmpty())
-                text[0] = text[0].toUpper();
-            return {nullptr, text + QLatin1Char('.')};
+            return {nullptr, asSentence(e.what())};
         }
     }).then(this, [this, key](const std::pair<Labels, QString> &result) {
         if (key != m_datasetKey) // the dataset changed meanwhile
