@@ -18,6 +18,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
     cmake ninja-build g++ pkg-config
     libtorch-dev libopenblas0-pthread   # OpenBLAS: without it torch's matmul is ~25x slower
+    libgloo-dev                         # torch.distributed's Gloo backend (its headers)
     qt6-base-dev                        # QtCore (JSON, the tests' QtTest)
     zlib1g-dev libcli11-dev libfftw3-dev   # FFTW: t-SNE repulsion by FFT
     libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image datasets

@@ -1,10 +1,12 @@
 #include "commands.h"
 
 #include "data/npy.h"
+#include "dist/processgroup.h"
 #include "error.h"
 #include "eval/evaluate.h"
 #include "eval/knn.h"
 #include "losses/loss.h"
+#include "launch.h"
 #include "progress.h"
 #include "projection/projection.h"
 #include "projection/rundata.h"
@@ -118,8 +120,16 @@ Trainer::Callbacks progressCallbacks(ProgressBar &bar, EvalReport *last)
 
 // Trains with a progress bar; Ctrl-C stops after the current batch and keeps
 // a checkpoint. Returns the final evaluation (or none when interrupted).
-std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer, bool baselines)
+// `quiet`: the ranks of a distributed run other than 0 train without a
+// word (they return one empty row when they finish).
+std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer, bool baselines, bool quiet = false)
 {
+    if (quiet) {
+        const InterruptGuard interrupt;
+        if (trainer.run({}, interrupt.flag()) == Trainer::Outcome::Cancelled)
+            return {};
+        return {{}};
+    }
     std::vector<std::pair<std::string, Metrics>> rows;
     if (baselines) {
         std::printf("evaluating baselines on %s (%s split)...\n", trainer.config().dataset.c_str(),
@@ -141,8 +151,10 @@ std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer,
                     trainer.runPath().c_str());
         return {};
     }
-    if (last.step != trainer.step())
-        last = trainer.evaluate();
+    if (last.step != trainer.step()) { // evaluated before a resume, or not at all
+        const std::vector<EvalReport> evals = RunDirectory::readEvals(RunFiles(trainer.runPath()).evals());
+        last = !evals.empty() && evals.back().step == trainer.step() ? evals.back() : trainer.evaluate();
+    }
     rows.push_back({trainer.config().loss + " (" + std::to_string(trainer.step()) + " steps)", last.metrics});
     return rows;
 }
@@ -201,21 +213,40 @@ double peakRssMegabytes()
 
 int train(TrainOptions o)
 {
+    if (o.nproc > 0)
+        return launchLocalRanks(o.nproc, o.args);
+    // One rank of a distributed run when a launcher said so.
+    const RankEnvironment env = rankEnvironment();
+    std::shared_ptr<ProcessGroup> group;
+    if (env.distributed()) {
+        if (!(o.distTimeout >= 1))
+            throw Error("--dist-timeout must be at least 1 second");
+        group = std::make_shared<ProcessGroup>(env, std::chrono::milliseconds(int64_t(o.distTimeout * 1000)));
+        o.config.worldSize = env.worldSize;
+    }
+    const bool chief = env.rank == 0;
     std::unique_ptr<Trainer> trainer;
     if (!o.resume.empty()) {
-        trainer = Trainer::resume(o.resume);
-        std::printf("resuming %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer->step(),
-                    (long long)trainer->config().iterations);
+        trainer = Trainer::resume(o.resume, {}, group);
+        if (chief)
+            std::printf("resuming %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer->step(),
+                        (long long)trainer->config().iterations);
     } else {
         o.config.lossParams = parseParams(o.params, o.margin);
         if (o.out.empty())
             o.out = "runs/" + o.config.loss + "-" + timestamp();
-        trainer = Trainer::start(o.config, o.out);
-        std::printf("run directory: %s\n", trainer->runPath().c_str());
+        trainer = Trainer::start(o.config, o.out, {}, nullptr, group);
+        if (chief)
+            std::printf("run directory: %s\n", trainer->runPath().c_str());
     }
-    const auto rows = trainWithProgress(*trainer, o.baselines);
+    if (group && chief)
+        std::printf("distributed: %d ranks, global batch %d images (%d per rank)\n", env.worldSize,
+                    trainer->config().batchSize(), trainer->config().batchSize() / env.worldSize);
+    const auto rows = trainWithProgress(*trainer, o.baselines && chief, !chief);
     if (rows.empty())
         return 130;
+    if (!chief)
+        return 0;
     std::printf("\nevaluation on the test set (%s, %s):\n%s", trainer->config().dataset.c_str(),
                 trainer->config().split.c_str(), metricsTable(rows).c_str());
     return 0;

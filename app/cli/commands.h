@@ -16,6 +16,9 @@ struct TrainOptions
     std::string out;
     std::string resume;
     bool baselines = false;          // also evaluate raw pixels and the untrained network
+    int nproc = 0;                   // > 0: start that many local ranks (launch.h)
+    double distTimeout = 60;         // seconds a rank waits for the others within a step
+    std::vector<std::string> args;   // the command line without --nproc, for the ranks
 };
 
 struct CompareOptions

@@ -75,7 +75,22 @@ struct Command
     std::function<int()> run;
 };
 
-Command addTrain(CLI::App &app)
+// What `train --nproc N` passes on to its ranks: the same command line
+// without --nproc.
+std::vector<std::string> withoutNproc(int argc, char **argv)
+{
+    std::vector<std::string> args;
+    for (int i = 0; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--nproc")
+            ++i;
+        else if (a.rfind("--nproc=", 0) != 0)
+            args.push_back(a);
+    }
+    return args;
+}
+
+Command addTrain(CLI::App &app, const std::vector<std::string> &rankArgs)
 {
     auto o = std::make_shared<cli::TrainOptions>();
     CLI::App *cmd = app.add_subcommand("train", "train an embedding and print its evaluation");
@@ -84,7 +99,19 @@ Command addTrain(CLI::App &app)
     cmd->add_option("--out", o->out, "run directory to create (default: runs/<loss>-<time>)");
     cmd->add_option("--resume", o->resume, "continue the run in this directory from its last checkpoint");
     cmd->add_flag("--baselines", o->baselines, "also evaluate raw pixels and the untrained network");
-    return {cmd, [o] { return cli::train(*o); }};
+    cmd->add_option("--nproc", o->nproc,
+                    "start this many ranks on this machine (a distributed run; launchers such as torchrun or srun "
+                    "set RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT instead): each embeds -P x -K images, the "
+                    "loss sees them all");
+    cmd->add_flag("--sync-batch-norm", o->config.syncBatchNorm,
+                  "batch-norm statistics over all ranks' images (default: each rank's own)");
+    cmd->add_option("--dist-timeout", o->distTimeout,
+                    "distributed runs: seconds a rank waits for the others in a step before it gives up")
+        ->capture_default_str();
+    return {cmd, [o, rankArgs] {
+                o->args = rankArgs;
+                return cli::train(*o);
+            }};
 }
 
 Command addCompare(CLI::App &app)
@@ -253,7 +280,7 @@ int main(int argc, char **argv)
     CLI::App app("LiftLab: deep metric learning with the lifted structured loss (headless)", "liftlab-cli");
     app.require_subcommand(1);
     const std::vector<Command> commands = {
-        addTrain(app),
+        addTrain(app, withoutNproc(argc, argv)),
         addCompare(app),
         addDemo(app),
         addRunCommand(app, "eval", "evaluate a run's last checkpoint on its test images", cli::eval),

@@ -74,23 +74,28 @@ Window trainingWindow(const AugmentOptions &a, int64_t h, int64_t w, int64_t oh,
 } // namespace
 
 torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices, const Normalization &norm,
-                        const AugmentOptions &augment, std::mt19937_64 *rng)
+                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first, int64_t count)
 {
     const int64_t c = data.images.size(1), h = data.images.size(2), w = data.images.size(3);
     const int64_t oh = norm.cropSide > 0 ? std::min(norm.cropSide, h) : h;
     const int64_t ow = norm.cropSide > 0 ? std::min(norm.cropSide, w) : w;
-    const int64_t b = int64_t(indices.size());
+    const int64_t total = int64_t(indices.size());
+    first = std::clamp<int64_t>(first, 0, total);
+    const int64_t b = count < 0 ? total - first : std::min(count, total - first);
     torch::Tensor out = torch::empty({b, c, oh, ow}, torch::kFloat32);
     const torch::Tensor images = data.images.contiguous();
     const uint8_t *src = images.data_ptr<uint8_t>();
     float *dst = out.data_ptr<float>();
     const bool doAugment = augment.enabled && rng;
+    if (doAugment)
+        for (int64_t n = 0; n < first; ++n)
+            trainingWindow(augment, h, w, oh, ow, *rng);
 
     for (int64_t n = 0; n < b; ++n) {
         // Evaluation (and training without augmentation): the centre, on whole pixels.
         const Window win = doAugment ? trainingWindow(augment, h, w, oh, ow, *rng)
                                      : Window{double((w - ow) / 2), double((h - oh) / 2), double(ow), double(oh), false};
-        const uint8_t *image = src + indices[size_t(n)] * c * h * w;
+        const uint8_t *image = src + indices[size_t(first + n)] * c * h * w;
         const bool exact = win.ww == double(ow) && win.wh == double(oh) && win.x0 == std::floor(win.x0)
                            && win.y0 == std::floor(win.y0);
         const double sx = win.ww / double(ow), sy = win.wh / double(oh);

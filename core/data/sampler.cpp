@@ -126,9 +126,11 @@ std::vector<int64_t> PairSampler::batch(int64_t step) const
 
 std::unique_ptr<Sampler> makeSampler(const ExperimentConfig &config, const std::vector<int64_t> &labels)
 {
+    // The global batch of a distributed run: worldSize processes' batches.
+    const int w = config.worldSize;
     if (config.sampler == "pairs")
-        return std::make_unique<PairSampler>(labels, config.pairs, config.randomImages, config.seed);
-    return std::make_unique<PKSampler>(labels, config.classesPerBatch, config.perClass, config.seed);
+        return std::make_unique<PairSampler>(labels, w * config.pairs, w * config.randomImages, config.seed);
+    return std::make_unique<PKSampler>(labels, w * config.classesPerBatch, config.perClass, config.seed);
 }
 
 } // namespace liftlab

@@ -67,7 +67,8 @@ private:
 };
 
 // The sampler an experiment trains with (its `sampler` field) over the
-// labels of its training images. Throws liftlab::Error when its batches
+// labels of its training images. It draws the global batch of a
+// distributed run (config.batchSize()); each process takes its slice. Throws liftlab::Error when its batches
 // cannot be drawn from them.
 std::unique_ptr<Sampler> makeSampler(const ExperimentConfig &config, const std::vector<int64_t> &labels);
 

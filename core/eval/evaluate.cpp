@@ -142,17 +142,23 @@ Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor 
 torch::Tensor embedDataset(EmbeddingNetImpl &model, const Dataset &data, const Normalization &norm, int64_t batchSize,
                            const std::atomic<bool> *cancel)
 {
+    return embedRows(model, data, norm, 0, data.size(), batchSize, cancel);
+}
+
+torch::Tensor embedRows(EmbeddingNetImpl &model, const Dataset &data, const Normalization &norm, int64_t begin,
+                        int64_t end, int64_t batchSize, const std::atomic<bool> *cancel)
+{
     torch::NoGradGuard noGrad;
     const bool wasTraining = model.is_training();
     model.eval();
     std::vector<torch::Tensor> parts;
     std::vector<int64_t> indices;
-    for (int64_t first = 0; first < data.size(); first += batchSize) {
+    for (int64_t first = begin; first < end; first += batchSize) {
         if (cancel && cancel->load()) {
             model.train(wasTraining);
             throw Cancelled();
         }
-        indices.resize(size_t(std::min(batchSize, data.size() - first)));
+        indices.resize(size_t(std::min(batchSize, end - first)));
         std::iota(indices.begin(), indices.end(), first);
         parts.push_back(model.forward(makeBatch(data, indices, norm, AugmentOptions{}, nullptr)));
     }

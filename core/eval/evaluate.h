@@ -39,5 +39,8 @@ Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor 
 // Embeds a dataset in evaluation mode without gradients.
 torch::Tensor embedDataset(EmbeddingNetImpl &model, const Dataset &data, const Normalization &norm,
                            int64_t batchSize = 500, const std::atomic<bool> *cancel = nullptr);
+// The same for images [first, last) only (a process's share of an evaluation).
+torch::Tensor embedRows(EmbeddingNetImpl &model, const Dataset &data, const Normalization &norm, int64_t first,
+                        int64_t last, int64_t batchSize = 500, const std::atomic<bool> *cancel = nullptr);
 
 } // namespace liftlab

@@ -6,6 +6,7 @@
 //   features, without the auxiliary classifiers.
 // Each ends in global average pooling and a linear embedding head.
 #include "nn/backbones.h"
+#include "nn/batchnorm.h"
 
 #include "nn/torchscript.h"
 #include "util/parallel.h"
@@ -70,16 +71,16 @@ public:
     {
         const int64_t out = bottleneck ? 4 * width : width;
         if (bottleneck) {
-            m_body = nn::Sequential(conv(in, width, 1), nn::BatchNorm2d(width), nn::ReLU(true),
-                                    conv(width, width, 3, stride, 1), nn::BatchNorm2d(width), nn::ReLU(true),
-                                    conv(width, out, 1), nn::BatchNorm2d(out));
+            m_body = nn::Sequential(conv(in, width, 1), BatchNorm2d(width), nn::ReLU(true),
+                                    conv(width, width, 3, stride, 1), BatchNorm2d(width), nn::ReLU(true),
+                                    conv(width, out, 1), BatchNorm2d(out));
         } else {
-            m_body = nn::Sequential(conv(in, width, 3, stride, 1), nn::BatchNorm2d(width), nn::ReLU(true),
-                                    conv(width, width, 3, 1, 1), nn::BatchNorm2d(width));
+            m_body = nn::Sequential(conv(in, width, 3, stride, 1), BatchNorm2d(width), nn::ReLU(true),
+                                    conv(width, width, 3, 1, 1), BatchNorm2d(width));
         }
         register_module("body", m_body);
         if (stride != 1 || in != out)
-            m_shortcut = register_module("shortcut", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+            m_shortcut = register_module("shortcut", nn::Sequential(conv(in, out, 1, stride), BatchNorm2d(out)));
     }
 
     torch::Tensor forward(const torch::Tensor &x)
@@ -102,7 +103,7 @@ TORCH_MODULE(ResidualBlock);
 
 EmbeddingNet resnet(const std::vector<int> &blocks, bool bottleneck, const ModelOptions &o)
 {
-    nn::Sequential f(conv(o.inChannels, 64, 7, 2, 3), nn::BatchNorm2d(64), nn::ReLU(true),
+    nn::Sequential f(conv(o.inChannels, 64, 7, 2, 3), BatchNorm2d(64), nn::ReLU(true),
                      nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
     int64_t in = 64;
     for (size_t stage = 0; stage < blocks.size(); ++stage) {
@@ -123,7 +124,7 @@ class BasicConvImpl : public nn::Module, public Scriptable
 public:
     BasicConvImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0)
         : m_conv(register_module("conv", conv(in, out, kernel, stride, padding)))
-        , m_bn(register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(0.001))))
+        , m_bn(register_module("bn", BatchNorm2d(nn::BatchNorm2dOptions(out).eps(0.001))))
     {
     }
 
@@ -136,7 +137,7 @@ public:
 
 private:
     nn::Conv2d m_conv;
-    nn::BatchNorm2d m_bn;
+    BatchNorm2d m_bn;
 };
 TORCH_MODULE(BasicConv);
 

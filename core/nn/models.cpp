@@ -1,6 +1,7 @@
 #include "nn/models.h"
 
 #include "nn/backbones.h"
+#include "nn/batchnorm.h"
 #include "nn/torchscript.h"
 
 #include "error.h"
@@ -18,7 +19,7 @@ namespace {
 void addConvBlock(torch::nn::Sequential &s, int64_t in, int64_t out, bool pool)
 {
     s->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
-    s->push_back(torch::nn::BatchNorm2d(out));
+    s->push_back(BatchNorm2d(out));
     if (pool)
         s->push_back(torch::nn::MaxPool2d(2));
     s->push_back(torch::nn::ReLU(torch::nn::ReLUOptions(true)));

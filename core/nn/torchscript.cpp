@@ -1,6 +1,7 @@
 #include "nn/torchscript.h"
 
 #include "error.h"
+#include "nn/batchnorm.h"
 #include "util/atomicfile.h"
 
 #include <torch/nn.h>
@@ -47,7 +48,7 @@ std::string conv(ScriptWriter &w, const nn::Conv2dImpl &c, const std::string &pa
                     + intList(o.dilation()) + ", " + std::to_string(o.groups()) + ")");
 }
 
-std::string batchNorm(ScriptWriter &w, const nn::BatchNorm2dImpl &b, const std::string &path, const std::string &x)
+std::string batchNorm(ScriptWriter &w, const BatchNorm2dImpl &b, const std::string &path, const std::string &x)
 {
     const auto &o = b.options;
     if (!o.affine() || !o.track_running_stats())
@@ -86,7 +87,7 @@ std::string ScriptWriter::apply(const nn::Module &layer, const std::string &path
         return s->script(*this, path, x);
     if (const auto *c = layer.as<nn::Conv2d>())
         return conv(*this, *c, path, x);
-    if (const auto *b = layer.as<nn::BatchNorm2d>())
+    if (const auto *b = layer.as<BatchNorm2d>())
         return batchNorm(*this, *b, path, x);
     if (const auto *l = layer.as<nn::Linear>())
         return linear(*this, *l, path, x);

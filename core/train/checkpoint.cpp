@@ -131,7 +131,12 @@ CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
 {
     if (!std::filesystem::exists(path))
         throw fileError(path, "checkpoint does not exist");
-    const std::string bytes = readZipArchive(path, "checkpoint");
+    return loadCheckpointBytes(readZipArchive(path, "checkpoint"), path, model, loss, optimizer);
+}
+
+CheckpointInfo loadCheckpointBytes(const std::string &bytes, const std::string &path, torch::nn::Module &model,
+                                   torch::nn::Module *loss, torch::optim::Optimizer *optimizer)
+{
     CheckpointInfo info;
     try {
         torch::serialize::InputArchive archive;

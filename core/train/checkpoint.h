@@ -27,6 +27,10 @@ void saveCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn
 // only).
 CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model, torch::nn::Module *loss,
                               torch::optim::Optimizer *optimizer);
+// The same from the checked bytes of the file at `path` (readZipArchive):
+// the ranks of a distributed run load what rank 0 read.
+CheckpointInfo loadCheckpointBytes(const std::string &bytes, const std::string &path, torch::nn::Module &model,
+                                   torch::nn::Module *loss, torch::optim::Optimizer *optimizer);
 
 } // namespace liftlab
 

@@ -5,6 +5,7 @@
 #include "data/imagestore.h"
 #include "error.h"
 #include "losses/params.h"
+#include "nn/modelinfo.h"
 
 #include <QJsonObject>
 #include <QString>
@@ -53,6 +54,11 @@ void ExperimentConfig::validate() const
     if (pairs < 1 || randomImages < 0 || 2 * int64_t(pairs) + randomImages > 65536)
         throw Error("a pair batch must have at least 1 positive pair, no negative number of random images and at "
                     "most 65536 images");
+    if (worldSize < 1 || worldSize > 65536)
+        throw Error("the world size must be between 1 and 65536 processes");
+    if (syncBatchNorm && isScriptedBackbone(model))
+        throw Error("synchronised batch norm needs a built-in network: a TorchScript backbone's batch-norm layers "
+                    "cannot be reached");
     for (const LossDescription &d : lossDescriptions()) {
         if (d.name != loss || d.perClass == 0)
             continue;
@@ -85,7 +91,7 @@ std::vector<int64_t> trainingLabels(const ExperimentConfig &c)
 
 int ExperimentConfig::batchSize() const
 {
-    return sampler == "pairs" ? 2 * pairs + randomImages : classesPerBatch * perClass;
+    return worldSize * (sampler == "pairs" ? 2 * pairs + randomImages : classesPerBatch * perClass);
 }
 
 bool ExperimentConfig::evaluatesAt(int64_t step) const
@@ -132,6 +138,8 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"threads", c.threads},
         {"eval_every", qint64(c.evalEvery)},
         {"checkpoint_every", qint64(c.checkpointEvery)},
+        {"world_size", c.worldSize},
+        {"sync_batch_norm", c.syncBatchNorm},
     };
 }
 
@@ -213,6 +221,10 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     c.threads = int(integer("threads"));
     c.evalEvery = integer("eval_every", steps);
     c.checkpointEvery = integer("checkpoint_every", steps);
+    if (json.contains(QLatin1String("world_size"))) { // absent before distributed runs
+        c.worldSize = int(integer("world_size"));
+        c.syncBatchNorm = flag("sync_batch_norm");
+    }
     try {
         c.validate();
     } catch (const Error &e) {

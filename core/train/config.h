@@ -46,6 +46,14 @@ struct ExperimentConfig
     int threads = 2;
     int64_t evalEvery = 0;       // 0: evaluate at the end only
     int64_t checkpointEvery = 250;
+    // A distributed run (core/dist): the number of processes, each of which
+    // embeds a batch of the size above, so that the loss sees worldSize
+    // times as many images (the global batch). Recorded by the launch, not
+    // chosen in a form.
+    int worldSize = 1;
+    // Batch-norm statistics over the global batch instead of each
+    // process's share (built-in networks; see nn/batchnorm.h).
+    bool syncBatchNorm = false;
 
     // The recipe of the headless demo on Fashion-MNIST (see demoRecipe in
     // config.cpp for why each choice).
@@ -57,6 +65,7 @@ struct ExperimentConfig
     // Whether the test set is evaluated once `step` steps are done: every
     // evalEvery steps and after the last.
     bool evaluatesAt(int64_t step) const;
+    // The global batch: the images the loss sees in one step, over all processes.
     int batchSize() const;
 };
 

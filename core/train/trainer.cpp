@@ -2,9 +2,11 @@
 
 #include "data/augment.h"
 #include "data/sampler.h"
+#include "dist/processgroup.h"
 #include "error.h"
 #include "eval/evaluate.h"
 #include "losses/loss.h"
+#include "nn/batchnorm.h"
 #include "nn/models.h"
 #include "train/checkpoint.h"
 #include "train/prefetcher.h"
@@ -12,6 +14,7 @@
 #include "train/runlock.h"
 #include "util/atomicfile.h"
 #include "util/parallel.h"
+#include "util/zipcheck.h"
 
 #include <torch/optim.h>
 
@@ -75,11 +78,47 @@ std::vector<float> toFloats(const torch::Tensor &t)
     return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
+// How long the ranks of a distributed run wait for each other where one of
+// them works alone for a while: loading the dataset, the baselines, rank
+// 0's metrics. Within steps the process group's own timeout applies.
+constexpr std::chrono::hours kPatience{1};
+
+// Every rank of a distributed run gets past `what` or none does: a rank
+// whose `part` failed throws its own error, the others one that points to it.
+void agree(ProcessGroup *group, const std::function<void()> &part, const std::string &what)
+{
+    std::exception_ptr error;
+    try {
+        part();
+    } catch (const std::exception &) {
+        if (!group)
+            throw;
+        error = std::current_exception();
+    }
+    if (group && group->waitForAll(bool(error), kPatience, what)) {
+        if (error)
+            std::rethrow_exception(error);
+        throw Error("distributed run: another rank failed " + what + " (its message says why)");
+    }
+}
+
+std::string worldSizeProblem(const ExperimentConfig &c, int ranks)
+{
+    const std::string trained = std::to_string(c.worldSize) + (c.worldSize == 1 ? " process" : " processes");
+    return "this run trains with " + trained + " (a global batch of " + std::to_string(c.batchSize())
+           + " images) and this launch has " + std::to_string(ranks) + ": resume it with " + std::to_string(c.worldSize)
+           + (c.worldSize == 1 ? " (without a launcher)" : " (liftlab-cli train --resume RUN --nproc "
+                                                            + std::to_string(c.worldSize)
+                                                            + ", or a launcher with that world size)")
+           + "; with another number its batches, and so its training, would change";
+}
+
 } // namespace
 
 struct Trainer::Private
 {
     ExperimentConfig config;
+    std::shared_ptr<ProcessGroup> group; // a distributed run's; null in one process
     ExperimentData data;
     EmbeddingNet model;
     std::unique_ptr<Loss> loss;
@@ -101,10 +140,14 @@ struct Trainer::Private
 
     // Everything that can fail because of the experiment happens here,
     // before the run directory is touched.
-    Private(const ExperimentConfig &c, const LoadMonitor &monitor, const ExperimentData *loaded = nullptr)
+    Private(const ExperimentConfig &c, const LoadMonitor &monitor, const ExperimentData *loaded,
+            std::shared_ptr<ProcessGroup> g)
         : config(c)
+        , group(std::move(g))
     {
         config.validate();
+        if (const int ranks = group ? group->size() : 1; config.worldSize != ranks)
+            throw Error(worldSizeProblem(config, ranks));
         const LossInfo &info = findLoss(config.loss);
         const LossParams params = resolveParams(info, config.lossParams);
         prepareCompute(config.threads);
@@ -114,6 +157,49 @@ struct Trainer::Private
         model = createModelFor(config, data.train.images.size(1));
         loss = info.create(params, lossContextFor(labels, config.embeddingDim, config.seed));
         optimizer = makeOptimizer(config, *model, *loss);
+        if (config.syncBatchNorm) {
+            // In one process the sum over ranks is the identity: the same
+            // statistics, computed by the same code as in a distributed run.
+            ProcessGroup *g = group.get();
+            synchronizeBatchNorm(*model, [g](const torch::Tensor &x) { return g ? g->allReduce(x) : x; });
+        }
+    }
+
+    // Rank 0 alone writes the run directory.
+    bool writes() const { return !group || group->rank() == 0; }
+
+    // Rank 0's weights, batch-norm statistics and loss parameters on every rank.
+    void broadcastWeights()
+    {
+        std::vector<torch::Tensor> tensors = model->parameters();
+        for (const torch::Tensor &t : model->buffers())
+            tensors.push_back(t);
+        for (const torch::Tensor &t : loss->parameters())
+            tensors.push_back(t);
+        torch::NoGradGuard noGrad;
+        group->broadcast(tensors);
+    }
+
+    // The sum over ranks of every gradient: each rank backpropagated its
+    // share L / size() of the global loss, so the sums are dL/dw.
+    void allReduceGradients()
+    {
+        std::vector<torch::Tensor> grads;
+        for (const std::vector<torch::Tensor> &params : {model->parameters(), loss->parameters()})
+            for (const torch::Tensor &p : params) {
+                if (!p.requires_grad())
+                    continue;
+                if (!p.grad().defined()) // unused in this step: the same zeros on every rank
+                    p.mutable_grad() = torch::zeros_like(p);
+                grads.push_back(p.grad());
+            }
+        group->allReduceSum(grads);
+    }
+
+    // Whether to stop now; in a distributed run every rank gets the same answer.
+    bool stopRequested(const std::atomic<bool> &cancel) const
+    {
+        return group ? group->any(cancel.load()) : cancel.load();
     }
 
     void log(const Callbacks &cb, const std::string &text) const
@@ -124,6 +210,8 @@ struct Trainer::Private
 
     void saveCheckpoint()
     {
+        if (!writes())
+            return;
         CheckpointInfo info;
         info.step = step;
         info.configJson = QJsonDocument(toJson(config)).toJson(QJsonDocument::Compact).toStdString();
@@ -141,24 +229,44 @@ struct Trainer::Private
             return false;
         }
         model->train();
+        if (!writes())
+            return true;
         run.appendEval(report);
         if (cb.onEval)
             cb.onEval(report);
         return true;
     }
 
+    // In a distributed run every rank embeds its share of the test set
+    // and rank 0 computes the metrics; it runs to its end (a stop comes at
+    // the next step), so that no rank is left waiting for the others.
     EvalReport evaluate(const std::atomic<bool> *cancel = nullptr)
     {
         const Clock::time_point start = Clock::now();
         EvalReport report;
         report.step = step;
-        const torch::Tensor embedding = embedDataset(*model, data.test, data.normalization, 500, cancel);
-        report.metrics = evaluateEmbeddings(embedding, data.test.labels, config.seed, cancel);
+        torch::Tensor embedding;
+        if (group) {
+            cancel = nullptr;
+            broadcastWeights(); // rank 0's batch-norm statistics, as in its checkpoint
+            const int64_t n = data.test.size(), r = group->rank(), w = group->size();
+            torch::Tensor share = embedRows(*model, data.test, data.normalization, n * r / w, n * (r + 1) / w);
+            if (share.size(0) == 0)
+                share = torch::empty({0, config.embeddingDim});
+            embedding = group->allGatherRows(share);
+        } else {
+            embedding = embedDataset(*model, data.test, data.normalization, 500, cancel);
+        }
+        if (writes()) {
+            report.metrics = evaluateEmbeddings(embedding, data.test.labels, config.seed, cancel);
+            // For the explorer: the embedding behind these metrics.
+            if (!std::filesystem::exists(run.files().testLabels()))
+                run.writeTestLabels(toVector(data.test.labels));
+            run.writeEmbedding(step, toFloats(embedding), embedding.size(0), embedding.size(1));
+        }
+        if (group)
+            group->waitForAll(false, kPatience, "the end of the evaluation of step " + std::to_string(step));
         report.seconds = secondsSince(start);
-        // For the explorer: the embedding behind these metrics.
-        if (!std::filesystem::exists(run.files().testLabels()))
-            run.writeTestLabels(toVector(data.test.labels));
-        run.writeEmbedding(step, toFloats(embedding), embedding.size(0), embedding.size(1));
         return report;
     }
 
@@ -168,11 +276,15 @@ struct Trainer::Private
             return;
         const AugmentOptions augment{config.augment, augmentationFromString(config.augmentation), 2, true};
         // The batch of a step: a function of the step alone (stepGenerator).
-        auto make = [this, augment](int64_t at) {
+        // In a distributed run: the global batch's indices and labels, and
+        // this rank's slice of its images.
+        const int64_t ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
+        auto make = [this, augment, ranks, rank](int64_t at) {
             Batch b;
             b.indices = sampler->batch(at);
             std::mt19937_64 rng = stepGenerator(config.seed, at, 2);
-            b.images = makeBatch(data.train, b.indices, data.normalization, augment, &rng);
+            const int64_t slice = int64_t(b.indices.size()) / ranks;
+            b.images = makeBatch(data.train, b.indices, data.normalization, augment, &rng, rank * slice, slice);
             b.labels = data.train.labels.index_select(0, torch::tensor(b.indices, torch::kInt64));
             return b;
         };
@@ -202,11 +314,14 @@ struct Trainer::Private
             groups[i].options().set_lr(i == 0 ? lr : lr * loss->learningRateScale());
         optimizer->zero_grad();
         loss->beginStep(step);
-        const torch::Tensor embeddings = model->forward(batch.images);
+        // Distributed: every rank computes the loss of the global batch.
+        const torch::Tensor local = model->forward(batch.images);
+        const torch::Tensor embeddings = group ? group->allGather(local) : local;
         LossOutput out = loss->compute(embeddings, batch.labels);
-        const double value = out.loss.item<double>();
+        const double value = out.loss.item<double>(); // the same on every rank
         if (!std::isfinite(value)) {
-            run.flush();
+            if (writes())
+                run.flush();
             const std::string kept = std::filesystem::exists(run.files().checkpoint())
                 ? "the last good checkpoint " + run.files().checkpoint() + " is kept"
                 : "no checkpoint had been written yet";
@@ -215,7 +330,12 @@ struct Trainer::Private
             throw Error("step " + std::to_string(step + 1) + ": the loss is " + (std::isnan(value) ? "NaN" : "infinite")
                         + " (learning rate " + rate + " too high?); training stopped, " + kept);
         }
-        out.loss.backward();
+        if (group) {
+            (out.loss / double(group->size())).backward();
+            allReduceGradients();
+        } else {
+            out.loss.backward();
+        }
         optimizer->step();
         ++step;
 
@@ -239,6 +359,8 @@ struct Trainer::Private
     // window following the run.
     void snapshot(const Callbacks &cb, const StepResult &r, bool checkpoint)
     {
+        if (!writes())
+            return;
         const Batch &batch = r.batch;
         const bool due = cb.snapshotEvery > 0 ? step % cb.snapshotEvery == 0 : secondsSince(lastSnapshot) > 0.5;
         const bool toCallback = cb.onSnapshot && (due || checkpoint);
@@ -265,6 +387,8 @@ struct Trainer::Private
 
     void writeSummary()
     {
+        if (!writes())
+            return;
         if (trainedImages > 0) {
             run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, step, prefetcher->waitedSeconds(),
                              prefetcher->makingSeconds());
@@ -284,45 +408,82 @@ Trainer::Trainer(std::unique_ptr<Private> p)
     std::string report;
     for (const SkippedImage &s : d->data.skipped)
         report += s.path + "\t" + s.reason + "\n";
-    if (!report.empty())
+    if (!report.empty() && d->writes())
         writeFileAtomically(skippedImagesPath(), report);
 }
 
 Trainer::~Trainer() = default;
 
 std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const std::string &runDir,
-                                        const LoadMonitor &monitor, const std::shared_ptr<const ExperimentData> &data)
+                                        const LoadMonitor &monitor, const std::shared_ptr<const ExperimentData> &data,
+                                        const std::shared_ptr<ProcessGroup> &group)
 {
-    auto p = std::make_unique<Private>(config, monitor, data.get());
-    p->run = RunDirectory::create(runDir, p->config);
-    p->lock = std::make_unique<RunLock>(p->run.path());
+    std::unique_ptr<Private> p;
+    agree(group.get(), [&] { p = std::make_unique<Private>(config, monitor, data.get(), group); },
+          "to prepare the experiment");
+    agree(group.get(), [&] {
+        if (!p->writes())
+            return;
+        p->run = RunDirectory::create(runDir, p->config);
+        p->lock = std::make_unique<RunLock>(p->run.path());
+    }, "to create the run directory");
+    if (group)
+        p->broadcastWeights();
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
 }
 
-std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMonitor &monitor)
+std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMonitor &monitor,
+                                         const std::shared_ptr<ProcessGroup> &group)
 {
-    RunDirectory run = RunDirectory::open(runDir);
-    auto lock = std::make_unique<RunLock>(run.path()); // refused while another process trains it
-    // What a killed writer left half-written (this run has no other writer now).
-    for (const std::string &folder : {run.path(), run.files().checkpoints(), run.files().embeddings()})
-        removeTemporaryFiles(folder);
-    auto p = std::make_unique<Private>(run.config(), monitor);
-    p->lock = std::move(lock);
-    // Without a checkpoint because the process died before its first was
-    // written (the records of that step are written just before it), the run
-    // goes on from step 0: the initial weights are its seed's. A run that
-    // recorded more steps than come before a first checkpoint has lost its
-    // checkpoint: refused, its records are kept.
-    const ExperimentConfig &c = p->config;
-    const int64_t firstCheckpoint = c.checkpointEvery > 0 ? std::min(c.checkpointEvery, c.iterations) : c.iterations;
-    if (std::filesystem::exists(run.files().checkpoint()))
-        p->step = loadCheckpoint(run.files().checkpoint(), *p->model, p->loss.get(), p->optimizer.get()).step;
-    else if (const int64_t recorded = int64_t(RunDirectory::readSteps(run.files().metrics()).size());
-             recorded > firstCheckpoint)
-        throw fileError(run.files().checkpoint(), "checkpoint does not exist (the run recorded " + std::to_string(recorded)
-                                                  + " steps): cannot resume");
-    run.truncateAfter(p->step);
-    p->run = std::move(run);
+    const bool writer = !group || group->rank() == 0;
+    RunDirectory run;
+    std::unique_ptr<RunLock> lock;
+    // What a distributed run's other ranks get from rank 0: the config,
+    // and the checkpoint's bytes (none before the first checkpoint).
+    std::string configJson, checkpoint;
+    agree(group.get(), [&] {
+        if (!writer)
+            return;
+        run = RunDirectory::open(runDir);
+        lock = std::make_unique<RunLock>(run.path()); // refused while another process trains it
+        // What a killed writer left half-written (this run has no other writer now).
+        for (const std::string &folder : {run.path(), run.files().checkpoints(), run.files().embeddings()})
+            removeTemporaryFiles(folder);
+        // Without a checkpoint because the process died before its first
+        // was written (the records of that step are written just before
+        // it), the run goes on from step 0: the initial weights are its
+        // seed's. A run that recorded more steps than come before a first
+        // checkpoint has lost its checkpoint: refused, its records are kept.
+        const ExperimentConfig &c = run.config();
+        const int64_t firstCheckpoint = c.checkpointEvery > 0 ? std::min(c.checkpointEvery, c.iterations) : c.iterations;
+        if (std::filesystem::exists(run.files().checkpoint()))
+            checkpoint = readZipArchive(run.files().checkpoint(), "checkpoint");
+        else if (const int64_t recorded = int64_t(RunDirectory::readSteps(run.files().metrics()).size());
+                 recorded > firstCheckpoint)
+            throw fileError(run.files().checkpoint(), "checkpoint does not exist (the run recorded "
+                                                      + std::to_string(recorded) + " steps): cannot resume");
+        configJson = QJsonDocument(toJson(c)).toJson(QJsonDocument::Compact).toStdString();
+    }, "to open the run");
+    if (group) {
+        configJson = group->broadcast(configJson);
+        checkpoint = group->broadcast(checkpoint);
+    }
+    const ExperimentConfig config =
+        writer ? run.config() : configFromJson(QJsonDocument::fromJson(QByteArray::fromStdString(configJson)).object(),
+                                               runDir + " (from rank 0)");
+    std::unique_ptr<Private> p;
+    agree(group.get(), [&] {
+        p = std::make_unique<Private>(config, monitor, nullptr, group);
+        if (!checkpoint.empty())
+            p->step = loadCheckpointBytes(checkpoint, RunFiles(runDir).checkpoint(), *p->model, p->loss.get(),
+                                          p->optimizer.get())
+                          .step;
+    }, "to prepare the experiment");
+    if (writer) {
+        run.truncateAfter(p->step);
+        p->run = std::move(run);
+        p->lock = std::move(lock);
+    }
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
 }
 
@@ -417,12 +578,16 @@ void Trainer::reportSkipped(const Callbacks &cb)
 
 Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &cancel, int64_t untilStep)
 {
-    if (!d->statusTraining) // once per process, not per turn of a comparison
+    const bool writes = d->writes();
+    if (!d->statusTraining && writes) // once per process, not per turn of a comparison
         d->run.writeStatus(RunState::Training, d->step);
     d->statusTraining = true;
     try {
+        // Rank 0 may have evaluated the baselines alone.
+        if (d->group)
+            d->group->waitForAll(false, kPatience, "the start of training");
         const Outcome outcome = train(cb, cancel, untilStep);
-        if (outcome != Outcome::Reached)
+        if (outcome != Outcome::Reached && writes)
             d->run.writeStatus(outcome == Outcome::Finished ? RunState::Finished : RunState::Stopped, d->step);
         d->statusTraining = outcome == Outcome::Reached;
         return outcome;
@@ -430,7 +595,8 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
         // Recorded for the Runs list and `eval`; the error itself goes on to the caller.
         d->statusTraining = false;
         try {
-            d->run.writeStatus(RunState::Failed, d->step, e.what());
+            if (writes)
+                d->run.writeStatus(RunState::Failed, d->step, e.what());
         } catch (const Error &) {
         }
         throw;
@@ -453,8 +619,14 @@ Trainer::Outcome Trainer::train(const Callbacks &cb, const std::atomic<bool> &ca
     // A run cancelled during an evaluation was saved at that step: the
     // evaluation is done first.
     if (c.evaluatesAt(d->step)) {
-        const std::vector<EvalReport> done = RunDirectory::readEvals(d->run.files().evals());
-        if ((done.empty() || done.back().step != d->step) && !d->evaluateAndRecord(cb, cancel))
+        bool due = false; // rank 0 knows
+        if (d->writes()) {
+            const std::vector<EvalReport> done = RunDirectory::readEvals(d->run.files().evals());
+            due = done.empty() || done.back().step != d->step;
+        }
+        if (d->group)
+            due = d->group->any(due);
+        if (due && !d->evaluateAndRecord(cb, cancel))
             return Outcome::Cancelled;
     }
     while (d->step < c.iterations) {
@@ -462,14 +634,15 @@ Trainer::Outcome Trainer::train(const Callbacks &cb, const std::atomic<bool> &ca
             d->run.flush();
             return Outcome::Reached;
         }
-        if (cancel.load()) {
+        if (d->stopRequested(cancel)) {
             d->saveCheckpoint();
             d->run.flush();
             d->log(cb, "cancelled at step " + std::to_string(d->step) + "; checkpoint saved");
             return Outcome::Cancelled;
         }
         const Private::StepResult result = d->trainStep();
-        d->run.appendStep(result.event);
+        if (d->writes())
+            d->run.appendStep(result.event);
         if (cb.onStep)
             cb.onStep(result.event);
 

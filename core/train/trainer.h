@@ -13,6 +13,7 @@
 namespace liftlab {
 
 struct ExperimentData;
+class ProcessGroup;
 
 // Trains an embedding network on one experiment and keeps its run directory.
 // The header is free of torch so that the GUI can hold a Trainer; everything
@@ -44,11 +45,21 @@ public:
     // `data`: the dataset another trainer of the same dataset, split, image
     // size, box crop and augmentation loaded (data()), used instead of
     // loading it again: the runs of a comparison share one copy of the images.
+    // `group`: the process group of a distributed run (core/dist), whose
+    // every rank calls start() (or resume()) with the same arguments and
+    // then run(); config.worldSize is its size. Each rank embeds its slice
+    // of every global batch, the loss sees all of it, and rank 0 alone
+    // writes the run directory. A failure on any rank ends every rank.
     static std::unique_ptr<Trainer> start(const ExperimentConfig &config, const std::string &runDir,
                                           const LoadMonitor &monitor = {},
-                                          const std::shared_ptr<const ExperimentData> &data = nullptr);
-    // Continues a run from its last checkpoint, exactly as if it had not stopped.
-    static std::unique_ptr<Trainer> resume(const std::string &runDir, const LoadMonitor &monitor = {});
+                                          const std::shared_ptr<const ExperimentData> &data = nullptr,
+                                          const std::shared_ptr<ProcessGroup> &group = nullptr);
+    // Continues a run from its last checkpoint, exactly as if it had not
+    // stopped. A distributed run resumes with the world size it was
+    // started with (its global batch depends on it); rank 0 reads the run
+    // and hands its config and checkpoint to the others.
+    static std::unique_ptr<Trainer> resume(const std::string &runDir, const LoadMonitor &monitor = {},
+                                           const std::shared_ptr<ProcessGroup> &group = nullptr);
 
     ~Trainer();
 
@@ -80,7 +91,9 @@ public:
     const std::vector<SkippedImage> &skippedImages() const;
     std::string skippedImagesPath() const;
 
-    // Evaluates the current model on the test set.
+    // Evaluates the current model on the test set. In a distributed run
+    // every rank calls it: each embeds its share of the test set, and rank
+    // 0 computes the metrics (the others' report holds only the step).
     EvalReport evaluate();
     // The two baselines a trained embedding must beat, on the same test
     // split: the normalised raw pixels, and the network as initialised (same

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace liftlab {
+
+// Where this process stands among the processes of one distributed run, as
+// the launchers describe it: torchrun (and anything that sets the same
+// variables) with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+// MASTER_ADDR and MASTER_PORT; Slurm's srun with SLURM_PROCID,
+// SLURM_NTASKS and SLURM_LOCALID (its local world size is not read; the address and port still come from
+// MASTER_ADDR and MASTER_PORT, which a batch script exports).
+struct RankEnvironment
+{
+    int rank = 0;
+    int worldSize = 1;
+    int localRank = 0;
+    int localWorldSize = 1;
+    std::string masterAddr;
+    int masterPort = 0;
+
+    bool distributed() const { return worldSize > 1; }
+};
+
+// The environment of this process: one process (world size 1) when neither
+// launcher's variables are set. Throws liftlab::Error naming the variable
+// that is malformed, out of range or missing.
+RankEnvironment rankEnvironment(const std::function<const char *(const char *)> &getenv);
+RankEnvironment rankEnvironment();
+
+} // namespace liftlab
