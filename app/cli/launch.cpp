@@ -1,10 +1,8 @@
 #include "launch.h"
 
+#include "dist/rankenv.h"
 #include "error.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,25 +23,6 @@ void passOn(int signal)
     for (pid_t pid : g_ranks)
         if (pid > 0)
             kill(pid, signal);
-}
-
-// A port on the loopback interface that nothing listens on now (the
-// kernel's choice for port 0). Rank 0 binds it a moment later.
-int freeLoopbackPort()
-{
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        throw Error(std::string("cannot open a socket: ") + std::strerror(errno));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    const bool ok = bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0
-                    && getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
-    close(fd);
-    if (!ok)
-        throw Error(std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(errno));
-    return ntohs(address.sin_port);
 }
 
 } // namespace

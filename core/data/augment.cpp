@@ -74,28 +74,32 @@ Window trainingWindow(const AugmentOptions &a, int64_t h, int64_t w, int64_t oh,
 } // namespace
 
 torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices, const Normalization &norm,
-                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first, int64_t count)
+                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first, int64_t stride)
 {
     const int64_t c = data.images.size(1), h = data.images.size(2), w = data.images.size(3);
     const int64_t oh = norm.cropSide > 0 ? std::min(norm.cropSide, h) : h;
     const int64_t ow = norm.cropSide > 0 ? std::min(norm.cropSide, w) : w;
     const int64_t total = int64_t(indices.size());
+    stride = std::max<int64_t>(stride, 1);
     first = std::clamp<int64_t>(first, 0, total);
-    const int64_t b = count < 0 ? total - first : std::min(count, total - first);
+    const int64_t b = (total - first + stride - 1) / stride;
     torch::Tensor out = torch::empty({b, c, oh, ow}, torch::kFloat32);
     const torch::Tensor images = data.images.contiguous();
     const uint8_t *src = images.data_ptr<uint8_t>();
     float *dst = out.data_ptr<float>();
     const bool doAugment = augment.enabled && rng;
+    // Every image's window, drawn in order, so that each is the same whichever share is made.
+    std::vector<Window> windows;
     if (doAugment)
-        for (int64_t n = 0; n < first; ++n)
-            trainingWindow(augment, h, w, oh, ow, *rng);
+        for (int64_t n = 0; n < total; ++n)
+            windows.push_back(trainingWindow(augment, h, w, oh, ow, *rng));
 
     for (int64_t n = 0; n < b; ++n) {
+        const int64_t at = first + n * stride;
         // Evaluation (and training without augmentation): the centre, on whole pixels.
-        const Window win = doAugment ? trainingWindow(augment, h, w, oh, ow, *rng)
+        const Window win = doAugment ? windows[size_t(at)]
                                      : Window{double((w - ow) / 2), double((h - oh) / 2), double(ow), double(oh), false};
-        const uint8_t *image = src + indices[size_t(first + n)] * c * h * w;
+        const uint8_t *image = src + indices[size_t(at)] * c * h * w;
         const bool exact = win.ww == double(ow) && win.wh == double(oh) && win.x0 == std::floor(win.x0)
                            && win.y0 == std::floor(win.y0);
         const double sx = win.ww / double(ow), sy = win.wh / double(oh);

@@ -32,11 +32,11 @@ struct AugmentOptions
 // normalisation's cropSide; without one, the images' own H x W), augmenting each image when
 // `rng` is given (training) and taking the centre otherwise (evaluation).
 // Works on the uint8 pixels directly: one pass, no intermediate tensors.
-// With `first` and `count` (-1: to the end) only that slice of `indices`
-// is made, augmented exactly as in the whole batch: the augmentation of
-// every image before it is still drawn from `rng` (a process of a
-// distributed run makes its slice of the global batch).
+// With `first` and `stride`, only the images first, first + stride, ...
+// of `indices` are made, each augmented exactly as in the whole batch (the
+// augmentation of every image is still drawn from `rng`, in order): a
+// process of a distributed run makes its share of the global batch.
 torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices, const Normalization &norm,
-                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first = 0, int64_t count = -1);
+                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first = 0, int64_t stride = 1);
 
 } // namespace liftlab

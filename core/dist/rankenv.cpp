@@ -2,8 +2,14 @@
 
 #include "error.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
-#include <limits>
+#include <cstring>
 
 namespace liftlab {
 
@@ -61,6 +67,23 @@ RankEnvironment rankEnvironment(const std::function<const char *(const char *)> 
 RankEnvironment rankEnvironment()
 {
     return rankEnvironment([](const char *name) { return std::getenv(name); });
+}
+
+int freeLoopbackPort()
+{
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        throw Error(std::string("cannot open a socket: ") + std::strerror(errno));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    const bool ok = bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0
+                    && getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
+    close(fd);
+    if (!ok)
+        throw Error(std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(errno));
+    return ntohs(address.sin_port);
 }
 
 } // namespace liftlab

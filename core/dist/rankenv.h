@@ -29,4 +29,9 @@ struct RankEnvironment
 RankEnvironment rankEnvironment(const std::function<const char *(const char *)> &getenv);
 RankEnvironment rankEnvironment();
 
+// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice
+// for port 0), for a rendezvous of ranks on this machine. Throws
+// liftlab::Error when there is none.
+int freeLoopbackPort();
+
 } // namespace liftlab

@@ -196,6 +196,20 @@ struct Trainer::Private
         group->allReduceSum(grads);
     }
 
+    // The embeddings of the whole global batch, in its order, on every rank.
+    // Rank r embeds images r, r + W, r + 2W, ... of it (W ranks): every
+    // rank sees every class of a P x K batch, so that per-rank batch-norm
+    // statistics stay close to the global batch's. The gathered rows come
+    // rank by rank and are put back in batch order (differentiably: each
+    // row's gradient goes back to the rank that embedded it).
+    torch::Tensor globalBatch(const torch::Tensor &local)
+    {
+        const torch::Tensor gathered = group->allGather(local);
+        const int64_t ranks = group->size(), rows = local.size(0);
+        const torch::Tensor position = torch::arange(gathered.size(0));
+        return gathered.index_select(0, position.remainder(ranks) * rows + position.div(ranks, "floor"));
+    }
+
     // Whether to stop now; in a distributed run every rank gets the same answer.
     bool stopRequested(const std::atomic<bool> &cancel) const
     {
@@ -277,14 +291,13 @@ struct Trainer::Private
         const AugmentOptions augment{config.augment, augmentationFromString(config.augmentation), 2, true};
         // The batch of a step: a function of the step alone (stepGenerator).
         // In a distributed run: the global batch's indices and labels, and
-        // this rank's slice of its images.
+        // this rank's share of its images (see globalBatch()).
         const int64_t ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
         auto make = [this, augment, ranks, rank](int64_t at) {
             Batch b;
             b.indices = sampler->batch(at);
             std::mt19937_64 rng = stepGenerator(config.seed, at, 2);
-            const int64_t slice = int64_t(b.indices.size()) / ranks;
-            b.images = makeBatch(data.train, b.indices, data.normalization, augment, &rng, rank * slice, slice);
+            b.images = makeBatch(data.train, b.indices, data.normalization, augment, &rng, rank, ranks);
             b.labels = data.train.labels.index_select(0, torch::tensor(b.indices, torch::kInt64));
             return b;
         };
@@ -314,9 +327,8 @@ struct Trainer::Private
             groups[i].options().set_lr(i == 0 ? lr : lr * loss->learningRateScale());
         optimizer->zero_grad();
         loss->beginStep(step);
-        // Distributed: every rank computes the loss of the global batch.
         const torch::Tensor local = model->forward(batch.images);
-        const torch::Tensor embeddings = group ? group->allGather(local) : local;
+        const torch::Tensor embeddings = group ? globalBatch(local) : local;
         LossOutput out = loss->compute(embeddings, batch.labels);
         const double value = out.loss.item<double>(); // the same on every rank
         if (!std::isfinite(value)) {
