@@ -872,16 +872,24 @@ private Q_SLOTS:
         QCOMPARE(loss->stepCount(), 10);
     }
 
+    void opensAndFollowsARunWrittenByTheCli_data()
+    {
+        QTest::addColumn<int>("ranks"); // 2: a distributed run (train --nproc 2)
+        QTest::newRow("one process") << 1;
+        QTest::newRow("two ranks") << 2;
+    }
+
     void opensAndFollowsARunWrittenByTheCli()
     {
-        const QString runPath = m_workspace + QStringLiteral("/cli-run");
+        QFETCH(int, ranks);
+        const QString runPath = m_workspace + QStringLiteral("/cli-run-%1").arg(ranks);
         QProcess cli;
         cli.start(qEnvironmentVariable("LIFTLAB_CLI", QStringLiteral("liftlab-cli")),
                   {QStringLiteral("train"), QStringLiteral("--dataset"), QString::fromStdString(m_data),
                    QStringLiteral("-P"), QStringLiteral("4"), QStringLiteral("-K"), QStringLiteral("4"),
                    QStringLiteral("--iterations"), QStringLiteral("500"), QStringLiteral("--eval-every"),
                    QStringLiteral("250"), QStringLiteral("--checkpoint-every"), QStringLiteral("500"),
-                   QStringLiteral("--out"), runPath});
+                   QStringLiteral("--out"), runPath, QStringLiteral("--nproc"), QString::number(ranks)});
         QVERIFY(cli.waitForStarted());
         QTRY_VERIFY_WITH_TIMEOUT(QFileInfo::exists(runPath + QStringLiteral("/config.json")), 20000);
 
@@ -909,8 +917,14 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(child<LossChart>(&w, "lossChart")->stepCount(), 500, 5000);
         QTRY_COMPARE_WITH_TIMEOUT(child<MetricsChart>(&w, "metricsChart")->reportCount(), 2, 5000);
         QTRY_VERIFY_WITH_TIMEOUT(child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->hasFrame(), 5000);
-        QCOMPARE(child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->frame().snapshot.size, int64_t(16));
+        // The global batch: every rank's 4 x 4 images.
+        QCOMPARE(child<HeatmapPanel>(&w, "heatmapPanel")->heatmap()->frame().snapshot.size, int64_t(16 * ranks));
         QCOMPARE(w.findChild<QLabel *>(QStringLiteral("stepLabel"))->text(), QStringLiteral("step 500 / 500"));
+        // The Runs list says how many processes trained it.
+        RunListModel *runs = child<RunListPanel>(&w, "runListPanel")->model();
+        runs->refresh();
+        QCOMPARE(runs->index(runs->rowOf(runPath), RunListModel::IterationsColumn).data().toString(),
+                 ranks == 1 ? QStringLiteral("500") : QStringLiteral("500 (2 ranks)"));
 
         // A folder that is not a run: a dialog, and the shown run stays.
         QVERIFY(!w.openRun(QString::fromStdString(m_data)));

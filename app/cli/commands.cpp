@@ -385,6 +385,39 @@ int loss(const LossOptions &o, int threads)
     return 0;
 }
 
+// The cost of summing float32 buffers over the ranks of a process group,
+// the operation behind every distributed step's gradient all-reduce.
+int benchAllReduce(const BenchAllReduceOptions &o)
+{
+    if (o.nproc > 0)
+        return launchLocalRanks(o.nproc, o.args);
+    const RankEnvironment env = rankEnvironment();
+    if (!env.distributed())
+        throw Error("bench allreduce needs several ranks: --nproc N, or a launcher's RANK and WORLD_SIZE");
+    if (o.repeat < 1)
+        throw Error("--repeat must be at least 1");
+    prepareCompute(o.threads);
+    ProcessGroup group(env, std::chrono::seconds(60));
+    for (const double megabytes : o.megabytes) {
+        if (!(megabytes > 0 && megabytes <= 4096))
+            throw Error("--megabytes must be between 0 and 4096");
+        const torch::Tensor buffer = torch::ones({int64_t(megabytes * (1 << 20) / 4)});
+        group.allReduceSum({buffer}); // connections warm
+        std::vector<double> ms;
+        for (int i = 0; i < o.repeat; ++i) {
+            const auto start = std::chrono::steady_clock::now();
+            group.allReduceSum({buffer});
+            ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        }
+        std::sort(ms.begin(), ms.end());
+        const double median = ms[ms.size() / 2];
+        if (env.rank == 0)
+            printJson(QJsonObject{{"ranks", env.worldSize}, {"megabytes", megabytes}, {"median_ms", median},
+                                  {"ms_per_megabyte", median / megabytes}});
+    }
+    return 0;
+}
+
 int benchLoss(const BenchLossOptions &o)
 {
     prepareCompute(o.threads);

@@ -57,6 +57,14 @@ struct BenchLossOptions
     int batch = 256, dim = 512, perClass = 4, repeat = 50, threads = 2;
 };
 
+struct BenchAllReduceOptions
+{
+    int nproc = 0; // > 0: start that many local ranks (launch.h)
+    std::vector<double> megabytes{0.25, 1, 4, 16, 64};
+    int repeat = 10, threads = 1;
+    std::vector<std::string> args; // the command line without --nproc
+};
+
 struct ProjectOptions
 {
     std::string embeddings, out, labels;
@@ -88,6 +96,7 @@ int exportModel(const ExportOptions &options, int threads);
 int metrics(const std::string &embeddings, const std::string &labels, int threads);
 int loss(const LossOptions &options, int threads);
 int benchLoss(const BenchLossOptions &options);
+int benchAllReduce(const BenchAllReduceOptions &options);
 int listLosses();
 int project(const ProjectOptions &options);
 int knn(const KnnOptions &options);

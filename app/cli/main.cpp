@@ -204,7 +204,7 @@ Command addLoss(CLI::App &app)
     return {cmd, [=] { return cli::loss(*o, *threads); }};
 }
 
-Command addBench(CLI::App &app)
+Command addBench(CLI::App &app, const std::vector<std::string> &rankArgs)
 {
     auto o = std::make_shared<cli::BenchLossOptions>();
     CLI::App *bench = app.add_subcommand("bench", "micro-benchmarks");
@@ -219,7 +219,18 @@ Command addBench(CLI::App &app)
     cmd->add_option("--per-class", o->perClass, "images per class")->capture_default_str();
     cmd->add_option("--repeat", o->repeat, "timed repetitions")->capture_default_str();
     cmd->add_option("--threads", o->threads, "CPU threads")->capture_default_str();
-    return {bench, [o] { return cli::benchLoss(*o); }};
+    auto a = std::make_shared<cli::BenchAllReduceOptions>();
+    CLI::App *allReduce = bench->add_subcommand(
+        "allreduce", "median ms of summing float32 buffers over the ranks (the gradient all-reduce), as JSON lines");
+    allReduce->add_option("--nproc", a->nproc, "start this many ranks on this machine (else a launcher's)");
+    allReduce->add_option("--megabytes", a->megabytes, "buffer sizes")->delimiter(',')->capture_default_str();
+    allReduce->add_option("--repeat", a->repeat, "timed repetitions per size")->capture_default_str();
+    return {bench, [o, a, allReduce, rankArgs] {
+                if (!*allReduce)
+                    return cli::benchLoss(*o);
+                a->args = rankArgs;
+                return cli::benchAllReduce(*a);
+            }};
 }
 
 Command addProject(CLI::App &app)
@@ -289,7 +300,7 @@ int main(int argc, char **argv)
         addMetrics(app),
         addLoss(app),
         {app.add_subcommand("losses", "list the losses and their parameters"), cli::listLosses},
-        addBench(app),
+        addBench(app, withoutNproc(argc, argv)),
         addProject(app),
         addKnn(app),
     };

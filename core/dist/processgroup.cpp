@@ -29,6 +29,15 @@ struct ProcessGroup::Private
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
     int64_t meetings = 0; // waitForAll() calls so far
+    double communicating = 0; // seconds in collectives
+
+    // Times a collective, from its start to the end of its wait.
+    struct Timed
+    {
+        Private &p;
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        ~Timed() { p.communicating += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+    };
 
     // Waits for `work`; a failure becomes an Error that says which ranks
     // are gone. The ranks still alive each leave a key in the store and
@@ -122,8 +131,14 @@ int ProcessGroup::size() const
     return d->env.worldSize;
 }
 
+double ProcessGroup::communicationSeconds() const
+{
+    return d->communicating;
+}
+
 void ProcessGroup::broadcast(const std::vector<torch::Tensor> &tensors)
 {
+    const Private::Timed timed{*d};
     std::vector<c10::intrusive_ptr<c10d::Work>> works;
     for (const torch::Tensor &t : tensors) {
         std::vector<torch::Tensor> one{t};
@@ -146,6 +161,7 @@ std::string ProcessGroup::broadcast(const std::string &bytes)
 
 void ProcessGroup::allReduceSum(const std::vector<torch::Tensor> &tensors)
 {
+    const Private::Timed timed{*d};
     // Buckets of consecutive tensors of one type, flattened.
     struct Bucket
     {
@@ -184,6 +200,7 @@ void ProcessGroup::allReduceSum(const std::vector<torch::Tensor> &tensors)
 
 bool ProcessGroup::any(bool value)
 {
+    const Private::Timed timed{*d};
     std::vector<torch::Tensor> flag{torch::tensor({value ? 1 : 0}, torch::kInt32)};
     d->wait(d->group->allreduce(flag), "stop vote");
     return flag[0].item<int>() > 0;
@@ -191,6 +208,7 @@ bool ProcessGroup::any(bool value)
 
 torch::Tensor ProcessGroup::allGatherRows(const torch::Tensor &rows)
 {
+    const Private::Timed timed{*d};
     const torch::Tensor local = rows.contiguous();
     // The counts first, then every rank's rows padded to the largest count.
     std::vector<torch::Tensor> count{torch::tensor({local.size(0)}, torch::kInt64)};

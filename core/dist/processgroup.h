@@ -31,6 +31,9 @@ public:
 
     int rank() const;
     int size() const;
+    // Wall time spent in this rank's collectives so far (each from its
+    // start to the end of its wait, which includes waiting for slower ranks).
+    double communicationSeconds() const;
 
     // Rank 0's values into every rank's tensors, in place.
     void broadcast(const std::vector<torch::Tensor> &tensors);

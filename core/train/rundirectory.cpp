@@ -249,16 +249,16 @@ void RunDirectory::writeTestLabels(const std::vector<int64_t> &labels)
     writeNpy(m_files.testLabels(), npyFromInt64({int64_t(labels.size())}, labels.data()));
 }
 
-void RunDirectory::writeSummary(double imagesPerSec, double trainSeconds, int64_t steps, double dataWaitSeconds,
-                                double batchSeconds)
+void RunDirectory::writeSummary(const RunSummary &s)
 {
-    writeFileAtomically(m_files.summary(),
-                        compact(QJsonObject{{"images_per_sec", imagesPerSec},
-                                            {"train_seconds", trainSeconds},
-                                            {"steps", qint64(steps)},
-                                            {"data_wait_seconds", dataWaitSeconds},
-                                            {"batch_seconds", batchSeconds}})
-                            + "\n");
+    QJsonObject json{{"images_per_sec", s.imagesPerSec},
+                     {"train_seconds", s.trainSeconds},
+                     {"steps", qint64(s.steps)},
+                     {"data_wait_seconds", s.dataWaitSeconds},
+                     {"batch_seconds", s.batchSeconds}};
+    if (m_config.worldSize > 1)
+        json["communication_seconds"] = s.communicationSeconds;
+    writeFileAtomically(m_files.summary(), compact(json) + "\n");
 }
 
 void RunDirectory::writeSnapshot(const DistanceSnapshot &s)

@@ -64,6 +64,19 @@ struct RunStatus
     std::string message; // Failed: why; Training: who trains it; Stopped: how it ended
 };
 
+// summary.json: how fast the run trained.
+struct RunSummary
+{
+    double imagesPerSec = 0; // global batch images per second of training
+    double trainSeconds = 0;
+    int64_t steps = 0;
+    double dataWaitSeconds = 0; // of trainSeconds, the steps' waits for their batches
+    double batchSeconds = 0;    // making the batches (on a worker thread, while the steps train)
+    // Of trainSeconds, rank 0's time in the collectives of a distributed
+    // run (the gathers, the gradient all-reduce, waiting for slower ranks).
+    double communicationSeconds = 0;
+};
+
 class RunDirectory
 {
 public:
@@ -81,11 +94,7 @@ public:
     void flush();
     // Drops records after `step` (used when resuming from a checkpoint).
     void truncateAfter(int64_t step);
-    // dataWaitSeconds: of trainSeconds, the steps' waits for their batches;
-    // batchSeconds: the time spent making the batches (on a worker thread,
-    // while the steps train).
-    void writeSummary(double imagesPerSec, double trainSeconds, int64_t steps, double dataWaitSeconds,
-                      double batchSeconds);
+    void writeSummary(const RunSummary &summary);
     // The latest batch distance matrix (snapshot.json), written with each
     // checkpoint and every 2 seconds of training.
     void writeSnapshot(const DistanceSnapshot &snapshot);

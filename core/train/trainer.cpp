@@ -130,6 +130,7 @@ struct Trainer::Private
     // Across run() calls of this process, for summary.json and the snapshot rate.
     double trainSeconds = 0;
     int64_t trainedImages = 0;
+    double communicationSeconds = 0; // of trainSeconds, in collectives
     Clock::time_point lastSnapshot;
     Clock::time_point lastSnapshotFile;
     static constexpr double kSnapshotFileSeconds = 2;
@@ -318,6 +319,7 @@ struct Trainer::Private
     StepResult trainStep()
     {
         const Clock::time_point start = Clock::now();
+        const double communicatedBefore = group ? group->communicationSeconds() : 0;
         StepResult r;
         r.batch = prefetcher->take(step);
         const Batch &batch = r.batch;
@@ -353,6 +355,8 @@ struct Trainer::Private
 
         const double seconds = secondsSince(start);
         trainSeconds += seconds;
+        if (group)
+            communicationSeconds += group->communicationSeconds() - communicatedBefore;
         trainedImages += int64_t(batch.indices.size());
         r.event.step = step;
         r.event.iterations = config.iterations;
@@ -401,15 +405,23 @@ struct Trainer::Private
     {
         if (!writes())
             return;
+        RunSummary summary;
+        summary.steps = step;
         if (trainedImages > 0) {
-            run.writeSummary(double(trainedImages) / trainSeconds, trainSeconds, step, prefetcher->waitedSeconds(),
-                             prefetcher->makingSeconds());
+            summary.imagesPerSec = double(trainedImages) / trainSeconds;
+            summary.trainSeconds = trainSeconds;
+            summary.dataWaitSeconds = prefetcher->waitedSeconds();
+            summary.batchSeconds = prefetcher->makingSeconds();
+            summary.communicationSeconds = communicationSeconds;
+            run.writeSummary(summary);
         } else if (!std::filesystem::exists(run.files().summary())) {
             // Resumed only for its final evaluation: the summary from the steps' records.
             const std::vector<TrainingStep> steps = RunDirectory::readSteps(run.files().metrics());
-            if (!steps.empty() && steps.back().elapsedSeconds > 0)
-                run.writeSummary(double(int64_t(steps.size()) * sampler->batchSize()) / steps.back().elapsedSeconds,
-                                 steps.back().elapsedSeconds, step, 0, 0);
+            if (!steps.empty() && steps.back().elapsedSeconds > 0) {
+                summary.trainSeconds = steps.back().elapsedSeconds;
+                summary.imagesPerSec = double(int64_t(steps.size()) * sampler->batchSize()) / summary.trainSeconds;
+                run.writeSummary(summary);
+            }
         }
     }
 };
@@ -622,8 +634,19 @@ Trainer::Outcome Trainer::train(const Callbacks &cb, const std::atomic<bool> &ca
     const ExperimentConfig &c = d->config;
     d->model->train();
     if (!d->announced) {
-        d->log(cb, "training " + c.loss + " on " + c.dataset + " (" + c.split + "), " + std::to_string(c.iterations)
-                       + " steps, batch " + std::to_string(d->sampler->batchSize()));
+        std::string text = "training " + c.loss + " on " + c.dataset + " (" + c.split + "), "
+                           + std::to_string(c.iterations) + " steps, batch " + std::to_string(d->sampler->batchSize());
+        if (d->group) {
+            int64_t floats = 0;
+            for (const std::vector<torch::Tensor> &params : {d->model->parameters(), d->loss->parameters()})
+                for (const torch::Tensor &p : params)
+                    floats += p.requires_grad() ? p.numel() : 0;
+            char megabytes[32];
+            std::snprintf(megabytes, sizeof megabytes, "%.2f", double(floats) * 4 / (1 << 20));
+            text += " over " + std::to_string(d->group->size()) + " ranks; " + megabytes
+                    + " MB of gradients all-reduced per step";
+        }
+        d->log(cb, text);
         reportSkipped(cb);
     }
     d->announced = true;

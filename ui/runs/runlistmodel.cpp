@@ -173,6 +173,9 @@ QVariant RunListModel::data(const QModelIndex &index, int role) const
     case DatasetColumn:
         return QFileInfo(run.dataset).fileName().isEmpty() ? run.dataset : QFileInfo(run.dataset).fileName();
     case IterationsColumn:
+        // A distributed run says how many processes train it.
+        if (!sort && run.config.worldSize > 1)
+            return tr("%1 (%n ranks)", nullptr, run.config.worldSize).arg(run.iterations);
         return run.iterations;
     case ModifiedColumn:
         return sort ? QVariant(run.modified) : QVariant(run.modified.toString(QStringLiteral("yyyy-MM-dd hh:mm")));
