@@ -401,12 +401,16 @@ int benchAllReduce(const BenchAllReduceOptions &o)
     for (const double megabytes : o.megabytes) {
         if (!(megabytes > 0 && megabytes <= 4096))
             throw Error("--megabytes must be between 0 and 4096");
-        const torch::Tensor buffer = torch::ones({int64_t(megabytes * (1 << 20) / 4)});
-        group.allReduceSum({buffer}); // connections warm
+        // As a network's gradients come: tensors of at most 4 MB (in the
+        // all-reduce's 16 MB buckets).
+        std::vector<torch::Tensor> buffers;
+        for (double left = megabytes; left > 0; left -= 4)
+            buffers.push_back(torch::ones({int64_t(std::min(left, 4.0) * (1 << 20) / 4)}));
+        group.allReduceSum(buffers); // connections warm
         std::vector<double> ms;
         for (int i = 0; i < o.repeat; ++i) {
             const auto start = std::chrono::steady_clock::now();
-            group.allReduceSum({buffer});
+            group.allReduceSum(buffers);
             ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         }
         std::sort(ms.begin(), ms.end());

@@ -54,6 +54,17 @@ struct ProcessGroup::Private
         }
     }
 
+    // Every rank's tensor of `local`'s shape, in rank order.
+    std::vector<torch::Tensor> gather(const torch::Tensor &local)
+    {
+        std::vector<torch::Tensor> input{local.contiguous()};
+        std::vector<std::vector<torch::Tensor>> gathered(1);
+        for (int r = 0; r < env.worldSize; ++r)
+            gathered[0].push_back(torch::empty_like(input[0]));
+        wait(group->allgather(gathered, input), "all-gather");
+        return gathered[0];
+    }
+
     std::string missingRanks()
     {
         std::vector<int> missing;
@@ -221,15 +232,12 @@ torch::Tensor ProcessGroup::allGatherRows(const torch::Tensor &rows)
         most = std::max(most, c.item<int64_t>());
     std::vector<int64_t> shape = local.sizes().vec();
     shape[0] = most;
-    std::vector<torch::Tensor> padded{torch::zeros(shape, local.options())};
-    padded[0].narrow(0, 0, local.size(0)).copy_(local);
-    std::vector<std::vector<torch::Tensor>> gathered(1);
-    for (int r = 0; r < size(); ++r)
-        gathered[0].push_back(torch::empty(shape, local.options()));
-    d->wait(d->group->allgather(gathered, padded), "all-gather");
+    torch::Tensor padded = torch::zeros(shape, local.options());
+    padded.narrow(0, 0, local.size(0)).copy_(local);
+    const std::vector<torch::Tensor> gathered = d->gather(padded);
     std::vector<torch::Tensor> parts;
     for (int r = 0; r < size(); ++r)
-        parts.push_back(gathered[0][size_t(r)].narrow(0, 0, counts[0][size_t(r)].item<int64_t>()));
+        parts.push_back(gathered[size_t(r)].narrow(0, 0, counts[0][size_t(r)].item<int64_t>()));
     return torch::cat(parts);
 }
 
@@ -269,7 +277,7 @@ struct AllGatherFunction : torch::autograd::Function<AllGatherFunction>
     {
         ctx->saved_data["group"] = int64_t(reinterpret_cast<intptr_t>(group));
         ctx->saved_data["rows"] = rows.size(0);
-        return group->allGatherRows(rows);
+        return group->allGatherEqual(rows);
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
@@ -306,6 +314,12 @@ struct AllReduceFunction : torch::autograd::Function<AllReduceFunction>
 };
 
 } // namespace
+
+torch::Tensor ProcessGroup::allGatherEqual(const torch::Tensor &rows)
+{
+    const Private::Timed timed{*d};
+    return torch::cat(d->gather(rows));
+}
 
 torch::Tensor ProcessGroup::allGather(const torch::Tensor &rows)
 {

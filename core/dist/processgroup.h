@@ -48,6 +48,8 @@ public:
     // Every rank's rows [n_r, ...], concatenated in rank order; the counts
     // may differ between ranks. Not differentiable.
     torch::Tensor allGatherRows(const torch::Tensor &rows);
+    // The same when every rank has the same count (one collective instead of two).
+    torch::Tensor allGatherEqual(const torch::Tensor &rows);
     // Waits up to `patience` for every rank to get here and returns
     // whether any passed true. For the points that ranks reach after lone
     // work of uneven length (loading the dataset, rank 0 computing the
