@@ -11,6 +11,7 @@
 #include "train/rundirectory.h"
 #include "util/parallel.h"
 
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
 #include <QDir>
@@ -32,9 +33,18 @@ namespace {
 
 // Runs `body(group)` on `ranks` threads, each a rank of one process group
 // on loopback; fails the test with the first rank's error.
-void onRanks(int ranks, const std::function<void(ProcessGroup &)> &body)
+// With `agentStore`, the store is hosted here, as torchrun's agent hosts it.
+void onRanks(int ranks, const std::function<void(ProcessGroup &)> &body, bool agentStore = false)
 {
     const int port = freeLoopbackPort();
+    c10::intrusive_ptr<c10d::TCPStore> agent;
+    if (agentStore) {
+        c10d::TCPStoreOptions options;
+        options.port = uint16_t(port);
+        options.isServer = true;
+        options.waitWorkers = false;
+        agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);
+    }
     std::vector<std::string> errors(static_cast<size_t>(ranks));
     std::vector<std::thread> threads;
     for (int r = 0; r < ranks; ++r)
@@ -45,6 +55,8 @@ void onRanks(int ranks, const std::function<void(ProcessGroup &)> &body)
                 env.worldSize = ranks;
                 env.masterAddr = "127.0.0.1";
                 env.masterPort = port;
+                env.agentStore = agentStore;
+                env.restartCount = 3;
                 ProcessGroup group(env, std::chrono::seconds(30));
                 body(group);
             } catch (const std::exception &e) {
@@ -160,8 +172,11 @@ private Q_SLOTS:
         QTest::newRow("none") << QStringList{} << 0 << 1 << 0 << "";
         QTest::newRow("torchrun") << (QStringList{"RANK=3", "WORLD_SIZE=8", "LOCAL_RANK=1", "LOCAL_WORLD_SIZE=4"} + master.split(' '))
                                   << 3 << 8 << 1 << "";
-        QTest::newRow("slurm") << (QStringList{"SLURM_PROCID=5", "SLURM_NTASKS=6", "SLURM_LOCALID=2"} + master.split(' '))
-                               << 5 << 6 << 2 << "";
+        QTest::newRow("srun") << (QStringList{"SLURM_PROCID=5", "SLURM_NTASKS=6", "SLURM_STEP_NUM_TASKS=6", "SLURM_LOCALID=2"}
+                                  + master.split(' '))
+                              << 5 << 6 << 2 << "";
+        QTest::newRow("a Slurm batch script alone") << (QStringList{"SLURM_PROCID=0", "SLURM_NTASKS=8"} + master.split(' '))
+                                                    << 0 << 1 << 0 << "";
         QTest::newRow("torchrun wins over slurm")
             << (QStringList{"RANK=1", "WORLD_SIZE=2", "SLURM_PROCID=5", "SLURM_NTASKS=6"} + master.split(' ')) << 1 << 2 << 0 << "";
         QTest::newRow("one process needs no master") << QStringList{"RANK=0", "WORLD_SIZE=1"} << 0 << 1 << 0 << "";
@@ -313,6 +328,20 @@ private Q_SLOTS:
                                           && group.any(group.rank() == 1) && !group.any(false);
         });
         QCOMPARE(right, std::vector<bool>(3, true));
+    }
+
+    // Under torchrun the agent hosts the store on MASTER_PORT: the ranks
+    // connect to it (rank 0 does not try to host its own) and meet there.
+    void ranksMeetInTorchrunsAgentStore()
+    {
+        std::vector<double> sums(2);
+        onRanks(2, [&](ProcessGroup &group) {
+            torch::Tensor t = torch::full({4}, double(group.rank() + 1));
+            group.allReduceSum({t});
+            QVERIFY(!group.waitForAll(false, std::chrono::seconds(30), "a meeting"));
+            sums[size_t(group.rank())] = t[0].item<double>();
+        }, true);
+        QCOMPARE(sums, std::vector<double>(2, 3.0));
     }
 
     // 2 ranks x (P = 4, K = 16) against 1 process x (P = 8, K = 16): the

@@ -153,7 +153,10 @@ std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer,
     }
     if (last.step != trainer.step()) { // evaluated before a resume, or not at all
         const std::vector<EvalReport> evals = RunDirectory::readEvals(RunFiles(trainer.runPath()).evals());
-        last = !evals.empty() && evals.back().step == trainer.step() ? evals.back() : trainer.evaluate();
+        if (!evals.empty() && evals.back().step == trainer.step())
+            last = evals.back();
+        else if (trainer.config().worldSize == 1) // in a distributed run every rank evaluates
+            last = trainer.evaluate();
     }
     rows.push_back({trainer.config().loss + " (" + std::to_string(trainer.step()) + " steps)", last.metrics});
     return rows;

@@ -95,11 +95,11 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
             windows.push_back(trainingWindow(augment, h, w, oh, ow, *rng));
 
     for (int64_t n = 0; n < b; ++n) {
-        const int64_t at = first + n * stride;
+        const int64_t position = first + n * stride;
         // Evaluation (and training without augmentation): the centre, on whole pixels.
-        const Window win = doAugment ? windows[size_t(at)]
+        const Window win = doAugment ? windows[size_t(position)]
                                      : Window{double((w - ow) / 2), double((h - oh) / 2), double(ow), double(oh), false};
-        const uint8_t *image = src + indices[size_t(at)] * c * h * w;
+        const uint8_t *image = src + indices[size_t(position)] * c * h * w;
         const bool exact = win.ww == double(ow) && win.wh == double(oh) && win.x0 == std::floor(win.x0)
                            && win.y0 == std::floor(win.y0);
         const double sx = win.ww / double(ow), sy = win.wh / double(oh);

@@ -128,9 +128,16 @@ std::unique_ptr<Sampler> makeSampler(const ExperimentConfig &config, const std::
 {
     // The global batch of a distributed run: worldSize processes' batches.
     const int w = config.worldSize;
-    if (config.sampler == "pairs")
-        return std::make_unique<PairSampler>(labels, w * config.pairs, w * config.randomImages, config.seed);
-    return std::make_unique<PKSampler>(labels, w * config.classesPerBatch, config.perClass, config.seed);
+    try {
+        if (config.sampler == "pairs")
+            return std::make_unique<PairSampler>(labels, w * config.pairs, w * config.randomImages, config.seed);
+        return std::make_unique<PKSampler>(labels, w * config.classesPerBatch, config.perClass, config.seed);
+    } catch (const Error &e) {
+        if (w == 1)
+            throw;
+        throw Error("the global batch of " + std::to_string(w) + " ranks (each rank's batch " + std::to_string(w)
+                    + " times) does not fit: " + e.what());
+    }
 }
 
 } // namespace liftlab

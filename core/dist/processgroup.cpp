@@ -3,22 +3,48 @@
 #include "error.h"
 
 #include <torch/autograd.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 namespace liftlab {
 
 namespace {
 
-constexpr int64_t kBucketBytes = 16 << 20;
+using Clock = std::chrono::steady_clock;
 
-std::string aliveKey(int rank)
+constexpr int64_t kBucketBytes = 16 << 20;
+// How long ranks wait for each other to join: machines of a cluster job
+// start minutes apart.
+constexpr std::chrono::minutes kRendezvous{10};
+// Each rank counts up a key of its own once a second, on a connection of
+// its own; a rank whose count stands still this long has died or hangs.
+constexpr std::chrono::seconds kHeartbeat{1};
+constexpr std::chrono::seconds kSilence{20};
+
+std::string heartbeatKey(int rank)
 {
-    return "liftlab/alive/" + std::to_string(rank);
+    return "liftlab/heartbeat/" + std::to_string(rank);
+}
+
+std::string firstLine(const std::string &text)
+{
+    return text.substr(0, text.find('\n'));
+}
+
+// "rank 1 no longer answers", "ranks 1, 3 no longer answer".
+std::string silenceText(const std::vector<int> &ranks)
+{
+    std::string text = ranks.size() == 1 ? "rank " : "ranks ";
+    for (size_t i = 0; i < ranks.size(); ++i)
+        text += (i ? ", " : "") + std::to_string(ranks[i]);
+    return text + (ranks.size() == 1 ? " no longer answers" : " no longer answer");
 }
 
 } // namespace
@@ -26,31 +52,107 @@ std::string aliveKey(int rank)
 struct ProcessGroup::Private
 {
     RankEnvironment env;
+    std::chrono::milliseconds timeout{};
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
-    int64_t meetings = 0; // waitForAll() calls so far
+    int64_t meetings = 0;     // waitForAll() calls so far
     double communicating = 0; // seconds in collectives
+    bool failed = false;      // a collective or a meeting failed: some rank is gone
+
+    // The heartbeat: its own connection (a store operation holds the
+    // connection while it waits), its thread, and what this rank last saw
+    // of every rank's count.
+    c10::intrusive_ptr<c10d::Store> heartbeatStore;
+    std::thread heartbeat;
+    std::mutex heartbeatMutex;
+    std::condition_variable heartbeatStop;
+    bool stopping = false;
+    std::vector<int64_t> beats;
+    std::vector<Clock::time_point> beatChanged;
 
     // Times a collective, from its start to the end of its wait.
     struct Timed
     {
         Private &p;
-        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-        ~Timed() { p.communicating += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+        Clock::time_point start = Clock::now();
+        ~Timed() { p.communicating += std::chrono::duration<double>(Clock::now() - start).count(); }
     };
 
-    // Waits for `work`; a failure becomes an Error that says which ranks
-    // are gone. The ranks still alive each leave a key in the store and
-    // look for the others' for a few seconds: a rank that died leaves none.
+    // A connection to the rendezvous store; rank 0 hosts it (`host`),
+    // unless torchrun's agent does.
+    c10::intrusive_ptr<c10d::Store> connect(bool host, bool joinWorkers) const
+    {
+        c10d::TCPStoreOptions options;
+        options.port = uint16_t(env.masterPort);
+        options.isServer = host && !env.agentStore;
+        if (joinWorkers && !env.agentStore)
+            options.numWorkers = size_t(env.worldSize);
+        options.waitWorkers = joinWorkers && !env.agentStore;
+        options.timeout = kRendezvous;
+        c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(env.masterAddr, options);
+        // As torch.distributed: each restart of torchrun's workers has keys of its own.
+        if (env.agentStore)
+            return c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restartCount), tcp);
+        return tcp;
+    }
+
+    void beat()
+    {
+        std::unique_lock<std::mutex> lock(heartbeatMutex);
+        while (!stopping) {
+            try {
+                heartbeatStore->add(heartbeatKey(env.rank), 1);
+            } catch (const std::exception &) {
+                return; // the store is gone: the collectives will say so
+            }
+            heartbeatStop.wait_for(lock, kHeartbeat);
+        }
+    }
+
+    // The ranks whose heartbeat has not moved for `silence`, from counts
+    // read now. Throws when the store itself is gone (rank 0 died).
+    std::vector<int> silentRanks(std::chrono::milliseconds silence)
+    {
+        const Clock::time_point now = Clock::now();
+        std::vector<int> silent;
+        for (int r = 0; r < env.worldSize; ++r) {
+            const int64_t count = store->add(heartbeatKey(r), 0);
+            if (count != beats[size_t(r)]) {
+                beats[size_t(r)] = count;
+                beatChanged[size_t(r)] = now;
+            } else if (now - beatChanged[size_t(r)] > silence) {
+                silent.push_back(r);
+            }
+        }
+        return silent;
+    }
+
+    // Why a collective failed: which ranks went silent (watched for a few
+    // heartbeats), or that rank 0's store is gone.
+    std::string missingRanks()
+    {
+        try {
+            std::vector<int> silent;
+            for (int i = 0; i < 4; ++i) {
+                silent = silentRanks(2 * kHeartbeat);
+                std::this_thread::sleep_for(kHeartbeat);
+            }
+            silent = silentRanks(2 * kHeartbeat);
+            return silent.empty() ? "every rank still answers" : silenceText(silent);
+        } catch (const std::exception &) {
+            return "rank 0, which hosts the rendezvous, no longer answers";
+        }
+    }
+
+    // Waits for `work`; a failure becomes an Error that says which ranks are gone.
     void wait(const c10::intrusive_ptr<c10d::Work> &work, const char *what)
     {
         try {
             work->wait();
         } catch (const std::exception &e) {
-            std::string reason = e.what();
-            reason = reason.substr(0, reason.find('\n'));
+            failed = true;
             throw Error("distributed run: " + std::string(what) + " failed on rank " + std::to_string(env.rank) + ": "
-                        + missingRanks() + " (" + reason + ")");
+                        + missingRanks() + " (" + firstLine(e.what()) + ")");
         }
     }
 
@@ -64,53 +166,24 @@ struct ProcessGroup::Private
         wait(group->allgather(gathered, input), "all-gather");
         return gathered[0];
     }
-
-    std::string missingRanks()
-    {
-        std::vector<int> missing;
-        try {
-            store->set(aliveKey(env.rank), std::vector<uint8_t>{1});
-            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            do {
-                missing.clear();
-                for (int r = 0; r < env.worldSize; ++r)
-                    if (!store->check({aliveKey(r)}))
-                        missing.push_back(r);
-                if (missing.empty())
-                    break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            } while (std::chrono::steady_clock::now() < until);
-        } catch (const std::exception &) {
-            return "rank 0, which hosts the rendezvous, no longer answers";
-        }
-        if (missing.empty())
-            return "every rank still answers";
-        std::string text = missing.size() == 1 ? "rank " : "ranks ";
-        for (size_t i = 0; i < missing.size(); ++i)
-            text += (i ? ", " : "") + std::to_string(missing[i]);
-        return text + (missing.size() == 1 ? " no longer answers" : " no longer answer");
-    }
 };
 
 ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds timeout)
     : d(std::make_unique<Private>())
 {
     d->env = env;
+    d->timeout = timeout;
     const std::string where = env.masterAddr + ":" + std::to_string(env.masterPort);
     try {
-        c10d::TCPStoreOptions options;
-        options.port = uint16_t(env.masterPort);
-        options.isServer = env.rank == 0;
-        options.numWorkers = size_t(env.worldSize);
-        options.waitWorkers = true;
-        options.timeout = timeout;
-        d->store = c10::make_intrusive<c10d::TCPStore>(env.masterAddr, options);
+        d->store = d->connect(env.rank == 0, true);
+        d->heartbeatStore = d->connect(false, false);
     } catch (const std::exception &e) {
-        const std::string reason = e.what();
         throw Error("distributed run: rank " + std::to_string(env.rank) + " could not meet the others at " + where
-                    + " within " + std::to_string(timeout.count() / 1000) + " s (" + reason.substr(0, reason.find('\n'))
-                    + ")");
+                    + " within " + std::to_string(kRendezvous.count()) + " minutes (" + firstLine(e.what()) + ")");
     }
+    d->beats.assign(size_t(env.worldSize), -1);
+    d->beatChanged.assign(size_t(env.worldSize), Clock::now());
+    d->heartbeat = std::thread([this] { d->beat(); });
     try {
         auto options = c10d::ProcessGroupGloo::Options::create();
         options->timeout = timeout;
@@ -124,13 +197,39 @@ ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds
         options->threads = 2;
         d->group = c10::make_intrusive<c10d::ProcessGroupGloo>(d->store, env.rank, env.worldSize, options);
     } catch (const std::exception &e) {
-        const std::string reason = e.what();
+        stopHeartbeat();
         throw Error("distributed run: rank " + std::to_string(env.rank) + " could not connect to the other ranks ("
-                    + reason.substr(0, reason.find('\n')) + ")");
+                    + firstLine(e.what()) + ")");
     }
 }
 
-ProcessGroup::~ProcessGroup() = default;
+void ProcessGroup::stopHeartbeat()
+{
+    {
+        const std::lock_guard<std::mutex> lock(d->heartbeatMutex);
+        d->stopping = true;
+    }
+    d->heartbeatStop.notify_all();
+    if (d->heartbeat.joinable())
+        d->heartbeat.join();
+}
+
+// Rank 0 hosts the store: it stays until the others have left, so that none
+// of them finds it gone while it reads the last meeting's result.
+ProcessGroup::~ProcessGroup()
+{
+    stopHeartbeat();
+    try {
+        d->store->add("liftlab/left", 1);
+        if (d->env.rank == 0 && !d->env.agentStore && !d->failed) {
+            const Clock::time_point until = Clock::now() + std::chrono::seconds(10);
+            while (d->store->add("liftlab/left", 0) < size() && Clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    } catch (const std::exception &) {
+        // A rank died: nobody to wait for.
+    }
+}
 
 int ProcessGroup::rank() const
 {
@@ -163,6 +262,8 @@ std::string ProcessGroup::broadcast(const std::string &bytes)
 {
     torch::Tensor size = torch::tensor({int64_t(bytes.size())}, torch::kInt64);
     broadcast({size});
+    if (size.item<int64_t>() == 0)
+        return {};
     torch::Tensor buffer = torch::empty({size.item<int64_t>()}, torch::kUInt8);
     if (rank() == 0)
         std::memcpy(buffer.data_ptr<uint8_t>(), bytes.data(), bytes.size());
@@ -243,24 +344,40 @@ torch::Tensor ProcessGroup::allGatherRows(const torch::Tensor &rows)
 
 bool ProcessGroup::waitForAll(bool value, std::chrono::milliseconds patience, const std::string &what)
 {
-    // Every rank calls this the same number of times: the count names the meeting.
+    // Every rank calls this the same number of times: the count names the
+    // meeting. The last to arrive writes the answer, which the others read
+    // in one blocking get; between short waits they watch the heartbeats.
     const std::string key = "liftlab/meet/" + std::to_string(d->meetings++);
+    const Clock::time_point until = Clock::now() + patience;
     try {
         d->store->add(key + "/true", value ? 1 : 0);
-        if (d->store->add(key, 1) == size())
-            d->store->set(key + "/all", std::vector<uint8_t>{1});
-        d->store->wait({key + "/all"}, patience);
-        return d->store->add(key + "/true", 0) > 0;
-    } catch (const std::exception &) {
-        int64_t arrived = 0;
-        try {
-            arrived = d->store->add(key, 0);
-        } catch (const std::exception &) {
-            throw Error("distributed run: rank " + std::to_string(rank()) + " lost rank 0, which hosts the rendezvous, "
-                        "while waiting for " + what);
+        if (d->store->add(key, 1) == size()) {
+            const bool any = d->store->add(key + "/true", 0) > 0;
+            d->store->set(key + "/answer", std::vector<uint8_t>{uint8_t(any)});
+            return any;
         }
-        throw Error("distributed run: only " + std::to_string(arrived) + " of " + std::to_string(size())
-                    + " ranks got to " + what + " within " + std::to_string(patience.count() / 1000) + " s");
+        for (;;) {
+            try {
+                d->store->wait({key + "/answer"}, std::chrono::seconds(2));
+                return d->store->get(key + "/answer").at(0) != 0;
+            } catch (const std::exception &) {
+                // Not yet (or the store is gone: silentRanks() throws then).
+            }
+            if (const std::vector<int> silent = d->silentRanks(kSilence); !silent.empty())
+                throw Error("distributed run: rank " + std::to_string(rank()) + " was waiting for the others while " + what + ": "
+                            + silenceText(silent));
+            if (Clock::now() > until)
+                throw Error("distributed run: only " + std::to_string(d->store->add(key, 0)) + " of "
+                            + std::to_string(size()) + " ranks were done " + what + " within "
+                            + std::to_string(patience.count() / 1000) + " s");
+        }
+    } catch (const Error &) {
+        d->failed = true;
+        throw;
+    } catch (const std::exception &) {
+        d->failed = true;
+        throw Error("distributed run: rank " + std::to_string(rank()) + " lost rank 0, which hosts the rendezvous, "
+                    "while " + what);
     }
 }
 

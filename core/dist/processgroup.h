@@ -13,16 +13,18 @@ namespace liftlab {
 
 // The processes of one distributed run, joined into one torch.distributed
 // (c10d) process group: Gloo over TCP, rendezvous through a c10d TCPStore
-// that rank 0 hosts at MASTER_ADDR:MASTER_PORT, as torchrun's workers do.
+// that rank 0 hosts at MASTER_ADDR:MASTER_PORT (under torchrun, the one
+// its agent hosts there), as torch.distributed's env:// initialisation does.
 //
 // Every collective waits at most `timeout` for the others. When a rank has
 // died (its sockets close at once) or hangs (the timeout), the call throws
-// liftlab::Error naming the ranks that no longer answer; the caller then
-// ends as any failed run does, keeping its last checkpoint.
+// liftlab::Error naming the ranks that no longer answer, found by a
+// heartbeat each rank keeps in the store; the caller then ends as any
+// failed run does, keeping its last checkpoint.
 class ProcessGroup
 {
 public:
-    // Waits up to `timeout` for every rank to join. Throws liftlab::Error
+    // Waits up to 10 minutes for every rank to join. Throws liftlab::Error
     // when they do not, or when the address cannot be used.
     ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds timeout);
     ~ProcessGroup();
@@ -39,9 +41,11 @@ public:
     void broadcast(const std::vector<torch::Tensor> &tensors);
     // Rank 0's bytes to every rank (what the others pass is ignored).
     std::string broadcast(const std::string &bytes);
-    // The sum over ranks, in place. The tensors travel in flat buckets of
-    // at most 16 MB, all of them in flight at once (as DDP's reducer does),
-    // instead of one message per tensor.
+    // The sum over ranks, in place. Consecutive tensors travel together in
+    // flat buckets of up to 16 MB (a larger tensor alone), all of them in
+    // flight at once, instead of one message per tensor. (DDP's reducer
+    // also starts each bucket during the backward pass; here they start
+    // after it.)
     void allReduceSum(const std::vector<torch::Tensor> &tensors);
     // Whether any rank passed true: a stop that every rank sees at the same step.
     bool any(bool value);
@@ -53,9 +57,10 @@ public:
     // Waits up to `patience` for every rank to get here and returns
     // whether any passed true. For the points that ranks reach after lone
     // work of uneven length (loading the dataset, rank 0 computing the
-    // metrics of an evaluation), which may take longer than the group's
-    // timeout: it waits on the rendezvous store, not on Gloo. `what` names
-    // the point in the error thrown when the patience runs out.
+    // metrics of an evaluation or writing a checkpoint), which may take
+    // longer than the group's timeout: it waits on the rendezvous store,
+    // not on Gloo, and ends early when a rank's heartbeat stops. `what`
+    // ("evaluating step 200") names the point in the error thrown.
     bool waitForAll(bool value, std::chrono::milliseconds patience, const std::string &what);
 
     // Differentiable collectives, for the loss and batch norm.
@@ -72,6 +77,7 @@ public:
     torch::Tensor allReduce(const torch::Tensor &x);
 
 private:
+    void stopHeartbeat();
     struct Private;
     std::unique_ptr<Private> d;
 };

@@ -35,10 +35,13 @@ int integerVariable(const std::function<const char *(const char *)> &getenv, con
 RankEnvironment rankEnvironment(const std::function<const char *(const char *)> &getenv)
 {
     constexpr int kMaxRanks = 1 << 16;
-    // torchrun's variables win over Slurm's, as in torch.distributed: a
-    // torchrun started inside a Slurm allocation sets its own.
+    // torchrun's variables win over Slurm's: a torchrun started inside a
+    // Slurm allocation sets its own. Slurm's count only inside a job step
+    // started by srun; a batch script has SLURM_NTASKS and SLURM_PROCID=0
+    // too, and is one process.
     const bool torchrun = getenv("WORLD_SIZE") != nullptr;
-    const bool slurm = !torchrun && getenv("SLURM_NTASKS") != nullptr && getenv("SLURM_PROCID") != nullptr;
+    const bool slurm = !torchrun && getenv("SLURM_STEP_NUM_TASKS") != nullptr && getenv("SLURM_NTASKS") != nullptr
+                       && getenv("SLURM_PROCID") != nullptr;
     RankEnvironment env;
     if (torchrun) {
         env.worldSize = integerVariable(getenv, "WORLD_SIZE", 1, kMaxRanks, 1);
@@ -47,6 +50,9 @@ RankEnvironment rankEnvironment(const std::function<const char *(const char *)> 
             throw Error("WORLD_SIZE is set but RANK is not: every process of a distributed run needs its RANK");
         env.localWorldSize = integerVariable(getenv, "LOCAL_WORLD_SIZE", 1, env.worldSize, 1);
         env.localRank = integerVariable(getenv, "LOCAL_RANK", 0, env.worldSize - 1, 0);
+        const char *agent = getenv("TORCHELASTIC_USE_AGENT_STORE");
+        env.agentStore = agent && std::string(agent) == "True";
+        env.restartCount = integerVariable(getenv, "TORCHELASTIC_RESTART_COUNT", 0, 1 << 30, 0);
     } else if (slurm) {
         env.worldSize = integerVariable(getenv, "SLURM_NTASKS", 1, kMaxRanks, 1);
         env.rank = integerVariable(getenv, "SLURM_PROCID", 0, env.worldSize - 1, 0);

@@ -9,8 +9,10 @@ namespace liftlab {
 // the launchers describe it: torchrun (and anything that sets the same
 // variables) with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
 // MASTER_ADDR and MASTER_PORT; Slurm's srun with SLURM_PROCID,
-// SLURM_NTASKS and SLURM_LOCALID (its local world size is not read; the address and port still come from
-// MASTER_ADDR and MASTER_PORT, which a batch script exports).
+// SLURM_NTASKS and SLURM_LOCALID in a job step (SLURM_STEP_NUM_TASKS set:
+// a batch script or salloc shell alone is one process). Under Slurm the
+// address and port still come from MASTER_ADDR and MASTER_PORT, which the
+// batch script exports.
 struct RankEnvironment
 {
     int rank = 0;
@@ -19,6 +21,11 @@ struct RankEnvironment
     int localWorldSize = 1;
     std::string masterAddr;
     int masterPort = 0;
+    // torchrun's agent already hosts the store at MASTER_ADDR:MASTER_PORT
+    // (TORCHELASTIC_USE_AGENT_STORE): every rank connects to it, and keys
+    // go under a prefix per restart (TORCHELASTIC_RESTART_COUNT).
+    bool agentStore = false;
+    int restartCount = 0;
 
     bool distributed() const { return worldSize > 1; }
 };

@@ -83,8 +83,9 @@ std::vector<float> toFloats(const torch::Tensor &t)
 // 0's metrics. Within steps the process group's own timeout applies.
 constexpr std::chrono::hours kPatience{1};
 
-// Every rank of a distributed run gets past `what` or none does: a rank
-// whose `part` failed throws its own error, the others one that points to it.
+// Every rank of a distributed run gets past `what` ("preparing the
+// experiment") or none does: a rank whose `part` failed throws its own
+// error, the others one that points to it.
 void agree(ProcessGroup *group, const std::function<void()> &part, const std::string &what)
 {
     std::exception_ptr error;
@@ -98,7 +99,7 @@ void agree(ProcessGroup *group, const std::function<void()> &part, const std::st
     if (group && group->waitForAll(bool(error), kPatience, what)) {
         if (error)
             std::rethrow_exception(error);
-        throw Error("distributed run: another rank failed " + what + " (its message says why)");
+        throw Error("distributed run: another rank failed while " + what + " (its message says why)");
     }
 }
 
@@ -182,18 +183,16 @@ struct Trainer::Private
     }
 
     // The sum over ranks of every gradient: each rank backpropagated its
-    // share L / size() of the global loss, so the sums are dL/dw.
+    // share L / size() of the global loss, so the sums are dL/dw. A
+    // parameter the step did not reach has no gradient on any rank (their
+    // graphs are the same), and the optimiser leaves it alone, as in one process.
     void allReduceGradients()
     {
         std::vector<torch::Tensor> grads;
         for (const std::vector<torch::Tensor> &params : {model->parameters(), loss->parameters()})
-            for (const torch::Tensor &p : params) {
-                if (!p.requires_grad())
-                    continue;
-                if (!p.grad().defined()) // unused in this step: the same zeros on every rank
-                    p.mutable_grad() = torch::zeros_like(p);
-                grads.push_back(p.grad());
-            }
+            for (const torch::Tensor &p : params)
+                if (p.grad().defined())
+                    grads.push_back(p.grad());
         group->allReduceSum(grads);
     }
 
@@ -223,14 +222,31 @@ struct Trainer::Private
             cb.onLog(text);
     }
 
+    // In a distributed run rank 0 writes it while the others wait (on the
+    // store: it may take longer than the group's timeout).
     void saveCheckpoint()
     {
-        if (!writes())
-            return;
-        CheckpointInfo info;
-        info.step = step;
-        info.configJson = QJsonDocument(toJson(config)).toJson(QJsonDocument::Compact).toStdString();
-        liftlab::saveCheckpoint(run.files().checkpoint(), *model, loss.get(), optimizer.get(), info);
+        agree(group.get(), [this] {
+            if (!writes())
+                return;
+            CheckpointInfo info;
+            info.step = step;
+            info.configJson = QJsonDocument(toJson(config)).toJson(QJsonDocument::Compact).toStdString();
+            liftlab::saveCheckpoint(run.files().checkpoint(), *model, loss.get(), optimizer.get(), info);
+        }, "saving the checkpoint of step " + std::to_string(step));
+    }
+
+    // What every rank of a distributed run must agree on: the experiment
+    // and the training labels of its copy of the dataset.
+    std::string fingerprint() const
+    {
+        const torch::Tensor labels = data.train.labels.to(torch::kInt64).contiguous();
+        uint64_t hash = 1469598103934665603ull; // FNV-1a over the labels' bytes
+        const auto *bytes = reinterpret_cast<const uint8_t *>(labels.data_ptr<int64_t>());
+        for (int64_t i = 0; i < labels.numel() * int64_t(sizeof(int64_t)); ++i)
+            hash = (hash ^ bytes[i]) * 1099511628211ull;
+        return QJsonDocument(toJson(config)).toJson(QJsonDocument::Compact).toStdString() + " "
+               + std::to_string(labels.numel()) + " " + std::to_string(hash);
     }
 
     // Evaluates the current step and records it; false when `cancel` stopped
@@ -280,7 +296,7 @@ struct Trainer::Private
             run.writeEmbedding(step, toFloats(embedding), embedding.size(0), embedding.size(1));
         }
         if (group)
-            group->waitForAll(false, kPatience, "the end of the evaluation of step " + std::to_string(step));
+            group->waitForAll(false, kPatience, "evaluating step " + std::to_string(step));
         report.seconds = secondsSince(start);
         return report;
     }
@@ -444,13 +460,23 @@ std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const st
 {
     std::unique_ptr<Private> p;
     agree(group.get(), [&] { p = std::make_unique<Private>(config, monitor, data.get(), group); },
-          "to prepare the experiment");
+          "preparing the experiment");
+    if (group) {
+        // Each rank got its own command line and dataset copy: they must agree.
+        const std::string mine = p->fingerprint(), chief = group->broadcast(mine);
+        agree(group.get(), [&] {
+            if (mine != chief)
+                throw Error("distributed run: rank " + std::to_string(group->rank())
+                            + " has another experiment or another copy of the dataset than rank 0: every rank needs "
+                              "the same options and the same training images");
+        }, "comparing the experiments of the ranks");
+    }
     agree(group.get(), [&] {
         if (!p->writes())
             return;
         p->run = RunDirectory::create(runDir, p->config);
         p->lock = std::make_unique<RunLock>(p->run.path());
-    }, "to create the run directory");
+    }, "creating the run directory");
     if (group)
         p->broadcastWeights();
     return std::unique_ptr<Trainer>(new Trainer(std::move(p)));
@@ -487,22 +513,25 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMo
             throw fileError(run.files().checkpoint(), "checkpoint does not exist (the run recorded "
                                                       + std::to_string(recorded) + " steps): cannot resume");
         configJson = QJsonDocument(toJson(c)).toJson(QJsonDocument::Compact).toStdString();
-    }, "to open the run");
+    }, "opening the run");
     if (group) {
         configJson = group->broadcast(configJson);
         checkpoint = group->broadcast(checkpoint);
     }
-    const ExperimentConfig config =
-        writer ? run.config() : configFromJson(QJsonDocument::fromJson(QByteArray::fromStdString(configJson)).object(),
-                                               runDir + " (from rank 0)");
     std::unique_ptr<Private> p;
     agree(group.get(), [&] {
+        const ExperimentConfig config =
+            writer ? run.config()
+                   : configFromJson(QJsonDocument::fromJson(QByteArray::fromStdString(configJson)).object(),
+                                    runDir + " (from rank 0)");
         p = std::make_unique<Private>(config, monitor, nullptr, group);
         if (!checkpoint.empty())
             p->step = loadCheckpointBytes(checkpoint, RunFiles(runDir).checkpoint(), *p->model, p->loss.get(),
                                           p->optimizer.get())
                           .step;
-    }, "to prepare the experiment");
+    }, "preparing the experiment");
+    if (group)
+        p->broadcastWeights();
     if (writer) {
         run.truncateAfter(p->step);
         p->run = std::move(run);
@@ -609,7 +638,7 @@ Trainer::Outcome Trainer::run(const Callbacks &cb, const std::atomic<bool> &canc
     try {
         // Rank 0 may have evaluated the baselines alone.
         if (d->group)
-            d->group->waitForAll(false, kPatience, "the start of training");
+            d->group->waitForAll(false, kPatience, "starting to train");
         const Outcome outcome = train(cb, cancel, untilStep);
         if (outcome != Outcome::Reached && writes)
             d->run.writeStatus(outcome == Outcome::Finished ? RunState::Finished : RunState::Stopped, d->step);
