@@ -147,8 +147,9 @@ std::vector<std::pair<std::string, Metrics>> trainWithProgress(Trainer &trainer,
     }
     bar.finish();
     if (outcome == Trainer::Outcome::Cancelled) {
-        std::printf("stopped at step %lld; continue with: liftlab-cli train --resume %s\n", (long long)trainer.step(),
-                    trainer.runPath().c_str());
+        const int ranks = trainer.config().worldSize;
+        std::printf("stopped at step %lld; continue with: liftlab-cli train --resume %s%s\n", (long long)trainer.step(),
+                    trainer.runPath().c_str(), ranks > 1 ? (" --nproc " + std::to_string(ranks)).c_str() : "");
         return {};
     }
     if (last.step != trainer.step()) { // evaluated before a resume, or not at all
