@@ -288,15 +288,15 @@ struct Trainer::Private
         } else {
             embedding = embedDataset(*model, data.test, data.normalization, 500, cancel);
         }
-        if (writes()) {
+        agree(group.get(), [&] {
+            if (!writes())
+                return;
             report.metrics = evaluateEmbeddings(embedding, data.test.labels, config.seed, cancel);
             // For the explorer: the embedding behind these metrics.
             if (!std::filesystem::exists(run.files().testLabels()))
                 run.writeTestLabels(toVector(data.test.labels));
             run.writeEmbedding(step, toFloats(embedding), embedding.size(0), embedding.size(1));
-        }
-        if (group)
-            group->waitForAll(false, kPatience, "evaluating step " + std::to_string(step));
+        }, "evaluating step " + std::to_string(step));
         report.seconds = secondsSince(start);
         return report;
     }
