@@ -29,12 +29,16 @@ std::array<std::atomic<pid_t>, kMaxRanks> g_ranks{};
 
 void passOn(int signal)
 {
+    const int saved = errno;
     for (std::atomic<pid_t> &pid : g_ranks)
         if (const pid_t p = pid.load(); p > 0)
             kill(p, signal);
+    errno = saved;
 }
 
-// The environment of rank `rank`: this process's, with the launcher's variables set.
+// The environment of rank `rank`: this process's, with the launcher's
+// variables set, and torchrun's agent ones left out (the ranks meet in a
+// store of their own, not in the agent's of a torchrun around this launcher).
 std::vector<std::string> rankEnvironment(int rank, int ranks, const std::string &port)
 {
     const std::vector<std::pair<std::string, std::string>> set{
@@ -43,7 +47,7 @@ std::vector<std::string> rankEnvironment(int rank, int ranks, const std::string 
     std::vector<std::string> env;
     for (char **e = environ; *e; ++e) {
         const std::string entry = *e;
-        bool replaced = false;
+        bool replaced = entry.rfind("TORCHELASTIC_", 0) == 0;
         for (const auto &[name, value] : set)
             replaced = replaced || entry.rfind(name + "=", 0) == 0;
         if (!replaced)
@@ -96,9 +100,14 @@ int launchLocalRanks(int ranks, const std::vector<std::string> &args)
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
+    auto restoreSignals = [&] {
+        sigaction(SIGINT, &previousInt, nullptr);
+        sigaction(SIGTERM, &previousTerm, nullptr);
+    };
     for (int r = 0; r < ranks; ++r) {
         sigprocmask(SIG_BLOCK, &block, &old);
         const pid_t pid = fork();
+        const int forkError = errno;
         if (pid == 0) {
             signal(SIGINT, SIG_DFL);
             signal(SIGTERM, SIG_DFL);
@@ -113,9 +122,11 @@ int launchLocalRanks(int ranks, const std::vector<std::string> &args)
             g_ranks[size_t(r)].store(pid);
         sigprocmask(SIG_SETMASK, &old, nullptr);
         if (pid < 0) {
-            const int error = errno;
             passOn(SIGTERM);
-            throw Error("cannot start rank " + std::to_string(r) + ": " + std::strerror(error));
+            for (int started = 0; started < r; ++started)
+                waitpid(g_ranks[size_t(started)].exchange(0), nullptr, 0);
+            restoreSignals();
+            throw Error("cannot start rank " + std::to_string(r) + ": " + std::strerror(forkError));
         }
     }
 
@@ -125,18 +136,21 @@ int launchLocalRanks(int ranks, const std::vector<std::string> &args)
     bool ending = false;
     std::chrono::steady_clock::time_point killAt{};
     for (int left = ranks; left > 0;) {
-        int status = 0;
-        const pid_t pid = waitpid(-1, &status, ending ? WNOHANG : 0);
+        // A rank that ended is seen first and reaped once its slot is
+        // cleared: until then its pid cannot be reused by another process
+        // that a signal passed on would reach.
+        siginfo_t info{};
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT | (ending ? WNOHANG : 0)) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        const pid_t pid = info.si_pid;
         if (pid == 0) { // ending: the others get 30 s to stop by themselves
             if (std::chrono::steady_clock::now() > killAt)
                 passOn(SIGKILL);
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             continue;
-        }
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
         }
         int rank = -1;
         for (int r = 0; r < ranks; ++r)
@@ -144,6 +158,9 @@ int launchLocalRanks(int ranks, const std::vector<std::string> &args)
                 rank = r;
                 g_ranks[size_t(r)].store(0);
             }
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
         if (rank < 0)
             continue;
         --left;
@@ -164,8 +181,7 @@ int launchLocalRanks(int ranks, const std::vector<std::string> &args)
             passOn(SIGTERM);
         }
     }
-    sigaction(SIGINT, &previousInt, nullptr);
-    sigaction(SIGTERM, &previousTerm, nullptr);
+    restoreSignals();
     return result;
 }
 

@@ -7,6 +7,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +39,49 @@ std::string firstLine(const std::string &text)
     return text.substr(0, text.find('\n'));
 }
 
+// Consecutive tensors of one type, flattened into one message of up to
+// kBucketBytes (a larger tensor alone): a failed collective then leaves few
+// messages queued, and small tensors do not each pay the latency.
+struct Bucket
+{
+    std::vector<torch::Tensor> members;
+    torch::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;
+
+    // The result back into the tensors.
+    void unflatten()
+    {
+        int64_t offset = 0;
+        for (const torch::Tensor &t : members) {
+            t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+            offset += t.numel();
+        }
+    }
+};
+
+std::vector<Bucket> bucketsOf(const std::vector<torch::Tensor> &tensors)
+{
+    std::vector<Bucket> buckets;
+    int64_t bytes = 0;
+    for (const torch::Tensor &t : tensors) {
+        const int64_t size = t.numel() * int64_t(t.element_size());
+        if (buckets.empty() || bytes + size > kBucketBytes
+            || buckets.back().members.front().scalar_type() != t.scalar_type()) {
+            buckets.emplace_back();
+            bytes = 0;
+        }
+        buckets.back().members.push_back(t);
+        bytes += size;
+    }
+    for (Bucket &b : buckets) {
+        std::vector<torch::Tensor> flat;
+        for (const torch::Tensor &t : b.members)
+            flat.push_back(t.reshape(-1));
+        b.flat = torch::cat(flat);
+    }
+    return buckets;
+}
+
 // "rank 1 no longer answers", "ranks 1, 3 no longer answer".
 std::string silenceText(const std::vector<int> &ranks)
 {
@@ -46,6 +90,36 @@ std::string silenceText(const std::vector<int> &ranks)
         text += (i ? ", " : "") + std::to_string(ranks[i]);
     return text + (ranks.size() == 1 ? " no longer answers" : " no longer answer");
 }
+
+// A rank's heartbeat: a thread that counts up the rank's key in the store
+// once a second, on a connection of its own (a store operation holds its
+// connection while it waits). Shared with the thread, so that a thread
+// stuck in a call to a host that no longer answers can be left behind.
+struct Heartbeat
+{
+    c10::intrusive_ptr<c10d::Store> store;
+    std::string key;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> finished{false};
+    std::mutex mutex;
+    std::condition_variable changed;
+
+    static void run(const std::shared_ptr<Heartbeat> &h)
+    {
+        while (!h->stopping.load()) {
+            try {
+                h->store->add(h->key, 1);
+            } catch (const std::exception &) {
+                break; // the store is gone: the collectives will say so
+            }
+            std::unique_lock<std::mutex> lock(h->mutex);
+            h->changed.wait_for(lock, kHeartbeat, [&] { return h->stopping.load(); });
+        }
+        std::lock_guard<std::mutex> lock(h->mutex);
+        h->finished = true;
+        h->changed.notify_all();
+    }
+};
 
 } // namespace
 
@@ -59,14 +133,9 @@ struct ProcessGroup::Private
     double communicating = 0; // seconds in collectives
     bool failed = false;      // a collective or a meeting failed: some rank is gone
 
-    // The heartbeat: its own connection (a store operation holds the
-    // connection while it waits), its thread, and what this rank last saw
-    // of every rank's count.
-    c10::intrusive_ptr<c10d::Store> heartbeatStore;
-    std::thread heartbeat;
-    std::mutex heartbeatMutex;
-    std::condition_variable heartbeatStop;
-    bool stopping = false;
+    // This rank's heartbeat, and what this rank last saw of every rank's count.
+    std::shared_ptr<Heartbeat> heartbeat;
+    std::thread heartbeatThread;
     std::vector<int64_t> beats;
     std::vector<Clock::time_point> beatChanged;
 
@@ -94,19 +163,6 @@ struct ProcessGroup::Private
         if (env.agentStore)
             return c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restartCount), tcp);
         return tcp;
-    }
-
-    void beat()
-    {
-        std::unique_lock<std::mutex> lock(heartbeatMutex);
-        while (!stopping) {
-            try {
-                heartbeatStore->add(heartbeatKey(env.rank), 1);
-            } catch (const std::exception &) {
-                return; // the store is gone: the collectives will say so
-            }
-            heartbeatStop.wait_for(lock, kHeartbeat);
-        }
     }
 
     // The ranks whose heartbeat has not moved for `silence`, from counts
@@ -176,14 +232,16 @@ ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds
     const std::string where = env.masterAddr + ":" + std::to_string(env.masterPort);
     try {
         d->store = d->connect(env.rank == 0, true);
-        d->heartbeatStore = d->connect(false, false);
+        d->heartbeat = std::make_shared<Heartbeat>();
+        d->heartbeat->store = d->connect(false, false);
+        d->heartbeat->key = heartbeatKey(env.rank);
     } catch (const std::exception &e) {
         throw Error("distributed run: rank " + std::to_string(env.rank) + " could not meet the others at " + where
                     + " within " + std::to_string(kRendezvous.count()) + " minutes (" + firstLine(e.what()) + ")");
     }
     d->beats.assign(size_t(env.worldSize), -1);
     d->beatChanged.assign(size_t(env.worldSize), Clock::now());
-    d->heartbeat = std::thread([this] { d->beat(); });
+    d->heartbeatThread = std::thread(Heartbeat::run, d->heartbeat);
     try {
         auto options = c10d::ProcessGroupGloo::Options::create();
         options->timeout = timeout;
@@ -205,30 +263,42 @@ ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds
 
 void ProcessGroup::stopHeartbeat()
 {
-    {
-        const std::lock_guard<std::mutex> lock(d->heartbeatMutex);
-        d->stopping = true;
-    }
-    d->heartbeatStop.notify_all();
-    if (d->heartbeat.joinable())
-        d->heartbeat.join();
+    Heartbeat &h = *d->heartbeat;
+    std::unique_lock<std::mutex> lock(h.mutex);
+    h.stopping = true;
+    h.changed.notify_all();
+    // A call to a host that hangs may take minutes to fail: not waited for.
+    const bool done = h.changed.wait_for(lock, 3 * kHeartbeat, [&] { return h.finished.load(); });
+    lock.unlock();
+    if (done)
+        d->heartbeatThread.join();
+    else
+        d->heartbeatThread.detach();
 }
 
-// Rank 0 hosts the store: it stays until the others have left, so that none
-// of them finds it gone while it reads the last meeting's result.
+// Rank 0 hosts the store: it stays until the others have left (or gone
+// silent), for 10 s at most (30 s after a failure), so that none of them
+// finds it gone while it reads a meeting's answer or looks for the ranks
+// that died.
 ProcessGroup::~ProcessGroup()
 {
     stopHeartbeat();
     try {
         d->store->add("liftlab/left", 1);
-        if (d->env.rank == 0 && !d->env.agentStore && !d->failed) {
-            const Clock::time_point until = Clock::now() + std::chrono::seconds(10);
-            while (d->store->add("liftlab/left", 0) < size() && Clock::now() < until)
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (d->env.rank == 0 && !d->env.agentStore) {
+            const Clock::time_point until = Clock::now() + (d->failed ? kSilence + std::chrono::seconds(10)
+                                                                      : std::chrono::seconds(10));
+            while (Clock::now() < until
+                   && d->store->add("liftlab/left", 0) + int64_t(d->silentRanks(3 * kHeartbeat).size()) < size())
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     } catch (const std::exception &) {
-        // A rank died: nobody to wait for.
+        // The store is gone already.
     }
+    // Gloo's destructor waits for the work still queued, each up to the
+    // timeout when a peer hangs: a process ending on a failed group leaves it.
+    if (d->failed)
+        (void)d->group.release();
 }
 
 int ProcessGroup::rank() const
@@ -249,13 +319,15 @@ double ProcessGroup::communicationSeconds() const
 void ProcessGroup::broadcast(const std::vector<torch::Tensor> &tensors)
 {
     const Private::Timed timed{*d};
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (const torch::Tensor &t : tensors) {
-        std::vector<torch::Tensor> one{t};
-        works.push_back(d->group->broadcast(one));
+    std::vector<Bucket> buckets = bucketsOf(tensors);
+    for (Bucket &b : buckets) {
+        std::vector<torch::Tensor> one{b.flat};
+        b.work = d->group->broadcast(one);
     }
-    for (const auto &work : works)
-        d->wait(work, "broadcast");
+    for (Bucket &b : buckets) {
+        d->wait(b.work, "broadcast");
+        b.unflatten();
+    }
 }
 
 std::string ProcessGroup::broadcast(const std::string &bytes)
@@ -274,39 +346,14 @@ std::string ProcessGroup::broadcast(const std::string &bytes)
 void ProcessGroup::allReduceSum(const std::vector<torch::Tensor> &tensors)
 {
     const Private::Timed timed{*d};
-    // Buckets of consecutive tensors of one type, flattened.
-    struct Bucket
-    {
-        std::vector<torch::Tensor> members;
-        torch::Tensor flat;
-        c10::intrusive_ptr<c10d::Work> work;
-    };
-    std::vector<Bucket> buckets;
-    int64_t bytes = 0;
-    for (const torch::Tensor &t : tensors) {
-        const int64_t size = t.numel() * int64_t(t.element_size());
-        if (buckets.empty() || bytes + size > kBucketBytes || buckets.back().members.front().scalar_type() != t.scalar_type()) {
-            buckets.emplace_back();
-            bytes = 0;
-        }
-        buckets.back().members.push_back(t);
-        bytes += size;
-    }
+    std::vector<Bucket> buckets = bucketsOf(tensors);
     for (Bucket &b : buckets) {
-        std::vector<torch::Tensor> flat;
-        for (const torch::Tensor &t : b.members)
-            flat.push_back(t.reshape(-1));
-        b.flat = torch::cat(flat);
         std::vector<torch::Tensor> one{b.flat};
         b.work = d->group->allreduce(one);
     }
     for (Bucket &b : buckets) {
         d->wait(b.work, "gradient all-reduce");
-        int64_t offset = 0;
-        for (const torch::Tensor &t : b.members) {
-            t.copy_(b.flat.narrow(0, offset, t.numel()).view_as(t));
-            offset += t.numel();
-        }
+        b.unflatten();
     }
 }
 
@@ -345,8 +392,8 @@ torch::Tensor ProcessGroup::allGatherRows(const torch::Tensor &rows)
 bool ProcessGroup::waitForAll(bool value, std::chrono::milliseconds patience, const std::string &what)
 {
     // Every rank calls this the same number of times: the count names the
-    // meeting. The last to arrive writes the answer, which the others read
-    // in one blocking get; between short waits they watch the heartbeats.
+    // meeting. The last to arrive writes the answer, which the others look
+    // for, watching the heartbeats meanwhile.
     const std::string key = "liftlab/meet/" + std::to_string(d->meetings++);
     const Clock::time_point until = Clock::now() + patience;
     try {
@@ -356,13 +403,14 @@ bool ProcessGroup::waitForAll(bool value, std::chrono::milliseconds patience, co
             d->store->set(key + "/answer", std::vector<uint8_t>{uint8_t(any)});
             return any;
         }
-        for (;;) {
-            try {
-                d->store->wait({key + "/answer"}, std::chrono::seconds(2));
+        // Polled with check(): a wait() that times out in libtorch 1.13
+        // leaves its reply pending on the connection.
+        for (Clock::time_point watched = Clock::now();; std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+            if (d->store->check({key + "/answer"}))
                 return d->store->get(key + "/answer").at(0) != 0;
-            } catch (const std::exception &) {
-                // Not yet (or the store is gone: silentRanks() throws then).
-            }
+            if (Clock::now() - watched < 2 * kHeartbeat)
+                continue;
+            watched = Clock::now();
             if (const std::vector<int> silent = d->silentRanks(kSilence); !silent.empty())
                 throw Error("distributed run: rank " + std::to_string(rank()) + " was waiting for the others while " + what + ": "
                             + silenceText(silent));
