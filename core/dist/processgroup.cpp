@@ -7,6 +7,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -126,7 +127,6 @@ struct Heartbeat
 struct ProcessGroup::Private
 {
     RankEnvironment env;
-    std::chrono::milliseconds timeout{};
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
     int64_t meetings = 0;     // waitForAll() calls so far
@@ -228,7 +228,6 @@ ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds
     : d(std::make_unique<Private>())
 {
     d->env = env;
-    d->timeout = timeout;
     const std::string where = env.masterAddr + ":" + std::to_string(env.masterPort);
     try {
         d->store = d->connect(env.rank == 0, true);
@@ -284,12 +283,19 @@ ProcessGroup::~ProcessGroup()
 {
     stopHeartbeat();
     try {
-        d->store->add("liftlab/left", 1);
+        auto leftKey = [](int rank) { return "liftlab/left/" + std::to_string(rank); };
+        d->store->set(leftKey(rank()), std::vector<uint8_t>{1});
         if (d->env.rank == 0 && !d->env.agentStore) {
             const Clock::time_point until = Clock::now() + (d->failed ? kSilence + std::chrono::seconds(10)
                                                                       : std::chrono::seconds(10));
-            while (Clock::now() < until
-                   && d->store->add("liftlab/left", 0) + int64_t(d->silentRanks(3 * kHeartbeat).size()) < size())
+            auto everyoneLeft = [&] {
+                const std::vector<int> silent = d->silentRanks(3 * kHeartbeat);
+                for (int r = 0; r < size(); ++r)
+                    if (!d->store->check({leftKey(r)}) && std::find(silent.begin(), silent.end(), r) == silent.end())
+                        return false;
+                return true;
+            };
+            while (Clock::now() < until && !everyoneLeft())
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     } catch (const std::exception &) {
