@@ -37,7 +37,8 @@ public:
     // start to the end of its wait, which includes waiting for slower ranks).
     double communicationSeconds() const;
 
-    // Rank 0's values into every rank's tensors, in place.
+    // Rank 0's values into every rank's tensors, in place (in buckets, as
+    // allReduceSum's).
     void broadcast(const std::vector<torch::Tensor> &tensors);
     // Rank 0's bytes to every rank (what the others pass is ignored).
     std::string broadcast(const std::string &bytes);
