@@ -212,6 +212,23 @@ struct ProcessGroup::Private
         }
     }
 
+    // One collective (`start`) on the tensors, bucketed: every bucket's
+    // started before the first is waited for; the results go back in place.
+    template <typename Start>
+    void inBuckets(const std::vector<torch::Tensor> &tensors, const char *what, const Start &start)
+    {
+        const Timed timed{*this};
+        std::vector<Bucket> buckets = bucketsOf(tensors);
+        for (Bucket &b : buckets) {
+            std::vector<torch::Tensor> one{b.flat};
+            b.work = start(one);
+        }
+        for (Bucket &b : buckets) {
+            wait(b.work, what);
+            b.unflatten();
+        }
+    }
+
     // Every rank's tensor of `local`'s shape, in rank order.
     std::vector<torch::Tensor> gather(const torch::Tensor &local)
     {
@@ -324,16 +341,7 @@ double ProcessGroup::communicationSeconds() const
 
 void ProcessGroup::broadcast(const std::vector<torch::Tensor> &tensors)
 {
-    const Private::Timed timed{*d};
-    std::vector<Bucket> buckets = bucketsOf(tensors);
-    for (Bucket &b : buckets) {
-        std::vector<torch::Tensor> one{b.flat};
-        b.work = d->group->broadcast(one);
-    }
-    for (Bucket &b : buckets) {
-        d->wait(b.work, "broadcast");
-        b.unflatten();
-    }
+    d->inBuckets(tensors, "broadcast", [this](std::vector<torch::Tensor> &flat) { return d->group->broadcast(flat); });
 }
 
 std::string ProcessGroup::broadcast(const std::string &bytes)
@@ -351,16 +359,8 @@ std::string ProcessGroup::broadcast(const std::string &bytes)
 
 void ProcessGroup::allReduceSum(const std::vector<torch::Tensor> &tensors)
 {
-    const Private::Timed timed{*d};
-    std::vector<Bucket> buckets = bucketsOf(tensors);
-    for (Bucket &b : buckets) {
-        std::vector<torch::Tensor> one{b.flat};
-        b.work = d->group->allreduce(one);
-    }
-    for (Bucket &b : buckets) {
-        d->wait(b.work, "gradient all-reduce");
-        b.unflatten();
-    }
+    d->inBuckets(tensors, "gradient all-reduce",
+                 [this](std::vector<torch::Tensor> &flat) { return d->group->allreduce(flat); });
 }
 
 bool ProcessGroup::any(bool value)
