@@ -925,6 +925,8 @@ private Q_SLOTS:
         runs->refresh();
         QCOMPARE(runs->index(runs->rowOf(runPath), RunListModel::IterationsColumn).data().toString(),
                  ranks == 1 ? QStringLiteral("500") : QStringLiteral("500 (2 ranks)"));
+        QCOMPARE(runs->index(runs->rowOf(runPath), RunListModel::NameColumn).data(Qt::ToolTipRole).toString(),
+                 ranks == 1 ? runPath : runPath + QStringLiteral("\ntrained by 2 ranks"));
 
         // A folder that is not a run: a dialog, and the shown run stays.
         QVERIFY(!w.openRun(QString::fromStdString(m_data)));

@@ -158,10 +158,16 @@ QVariant RunListModel::data(const QModelIndex &index, int role) const
         return run.comparison;
     if (role == Qt::CheckStateRole && index.column() == NameColumn)
         return run.ticked ? Qt::Checked : Qt::Unchecked;
-    if (role == Qt::ToolTipRole)
-        return run.status.message.empty() ? run.path
-                                          : QStringLiteral("%1\n%2: %3").arg(run.path, stateText(run.status.state),
-                                                                          QString::fromStdString(run.status.message));
+    if (role == Qt::ToolTipRole) {
+        // The Steps column, which names a distributed run's ranks, is off
+        // screen on a small one: the tooltip says it too.
+        QString tip = run.path;
+        if (run.config.worldSize > 1)
+            tip += QLatin1Char('\n') + tr("trained by %n ranks", nullptr, run.config.worldSize);
+        if (!run.status.message.empty())
+            tip += QStringLiteral("\n%1: %2").arg(stateText(run.status.state), QString::fromStdString(run.status.message));
+        return tip;
+    }
     const bool sort = role == SortRole;
     if (role != Qt::DisplayRole && !sort)
         return {};
