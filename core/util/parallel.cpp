@@ -1,17 +1,23 @@
 #include "util/parallel.h"
 
+#include "error.h"
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <dlfcn.h>
 #include <malloc.h>
 
+#include <algorithm>
+#include <atomic>
 #include <limits>
 #include <type_traits>
 
 namespace liftlab {
 
 namespace {
+
+std::atomic<Kernels> g_kernels{Kernels::Fast};
 
 void setBlasThreads(int threads)
 {
@@ -101,14 +107,63 @@ public:
 
 } // namespace
 
+void setKernels(Kernels k)
+{
+    g_kernels = k;
+}
+
+Kernels kernels()
+{
+    return g_kernels;
+}
+
+bool fastKernels(const torch::Tensor &x)
+{
+    return g_kernels == Kernels::Fast && x.device().is_cpu();
+}
+
+bool isDeviceSpec(const std::string &spec)
+{
+    if (spec == "cpu" || spec == "cuda" || spec == "auto")
+        return true;
+    const std::string prefix = "cuda:";
+    return spec.size() > prefix.size() && spec.compare(0, prefix.size(), prefix) == 0
+           && spec.size() - prefix.size() <= 3
+           && std::all_of(spec.begin() + prefix.size(), spec.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+torch::Device computeDevice(const std::string &spec, int localRank)
+{
+    if (!isDeviceSpec(spec))
+        throw Error("device '" + spec + "' is not one of cpu, cuda, cuda:N or auto");
+    if (spec == "cpu")
+        return torch::kCPU;
+    const int64_t gpus = at::hasCUDA() ? int64_t(torch::cuda::device_count()) : 0;
+    if (spec == "auto" && gpus == 0)
+        return torch::kCPU;
+    if (!at::hasCUDA())
+        throw Error("device '" + spec + "': this LiftLab was built against a libtorch without CUDA (README: GPUs)");
+    if (gpus == 0)
+        throw Error("device '" + spec + "': CUDA sees no GPU here (is CUDA_VISIBLE_DEVICES empty, or the driver missing?)");
+    const int64_t index = spec.rfind("cuda:", 0) == 0 ? std::stoll(spec.substr(5)) : localRank % gpus;
+    if (index >= gpus)
+        throw Error("device '" + spec + "': CUDA sees " + std::to_string(gpus) + (gpus == 1 ? " GPU" : " GPUs")
+                    + ", numbered from 0");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
 torch::Tensor normalizeRows(const torch::Tensor &x)
 {
+    if (!fastKernels(x))
+        return x / x.norm(2, 1, true).clamp_min(1e-12);
     return NormalizeRowsFunction::apply(x);
 }
 
 torch::Tensor gram(const torch::Tensor &xIn)
 {
     const torch::Tensor x = xIn.detach().contiguous(); // see parallelMm
+    if (!fastKernels(x))
+        return torch::mm(x, x.t());
     if (x.scalar_type() == torch::kFloat64)
         return gram<double>(x);
     if (x.scalar_type() == torch::kFloat32)
@@ -134,6 +189,8 @@ torch::Tensor parallelMm(const torch::Tensor &aIn, const torch::Tensor &bIn)
     // Grad mode is per thread and the OpenMP workers start with it on: the
     // operands are detached so that no worker tries to record a graph.
     const torch::Tensor a = aIn.detach(), b = bIn.detach();
+    if (!fastKernels(a))
+        return torch::mm(a, b);
     const int64_t rows = a.size(0);
     // Below ~16 rows a thread the split costs more than it gains.
     constexpr int64_t grain = 16;
