@@ -457,6 +457,46 @@ void addLossRows()
     QTest::newRow("normalized softmax, margin past pi") << "normalized-softmax" << 1.0;
 }
 
+// Sets the kernels for a scope, and back to the fast ones after it.
+struct KernelsGuard
+{
+    explicit KernelsGuard(Kernels k) { setKernels(k); }
+    ~KernelsGuard() { setKernels(Kernels::Fast); }
+};
+
+// What a loss gives for one batch: its value, active fraction, pair terms
+// and the gradients of the embeddings and of its own parameters.
+struct LossRun
+{
+    double value = 0, active = 0;
+    torch::Tensor pairTerms;
+    std::vector<std::pair<std::string, torch::Tensor>> gradients;
+};
+
+LossRun runLoss(Loss &l, const torch::Tensor &x, const torch::Tensor &y, Kernels kernels)
+{
+    const KernelsGuard guard(kernels);
+    const torch::Tensor input = x.clone().requires_grad_(true);
+    l.zero_grad();
+    l.beginStep(3);
+    const LossOutput out = l.compute(input, y);
+    out.loss.backward();
+    LossRun r{out.loss.item<double>(), out.activeFraction, out.pairTerms, {{"x", input.grad().clone()}}};
+    for (const auto &p : l.named_parameters())
+        r.gradients.push_back({p.key(), p.value().grad().defined() ? p.value().grad().clone() : torch::zeros_like(p.value())});
+    return r;
+}
+
+// |a - b| <= tolerance * max(1e-3, max |b|), over a tensor.
+bool closeTo(const torch::Tensor &a, const torch::Tensor &b, double tolerance)
+{
+    const double scale = std::max(1e-3, b.abs().max().item<double>());
+    const double error = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+    if (error > tolerance * scale)
+        qWarning("largest difference %g, largest value %g", error, scale);
+    return error <= tolerance * scale;
+}
+
 } // namespace
 
 class TestLosses : public QObject
@@ -536,6 +576,45 @@ private Q_SLOTS:
         }
     }
 
+    void genericKernelsMatchTheFastOnes_data()
+    {
+        addLossRows();
+    }
+
+    void genericKernelsMatchTheFastOnes()
+    {
+        // The torch-operation path (any device) against LiftLab's CPU
+        // kernels, in double and single precision: the loss, its gradients
+        // with respect to the embeddings and to the loss's parameters, the
+        // active fraction and the pair terms, to 1e-5 relative.
+        QFETCH(QString, loss);
+        QFETCH(double, margin);
+        for (const auto &[classes, perClass, dim, scale] : std::vector<std::tuple<int, int, int, double>>{
+                 {3, 4, 5, 0.3}, {4, 3, 16, 1.0}, {8, 4, 32, 0.1}, {8, 16, 64, 0.2}})
+            for (const torch::ScalarType type : {torch::kFloat64, torch::kFloat32}) {
+                const QString where = QString("%1 x %2, d = %3, %4").arg(classes).arg(perClass).arg(dim)
+                                          .arg(type == torch::kFloat64 ? "double" : "float");
+                const auto l = makeLoss(loss, margin, dim);
+                l->to(type);
+                torch::manual_seed(classes * 100 + dim);
+                const torch::Tensor x = torch::randn({classes * perClass, dim}, type) * scale;
+                const torch::Tensor y = batchLabels(loss, classes, perClass);
+                const LossRun fast = runLoss(*l, x, y, Kernels::Fast);
+                const LossRun generic = runLoss(*l, x, y, Kernels::Generic);
+                QVERIFY2(std::abs(generic.value - fast.value) <= 1e-5 * std::max(1e-3, std::abs(fast.value)),
+                         qPrintable(QString("%1: loss %2 generic, %3 fast").arg(where)
+                                        .arg(generic.value, 0, 'g', 10).arg(fast.value, 0, 'g', 10)));
+                QVERIFY2(std::abs(generic.active - fast.active) <= 1e-9,
+                         qPrintable(QString("%1: active %2 vs %3").arg(where).arg(generic.active).arg(fast.active)));
+                QCOMPARE(generic.pairTerms.defined(), fast.pairTerms.defined());
+                if (fast.pairTerms.defined())
+                    QVERIFY2(closeTo(generic.pairTerms, fast.pairTerms, 1e-5), qPrintable(where + ": pair terms"));
+                for (size_t i = 0; i < fast.gradients.size(); ++i)
+                    QVERIFY2(closeTo(generic.gradients[i].second, fast.gradients[i].second, 1e-5),
+                             qPrintable(where + ": gradient of " + fast.gradients[i].first.c_str()));
+            }
+    }
+
     void learningLowersTheLoss_data()
     {
         addLossRows();
@@ -571,13 +650,16 @@ private Q_SLOTS:
         // D = 0 everywhere: every safe square root must hold.
         QFETCH(QString, loss);
         QFETCH(double, margin);
-        const auto l = makeLoss(loss, margin, 6);
-        const torch::Tensor x = torch::ones({12, 6}).requires_grad_(true);
-        const LossOutput out = l->compute(x, batchLabels(loss, 3, 4));
-        out.loss.backward();
-        QVERIFY(std::isfinite(out.loss.item<double>()));
-        QVERIFY(out.loss.item<double>() > 0);
-        QVERIFY(torch::isfinite(x.grad()).all().item<bool>());
+        for (const Kernels kernels : {Kernels::Fast, Kernels::Generic}) {
+            const KernelsGuard guard(kernels);
+            const auto l = makeLoss(loss, margin, 6);
+            const torch::Tensor x = torch::ones({12, 6}).requires_grad_(true);
+            const LossOutput out = l->compute(x, batchLabels(loss, 3, 4));
+            out.loss.backward();
+            QVERIFY(std::isfinite(out.loss.item<double>()));
+            QVERIFY(out.loss.item<double>() > 0);
+            QVERIFY(torch::isfinite(x.grad()).all().item<bool>());
+        }
     }
 
     void distanceWeightedSamplingFollowsInverseDensity()
@@ -658,30 +740,34 @@ private Q_SLOTS:
 
     void liftedEdgeCases()
     {
-        const auto l = createLoss("lifted", {});
-        // No positive pair: zero by definition, with a (zero) gradient.
-        torch::Tensor x = torch::randn({6, 3}).requires_grad_(true);
-        LossOutput out = l->compute(x, torch::arange(6, torch::kInt64));
-        QCOMPARE(out.loss.item<double>(), 0.0);
-        out.loss.backward();
-        QCOMPARE(x.grad().abs().sum().item<double>(), 0.0);
-        // One class only (no negatives): every hinge is zero.
-        out = l->compute(torch::randn({6, 3}), torch::zeros({6}, torch::kInt64));
-        QCOMPARE(out.loss.item<double>(), 0.0);
-        // Far-apart classes: all hinges inactive, loss exactly zero.
-        const torch::Tensor far = torch::cat({torch::zeros({3, 2}), torch::full({3, 2}, 100.0)});
-        out = l->compute(far, balancedLabels(2, 3));
-        QCOMPARE(out.loss.item<double>(), 0.0);
-        QCOMPARE(out.activeFraction, 0.0);
-        // A non-finite embedding gives a NaN loss (the trainer stops on it), never a finite one.
-        torch::Tensor broken = torch::randn({8, 4});
-        broken[3][1] = INFINITY;
-        QVERIFY(std::isnan(l->compute(broken, balancedLabels(2, 4)).loss.item<double>()));
-        broken[3][1] = NAN;
-        QVERIFY(std::isnan(l->compute(broken.to(torch::kFloat64), balancedLabels(2, 4)).loss.item<double>()));
-        // Huge distances do not overflow the log-sum-exp.
-        out = l->compute(torch::randn({8, 4}) * 1e6, balancedLabels(2, 4));
-        QVERIFY(std::isfinite(out.loss.item<double>()));
+        // Both kernels (util/parallel.h).
+        for (const Kernels kernels : {Kernels::Fast, Kernels::Generic}) {
+            const KernelsGuard guard(kernels);
+            const auto l = createLoss("lifted", {});
+            // No positive pair: zero by definition, with a (zero) gradient.
+            torch::Tensor x = torch::randn({6, 3}).requires_grad_(true);
+            LossOutput out = l->compute(x, torch::arange(6, torch::kInt64));
+            QCOMPARE(out.loss.item<double>(), 0.0);
+            out.loss.backward();
+            QCOMPARE(x.grad().abs().sum().item<double>(), 0.0);
+            // One class only (no negatives): every hinge is zero.
+            out = l->compute(torch::randn({6, 3}), torch::zeros({6}, torch::kInt64));
+            QCOMPARE(out.loss.item<double>(), 0.0);
+            // Far-apart classes: all hinges inactive, loss exactly zero.
+            const torch::Tensor far = torch::cat({torch::zeros({3, 2}), torch::full({3, 2}, 100.0)});
+            out = l->compute(far, balancedLabels(2, 3));
+            QCOMPARE(out.loss.item<double>(), 0.0);
+            QCOMPARE(out.activeFraction, 0.0);
+            // A non-finite embedding gives a NaN loss (the trainer stops on it), never a finite one.
+            torch::Tensor broken = torch::randn({8, 4});
+            broken[3][1] = INFINITY;
+            QVERIFY(std::isnan(l->compute(broken, balancedLabels(2, 4)).loss.item<double>()));
+            broken[3][1] = NAN;
+            QVERIFY(std::isnan(l->compute(broken.to(torch::kFloat64), balancedLabels(2, 4)).loss.item<double>()));
+            // Huge distances do not overflow the log-sum-exp.
+            out = l->compute(torch::randn({8, 4}) * 1e6, balancedLabels(2, 4));
+            QVERIFY(std::isfinite(out.loss.item<double>()));
+        }
     }
 
     // Batches of 64 and more take the syrk Gram path and the parallel row loops.

@@ -27,8 +27,10 @@ public:
 
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
+        if (!fastKernels(embeddings))
+            return generic(embeddings, labels.to(embeddings.device()));
         const int64_t b = embeddings.size(0);
-        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const torch::Tensor labelsCpu = labels.to(torch::kCPU, torch::kInt64).contiguous();
         const int64_t *y = labelsCpu.data_ptr<int64_t>();
         double positives = 0, negatives = 0;
         for (int64_t i = 0; i < b; ++i)
@@ -62,6 +64,26 @@ public:
     }
 
 private:
+    // The same with torch operations (the generic kernels, any device).
+    LossOutput generic(const torch::Tensor &embeddings, const torch::Tensor &labels) const
+    {
+        const int64_t b = embeddings.size(0);
+        const torch::Tensor same = sameClass(labels);
+        const torch::Tensor upper = torch::ones({b, b}, same.options()).triu(1);
+        const double positives = (same & upper).sum().item<double>(), pairs = double(b * (b - 1) / 2);
+        const torch::Tensor slope = torch::where(same, torch::full({}, -m_alpha, embeddings.options()),
+                                                 torch::full({}, m_alpha * m_cost, embeddings.options()));
+        const torch::Tensor z = slope * (cosineSimilarities(embeddings) - m_beta);
+        const torch::Tensor weight = torch::where(same, torch::full({}, 1 / std::max(positives, 1.0), embeddings.options()),
+                                                  torch::full({}, 1 / std::max(pairs - positives, 1.0), embeddings.options()));
+        const torch::Tensor terms = torch::softplus(z).masked_fill(upper.logical_not(), 0);
+        LossOutput out;
+        out.loss = (terms * weight).sum();
+        out.activeFraction = pairs > 0 ? ((z.detach() > 0) & upper).sum().item<double>() / pairs : 0.0;
+        out.pairTerms = terms.detach() + terms.detach().t();
+        return out;
+    }
+
     double m_alpha, m_beta, m_cost;
 };
 

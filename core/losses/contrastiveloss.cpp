@@ -26,10 +26,11 @@ public:
                                                  torch::relu(m_margin - distances).pow(2)) * 0.5;
         const torch::Tensor valid = positive | negative;
         const double pairs = double(b * (b - 1) / 2);
+        const torch::Tensor kept = terms.masked_fill(valid.logical_not(), 0); // each pair once, i < j
         LossOutput out;
-        out.loss = terms.masked_fill(valid.logical_not(), 0).sum() / std::max(pairs, 1.0);
+        out.loss = kept.sum() / std::max(pairs, 1.0);
         out.activeFraction = pairs > 0 ? ((terms > 0) & valid).sum().item<double>() / pairs : 0.0;
-        out.pairTerms = (terms + terms.t()).detach();
+        out.pairTerms = (kept + kept.t()).detach();
         return out;
     }
 

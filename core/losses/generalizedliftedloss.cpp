@@ -26,8 +26,10 @@ public:
 
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
+        if (!fastKernels(embeddings))
+            return generic(embeddings, labels.to(embeddings.device()));
         const int64_t b = embeddings.size(0);
-        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const torch::Tensor labelsCpu = labels.to(torch::kCPU, torch::kInt64).contiguous();
         const int64_t *y = labelsCpu.data_ptr<int64_t>();
         const RowwiseResult r = rowwiseLoss(embeddings, PairSpace::Distance, false,
                                             [&](int64_t i, const auto *d, auto *grad, auto *) {
@@ -60,6 +62,24 @@ public:
     }
 
 private:
+    // The same with torch operations (the generic kernels, any device).
+    LossOutput generic(const torch::Tensor &embeddings, const torch::Tensor &labels) const
+    {
+        const torch::Tensor positive = positivePairs(labels), negative = sameClass(labels).logical_not();
+        const torch::Tensor anchors = (positive.any(1) & negative.any(1)).nonzero().squeeze(1);
+        LossOutput out;
+        if (anchors.numel() == 0) {
+            out.loss = embeddings.sum() * 0;
+            return out;
+        }
+        const torch::Tensor d = pairwiseDistances(embeddings).index_select(0, anchors);
+        const torch::Tensor value = torch::relu(maskedLogSumExp(d, positive.index_select(0, anchors), 1, false)
+                                                + maskedLogSumExp(m_margin - d, negative.index_select(0, anchors), 1, false));
+        out.loss = value.mean();
+        out.activeFraction = (value.detach() > 0).to(torch::kFloat64).mean().item<double>();
+        return out;
+    }
+
     double m_margin;
 };
 

@@ -15,7 +15,8 @@
 //
 // Two matrix products (X X^T and W X) do the O(B^2 d) work; everything else
 // is a few fused loops over the B x B matrix, parallel over rows, with the
-// exponentials of the forward pass kept for the backward one.
+// exponentials of the forward pass kept for the backward one. The generic
+// kernels (any device) compute eq. 4 with torch operations and autograd.
 #include "losses/loss.h"
 #include "util/parallel.h"
 
@@ -54,7 +55,7 @@ template <typename T>
 LiftedResult liftedStructured(const torch::Tensor &xIn, const torch::Tensor &labelsIn, double marginIn, bool withGradient)
 {
     const torch::Tensor x = xIn.contiguous();
-    const torch::Tensor labelsCpu = labelsIn.to(torch::kInt64).contiguous();
+    const torch::Tensor labelsCpu = labelsIn.to(torch::kCPU, torch::kInt64).contiguous();
     const int64_t b = x.size(0);
     const T margin = static_cast<T>(marginIn);
     const T tiny = static_cast<T>(1e-12); // squared distances below this count as coinciding points
@@ -204,6 +205,30 @@ LiftedResult liftedStructured(const torch::Tensor &x, const torch::Tensor &label
     return liftedStructured<float>(x.to(torch::kFloat32), labels, margin, withGradient);
 }
 
+// Eq. 4 with torch operations, differentiated by autograd: the generic
+// kernels' lifted loss (util/parallel.h), on any device.
+LossOutput liftedGeneric(const torch::Tensor &x, const torch::Tensor &labels, double margin)
+{
+    const torch::Tensor d = pairwiseDistances(x);
+    const torch::Tensor same = sameClass(labels);
+    const torch::Tensor positive = same.triu(1); // the pairs i < j
+    const double pairs = positive.sum().item<double>();
+    LossOutput out;
+    // No positive pair, or no negative at all: a zero loss (see above).
+    if (pairs == 0 || same.all().item<bool>()) {
+        out.loss = x.sum() * 0;
+        out.pairTerms = torch::zeros({x.size(0), x.size(0)}, x.options());
+        return out;
+    }
+    const torch::Tensor m = maskedLogSumExp(margin - d, same.logical_not(), 1, false);
+    const torch::Tensor j = torch::logaddexp(m.unsqueeze(1), m.unsqueeze(0)) + d;
+    out.loss = torch::relu(j).masked_fill(positive.logical_not(), 0).pow(2).sum() / (2 * pairs);
+    const torch::Tensor terms = j.detach().masked_fill(positive.logical_not(), 0);
+    out.pairTerms = terms + terms.t();
+    out.activeFraction = (terms > 0).sum().item<double>() / pairs;
+    return out;
+}
+
 // Autograd wrapper: the gradient is computed with the loss (it shares all
 // intermediates) and scaled by the incoming gradient in backward.
 class LiftedFunction : public torch::autograd::Function<LiftedFunction>
@@ -241,6 +266,8 @@ public:
 
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
+        if (!fastKernels(embeddings))
+            return liftedGeneric(embeddings, labels.to(embeddings.device()), m_margin);
         LossOutput out;
         if (!embeddings.requires_grad() || !torch::GradMode::is_enabled()) {
             const LiftedResult r = liftedStructured(embeddings, labels, m_margin, false);

@@ -76,6 +76,17 @@ torch::Tensor cosineSimilarities(const torch::Tensor &x, const torch::Tensor &pr
 // of an infinite one, so a collapsed embedding never produces NaN.
 torch::Tensor pairwiseDistances(const torch::Tensor &x);
 
+// The generic kernels' log-sum-exp (util/parallel.h: Kernels): log sum_k
+// exp(z_k) along `dim` over the entries where `keep` is true, or
+// log(1 + sum ...) with plusOne. Where nothing is kept and not plusOne: -inf,
+// with a zero gradient (not NaN).
+torch::Tensor maskedLogSumExp(const torch::Tensor &z, const torch::Tensor &keep, int64_t dim, bool plusOne);
+
+// The [B, B] masks of a batch's labels [B]: same class (the diagonal
+// included), and positive pairs (same class, i != j).
+torch::Tensor sameClass(const torch::Tensor &labels);
+torch::Tensor positivePairs(const torch::Tensor &labels);
+
 // For the losses with one learned vector per class: rows [classes, dim]
 // drawn from N(0, 1) by the context's seed, and a map label -> row that
 // throws liftlab::Error for a label that has none.

@@ -129,8 +129,10 @@ public:
 
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
+        if (!fastKernels(embeddings))
+            return generic(embeddings, labels);
         const int64_t b = embeddings.size(0), dim = embeddings.size(1);
-        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const torch::Tensor labelsCpu = labels.to(torch::kCPU, torch::kInt64).contiguous();
         const int64_t *y = labelsCpu.data_ptr<int64_t>();
         const double beta = m_beta.item<double>();
         // Each row's terms, and their derivatives with respect to beta
@@ -174,6 +176,24 @@ public:
     }
 
 private:
+    // The same with torch operations (the generic kernels, any device). The
+    // triplets are drawn on the CPU from the same per-anchor streams.
+    LossOutput generic(const torch::Tensor &embeddings, const torch::Tensor &labels) const
+    {
+        const torch::Tensor d = pairwiseDistances(normalizeRows(embeddings));
+        const torch::Tensor triplets = distanceWeightedTriplets(d.detach().cpu(), labels.cpu(), embeddings.size(1), m_cutoff,
+                                                                m_nonzeroCutoff, m_seed, m_step).to(d.device());
+        const torch::Tensor a = triplets.select(1, 0), p = triplets.select(1, 1), n = triplets.select(1, 2);
+        const torch::Tensor beta = m_beta.to(d.scalar_type());
+        const torch::Tensor positive = torch::relu(m_alpha + d.index({a, p}) - beta);
+        const torch::Tensor negative = torch::relu(m_alpha - d.index({a, n}) + beta);
+        const double count = ((positive.detach() > 0).sum() + (negative.detach() > 0).sum()).item<double>();
+        LossOutput out;
+        out.loss = (positive.sum() + negative.sum()) / std::max(count, 1.0);
+        out.activeFraction = triplets.size(0) > 0 ? count / double(2 * triplets.size(0)) : 0.0;
+        return out;
+    }
+
     double m_alpha, m_cutoff, m_nonzeroCutoff, m_lrScale;
     uint64_t m_seed;
     int64_t m_step = 0;

@@ -32,8 +32,10 @@ public:
 
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
+        if (!fastKernels(embeddings))
+            return generic(embeddings, labels.to(embeddings.device()));
         const int64_t b = embeddings.size(0);
-        const torch::Tensor labelsCpu = labels.to(torch::kInt64).contiguous();
+        const torch::Tensor labelsCpu = labels.to(torch::kCPU, torch::kInt64).contiguous();
         const int64_t *y = labelsCpu.data_ptr<int64_t>();
         const RowwiseResult r = rowwiseLoss(normalizeRows(embeddings), PairSpace::Similarity, false,
                                             [&](int64_t i, const auto *s, auto *grad, auto *) {
@@ -81,6 +83,26 @@ public:
     }
 
 private:
+    // The same with torch operations (the generic kernels, any device).
+    LossOutput generic(const torch::Tensor &embeddings, const torch::Tensor &labels) const
+    {
+        const int64_t b = embeddings.size(0);
+        const torch::Tensor s = cosineSimilarities(embeddings), mined = s.detach();
+        const torch::Tensor positive = positivePairs(labels), negative = sameClass(labels).logical_not();
+        const torch::Tensor hardestPositive = mined.masked_fill(positive.logical_not(), INFINITY).amin(1, true);
+        const torch::Tensor hardestNegative = mined.masked_fill(negative.logical_not(), -INFINITY).amax(1, true);
+        const torch::Tensor keptPositive = positive & (mined - m_epsilon < hardestNegative);
+        const torch::Tensor keptNegative = negative & (mined + m_epsilon > hardestPositive);
+        const torch::Tensor counted = keptPositive.any(1) & keptNegative.any(1);
+        const torch::Tensor value = maskedLogSumExp(-m_alpha * (s - m_lambda), keptPositive, 1, true) / m_alpha
+                                    + maskedLogSumExp(m_beta * (s - m_lambda), keptNegative, 1, true) / m_beta;
+        LossOutput out;
+        out.loss = value.masked_fill(counted.logical_not(), 0).sum() / double(b);
+        const double active = ((keptPositive | keptNegative) & counted.unsqueeze(1)).sum().item<double>();
+        out.activeFraction = b > 1 ? active / double(b * (b - 1)) : 0.0;
+        return out;
+    }
+
     double m_alpha, m_beta, m_lambda, m_epsilon;
 };
 

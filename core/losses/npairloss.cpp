@@ -39,16 +39,16 @@ public:
             positives.push_back(rows[1]);
         }
         const int64_t n = int64_t(anchors.size());
-        const torch::Tensor f = embeddings.index_select(0, torch::tensor(anchors, torch::kInt64));
-        const torch::Tensor fPlus = embeddings.index_select(0, torch::tensor(positives, torch::kInt64));
+        const torch::Tensor f = embeddings.index_select(0, torch::tensor(anchors, torch::kInt64).to(embeddings.device()));
+        const torch::Tensor fPlus = embeddings.index_select(0, torch::tensor(positives, torch::kInt64).to(embeddings.device()));
         const torch::Tensor logits = torch::mm(f, fPlus.t()); // [i, j] = f_i . f_j+
-        const torch::Tensor targets = torch::arange(n, torch::kInt64);
+        const torch::Tensor targets = torch::arange(n, logits.options().dtype(torch::kInt64));
         LossOutput out;
         out.loss = torch::cross_entropy_loss(logits, targets)
             + m_l2 * (f.pow(2).sum() + fPlus.pow(2).sum()) / double(n);
         // Active: negatives at least as similar to the anchor as its positive.
         const torch::Tensor l = logits.detach();
-        const torch::Tensor violating = (l >= l.diagonal().unsqueeze(1)) & torch::eye(n, torch::kBool).logical_not();
+        const torch::Tensor violating = (l >= l.diagonal().unsqueeze(1)) & torch::eye(n, l.options().dtype(torch::kBool)).logical_not();
         out.activeFraction = n > 1 ? violating.sum().item<double>() / double(n * (n - 1)) : 0.0;
         return out;
     }

@@ -36,7 +36,9 @@ public:
     LossOutput compute(const torch::Tensor &embeddings, const torch::Tensor &labels) override
     {
         const torch::Tensor s = cosineSimilarities(embeddings, m_proxies);
-        const torch::Tensor rows = proxyRows(labels, m_classes).contiguous();
+        if (!fastKernels(s))
+            return generic(s, proxyRows(labels.to(s.device()), m_classes));
+        const torch::Tensor rows = proxyRows(labels.cpu(), m_classes).contiguous();
         if (s.scalar_type() == torch::kFloat64)
             return columns<double>(s, rows);
         return columns<float>(s, rows);
@@ -89,6 +91,23 @@ private:
         LossOutput out;
         out.loss = withGradient(s, std::accumulate(value.begin(), value.end(), 0.0), grad.t());
         out.activeFraction = std::accumulate(active.begin(), active.end(), 0.0) / double(b * c);
+        return out;
+    }
+
+    // The same with torch operations (the generic kernels, any device), on
+    // the similarities s [B, C] and the proxy (column) of each row.
+    LossOutput generic(const torch::Tensor &s, const torch::Tensor &rows) const
+    {
+        const int64_t b = s.size(0), c = s.size(1);
+        const torch::Tensor positive = torch::one_hot(rows, c).to(torch::kBool);
+        const torch::Tensor present = positive.any(0);
+        const double presentCount = std::max(1.0, present.sum().item<double>());
+        const torch::Tensor pull = maskedLogSumExp(-m_alpha * (s - m_delta), positive, 0, true);
+        const torch::Tensor push = maskedLogSumExp(m_alpha * (s + m_delta), positive.logical_not(), 0, true);
+        LossOutput out;
+        out.loss = pull.masked_fill(present.logical_not(), 0).sum() / presentCount + push.sum() / double(c);
+        const torch::Tensor active = torch::where(positive, s.detach() < m_delta, s.detach() > -m_delta);
+        out.activeFraction = active.sum().item<double>() / double(b * c);
         return out;
     }
 

@@ -154,7 +154,7 @@ torch::Tensor initialProxies(const LossContext &context, const std::string &loss
 
 torch::Tensor proxyRows(const torch::Tensor &labels, const std::vector<int64_t> &classes)
 {
-    const torch::Tensor known = torch::tensor(classes, torch::kInt64);
+    const torch::Tensor known = torch::tensor(classes, torch::kInt64).to(labels.device());
     const torch::Tensor rows = torch::searchsorted(known, labels.to(torch::kInt64));
     const torch::Tensor found = rows.clamp_max(int64_t(classes.size()) - 1);
     const torch::Tensor missing = known.index_select(0, found.flatten()).view_as(labels).ne(labels);
@@ -223,6 +223,30 @@ torch::Tensor cosineSimilarities(const torch::Tensor &x)
 torch::Tensor cosineSimilarities(const torch::Tensor &x, const torch::Tensor &proxies)
 {
     return ProductFunction::apply(normalizeRows(x).contiguous(), normalizeRows(proxies.to(x.scalar_type())).contiguous());
+}
+
+torch::Tensor maskedLogSumExp(const torch::Tensor &z, const torch::Tensor &keep, int64_t dim, bool plusOne)
+{
+    torch::Tensor masked = z.masked_fill(keep.logical_not(), -INFINITY);
+    if (plusOne) {
+        std::vector<int64_t> one = z.sizes().vec();
+        one[size_t(dim)] = 1;
+        return torch::logsumexp(torch::cat({masked, torch::zeros(one, z.options())}, dim), dim);
+    }
+    // Rows with nothing kept are summed as zeros (their gradient then stays
+    // finite) and then set to -inf.
+    const torch::Tensor none = keep.any(dim, true).logical_not();
+    return torch::logsumexp(masked.masked_fill(none, 0), dim).masked_fill(none.squeeze(dim), -INFINITY);
+}
+
+torch::Tensor sameClass(const torch::Tensor &labels)
+{
+    return labels.unsqueeze(0).eq(labels.unsqueeze(1));
+}
+
+torch::Tensor positivePairs(const torch::Tensor &labels)
+{
+    return sameClass(labels) & torch::eye(labels.size(0), labels.options().dtype(torch::kBool)).logical_not();
 }
 
 torch::Tensor pairwiseDistances(const torch::Tensor &x)
