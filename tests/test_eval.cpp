@@ -4,6 +4,7 @@
 
 #include "eval/evaluate.h"
 #include "eval/metrics.h"
+#include "util/parallel.h"
 
 #include <QtTest/QtTest>
 
@@ -183,6 +184,8 @@ private Q_SLOTS:
     void exactKnnNearDuplicates();
     void neighbourBlocks_data();
     void neighbourBlocks();
+    void genericKnnMatchesFast_data();
+    void genericKnnMatchesFast();
 
     void evaluateHandComputed();
     void evaluateSeparatedClusters_data();
@@ -407,6 +410,55 @@ void TestEval::exactKnnSurvivesNaN()
     QCOMPARE(std::get<0>(torch::_unique(nn.indices[0].narrow(0, 0, 48))).numel(), int64_t(48));
     const Neighbours all = exactKnn(torch::full({5, 2}, NAN), torch::full({5, 2}, NAN), 2, true);
     QCOMPARE(all.indices.size(1), int64_t(2));
+}
+
+void TestEval::genericKnnMatchesFast_data()
+{
+    exactKnnMatchesBruteForce_data();
+}
+
+// The generic kernels' kNN (torch operations, any device) against the fast
+// one: the same neighbours in the same order, distances to 1e-5, and so the
+// same metrics; NaN rows rank last there too.
+void TestEval::genericKnnMatchesFast()
+{
+    QFETCH(qint64, queries);
+    QFETCH(qint64, gallery);
+    QFETCH(qint64, dims);
+    QFETCH(qint64, k);
+    QFETCH(bool, excludeSelf);
+    const torch::Tensor q = randomPoints(queries, dims, 3);
+    const torch::Tensor g = gallery > 0 ? randomPoints(gallery, dims, 4) : q;
+    const Neighbours fast = exactKnn(q, g, k, excludeSelf);
+    const Metrics fastMetrics = evaluateEmbeddings(q, torch::arange(int64_t(queries), torch::kInt64).remainder(7), 0);
+    setKernels(Kernels::Generic);
+    const Neighbours generic = exactKnn(q, g, k, excludeSelf);
+    const Metrics genericMetrics = evaluateEmbeddings(q, torch::arange(int64_t(queries), torch::kInt64).remainder(7), 0);
+    torch::Tensor broken = randomPoints(50, 3, 5);
+    broken[7] = NAN;
+    const Neighbours withNaN = exactKnn(broken, broken, 49, true);
+    setKernels(Kernels::Fast);
+
+    // The same distance at every rank. Where two neighbours lie within
+    // rounding of each other (float GEMMs sum in different orders) they may
+    // trade places, so each index the generic path returns must be a true
+    // neighbour at its rank's distance, and no row may repeat one.
+    const double tolerance = 1e-5 * std::max(1.0, fast.distances.abs().max().item<double>());
+    QVERIFY2((generic.distances - fast.distances).abs().max().item<double>() <= tolerance, "distances differ");
+    const torch::Tensor trueDistances
+        = (q.to(torch::kFloat64).unsqueeze(1) - g.to(torch::kFloat64).index({generic.indices})).norm(2, -1);
+    QVERIFY2((trueDistances - fast.distances.to(torch::kFloat64)).abs().max().item<double>() <= tolerance,
+             "a neighbour is not at its rank's distance");
+    const torch::Tensor sorted = std::get<0>(generic.indices.sort(1));
+    QVERIFY2(!sorted.narrow(1, 1, k - 1).eq(sorted.narrow(1, 0, k - 1)).any().item<bool>(), "a neighbour repeats");
+    if (excludeSelf)
+        QVERIFY(!generic.indices.eq(torch::arange(int64_t(queries)).unsqueeze(1)).any().item<bool>());
+    const double swapped = generic.indices.ne(fast.indices).to(torch::kFloat64).mean().item<double>();
+    QVERIFY2(swapped < 0.01, qPrintable(QString("%1 of the ranks differ").arg(swapped)));
+    QCOMPARE(genericMetrics.recallAt1, fastMetrics.recallAt1);
+    QCOMPARE(genericMetrics.mapAtR, fastMetrics.mapAtR);
+    QCOMPARE(genericMetrics.nmi, fastMetrics.nmi);
+    QCOMPARE(withNaN.indices[0][48].item<int64_t>(), int64_t(7));
 }
 
 void TestEval::exactKnnClampsK()

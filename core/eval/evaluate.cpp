@@ -3,6 +3,7 @@
 #include "data/augment.h"
 #include "error.h"
 #include "eval/knn.h"
+#include "util/parallel.h"
 
 #include <torch/torch.h>
 
@@ -19,11 +20,47 @@ Neighbours toNeighbours(const NeighbourList &list)
             torch::tensor(list.distances, torch::kFloat32).view({list.rows, list.k})};
 }
 
+// The generic kernels' kNN (util/parallel.h): the same ranking with torch
+// operations on the queries' device, a block of queries at a time (at most
+// 2^26 scores, 256 MB, per block). Ties go in top-k's order.
+void neighbourBlocksGeneric(const torch::Tensor &q, const torch::Tensor &g, int64_t k, bool excludeSelf,
+                            const std::function<void(int64_t, const Neighbours &)> &visit, bool exactDistances)
+{
+    torch::NoGradGuard noGrad;
+    const int64_t nq = q.size(0), ng = g.size(0);
+    k = std::max<int64_t>(0, std::min(k, ng - (excludeSelf ? 1 : 0)));
+    const torch::Tensor galleryNorms = g.pow(2).sum(1);
+    const int64_t block = std::max<int64_t>(1, (int64_t(1) << 26) / std::max<int64_t>(1, ng));
+    for (int64_t first = 0; first < nq; first += block) {
+        const int64_t rows = std::min(block, nq - first);
+        const torch::Tensor qb = q.narrow(0, first, rows);
+        // |q - g|^2 - |q|^2: the ranking's score; a NaN embedding ranks last.
+        torch::Tensor score = torch::nan_to_num(galleryNorms.unsqueeze(0) - 2 * torch::mm(qb, g.t()), INFINITY);
+        if (excludeSelf)
+            score.narrow(1, first, rows).diagonal().fill_(INFINITY);
+        auto [top, indices] = score.topk(k, 1, /*largest=*/false, /*sorted=*/true);
+        torch::Tensor distances;
+        if (exactDistances && k > 0) {
+            distances = (qb.unsqueeze(1) - g.index_select(0, indices.flatten()).view({rows, k, -1})).norm(2, 2);
+            const torch::Tensor order = std::get<1>(distances.sort(/*stable=*/c10::optional<bool>(true), /*dim=*/1, /*descending=*/false));
+            distances = distances.gather(1, order);
+            indices = indices.gather(1, order);
+        } else {
+            distances = (top + qb.pow(2).sum(1, true)).clamp_min(0).sqrt();
+        }
+        visit(first, {indices.cpu(), distances.to(torch::kCPU, torch::kFloat32)});
+    }
+}
+
 } // namespace
 
 void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf,
                            const std::function<void(int64_t, const Neighbours &)> &visit, bool exactDistances)
 {
+    if (!fastKernels(queries))
+        return neighbourBlocksGeneric(queries.to(torch::kFloat32).contiguous(),
+                                      gallery.to(queries.device(), torch::kFloat32).contiguous(), k, excludeSelf, visit,
+                                      exactDistances);
     const torch::Tensor q = queries.to(torch::kFloat32).contiguous();
     const torch::Tensor g = gallery.to(torch::kFloat32).contiguous();
     forEachNeighbourChunk(q.data_ptr<float>(), q.size(0), g.data_ptr<float>(), g.size(0), g.size(1), k, excludeSelf,
@@ -34,6 +71,18 @@ void forEachNeighbourBlock(const torch::Tensor &queries, const torch::Tensor &ga
 
 Neighbours exactKnn(const torch::Tensor &queries, const torch::Tensor &gallery, int64_t k, bool excludeSelf)
 {
+    if (!fastKernels(queries)) {
+        std::vector<Neighbours> blocks;
+        forEachNeighbourBlock(queries, gallery, k, excludeSelf, [&](int64_t, const Neighbours &b) { blocks.push_back(b); });
+        if (blocks.empty())
+            return {torch::empty({0, 0}, torch::kInt64), torch::empty({0, 0})};
+        std::vector<torch::Tensor> indices, distances;
+        for (const Neighbours &b : blocks) {
+            indices.push_back(b.indices);
+            distances.push_back(b.distances);
+        }
+        return {torch::cat(indices), torch::cat(distances)};
+    }
     const torch::Tensor q = queries.to(torch::kFloat32).contiguous();
     const torch::Tensor g = gallery.to(torch::kFloat32).contiguous();
     return toNeighbours(nearestNeighbours(q.data_ptr<float>(), q.size(0), g.data_ptr<float>(), g.size(0), g.size(1), k,
@@ -63,7 +112,7 @@ std::vector<int64_t> kmeans(const torch::Tensor &pointsIn, int64_t k, uint64_t s
         chosen.push_back(next);
         closest = torch::minimum(closest, (points - points[next]).pow(2).sum(1));
     }
-    torch::Tensor centres = points.index_select(0, torch::tensor(chosen, torch::kInt64));
+    torch::Tensor centres = points.index_select(0, torch::tensor(chosen, torch::kInt64).to(points.device()));
 
     torch::Tensor assignment;
     for (int it = 0; it < iterations; ++it) {
@@ -79,13 +128,14 @@ std::vector<int64_t> kmeans(const torch::Tensor &pointsIn, int64_t k, uint64_t s
         // An emptied cluster keeps its previous centre.
         centres = torch::where(counts > 0, sums / counts.clamp_min(1), centres);
     }
+    assignment = assignment.cpu();
     return std::vector<int64_t>(assignment.data_ptr<int64_t>(), assignment.data_ptr<int64_t>() + n);
 }
 
 Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor &labelsIn, uint64_t seed,
                            const std::atomic<bool> *cancel)
 {
-    const torch::Tensor labels = labelsIn.to(torch::kInt64).contiguous();
+    const torch::Tensor labels = labelsIn.to(torch::kCPU, torch::kInt64).contiguous();
     const int64_t n = labels.size(0);
     Metrics m;
     m.queries = n;
@@ -150,6 +200,7 @@ torch::Tensor embedRows(EmbeddingNetImpl &model, const Dataset &data, const Norm
 {
     torch::NoGradGuard noGrad;
     const bool wasTraining = model.is_training();
+    const torch::Device device = model.device();
     model.eval();
     std::vector<torch::Tensor> parts;
     std::vector<int64_t> indices;
@@ -160,7 +211,7 @@ torch::Tensor embedRows(EmbeddingNetImpl &model, const Dataset &data, const Norm
         }
         indices.resize(size_t(std::min(batchSize, end - first)));
         std::iota(indices.begin(), indices.end(), first);
-        parts.push_back(model.forward(makeBatch(data, indices, norm, AugmentOptions{}, nullptr)));
+        parts.push_back(model.forward(makeBatch(data, indices, norm, AugmentOptions{}, nullptr).to(device)));
     }
     model.train(wasTraining);
     return parts.empty() ? torch::empty({0, 0}) : torch::cat(parts);
