@@ -303,6 +303,11 @@ private Q_SLOTS:
                                          << "more than the training set allows";
         QTest::newRow("n-pair with K != 2") << train({"--dataset", d, "--loss", "n-pair"}) << "exactly 2 images per class";
         QTest::newRow("unknown option") << train({"--dataset", d, "--frobnicate"}) << "frobnicate";
+        QTest::newRow("unknown device") << train({"--dataset", d, "--device", "gpu0"}) << "is not one of cpu, cuda, cuda:N or auto";
+        QTest::newRow("bad device index") << train({"--dataset", d, "--device", "cuda:x"}) << "is not one of cpu, cuda, cuda:N or auto";
+        if (!torch::cuda::is_available())
+            QTest::newRow("no GPU") << train({"--dataset", d, "--device", "cuda"}) << "device 'cuda': ";
+        QTest::newRow("unknown kernels") << train({"--dataset", d, "--kernels", "turbo"}) << "--kernels";
         const QString e = q(m_dir.file("e.npy")), y = q(m_dir.file("y.npy"));
         QTest::newRow("npy wrong dtype") << QStringList{"metrics", "--embeddings", q(m_dir.file("u8.npy")), "--labels", y}
                                          << "unsupported .npy dtype '|u1'";

@@ -225,13 +225,14 @@ int train(TrainOptions o)
     if (env.distributed()) {
         if (!(o.distTimeout >= 1))
             throw Error("--dist-timeout must be at least 1 second");
-        group = std::make_shared<ProcessGroup>(env, std::chrono::milliseconds(int64_t(o.distTimeout * 1000)));
+        group = std::make_shared<ProcessGroup>(env, std::chrono::milliseconds(int64_t(o.distTimeout * 1000)),
+                                               computeDevice(o.config.device, env.localRank));
         o.config.worldSize = env.worldSize;
     }
     const bool chief = env.rank == 0;
     std::unique_ptr<Trainer> trainer;
     if (!o.resume.empty()) {
-        trainer = Trainer::resume(o.resume, {}, group);
+        trainer = Trainer::resume(o.resume, {}, group, o.config.device, o.config.kernels);
         if (chief)
             std::printf("resuming %s at step %lld of %lld\n", o.resume.c_str(), (long long)trainer->step(),
                         (long long)trainer->config().iterations);

@@ -56,6 +56,14 @@ void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
     cmd->add_option("--iterations", c.iterations, "training steps")->capture_default_str();
     cmd->add_option("--seed", c.seed, "seed for initialisation, batches and augmentation")->capture_default_str();
     cmd->add_option("--threads", c.threads, "CPU threads")->capture_default_str();
+    cmd->add_option("--device", c.device,
+                    "where to train and evaluate: cpu, cuda (in a distributed run each rank's local GPU), cuda:N, "
+                    "or auto (a GPU when there is one)")
+        ->capture_default_str();
+    cmd->add_option("--kernels", c.kernels,
+                    "fast (LiftLab's own CPU kernels on the CPU) or generic (torch operations only, as on a GPU)")
+        ->check(CLI::IsMember({"fast", "generic"}))
+        ->capture_default_str();
     cmd->add_option("--eval-every", c.evalEvery, "evaluate every N steps (0: at the end only)")->capture_default_str();
     cmd->add_option("--checkpoint-every", c.checkpointEvery, "checkpoint every N steps")->capture_default_str();
 }

@@ -6,6 +6,10 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +24,14 @@ namespace liftlab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The type Gloo's and NCCL's process groups share: since torch 2.0 they
+// are backends of a c10d::ProcessGroup, before that process groups themselves.
+#if TORCH_VERSION_MAJOR >= 2
+using Backend = c10d::Backend;
+#else
+using Backend = c10d::ProcessGroup;
+#endif
 
 constexpr int64_t kBucketBytes = 16 << 20;
 // How long ranks wait for each other to join: machines of a cluster job
@@ -60,7 +72,8 @@ struct Bucket
     }
 };
 
-std::vector<Bucket> bucketsOf(const std::vector<torch::Tensor> &tensors)
+// The buckets' flat tensors live on `device`, the backend's.
+std::vector<Bucket> bucketsOf(const std::vector<torch::Tensor> &tensors, torch::Device device)
 {
     std::vector<Bucket> buckets;
     int64_t bytes = 0;
@@ -78,7 +91,7 @@ std::vector<Bucket> bucketsOf(const std::vector<torch::Tensor> &tensors)
         std::vector<torch::Tensor> flat;
         for (const torch::Tensor &t : b.members)
             flat.push_back(t.reshape(-1));
-        b.flat = torch::cat(flat);
+        b.flat = torch::cat(flat).to(device);
     }
     return buckets;
 }
@@ -128,7 +141,9 @@ struct ProcessGroup::Private
 {
     RankEnvironment env;
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+    c10::intrusive_ptr<Backend> group;
+    torch::Device device = torch::kCPU; // where the backend's collectives take their tensors
+    std::string backend;
     int64_t meetings = 0;     // waitForAll() calls so far
     double communicating = 0; // seconds in collectives
     bool failed = false;      // a collective or a meeting failed: some rank is gone
@@ -218,7 +233,7 @@ struct ProcessGroup::Private
     void inBuckets(const std::vector<torch::Tensor> &tensors, const char *what, const Start &start)
     {
         const Timed timed{*this};
-        std::vector<Bucket> buckets = bucketsOf(tensors);
+        std::vector<Bucket> buckets = bucketsOf(tensors, device);
         for (Bucket &b : buckets) {
             std::vector<torch::Tensor> one{b.flat};
             b.work = start(one);
@@ -229,10 +244,10 @@ struct ProcessGroup::Private
         }
     }
 
-    // Every rank's tensor of `local`'s shape, in rank order.
+    // Every rank's tensor of `local`'s shape, in rank order, on the backend's device.
     std::vector<torch::Tensor> gather(const torch::Tensor &local)
     {
-        std::vector<torch::Tensor> input{local.contiguous()};
+        std::vector<torch::Tensor> input{local.to(device).contiguous()};
         std::vector<std::vector<torch::Tensor>> gathered(1);
         for (int r = 0; r < env.worldSize; ++r)
             gathered[0].push_back(torch::empty_like(input[0]));
@@ -241,7 +256,7 @@ struct ProcessGroup::Private
     }
 };
 
-ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds timeout)
+ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds timeout, torch::Device device)
     : d(std::make_unique<Private>())
 {
     d->env = env;
@@ -259,6 +274,19 @@ ProcessGroup::ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds
     d->beatChanged.assign(size_t(env.worldSize), Clock::now());
     d->heartbeatThread = std::thread(Heartbeat::run, d->heartbeat);
     try {
+#ifdef USE_C10D_NCCL
+        if (device.is_cuda()) {
+            auto options = c10d::ProcessGroupNCCL::Options::create();
+            options->timeout = timeout;
+            d->device = device;
+            d->backend = "nccl";
+            d->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(d->store, env.rank, env.worldSize, options);
+            return;
+        }
+#else
+        (void)device; // without NCCL, GPU tensors travel through the CPU
+#endif
+        d->backend = "gloo";
         auto options = c10d::ProcessGroupGloo::Options::create();
         options->timeout = timeout;
         // As torch.distributed: GLOO_SOCKET_IFNAME names the network
@@ -329,6 +357,16 @@ int ProcessGroup::rank() const
     return d->env.rank;
 }
 
+int ProcessGroup::localRank() const
+{
+    return d->env.localRank;
+}
+
+std::string ProcessGroup::backend() const
+{
+    return d->backend;
+}
+
 int ProcessGroup::size() const
 {
     return d->env.worldSize;
@@ -366,7 +404,7 @@ void ProcessGroup::allReduceSum(const std::vector<torch::Tensor> &tensors)
 bool ProcessGroup::any(bool value)
 {
     const Private::Timed timed{*d};
-    std::vector<torch::Tensor> flag{torch::tensor({value ? 1 : 0}, torch::kInt32)};
+    std::vector<torch::Tensor> flag{torch::tensor({value ? 1 : 0}, torch::kInt32).to(d->device)};
     d->wait(d->group->allreduce(flag), "stop vote");
     return flag[0].item<int>() > 0;
 }
@@ -376,10 +414,10 @@ torch::Tensor ProcessGroup::allGatherRows(const torch::Tensor &rows)
     const Private::Timed timed{*d};
     const torch::Tensor local = rows.contiguous();
     // The counts first, then every rank's rows padded to the largest count.
-    std::vector<torch::Tensor> count{torch::tensor({local.size(0)}, torch::kInt64)};
+    std::vector<torch::Tensor> count{torch::tensor({local.size(0)}, torch::kInt64).to(d->device)};
     std::vector<std::vector<torch::Tensor>> counts(1);
     for (int r = 0; r < size(); ++r)
-        counts[0].push_back(torch::empty({1}, torch::kInt64));
+        counts[0].push_back(torch::empty({1}, count[0].options()));
     d->wait(d->group->allgather(counts, count), "all-gather");
     int64_t most = 0;
     for (const torch::Tensor &c : counts[0])
@@ -392,7 +430,7 @@ torch::Tensor ProcessGroup::allGatherRows(const torch::Tensor &rows)
     std::vector<torch::Tensor> parts;
     for (int r = 0; r < size(); ++r)
         parts.push_back(gathered[size_t(r)].narrow(0, 0, counts[0][size_t(r)].item<int64_t>()));
-    return torch::cat(parts);
+    return torch::cat(parts).to(local.device());
 }
 
 bool ProcessGroup::waitForAll(bool value, std::chrono::milliseconds patience, const std::string &what)
@@ -489,7 +527,7 @@ struct AllReduceFunction : torch::autograd::Function<AllReduceFunction>
 torch::Tensor ProcessGroup::allGatherEqual(const torch::Tensor &rows)
 {
     const Private::Timed timed{*d};
-    return torch::cat(d->gather(rows));
+    return torch::cat(d->gather(rows)).to(rows.device());
 }
 
 torch::Tensor ProcessGroup::allGather(const torch::Tensor &rows)

@@ -12,7 +12,8 @@
 namespace liftlab {
 
 // The processes of one distributed run, joined into one torch.distributed
-// (c10d) process group: Gloo over TCP, rendezvous through a c10d TCPStore
+// (c10d) process group: NCCL when the device is a GPU and the libtorch has
+// NCCL, else Gloo over TCP; rendezvous through a c10d TCPStore
 // that rank 0 hosts at MASTER_ADDR:MASTER_PORT (under torchrun, the one
 // its agent hosts there), as torch.distributed's env:// initialisation does.
 //
@@ -21,18 +22,25 @@ namespace liftlab {
 // liftlab::Error naming the ranks that no longer answer, found by a
 // heartbeat each rank keeps in the store; the caller then ends as any
 // failed run does, keeping its last checkpoint.
+//
+// Collectives take tensors on any device: they travel on the backend's
+// (the GPU for NCCL, the CPU for Gloo) and come back where they were.
 class ProcessGroup
 {
 public:
     // Waits up to 10 minutes for every rank to join. Throws liftlab::Error
     // when they do not, or when the address cannot be used.
-    ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds timeout);
+    // `device`: the rank's training device (util/parallel.h: computeDevice).
+    ProcessGroup(const RankEnvironment &env, std::chrono::milliseconds timeout, torch::Device device = torch::kCPU);
     ~ProcessGroup();
     ProcessGroup(const ProcessGroup &) = delete;
     ProcessGroup &operator=(const ProcessGroup &) = delete;
 
     int rank() const;
     int size() const;
+    int localRank() const; // among the ranks on this machine
+    // "nccl" or "gloo".
+    std::string backend() const;
     // Wall time spent in this rank's collectives so far (each from its
     // start to the end of its wait, which includes waiting for slower ranks).
     double communicationSeconds() const;

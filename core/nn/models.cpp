@@ -79,6 +79,12 @@ const std::vector<ModelInfo> &modelRegistry()
     return models;
 }
 
+torch::Device EmbeddingNetImpl::device() const
+{
+    const std::vector<torch::Tensor> p = parameters();
+    return p.empty() ? torch::Device(torch::kCPU) : p.front().device();
+}
+
 EmbeddingNet createModel(const ModelOptions &options)
 {
     if (options.embeddingDim < 2 || options.embeddingDim > 4096)

@@ -25,6 +25,8 @@ class EmbeddingNetImpl : public torch::nn::Module
 {
 public:
     virtual torch::Tensor forward(torch::Tensor images) = 0;
+    // Where its parameters live (the CPU for a network without any).
+    torch::Device device() const;
 };
 using EmbeddingNet = std::shared_ptr<EmbeddingNetImpl>;
 

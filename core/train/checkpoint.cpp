@@ -140,7 +140,10 @@ CheckpointInfo loadCheckpointBytes(const std::string &bytes, const std::string &
     CheckpointInfo info;
     try {
         torch::serialize::InputArchive archive;
-        archive.load_from(bytes.data(), bytes.size());
+        // Onto the model's device, whichever device the checkpoint was written from.
+        const std::vector<torch::Tensor> parameters = model.parameters();
+        archive.load_from(bytes.data(), bytes.size(),
+                          parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device());
         c10::IValue format;
         if (!archive.try_read("format", format) || !format.isString()
             || format.toStringRef() != "liftlab-checkpoint-1")

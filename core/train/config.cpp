@@ -6,6 +6,7 @@
 #include "error.h"
 #include "losses/params.h"
 #include "nn/modelinfo.h"
+#include "util/parallel.h"
 
 #include <QJsonObject>
 #include <QString>
@@ -40,6 +41,10 @@ void ExperimentConfig::validate() const
         throw Error("iterations must be at least 1");
     if (threads < 1 || threads > 256)
         throw Error("threads must be between 1 and 256");
+    if (!isDeviceSpec(device))
+        throw Error("device '" + device + "' is not one of cpu, cuda, cuda:N or auto");
+    if (kernels != "fast" && kernels != "generic")
+        throw Error("kernels '" + kernels + "' is not fast or generic");
     if (evalEvery < 0 || checkpointEvery < 0)
         throw Error("evaluation and checkpoint intervals must be zero or positive");
     if (embeddingDim < 2 || embeddingDim > 4096)
@@ -136,6 +141,8 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"iterations", qint64(c.iterations)},
         {"seed", QString::number(c.seed)},
         {"threads", c.threads},
+        {"device", q(c.device)},
+        {"kernels", q(c.kernels)},
         {"eval_every", qint64(c.evalEvery)},
         {"checkpoint_every", qint64(c.checkpointEvery)},
         {"world_size", c.worldSize},
@@ -219,6 +226,10 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     if (!ok)
         throw fileError(source, "field 'seed' must be an unsigned integer");
     c.threads = int(integer("threads"));
+    if (json.contains(QLatin1String("device"))) { // absent before devices
+        c.device = text("device");
+        c.kernels = text("kernels");
+    }
     c.evalEvery = integer("eval_every", steps);
     c.checkpointEvery = integer("checkpoint_every", steps);
     if (json.contains(QLatin1String("world_size"))) { // absent before distributed runs

@@ -44,6 +44,12 @@ struct ExperimentConfig
     int64_t iterations = 1000;
     uint64_t seed = 0;
     int threads = 2;
+    // Where training and evaluation compute: cpu, cuda, cuda:N or auto
+    // (util/parallel.h: computeDevice), and with which kernels: "fast"
+    // (LiftLab's hand-written CPU kernels where the device is the CPU) or
+    // "generic" (torch operations only, as on a GPU).
+    std::string device = "cpu";
+    std::string kernels = "fast";
     int64_t evalEvery = 0;       // 0: evaluate at the end only
     int64_t checkpointEvery = 250;
     // A distributed run (core/dist): the number of processes, each of which

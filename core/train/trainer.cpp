@@ -68,13 +68,13 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const ExperimentConfig &c
 
 std::vector<int64_t> toVector(const torch::Tensor &t)
 {
-    const torch::Tensor c = t.to(torch::kInt64).contiguous();
+    const torch::Tensor c = t.to(torch::kCPU, torch::kInt64).contiguous();
     return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
 }
 
 std::vector<float> toFloats(const torch::Tensor &t)
 {
-    const torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+    const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
@@ -120,6 +120,7 @@ struct Trainer::Private
 {
     ExperimentConfig config;
     std::shared_ptr<ProcessGroup> group; // a distributed run's; null in one process
+    torch::Device device = torch::kCPU;  // of the network, the loss and the batches in training
     ExperimentData data;
     EmbeddingNet model;
     std::unique_ptr<Loss> loss;
@@ -153,11 +154,15 @@ struct Trainer::Private
         const LossInfo &info = findLoss(config.loss);
         const LossParams params = resolveParams(info, config.lossParams);
         prepareCompute(config.threads);
+        setKernels(config.kernels == "generic" ? Kernels::Generic : Kernels::Fast);
+        device = computeDevice(config.device, group ? group->localRank() : 0);
         data = loaded ? *loaded : loadExperimentData(config, monitor); // a copy shares the images
         const std::vector<int64_t> labels = toVector(data.train.labels);
         sampler = makeSampler(config, labels);
         model = createModelFor(config, data.train.images.size(1));
+        model->to(device);
         loss = info.create(params, lossContextFor(labels, config.embeddingDim, config.seed));
+        loss->to(device);
         optimizer = makeOptimizer(config, *model, *loss);
         if (config.syncBatchNorm) {
             // In one process the sum over ranks is the identity: the same
@@ -206,7 +211,7 @@ struct Trainer::Private
     {
         const torch::Tensor gathered = group->allGather(local);
         const int64_t ranks = group->size(), rows = local.size(0);
-        const torch::Tensor position = torch::arange(gathered.size(0));
+        const torch::Tensor position = torch::arange(gathered.size(0), gathered.options().dtype(torch::kInt64));
         return gathered.index_select(0, position.remainder(ranks) * rows + position.div(ranks, "floor"));
     }
 
@@ -283,7 +288,7 @@ struct Trainer::Private
             const int64_t n = data.test.size(), r = group->rank(), w = group->size();
             torch::Tensor share = embedRows(*model, data.test, data.normalization, n * r / w, n * (r + 1) / w);
             if (share.size(0) == 0)
-                share = torch::empty({0, config.embeddingDim});
+                share = torch::empty({0, config.embeddingDim}, torch::TensorOptions(device));
             embedding = group->allGatherRows(share);
         } else {
             embedding = embedDataset(*model, data.test, data.normalization, 500, cancel);
@@ -345,9 +350,9 @@ struct Trainer::Private
             groups[i].options().set_lr(i == 0 ? lr : lr * loss->learningRateScale());
         optimizer->zero_grad();
         loss->beginStep(step);
-        const torch::Tensor local = model->forward(batch.images);
+        const torch::Tensor local = model->forward(batch.images.to(device));
         const torch::Tensor embeddings = group ? globalBatch(local) : local;
-        LossOutput out = loss->compute(embeddings, batch.labels);
+        LossOutput out = loss->compute(embeddings, batch.labels.to(device));
         const double value = out.loss.item<double>(); // the same on every rank
         if (!std::isfinite(value)) {
             if (writes())
@@ -483,7 +488,8 @@ std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const st
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMonitor &monitor,
-                                         const std::shared_ptr<ProcessGroup> &group)
+                                         const std::shared_ptr<ProcessGroup> &group, const std::string &device,
+                                         const std::string &kernels)
 {
     const bool writer = !group || group->rank() == 0;
     RunDirectory run;
@@ -520,10 +526,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMo
     }
     std::unique_ptr<Private> p;
     agree(group.get(), [&] {
-        const ExperimentConfig config =
+        ExperimentConfig config =
             writer ? run.config()
                    : configFromJson(QJsonDocument::fromJson(QByteArray::fromStdString(configJson)).object(),
                                     runDir + " (from rank 0)");
+        config.device = device.empty() ? config.device : device;
+        config.kernels = kernels.empty() ? config.kernels : kernels;
         p = std::make_unique<Private>(config, monitor, nullptr, group);
         if (!checkpoint.empty())
             p->step = loadCheckpointBytes(checkpoint, RunFiles(runDir).checkpoint(), *p->model, p->loss.get(),
@@ -594,6 +602,7 @@ Metrics Trainer::evaluateUntrained()
 {
     prepareCompute(d->config.threads);
     const EmbeddingNet untrained = createModelFor(d->config, d->data.train.images.size(1));
+    untrained->to(d->device);
     return evaluateEmbeddings(embedDataset(*untrained, d->data.test, d->data.normalization), d->data.test.labels,
                               d->config.seed);
 }
@@ -665,6 +674,8 @@ Trainer::Outcome Trainer::train(const Callbacks &cb, const std::atomic<bool> &ca
     if (!d->announced) {
         std::string text = "training " + c.loss + " on " + c.dataset + " (" + c.split + "), "
                            + std::to_string(c.iterations) + " steps, batch " + std::to_string(d->sampler->batchSize());
+        if (!d->device.is_cpu() || c.kernels != "fast")
+            text += ", on " + d->device.str() + (c.kernels == "fast" ? "" : " with generic kernels");
         if (d->group) {
             int64_t floats = 0;
             for (const std::vector<torch::Tensor> &params : {d->model->parameters(), d->loss->parameters()})

@@ -57,9 +57,12 @@ public:
     // Continues a run from its last checkpoint, exactly as if it had not
     // stopped. A distributed run resumes with the world size it was
     // started with (its global batch depends on it); rank 0 reads the run
-    // and hands its config and checkpoint to the others.
+    // and hands its config and checkpoint to the others. `device` and
+    // `kernels`, where given, replace the run's own (config.h): where a run
+    // computes is chosen at each launch.
     static std::unique_ptr<Trainer> resume(const std::string &runDir, const LoadMonitor &monitor = {},
-                                           const std::shared_ptr<ProcessGroup> &group = nullptr);
+                                           const std::shared_ptr<ProcessGroup> &group = nullptr,
+                                           const std::string &device = {}, const std::string &kernels = {});
 
     ~Trainer();
 
