@@ -250,8 +250,9 @@ EOF
 
 # Prints the highest GLIBC_ and GLIBCXX_ versions that the ELF files under $1 need.
 needed_versions() {
-    find "$1" -type f \( -name '*.so*' -o -path '*/libexec/*' -o -path '*/bin/*' \) -print0 |
-        xargs -0 objdump -T 2>/dev/null | grep -o 'GLIBC_[0-9.]*\|GLIBCXX_3\.[0-9.]*' | sort -u |
+    # objdump fails on the scripts among them: their symbols are not wanted.
+    { find "$1" -type f \( -name '*.so*' -o -path '*/libexec/*' -o -path '*/bin/*' \) -print0 |
+        xargs -0 objdump -T 2>/dev/null || true; } | grep -o 'GLIBC_[0-9.]*\|GLIBCXX_3\.[0-9.]*' | sort -u |
         awk -F_ '{print $1, $2}' | sort -k1,1 -k2,2V |
         awk '{max[$1] = $2} END {print "glibc", max["GLIBC"]; print "glibcxx", max["GLIBCXX"]}'
 }
