@@ -248,10 +248,25 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
 
 namespace liftlab {
 
-ExperimentConfig ExperimentConfig::demoRecipe(const std::string &split)
+ExperimentConfig ExperimentConfig::demoRecipe(const std::string &split, const std::string &dataset)
 {
     ExperimentConfig c;
+    c.dataset = dataset;
     c.split = split;
+    if (dataset == "glyphs") {
+        // 300 characters train, the other 300 test: many classes, so a batch
+        // takes 32 of them x 4 images (more negatives than positives, as the
+        // lifted paper's online products). Recall@1 0.531 after 800 steps
+        // (53 s on 2 cores), against 0.215 for the pixels and 0.086 for the
+        // untrained network.
+        c.classesPerBatch = 32;
+        c.perClass = 4;
+        c.augment = false;
+        c.learningRate = 5e-3;
+        c.schedule = "cosine";
+        c.iterations = 800;
+        return c;
+    }
     // Every class in every batch: with 4 of 10 classes a batch never sees
     // most class pairs, and Recall@1 stalls near the raw pixels' (0.79 vs
     // 0.81 after 1000 steps). All 10 classes x 13 lifts it to 0.87.

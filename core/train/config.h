@@ -61,9 +61,9 @@ struct ExperimentConfig
     // process's share (built-in networks; see nn/batchnorm.h).
     bool syncBatchNorm = false;
 
-    // The recipe of the headless demo on Fashion-MNIST (see demoRecipe in
-    // config.cpp for why each choice).
-    static ExperimentConfig demoRecipe(const std::string &split);
+    // The recipes of the headless demo, on Fashion-MNIST or "glyphs" (see
+    // demoRecipe in config.cpp for why each choice).
+    static ExperimentConfig demoRecipe(const std::string &split, const std::string &dataset = "fashion-mnist");
 
     // Throws liftlab::Error naming the first invalid field.
     void validate() const;
