@@ -399,7 +399,7 @@ private Q_SLOTS:
         QVERIFY(mdFile.open(QIODevice::ReadOnly));
         const QByteArray csvText = csvFile.readAll(), mdText = mdFile.readAll();
         QCOMPARE(csvText.toStdString(), comparisonCsv(child<ComparisonTableModel>(c, "comparisonTableModel")->rows()));
-        QVERIFY(csvText.startsWith("loss,step,R@1,R@2,R@4,R@8,MAP@R"));
+        QVERIFY(csvText.startsWith("loss,seed,step,R@1,R@2,R@4,R@8,MAP@R"));
         QCOMPARE(csvText.count('\n'), 4); // header and three losses
         QCOMPARE(mdText.toStdString(), comparisonMarkdown(child<ComparisonTableModel>(c, "comparisonTableModel")->rows()));
         QVERIFY(mdText.contains("| triplet:miner=semi-hard |"));

@@ -6,6 +6,8 @@
 #include "data/sampler.h"
 #include "eval/evaluate.h"
 #include "train/checkpoint.h"
+#include "train/comparison.h"
+#include "train/comparisonrun.h"
 #include "train/divergence.h"
 #include "train/prefetcher.h"
 #include "train/rundirectory.h"
@@ -209,6 +211,90 @@ private Q_SLOTS:
         QCOMPARE(evals[0].metrics.recallAt1, m.recallAt1);
         QVERIFY(std::abs(evals[0].metrics.mapAtR - m.mapAtR) < 1e-6);
         QVERIFY(std::abs(evals[0].metrics.nmi - m.nmi) < 1e-6);
+    }
+
+    void confidenceIntervalAgainstAHandComputation()
+    {
+        // {0.5, 0.6, 0.7}: mean 0.6, s = 0.1, t(0.975, 2) = 4.3027 -> 4.3027 * 0.1 / sqrt(3).
+        Interval i = confidenceInterval({0.5, 0.6, 0.7});
+        QVERIFY(std::abs(i.mean - 0.6) < 1e-12);
+        QVERIFY(std::abs(i.halfWidth - 0.248417) < 1e-5);
+        // {1, 2, 3, 4, 5}: s = sqrt(2.5), t(0.975, 4) = 2.7764 -> 1.96327.
+        i = confidenceInterval({1, 2, 3, 4, 5});
+        QVERIFY(std::abs(i.mean - 3) < 1e-12);
+        QVERIFY(std::abs(i.halfWidth - 1.96324) < 1e-4);
+        QVERIFY(std::abs(i.low() - (3 - i.halfWidth)) < 1e-12);
+        // Identical values: no spread; one value: no interval at all.
+        QCOMPARE(confidenceInterval({0.25, 0.25, 0.25}).halfWidth, 0.0);
+        QVERIFY(std::isnan(confidenceInterval({0.7}).halfWidth));
+        // The quantile: tables for small df, the expansion beyond 30 (R's qt(0.975, df)).
+        QCOMPARE(studentT975(1), 12.7062);
+        QCOMPARE(studentT975(30), 2.0423);
+        for (const auto &[df, expected] : std::vector<std::pair<int, double>>{{31, 2.039513}, {40, 2.021075}, {60, 2.000298}, {120, 1.979930}, {1000, 1.962339}})
+            QVERIFY2(std::abs(studentT975(df) - expected) < 1e-4, qPrintable(QString("df %1: %2").arg(df).arg(studentT975(df))));
+    }
+
+    void seedsSummaryMarksTies()
+    {
+        // Three losses over three seeds, results given by hand: a (0.80, 0.82,
+        // 0.84) is best; b's interval (0.78, 0.81, 0.84) reaches a's; c
+        // (0.60, 0.61, 0.62) does not.
+        const Comparison comparison = Comparison::create(m_dir.file("ties"), tinyConfig(5), parseLossList("lifted,contrastive,triplet"), 3);
+        QCOMPARE(comparison.runCount(), size_t(9));
+        const double recall[3][3] = {{0.80, 0.82, 0.84}, {0.78, 0.81, 0.84}, {0.60, 0.61, 0.62}};
+        std::vector<ComparisonRow> rows;
+        for (size_t r = 0; r < comparison.runCount(); ++r) {
+            ComparisonRow row;
+            row.loss = comparison.losses()[comparison.lossIndex(r)].label;
+            row.step = 5;
+            row.metrics.recallAt1 = recall[comparison.lossIndex(r)][comparison.seedIndex(r)];
+            rows.push_back(row);
+        }
+        std::swap(rows[0], rows[2]); // rows of any order
+        const std::vector<ComparisonSummary> s = summarizeSeeds(comparison, rows);
+        QCOMPARE(s.size(), size_t(3));
+        QCOMPARE(s[0].loss, std::string("lifted"));
+        QVERIFY(s[0].best && !s[0].tied);
+        QCOMPARE(s[1].loss, std::string("contrastive"));
+        QVERIFY(!s[1].best && s[1].tied);
+        QCOMPARE(s[2].loss, std::string("triplet"));
+        QVERIFY(!s[2].best && !s[2].tied);
+        QCOMPARE(s[0].runs, 3);
+        QVERIFY(std::abs(s[2].recallAt1.mean - 0.61) < 1e-12);
+        const std::string table = summaryTable(s);
+        QVERIFY2(table.find("0.8200 +- 0.0497") != std::string::npos, table.c_str()); // 4.3027 * 0.02 / sqrt(3)
+        QVERIFY(table.find("tied") != std::string::npos);
+        // One seed: no intervals, so nothing is tied.
+        rows.resize(3);
+        for (ComparisonRow &row : rows)
+            row.metrics.recallAt1 = 0.5;
+        for (const ComparisonSummary &x : summarizeSeeds(comparison, rows))
+            QVERIFY(!x.tied);
+    }
+
+    void aComparisonTrainsEveryLossWithEverySeed()
+    {
+        const Comparison comparison = Comparison::create(m_dir.file("seeds"), tinyConfig(4), parseLossList("lifted,contrastive"), 2);
+        std::atomic<bool> cancel{false};
+        const auto runs = ComparisonRun::start(comparison);
+        QCOMPARE(runs->size(), size_t(4));
+        QCOMPARE(runs->run(std::vector<Trainer::Callbacks>(4), {}, cancel, 0), ComparisonRun::Outcome::Finished);
+        const Comparison reopened = Comparison::open(m_dir.file("seeds"));
+        QCOMPARE(reopened.seeds(), 2);
+        std::vector<double> firstLoss;
+        for (size_t r = 0; r < 4; ++r) {
+            const RunDirectory run = RunDirectory::open(reopened.runPath(r));
+            QCOMPARE(run.config().loss, r % 2 ? std::string("contrastive") : std::string("lifted"));
+            QCOMPARE(run.config().seed, tinyConfig(4).seed + r / 2);
+            QCOMPARE(RunDirectory::readEvals(run.files().evals()).size(), size_t(1));
+            firstLoss.push_back(RunDirectory::readSteps(run.files().metrics()).front().loss);
+        }
+        QVERIFY(firstLoss[0] != firstLoss[2]); // another seed: other weights and batches
+        QVERIFY(fs::path(reopened.runPath(3)).filename() == "02-contrastive-seed1");
+        QFile markdown(QString::fromStdString(reopened.resultsPath(Comparison::Results::Markdown)));
+        QVERIFY(markdown.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(markdown.readAll());
+        QVERIFY2(text.contains(QStringLiteral("±")) && text.contains(QStringLiteral("| lifted | 2 |")), qPrintable(text));
     }
 
     void interleavedRunsMatchRunsAlone()

@@ -25,6 +25,7 @@ struct CompareOptions
 {
     ExperimentConfig config; // the loss fields are set per compared loss
     std::string losses;      // "lifted,contrastive,triplet:miner=semi-hard"
+    int seeds = 1;
     std::string out;
 };
 

@@ -132,9 +132,13 @@ Command addCompare(CLI::App &app)
                     "lifted,contrastive,triplet:miner=semi-hard:margin=0.2")
         ->required();
     addExperimentOptions(cmd, o->config);
+    cmd->add_option("--seeds", o->seeds,
+                    "train every loss with this many seeds (--seed, --seed + 1, ...: other initial weights and batch "
+                    "order, the same for every loss); the table gives each metric's mean and 95% confidence interval")
+        ->capture_default_str();
     cmd->add_option("--out", o->out,
                     "comparison folder to create (default: runs/compare-<time>): its manifest, one run directory per "
-                    "loss, and the results table as CSV and Markdown");
+                    "loss and seed, and the results table as CSV and Markdown");
     return {cmd, [o] { return cli::compare(*o); }};
 }
 

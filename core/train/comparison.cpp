@@ -10,8 +10,12 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <stdexcept>
 
 namespace fs = std::filesystem;
 
@@ -31,6 +35,8 @@ std::vector<std::string> split(const std::string &text, char separator)
         start = end + 1;
     }
 }
+
+constexpr int kMaxSeeds = 100;
 
 std::string manifestPath(const std::string &folder)
 {
@@ -119,13 +125,16 @@ std::string Comparison::resultsPath(Results format) const
 }
 
 Comparison Comparison::create(const std::string &folder, const ExperimentConfig &base,
-                              const std::vector<LossChoice> &losses)
+                              const std::vector<LossChoice> &losses, int seeds)
 {
     Comparison c;
     c.m_folder = folder;
     c.m_base = base;
     c.m_losses = losses;
+    c.m_seeds = seeds;
     validateComparison(base, losses); // before anything is written
+    if (seeds < 1 || seeds > kMaxSeeds)
+        throw Error("--seeds must be between 1 and " + std::to_string(kMaxSeeds) + " (got " + std::to_string(seeds) + ")");
     std::error_code ec;
     if (fs::exists(folder, ec) && !fs::is_empty(folder, ec))
         throw Error("comparison folder '" + folder + "' already exists and is not empty");
@@ -137,12 +146,15 @@ Comparison Comparison::create(const std::string &folder, const ExperimentConfig 
         QJsonObject params;
         for (const auto &[name, value] : losses[i].params)
             params[QString::fromStdString(name)] = QString::fromStdString(value);
+        QJsonArray dirs;
+        for (int seed = 0; seed < seeds; ++seed)
+            dirs.append(QString::fromStdString(fs::path(c.runPath(size_t(seed) * losses.size() + i)).filename().string()));
         runs.append(QJsonObject{{"label", QString::fromStdString(losses[i].label)},
                                 {"loss", QString::fromStdString(losses[i].name)},
                                 {"params", params},
-                                {"dir", QString::fromStdString(folderName(i, losses[i].label))}});
+                                {"dirs", dirs}});
     }
-    const QJsonObject manifest{{"format", 1}, {"base", toJson(base)}, {"runs", runs}};
+    const QJsonObject manifest{{"format", 1}, {"base", toJson(base)}, {"seeds", seeds}, {"runs", runs}};
     writeFileAtomically(manifestPath(folder), QJsonDocument(manifest).toJson().toStdString());
     return c;
 }
@@ -159,6 +171,9 @@ Comparison Comparison::open(const std::string &folder)
     Comparison c;
     c.m_folder = folder;
     c.m_base = configFromJson(manifest.value("base").toObject(), path);
+    c.m_seeds = manifest.value("seeds").toInt(1); // absent before seeds
+    if (c.m_seeds < 1 || c.m_seeds > kMaxSeeds)
+        throw Error(path + ": 'seeds' must be between 1 and " + std::to_string(kMaxSeeds));
     for (const QJsonValue &v : manifest.value("runs").toArray()) {
         const QJsonObject run = v.toObject();
         LossChoice choice;
@@ -174,25 +189,39 @@ Comparison Comparison::open(const std::string &folder)
     return c;
 }
 
-ExperimentConfig Comparison::config(size_t i) const
+ExperimentConfig Comparison::config(size_t run) const
 {
+    if (run >= runCount())
+        throw std::out_of_range("Comparison::config: no run " + std::to_string(run));
     ExperimentConfig c = m_base;
-    c.loss = m_losses.at(i).name;
-    c.lossParams = m_losses.at(i).params;
+    c.loss = m_losses[lossIndex(run)].name;
+    c.lossParams = m_losses[lossIndex(run)].params;
+    c.seed = m_base.seed + uint64_t(seedIndex(run));
     return c;
 }
 
-std::string Comparison::runPath(size_t i) const
+std::string Comparison::runPath(size_t run) const
 {
-    return (fs::path(m_folder) / folderName(i, m_losses.at(i).label)).string();
+    std::string name = folderName(lossIndex(run), m_losses.at(lossIndex(run)).label);
+    if (m_seeds > 1)
+        name += "-seed" + std::to_string(config(run).seed);
+    return (fs::path(m_folder) / name).string();
+}
+
+std::string Comparison::runLabel(size_t run) const
+{
+    const std::string &label = m_losses.at(lossIndex(run)).label;
+    return m_seeds > 1 ? label + ", seed " + std::to_string(config(run).seed) : label;
 }
 
 std::vector<ComparisonRow> comparisonResults(const Comparison &comparison)
 {
     std::vector<ComparisonRow> rows;
-    for (size_t i = 0; i < comparison.losses().size(); ++i) {
+    for (size_t i = 0; i < comparison.runCount(); ++i) {
         ComparisonRow row;
-        row.label = comparison.losses()[i].label;
+        row.label = comparison.runLabel(i);
+        row.loss = comparison.losses()[comparison.lossIndex(i)].label;
+        row.seed = comparison.config(i).seed;
         const RunFiles run(comparison.runPath(i));
         const std::vector<EvalReport> evals = RunDirectory::readEvals(run.evals());
         if (!evals.empty()) {
@@ -212,7 +241,47 @@ std::vector<ComparisonRow> comparisonResults(const Comparison &comparison)
 
 namespace {
 
-const char *const kColumns[] = {"loss", "step", "R@1", "R@2", "R@4", "R@8", "MAP@R", "R-prec", "NMI", "F1", "img/s", "train s"};
+// Columns padded to their widest cell: the first (a label) left-aligned,
+// the numbers right-aligned.
+std::string alignedTable(const std::vector<std::vector<std::string>> &table)
+{
+    std::vector<size_t> width(table.at(0).size(), 0);
+    for (const auto &line : table)
+        for (size_t c = 0; c < line.size(); ++c)
+            width[c] = std::max(width[c], line[c].size());
+    std::string out;
+    for (const auto &line : table) {
+        for (size_t c = 0; c < line.size(); ++c) {
+            const std::string pad(width[c] - line[c].size(), ' ');
+            out += c == 0 ? line[c] + pad : "  " + pad + line[c];
+        }
+        while (!out.empty() && out.back() == ' ') // an empty last cell
+            out.pop_back();
+        out += '\n';
+    }
+    return out;
+}
+
+// A Markdown table: the first column left-aligned, the others right.
+std::string markdownTable(const std::vector<std::vector<std::string>> &table)
+{
+    std::string out;
+    for (size_t r = 0; r < table.size(); ++r) {
+        out += "|";
+        for (const std::string &cell : table[r])
+            out += " " + cell + " |";
+        out += "\n";
+        if (r == 0) {
+            out += "|";
+            for (size_t c = 0; c < table[0].size(); ++c)
+                out += c == 0 ? " --- |" : " ---: |";
+            out += "\n";
+        }
+    }
+    return out;
+}
+
+const char *const kColumns[] = {"loss", "seed", "step", "R@1", "R@2", "R@4", "R@8", "MAP@R", "R-prec", "NMI", "F1", "img/s", "train s"};
 
 std::vector<std::string> cells(const ComparisonRow &r)
 {
@@ -222,31 +291,24 @@ std::vector<std::string> cells(const ComparisonRow &r)
         return std::string(text);
     };
     const Metrics &m = r.metrics;
-    return {r.label,           std::to_string(r.step),  f(m.recallAt1, "%.4f"),  f(m.recallAt2, "%.4f"),
+    return {r.loss, std::to_string(r.seed), std::to_string(r.step),  f(m.recallAt1, "%.4f"),  f(m.recallAt2, "%.4f"),
             f(m.recallAt4, "%.4f"), f(m.recallAt8, "%.4f"), f(m.mapAtR, "%.4f"),    f(m.rPrecision, "%.4f"),
             f(m.nmi, "%.4f"),  f(m.f1, "%.4f"),          f(r.imagesPerSec, "%.0f"), f(r.trainSeconds, "%.1f")};
+}
+
+std::vector<std::vector<std::string>> rowsTable(const std::vector<ComparisonRow> &rows)
+{
+    std::vector<std::vector<std::string>> table = {std::vector<std::string>(std::begin(kColumns), std::end(kColumns))};
+    for (const ComparisonRow &r : rows)
+        table.push_back(cells(r));
+    return table;
 }
 
 } // namespace
 
 std::string comparisonTable(const std::vector<ComparisonRow> &rows)
 {
-    std::vector<std::vector<std::string>> table = {std::vector<std::string>(std::begin(kColumns), std::end(kColumns))};
-    for (const ComparisonRow &r : rows)
-        table.push_back(cells(r));
-    std::vector<size_t> width(table[0].size(), 0);
-    for (const auto &line : table)
-        for (size_t c = 0; c < line.size(); ++c)
-            width[c] = std::max(width[c], line[c].size());
-    std::string out;
-    for (const auto &line : table) {
-        for (size_t c = 0; c < line.size(); ++c) {
-            const std::string pad(width[c] - line[c].size(), ' ');
-            out += c == 0 ? line[c] + pad : "  " + pad + line[c]; // the label left, numbers right
-        }
-        out += '\n';
-    }
-    return out;
+    return alignedTable(rowsTable(rows));
 }
 
 std::string comparisonCsv(const std::vector<ComparisonRow> &rows)
@@ -274,19 +336,138 @@ std::string comparisonCsv(const std::vector<ComparisonRow> &rows)
 
 std::string comparisonMarkdown(const std::vector<ComparisonRow> &rows)
 {
-    std::string out = "|", rule = "|";
-    for (const char *column : kColumns) {
-        out += std::string(" ") + column + " |";
-        rule += std::string(column == kColumns[0] ? " --- |" : " ---: |");
+    return markdownTable(rowsTable(rows));
+}
+
+double studentT975(int df)
+{
+    if (df < 1)
+        throw std::invalid_argument("studentT975: df must be at least 1");
+    // Exact to the digits shown for df <= 30 (the standard tables); beyond,
+    // the Cornish-Fisher expansion in 1/df, which is within 1e-4 there.
+    static const double table[] = {12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+                                   2.2010,  2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+                                   2.0796,  2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423};
+    if (df <= 30)
+        return table[df - 1];
+    const double z = 1.959963984540054, n = df;
+    const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+    return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n)
+           + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n * n * n);
+}
+
+Interval confidenceInterval(const std::vector<double> &sample)
+{
+    Interval interval;
+    const size_t n = sample.size();
+    if (n == 0) {
+        interval.mean = interval.halfWidth = std::numeric_limits<double>::quiet_NaN();
+        return interval;
     }
-    out += "\n" + rule + "\n";
-    for (const ComparisonRow &r : rows) {
-        out += "|";
-        for (const std::string &cell : cells(r))
-            out += " " + cell + " |";
-        out += "\n";
+    double sum = 0;
+    for (const double x : sample)
+        sum += x;
+    interval.mean = sum / double(n);
+    if (n < 2) {
+        interval.halfWidth = std::numeric_limits<double>::quiet_NaN();
+        return interval;
     }
-    return out;
+    double squares = 0;
+    for (const double x : sample)
+        squares += (x - interval.mean) * (x - interval.mean);
+    const double sd = std::sqrt(squares / double(n - 1));
+    interval.halfWidth = studentT975(int(n - 1)) * sd / std::sqrt(double(n));
+    return interval;
+}
+
+std::vector<ComparisonSummary> summarizeSeeds(const Comparison &comparison, const std::vector<ComparisonRow> &rows)
+{
+    std::vector<ComparisonSummary> summary;
+    for (const LossChoice &loss : comparison.losses()) {
+        ComparisonSummary s;
+        s.loss = loss.label;
+        std::vector<double> r1, r2, r4, r8, map, rp, nmi, f1, speed;
+        for (const ComparisonRow &row : rows) {
+            if (row.loss != loss.label || row.step == 0)
+                continue;
+            r1.push_back(row.metrics.recallAt1);
+            r2.push_back(row.metrics.recallAt2);
+            r4.push_back(row.metrics.recallAt4);
+            r8.push_back(row.metrics.recallAt8);
+            map.push_back(row.metrics.mapAtR);
+            rp.push_back(row.metrics.rPrecision);
+            nmi.push_back(row.metrics.nmi);
+            f1.push_back(row.metrics.f1);
+            if (row.imagesPerSec > 0)
+                speed.push_back(row.imagesPerSec);
+        }
+        s.runs = int(r1.size());
+        s.recallAt1 = confidenceInterval(r1);
+        s.recallAt2 = confidenceInterval(r2);
+        s.recallAt4 = confidenceInterval(r4);
+        s.recallAt8 = confidenceInterval(r8);
+        s.mapAtR = confidenceInterval(map);
+        s.rPrecision = confidenceInterval(rp);
+        s.nmi = confidenceInterval(nmi);
+        s.f1 = confidenceInterval(f1);
+        s.imagesPerSec = speed.empty() ? 0 : confidenceInterval(speed).mean;
+        summary.push_back(s);
+    }
+    // Losses without an evaluation last; the rest by their mean Recall@1.
+    std::stable_sort(summary.begin(), summary.end(), [](const ComparisonSummary &a, const ComparisonSummary &b) {
+        if ((a.runs > 0) != (b.runs > 0))
+            return a.runs > 0;
+        return a.runs > 0 && a.recallAt1.mean > b.recallAt1.mean;
+    });
+    if (!summary.empty() && summary.front().runs > 0) {
+        ComparisonSummary &best = summary.front();
+        best.best = true;
+        // Intervals need two runs; with one, nothing counts as tied.
+        for (size_t i = 1; i < summary.size(); ++i)
+            summary[i].tied = summary[i].runs > 1 && best.runs > 1 && summary[i].recallAt1.high() >= best.recallAt1.low();
+    }
+    return summary;
+}
+
+namespace {
+
+const char *const kSummaryColumns[] = {"loss", "seeds", "R@1", "R@2", "R@4", "R@8", "MAP@R", "R-prec", "NMI", "F1", "img/s", "vs best"};
+
+std::vector<std::string> summaryCells(const ComparisonSummary &s, const char *plusMinus)
+{
+    auto f = [plusMinus](const Interval &i) {
+        char text[48];
+        if (std::isnan(i.halfWidth))
+            std::snprintf(text, sizeof text, "%.4f", i.mean);
+        else
+            std::snprintf(text, sizeof text, "%.4f %s %.4f", i.mean, plusMinus, i.halfWidth);
+        return std::string(text);
+    };
+    char speed[32];
+    std::snprintf(speed, sizeof speed, "%.0f", s.imagesPerSec);
+    return {s.loss,       std::to_string(s.runs), f(s.recallAt1), f(s.recallAt2), f(s.recallAt4), f(s.recallAt8),
+            f(s.mapAtR),  f(s.rPrecision),        f(s.nmi),       f(s.f1),        speed,
+            s.best ? "best" : s.tied ? "tied" : ""};
+}
+
+std::vector<std::vector<std::string>> summaryRows(const std::vector<ComparisonSummary> &summary, const char *plusMinus)
+{
+    std::vector<std::vector<std::string>> table = {std::vector<std::string>(std::begin(kSummaryColumns), std::end(kSummaryColumns))};
+    for (const ComparisonSummary &s : summary)
+        table.push_back(summaryCells(s, plusMinus));
+    return table;
+}
+
+} // namespace
+
+std::string summaryTable(const std::vector<ComparisonSummary> &summary)
+{
+    return alignedTable(summaryRows(summary, "+-"));
+}
+
+std::string summaryMarkdown(const std::vector<ComparisonSummary> &summary)
+{
+    return markdownTable(summaryRows(summary, "±"));
 }
 
 } // namespace liftlab

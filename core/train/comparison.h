@@ -34,8 +34,14 @@ void validateComparison(const ExperimentConfig &base, const std::vector<LossChoi
 
 // A comparison of losses: one experiment (data, split, model, seed, so the
 // same initialisation and the same sequence of batches) trained once per
-// loss. On disk, a folder with comparison.json (the base experiment and the
-// losses) and one run directory per loss, 01-<label>, 02-<label>, ...
+// loss and seed. With N seeds every loss is trained from the seeds base.seed,
+// base.seed + 1, ..., base.seed + N - 1: each seed gives other initial
+// weights and another batch order, and all losses share them. Runs are
+// ordered seed by seed (all losses with the first seed, then the next), so
+// runs 0 .. losses - 1 are those of the first seed. On disk, a folder with
+// comparison.json (the base experiment, the losses and the number of seeds)
+// and one run directory per run: 01-<label>, 02-<label>, ... with one seed,
+// 01-<label>-seed<S> with several.
 class Comparison
 {
 public:
@@ -46,29 +52,39 @@ public:
     // Validates (validateComparison), creates the folder (refusing a
     // non-empty one) and writes the manifest.
     static Comparison create(const std::string &folder, const ExperimentConfig &base,
-                             const std::vector<LossChoice> &losses);
+                             const std::vector<LossChoice> &losses, int seeds = 1);
     // Throws liftlab::Error if the manifest is missing or bad.
     static Comparison open(const std::string &folder);
 
     const std::string &folder() const { return m_folder; }
     const ExperimentConfig &base() const { return m_base; }
     const std::vector<LossChoice> &losses() const { return m_losses; }
-    // The experiment and run directory of loss i.
-    ExperimentConfig config(size_t i) const;
-    std::string runPath(size_t i) const;
+    int seeds() const { return m_seeds; }
+    size_t runCount() const { return m_losses.size() * size_t(m_seeds); }
+    // Run r trains loss r % losses with seed index r / losses.
+    size_t lossIndex(size_t run) const { return run % m_losses.size(); }
+    int seedIndex(size_t run) const { return int(run / m_losses.size()); }
+    // The experiment, run directory and label ("lifted", or "lifted, seed 3"
+    // with several seeds) of run r.
+    ExperimentConfig config(size_t run) const;
+    std::string runPath(size_t run) const;
+    std::string runLabel(size_t run) const;
     std::string resultsPath(Results format) const;
 
 private:
     std::string m_folder;
     ExperimentConfig m_base;
     std::vector<LossChoice> m_losses;
+    int m_seeds = 1;
 };
 
 // What each run of a comparison reached: its last evaluation and, once it
 // has finished, its speed.
 struct ComparisonRow
 {
-    std::string label;
+    std::string label; // runLabel
+    std::string loss;  // the loss's label
+    uint64_t seed = 0;
     int64_t step = 0; // of the last evaluation (0: none yet)
     Metrics metrics;
     double imagesPerSec = 0, trainSeconds = 0; // from summary.json (0 while unfinished)
@@ -79,5 +95,37 @@ std::vector<ComparisonRow> comparisonResults(const Comparison &comparison);
 std::string comparisonTable(const std::vector<ComparisonRow> &rows);
 std::string comparisonCsv(const std::vector<ComparisonRow> &rows);
 std::string comparisonMarkdown(const std::vector<ComparisonRow> &rows);
+
+// A sample's mean and the half-width of its two-sided 95% confidence
+// interval for the mean, mean +- t(0.975, n - 1) s / sqrt(n) with s the
+// sample standard deviation (Student's t; NaN half-width for n < 2).
+struct Interval
+{
+    double mean = 0, halfWidth = 0;
+    double low() const { return mean - halfWidth; }
+    double high() const { return mean + halfWidth; }
+};
+Interval confidenceInterval(const std::vector<double> &sample);
+// The 0.975 quantile of Student's t with `df` degrees of freedom (df >= 1).
+double studentT975(int df);
+
+// One loss over its seeds: every metric as mean and 95% interval over the
+// runs that have been evaluated. `tied`: its Recall@1 interval overlaps the
+// best loss's (the one with the highest mean), so the data cannot rank the
+// two; `best` marks that loss.
+struct ComparisonSummary
+{
+    std::string loss;
+    int runs = 0; // evaluated runs (seeds)
+    Interval recallAt1, recallAt2, recallAt4, recallAt8, mapAtR, rPrecision, nmi, f1;
+    double imagesPerSec = 0; // mean over the finished runs
+    bool best = false, tied = false;
+};
+// In the order of the mean Recall@1, best first.
+std::vector<ComparisonSummary> summarizeSeeds(const Comparison &comparison, const std::vector<ComparisonRow> &rows);
+// As a text table (mean +- half-width, and a column that marks the best
+// loss and the ones tied with it) or a Markdown table.
+std::string summaryTable(const std::vector<ComparisonSummary> &summary);
+std::string summaryMarkdown(const std::vector<ComparisonSummary> &summary);
 
 } // namespace liftlab

@@ -22,7 +22,7 @@ std::unique_ptr<ComparisonRun> ComparisonRun::start(const Comparison &comparison
     std::vector<std::unique_ptr<Trainer>> trainers;
     try {
         // The first run loads the dataset; the others share its images.
-        for (size_t i = 0; i < comparison.losses().size() && !stopped(); ++i)
+        for (size_t i = 0; i < comparison.runCount() && !stopped(); ++i)
             trainers.push_back(Trainer::start(comparison.config(i), comparison.runPath(i), monitor,
                                               trainers.empty() ? nullptr : trainers.front()->data()));
     } catch (const Error &) {
@@ -82,7 +82,11 @@ ComparisonRun::Outcome ComparisonRun::run(const std::vector<Trainer::Callbacks> 
     }
     const std::vector<ComparisonRow> rows = comparisonResults(m_comparison);
     writeFileAtomically(m_comparison.resultsPath(Comparison::Results::Csv), comparisonCsv(rows));
-    writeFileAtomically(m_comparison.resultsPath(Comparison::Results::Markdown), comparisonMarkdown(rows));
+    std::string markdown = comparisonMarkdown(rows);
+    if (m_comparison.seeds() > 1)
+        markdown = "Over " + std::to_string(m_comparison.seeds()) + " seeds: mean ± 95% confidence interval (Student's t)\n\n"
+                   + summaryMarkdown(summarizeSeeds(m_comparison, rows)) + "\nEvery run:\n\n" + markdown;
+    writeFileAtomically(m_comparison.resultsPath(Comparison::Results::Markdown), markdown);
     return Outcome::Finished;
 }
 

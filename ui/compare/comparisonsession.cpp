@@ -27,7 +27,7 @@ std::function<void()> ComparisonSession::compare(const QString &folder, RunContr
 {
     try {
         const Comparison comparison = Comparison::open(folder.toStdString());
-        const size_t n = comparison.losses().size();
+        const size_t n = comparison.runCount();
         log(tr("Loading %1 and building %2 networks (one per loss, all from seed %3)...")
                 .arg(QString::fromStdString(comparison.base().dataset))
                 .arg(n)
@@ -56,7 +56,7 @@ std::function<void()> ComparisonSession::compare(const QString &folder, RunContr
         };
         std::vector<Trainer::Callbacks> callbacks(n);
         for (size_t i = 0; i < n; ++i) {
-            const QString label = QString::fromStdString(comparison.losses()[i].label);
+            const QString label = QString::fromStdString(comparison.runLabel(i));
             Trainer::Callbacks &cb = callbacks[i];
             cb.snapshotEvery = kStepsPerTurn;
             cb.onStep = [&, i, config = comparison.config(i)](const TrainingStep &step) {

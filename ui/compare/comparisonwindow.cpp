@@ -507,6 +507,10 @@ bool ComparisonWindow::openComparison(const QString &folder)
         m_heatmaps->setRunEnded(index);
     }
     m_log->appendMessage(tr("Opened the comparison %1.").arg(folder));
+    if (comparison->seeds() > 1)
+        m_log->appendMessage(tr("It was trained with %1 seeds: the curves and heatmaps show seed %2, the table every run.")
+                                 .arg(comparison->seeds())
+                                 .arg(comparison->base().seed));
     m_progressLabel->clear();
     openRunsForExploring();
     return true;

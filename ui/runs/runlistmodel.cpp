@@ -48,7 +48,9 @@ bool RunListModel::readComparison(const QString &path, Run *run)
         for (const LossChoice &loss : comparison.losses())
             losses << QString::fromStdString(loss.label);
         run->config = comparison.base();
-        run->loss = tr("comparison: %1").arg(losses.join(QStringLiteral(", ")));
+        run->loss = comparison.seeds() > 1
+                        ? tr("comparison: %1 (%2 seeds)").arg(losses.join(QStringLiteral(", "))).arg(comparison.seeds())
+                        : tr("comparison: %1").arg(losses.join(QStringLiteral(", ")));
         run->dataset = QString::fromStdString(comparison.base().dataset);
         run->iterations = comparison.base().iterations;
         // The results table is written when every run has ended.
