@@ -12,6 +12,7 @@
 #include "train/prefetcher.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
+#include "train/tuning.h"
 #include "util/parallel.h"
 
 #include "testdata.h"
@@ -22,6 +23,8 @@
 #include <QTest>
 
 #include <chrono>
+#include <random>
+#include <set>
 #include <csignal>
 #include <cmath>
 #include <filesystem>
@@ -270,6 +273,203 @@ private Q_SLOTS:
             row.metrics.recallAt1 = 0.5;
         for (const ComparisonSummary &x : summarizeSeeds(comparison, rows))
             QVERIFY(!x.tied);
+    }
+
+    void validationClassesAreHeldOutOfTrainingAndTest()
+    {
+        // Zero-shot: classes 0-4 train, 5-9 test. Holding out 40% of the
+        // training classes leaves 3 to train on and 2 to validate on.
+        ExperimentConfig c = tinyConfig(4);
+        c.split = "zero-shot";
+        c.classesPerBatch = 2;
+        c.validationFraction = 0.4;
+        std::set<std::vector<int64_t>> heldOutSets;
+        for (uint64_t seed = 0; seed < 6; ++seed) {
+            c.validationSeed = seed;
+            const ExperimentData data = loadExperimentData(c, {});
+            const std::vector<int64_t> train = data.train.classesPresent(), validation = data.test.classesPresent();
+            QCOMPARE(validation, validationClasses({0, 1, 2, 3, 4}, 0.4, seed));
+            QCOMPARE(train.size(), size_t(3));
+            QCOMPARE(validation.size(), size_t(2));
+            for (const int64_t v : validation) {
+                QVERIFY(v >= 0 && v <= 4); // a training class of the split, never a test class
+                QVERIFY(std::find(train.begin(), train.end(), v) == train.end());
+            }
+            for (const int64_t t : train)
+                QVERIFY(t >= 0 && t <= 4);
+            // Every image of the validation classes, none of the test file.
+            QCOMPARE(data.test.size(), int64_t(2 * 30));
+            // The labels a sampler is checked against are the same training images.
+            const torch::Tensor labels = data.train.labels.contiguous();
+            QCOMPARE(trainingLabels(c), std::vector<int64_t>(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel()));
+            heldOutSets.insert(validation);
+        }
+        QVERIFY(heldOutSets.size() > 1); // the seed chooses
+        // Too few classes on either side is refused with the counts.
+        c.validationFraction = 0.2;
+        QVERIFY_THROWS_EXCEPTION(Error, loadExperimentData(c, {}));
+
+        // A tuning: every trial trains on the training classes left after the
+        // validation classes, all trials validate on the same classes, and the
+        // comparison that follows trains on all training classes.
+        ExperimentConfig base = tinyConfig(8);
+        base.split = "zero-shot";
+        base.classesPerBatch = 2;
+        TuningPlan plan;
+        plan.trials = 3;
+        plan.validationFraction = 0.4;
+        const Tuning tuning = Tuning::create(m_dir.file("tuning-split"), base, parseLossList("lifted,contrastive"), plan, 1);
+        const std::vector<int64_t> held = validationClasses({0, 1, 2, 3, 4}, 0.4, base.seed);
+        for (size_t l = 0; l < 2; ++l)
+            for (int t = 0; t < plan.trials; ++t) {
+                const ExperimentData data = loadExperimentData(tuning.trialConfig(l, t), {});
+                QCOMPARE(data.test.classesPresent(), held);
+                for (const int64_t k : data.train.classesPresent())
+                    QVERIFY(k <= 4 && std::find(held.begin(), held.end(), k) == held.end());
+            }
+    }
+
+    void successiveHalvingKeepsTheBestTrials()
+    {
+        QCOMPARE(halvingBudgets(16, 800, 2), (std::vector<int64_t>{100, 200, 400, 800}));
+        QCOMPARE(halvingBudgets(16, 800, 4), (std::vector<int64_t>{200, 800}));
+        QCOMPARE(halvingBudgets(27, 810, 3), (std::vector<int64_t>{90, 270, 810}));
+        QCOMPARE(halvingBudgets(2, 50, 2), (std::vector<int64_t>{50}));
+        QVERIFY_THROWS_EXCEPTION(Error, halvingBudgets(16, 5, 2));
+        QVERIFY_THROWS_EXCEPTION(Error, halvingBudgets(1, 100, 2));
+
+        // A synthetic objective: each trial has a true quality; what a rung
+        // sees is that quality plus noise that shrinks with the budget, as
+        // short runs are noisy estimates of long ones. Trial 5 is the best,
+        // 11 second; one trial diverges (NaN).
+        const int trials = 20;
+        std::mt19937_64 engine(7);
+        std::vector<double> quality(trials);
+        for (int t = 0; t < trials; ++t)
+            quality[size_t(t)] = 0.3 + 0.02 * double((t * 7) % trials) / 2; // distinct, 0.01 apart
+        quality[5] = 0.9;
+        quality[11] = 0.85;
+        const std::vector<int64_t> budgets = halvingBudgets(trials, 160, 2);
+        QCOMPARE(budgets, (std::vector<int64_t>{10, 20, 40, 80, 160}));
+        std::map<int, std::vector<int64_t>> trained;
+        auto score = [&](int t, int64_t budget) -> std::optional<double> {
+            trained[t].push_back(budget);
+            if (t == 3)
+                return std::numeric_limits<double>::quiet_NaN();
+            const double noise = double(int64_t(engine() % 1001) - 500) / 500 * 0.04 / std::sqrt(double(budget) / 10);
+            return quality[size_t(t)] + noise;
+        };
+        const HalvingOutcome outcome = successiveHalving(trials, budgets, 2, score);
+        QCOMPARE(outcome.best, 5);
+        QCOMPARE(outcome.rungs.size(), size_t(5));
+        const size_t sizes[] = {20, 10, 5, 3, 2};
+        for (size_t r = 0; r < outcome.rungs.size(); ++r) {
+            const HalvingRung &rung = outcome.rungs[r];
+            QCOMPARE(rung.budget, budgets[r]);
+            QCOMPARE(rung.trials.size(), sizes[r]);
+            for (size_t i = 1; i < rung.scores.size(); ++i) // best first, NaN last
+                QVERIFY(std::isnan(rung.scores[i]) || rung.scores[i - 1] >= rung.scores[i]);
+            if (r > 0) { // exactly the best half of the previous rung went on
+                const HalvingRung &before = outcome.rungs[r - 1];
+                std::vector<int> kept(before.trials.begin(), before.trials.begin() + long(rung.trials.size()));
+                std::vector<int> now = rung.trials;
+                std::sort(kept.begin(), kept.end());
+                std::sort(now.begin(), now.end());
+                QCOMPARE(now, kept);
+            }
+        }
+        QVERIFY(std::isnan(outcome.rungs[0].scores.back()) && outcome.rungs[0].trials.back() == 3);
+        // Both good trials reach the last rung; most trials got the smallest budget only.
+        QCOMPARE(outcome.rungs.back().trials, (std::vector<int>{5, 11}));
+        QCOMPARE(trained[5], budgets);
+        QCOMPARE(trained[3], std::vector<int64_t>{10});
+        int64_t total = 0;
+        for (const auto &[t, b] : trained)
+            total += int64_t(b.size());
+        QCOMPARE(total, int64_t(20 + 10 + 5 + 3 + 2));
+        // Cancelled: no choice.
+        QCOMPARE(successiveHalving(trials, budgets, 2, [](int, int64_t) { return std::optional<double>(); }).best, -1);
+    }
+
+    void aTuningCutShortAndResumedChoosesTheSame()
+    {
+        ExperimentConfig base = tinyConfig(8);
+        TuningPlan plan;
+        plan.trials = 4;
+        plan.validationFraction = 0.3; // 3 of the 10 classes
+        const std::vector<LossChoice> losses = parseLossList("lifted,triplet:miner=semi-hard");
+        const Tuning whole = Tuning::create(m_dir.file("tune-whole"), base, losses, plan, 2);
+        QCOMPARE(whole.budgets(), (std::vector<int64_t>{4, 8}));
+        std::vector<TrialResult> scoredWhole;
+        TuningRun::Callbacks callbacks;
+        callbacks.trialScored = [&](const TrialResult &r) { scoredWhole.push_back(r); };
+        std::atomic<bool> cancel{false};
+        const std::optional<Comparison> test = TuningRun::run(whole, callbacks, cancel);
+        QVERIFY(test.has_value());
+        QCOMPARE(int(scoredWhole.size()), 2 * (4 + 2));
+        const std::map<size_t, int> chosen = tunedTrials(whole);
+        QCOMPARE(chosen.size(), size_t(2));
+        // The tuned comparison: each loss with its chosen setting, on the test
+        // set (no validation split), with both seeds.
+        QCOMPARE(test->runCount(), size_t(4));
+        for (size_t r = 0; r < test->runCount(); ++r) {
+            const size_t l = test->lossIndex(r);
+            const ExperimentConfig config = test->config(r);
+            const TrialSetting &setting = whole.trials(l)[size_t(chosen.at(l))];
+            QCOMPARE(config.learningRate, setting.at("lr"));
+            QCOMPARE(std::stod(config.lossParams.at("margin")), setting.at("margin"));
+            QCOMPARE(config.validationFraction, 0.0);
+            QCOMPARE(config.iterations, base.iterations);
+        }
+        QCOMPARE(test->losses()[1].params.at("miner"), std::string("semi-hard")); // the loss's own parameter kept
+
+        // The same tuning, stopped in the middle of trials three times (each
+        // time a few steps into the next trial), then resumed to its end.
+        const Tuning cut = Tuning::create(m_dir.file("tune-cut"), base, losses, plan, 2);
+        for (int stops = 0;; ++stops) {
+            const Tuning reopened = Tuning::open(m_dir.file("tune-cut"));
+            std::atomic<bool> stop{false};
+            int steps = 0;
+            TuningRun::Callbacks cb;
+            if (stops < 3)
+                cb.trainer.onStep = [&](const TrainingStep &) { stop.store(++steps == 6); };
+            const std::optional<Comparison> c = TuningRun::run(reopened, cb, stop);
+            if (c) {
+                QCOMPARE(stops, 3);
+                break;
+            }
+        }
+        QCOMPARE(tunedTrials(Tuning::open(m_dir.file("tune-cut"))), chosen);
+        // Every trial's validation result is what the uninterrupted tuning had.
+        const std::vector<TrialResult> resumed = tuningResults(Tuning::open(m_dir.file("tune-cut")));
+        const std::vector<TrialResult> uninterrupted = tuningResults(whole);
+        QCOMPARE(resumed.size(), uninterrupted.size());
+        for (size_t i = 0; i < resumed.size(); ++i) {
+            QCOMPARE(resumed[i].step, uninterrupted[i].step);
+            QCOMPARE(resumed[i].metrics.recallAt1, uninterrupted[i].metrics.recallAt1);
+            QCOMPARE(resumed[i].metrics.mapAtR, uninterrupted[i].metrics.mapAtR);
+        }
+    }
+
+    void sweepsAndOverrides()
+    {
+        const Sweep sweep = parseSweep("embedding-dim=16,32");
+        QCOMPARE(sweep.field, std::string("embedding_dim"));
+        const std::vector<LossChoice> choices = sweepChoices(parseLossList("lifted,contrastive"), sweep);
+        QCOMPARE(choices.size(), size_t(4));
+        QCOMPARE(choices[1].label, std::string("lifted @ embedding-dim 32"));
+        const Comparison c = Comparison::create(m_dir.file("sweep"), tinyConfig(4), choices, 1, sweep.field);
+        const Comparison reopened = Comparison::open(c.folder());
+        QCOMPARE(reopened.sweep(), std::string("embedding_dim"));
+        QCOMPARE(reopened.config(3).embeddingDim, int64_t(32));
+        QCOMPARE(reopened.config(2).embeddingDim, int64_t(16));
+        QCOMPARE(reopened.sweepValue(1), 32.0);
+        QCOMPARE(reopened.sweepSeries(3), std::string("contrastive"));
+        for (const char *bad : {"embedding-dim", "seed=1,2", "lr=0.1", "P=4,x", "K=4,4"})
+            QVERIFY_THROWS_EXCEPTION(Error, parseSweep(bad));
+        // An override the experiment rejects, or one that would change the data.
+        QVERIFY_THROWS_EXCEPTION(Error, withOverrides(tinyConfig(4), {{"embedding_dim", 1}}));
+        QVERIFY_THROWS_EXCEPTION(Error, withOverrides(tinyConfig(4), {{"image_size", 64}}));
     }
 
     void aComparisonTrainsEveryLossWithEverySeed()

@@ -14,6 +14,7 @@
 #include "train/comparisonrun.h"
 #include "train/divergence.h"
 #include "train/rundirectory.h"
+#include "train/tuning.h"
 #include "train/trainer.h"
 #include "util/parallel.h"
 
@@ -257,17 +258,12 @@ int train(TrainOptions o)
     return 0;
 }
 
-int compare(CompareOptions o)
+namespace {
+
+// Trains a comparison's runs (those of an interrupted one go on from their
+// checkpoints) and prints its tables.
+int runComparison(const Comparison &comparison)
 {
-    const std::vector<LossChoice> losses = parseLossList(o.losses);
-    if (o.out.empty())
-        o.out = "runs/compare-" + timestamp();
-    const Comparison comparison = Comparison::create(o.out, o.config, losses, o.seeds);
-    if (o.seeds > 1)
-        std::printf("comparison folder: %s (same data for every loss; seeds %llu-%llu, each shared by every loss)\n",
-                    o.out.c_str(), (unsigned long long)o.config.seed, (unsigned long long)(o.config.seed + o.seeds - 1));
-    else
-        std::printf("comparison folder: %s (same data, initialisation and batches for every loss)\n", o.out.c_str());
     const std::unique_ptr<ComparisonRun> runs = ComparisonRun::start(comparison);
     // A whole run per turn, each with its progress bar.
     const size_t n = comparison.runCount();
@@ -285,19 +281,109 @@ int compare(CompareOptions o)
     };
     const InterruptGuard interrupt;
     if (runs->run(callbacks, turns, interrupt.flag(), 0) == ComparisonRun::Outcome::Cancelled) {
-        std::printf("comparison stopped; every run keeps a checkpoint in %s\n", o.out.c_str());
+        std::printf("comparison stopped; every run keeps a checkpoint: `liftlab-cli compare --resume %s` goes on\n",
+                    comparison.folder().c_str());
         return 130;
     }
-    std::printf("\n== Comparison on %s (%s split), %lld steps each; %s and %s in %s\n\n%s", o.config.dataset.c_str(),
-                o.config.split.c_str(), (long long)o.config.iterations,
-                Comparison::resultsFileName(Comparison::Results::Csv),
-                Comparison::resultsFileName(Comparison::Results::Markdown), o.out.c_str(),
-                comparisonTable(comparisonResults(comparison)).c_str());
-    if (o.seeds > 1)
+    const ExperimentConfig &base = comparison.base();
+    const std::vector<ComparisonRow> rows = comparisonResults(comparison);
+    std::printf("\n== Comparison on %s (%s split), %lld steps each; %s and %s in %s\n\n%s", base.dataset.c_str(),
+                base.split.c_str(), (long long)base.iterations, Comparison::resultsFileName(Comparison::Results::Csv),
+                Comparison::resultsFileName(Comparison::Results::Markdown), comparison.folder().c_str(),
+                comparisonTable(rows).c_str());
+    if (comparison.seeds() > 1)
         std::printf("\n== Over %d seeds: mean +- 95%% confidence interval (Student's t); \"tied\": its Recall@1 interval "
                     "overlaps the best loss's, so these runs cannot rank the two\n\n%s",
-                    o.seeds, summaryTable(summarizeSeeds(comparison, comparisonResults(comparison))).c_str());
+                    comparison.seeds(), summaryTable(summarizeSeeds(comparison, rows)).c_str());
     return 0;
+}
+
+// Tunes each loss on the validation classes, then compares the tuned losses.
+int runTuning(const Tuning &tuning)
+{
+    const std::vector<int64_t> budgets = tuning.budgets();
+    std::string rungs;
+    for (const int64_t b : budgets)
+        rungs += (rungs.empty() ? "" : ", ") + std::to_string(b);
+    std::printf("tuning folder: %s\n%d trials per loss on %.0f%% of the training classes held out for validation; "
+                "successive halving (eta %d) over %zu rungs of %s steps\n",
+                tuning.folder().c_str(), tuning.plan().trials, tuning.plan().validationFraction * 100,
+                tuning.plan().eta, budgets.size(), rungs.c_str());
+    TuningRun::Callbacks callbacks;
+    callbacks.trialScored = [&](const TrialResult &r) {
+        std::printf("  %-28s trial %2d  %-40s step %5lld  validation R@1 %.4f\n",
+                    tuning.losses()[r.loss].label.c_str(), r.trial + 1,
+                    settingText(tuning.trials(r.loss)[size_t(r.trial)]).c_str(), (long long)r.step,
+                    r.metrics.recallAt1);
+        std::fflush(stdout);
+    };
+    callbacks.lossTuned = [&](size_t l, int trial) {
+        std::printf("== %s tuned: trial %d, %s\n", tuning.losses()[l].label.c_str(), trial + 1,
+                    settingText(tuning.trials(l)[size_t(trial)]).c_str());
+    };
+    callbacks.log = [](const std::string &line) { std::printf("  %s\n", line.c_str()); };
+    std::optional<Comparison> test;
+    {
+        const InterruptGuard interrupt;
+        test = TuningRun::run(tuning, callbacks, interrupt.flag());
+    }
+    if (!test) {
+        std::printf("tuning stopped; every trial keeps a checkpoint: `liftlab-cli compare --resume %s` goes on\n",
+                    tuning.folder().c_str());
+        return 130;
+    }
+    std::printf("\n== Tuned on the validation classes (the test classes unseen); tuned.json in %s\n\n",
+                tuning.folder().c_str());
+    for (const auto &[l, trial] : tunedTrials(tuning))
+        std::printf("  %-28s %s\n", tuning.losses()[l].label.c_str(), settingText(tuning.trials(l)[size_t(trial)]).c_str());
+    std::printf("\n== The tuned losses on the test classes, %d seed%s: %s\n", test->seeds(), test->seeds() > 1 ? "s" : "",
+                test->folder().c_str());
+    return runComparison(*test);
+}
+
+} // namespace
+
+int compare(CompareOptions o)
+{
+    if (!o.resume.empty())
+        return Tuning::isTuning(o.resume) ? runTuning(Tuning::open(o.resume)) : runComparison(Comparison::open(o.resume));
+    Sweep sweep;
+    if (!o.preset.empty()) {
+        std::string losses;
+        if (!presetSweep(o.preset, sweep, losses))
+            throw Error("--preset '" + o.preset + "' is not embedding-size or batch-size");
+        if (o.losses.empty())
+            o.losses = losses;
+    }
+    if (!o.sweep.empty()) {
+        if (!o.preset.empty())
+            throw Error("--sweep and --preset both say what to sweep: give one");
+        sweep = parseSweep(o.sweep);
+    }
+    if (o.losses.empty())
+        throw Error("--losses is required (or --preset, or --resume)");
+    std::vector<LossChoice> losses = parseLossList(o.losses);
+    if (!sweep.field.empty())
+        losses = sweepChoices(losses, sweep);
+    if (o.out.empty())
+        o.out = std::string("runs/") + (o.tune > 0 ? "tune-" : "compare-") + timestamp();
+    if (o.tune > 0) {
+        if (!sweep.field.empty())
+            throw Error("--tune tunes each loss once: it does not take --sweep or --preset");
+        TuningPlan plan;
+        plan.trials = o.tune;
+        plan.eta = o.tuneEta;
+        plan.validationFraction = o.validation;
+        plan.steps = o.tuneSteps;
+        return runTuning(Tuning::create(o.out, o.config, losses, plan, o.seeds));
+    }
+    const Comparison comparison = Comparison::create(o.out, o.config, losses, o.seeds, sweep.field);
+    if (o.seeds > 1)
+        std::printf("comparison folder: %s (same data for every loss; seeds %llu-%llu, each shared by every loss)\n",
+                    o.out.c_str(), (unsigned long long)o.config.seed, (unsigned long long)(o.config.seed + o.seeds - 1));
+    else
+        std::printf("comparison folder: %s (same data, initialisation and batches for every loss)\n", o.out.c_str());
+    return runComparison(comparison);
 }
 
 int demo(int threads)

@@ -27,6 +27,13 @@ struct CompareOptions
     std::string losses;      // "lifted,contrastive,triplet:miner=semi-hard"
     int seeds = 1;
     std::string out;
+    std::string resume;      // a comparison or tuning folder to continue
+    std::string sweep;       // "embedding-dim=64,128,256,512"
+    std::string preset;      // embedding-size | batch-size
+    int tune = 0;            // > 0: trials per loss (train/tuning.h)
+    int tuneEta = 2;
+    double validation = 0.2;
+    int64_t tuneSteps = 0;
 };
 
 struct EmbedOptions

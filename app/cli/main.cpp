@@ -129,8 +129,7 @@ Command addCompare(CLI::App &app)
         "compare", "train several losses on the same data, initialisation and batches, and print a table");
     cmd->add_option("--losses", o->losses,
                     "losses to compare, comma-separated, each with its parameters after colons, e.g. "
-                    "lifted,contrastive,triplet:miner=semi-hard:margin=0.2")
-        ->required();
+                    "lifted,contrastive,triplet:miner=semi-hard:margin=0.2");
     addExperimentOptions(cmd, o->config);
     cmd->add_option("--seeds", o->seeds,
                     "train every loss with this many seeds (--seed, --seed + 1, ...: other initial weights and batch "
@@ -139,6 +138,23 @@ Command addCompare(CLI::App &app)
     cmd->add_option("--out", o->out,
                     "comparison folder to create (default: runs/compare-<time>): its manifest, one run directory per "
                     "loss and seed, and the results table as CSV and Markdown");
+    cmd->add_option("--resume", o->resume, "continue the comparison or tuning in this folder where it stopped");
+    cmd->add_option("--sweep", o->sweep,
+                    "train every loss with each value of one setting, e.g. embedding-dim=64,128,256,512 (lr, "
+                    "weight-decay, embedding-dim, classes-per-batch, per-class)");
+    cmd->add_option("--preset", o->preset,
+                    "a ready sweep: embedding-size (Recall@K against d = 64..512, lifted) or batch-size (8..64 "
+                    "classes per batch: lifted, triplet, contrastive); --losses replaces its losses")
+        ->check(CLI::IsMember({"embedding-size", "batch-size"}));
+    cmd->add_option("--tune", o->tune,
+                    "tune each loss first: this many trials of its learning rate and tunable parameters, by successive "
+                    "halving on validation classes held out from the training classes; then train the tuned losses "
+                    "with every seed and test them on the test classes");
+    cmd->add_option("--tune-eta", o->tuneEta, "successive halving keeps the best 1/eta of the trials at each rung")
+        ->capture_default_str();
+    cmd->add_option("--validation", o->validation, "fraction of the training classes held out to tune on")
+        ->capture_default_str();
+    cmd->add_option("--tune-steps", o->tuneSteps, "steps of the longest trials (default: --iterations)");
     return {cmd, [o] { return cli::compare(*o); }};
 }
 

@@ -97,8 +97,8 @@ LossInfo binomialDevianceLossInfo()
     info.description = "Yi et al. 2014: a soft (logistic) version of the contrastive loss on cosine similarities, "
                        "negatives weighted by C.";
     info.params = {
-        {"alpha", ParamSpec::Kind::Real, 2.0, 0.01, 100.0, {}, "scale alpha"},
-        {"beta", ParamSpec::Kind::Real, 0.5, -1.0, 1.0, {}, "similarity threshold beta"},
+        {"alpha", ParamSpec::Kind::Real, 2.0, 0.01, 100.0, {}, "scale alpha", 0.5, 10.0},
+        {"beta", ParamSpec::Kind::Real, 0.5, -1.0, 1.0, {}, "similarity threshold beta", 0.0, 0.9},
         {"cost", ParamSpec::Kind::Real, 25.0, 0.01, 1000.0, {}, "C: weight of the negative pairs' term"},
     };
     info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<BinomialDevianceLoss>(p); };

@@ -46,7 +46,7 @@ LossInfo contrastiveLossInfo()
     info.name = "contrastive";
     info.title = "Contrastive";
     info.description = "Hadsell et al. 2006: pull positive pairs together, push negatives beyond a margin.";
-    info.params = {{"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "negatives closer than the margin are penalised"}};
+    info.params = {{"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "negatives closer than the margin are penalised", 0.1, 3.0}};
     info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<ContrastiveLoss>(p); };
     return info;
 }

@@ -92,7 +92,7 @@ LossInfo generalizedLiftedLossInfo()
     info.title = "Generalized lifted structure";
     info.description = "Hermans et al. 2017: per anchor, a soft maximum over its positives' distances plus a soft "
                        "maximum over its negatives' margin violations, hinged.";
-    info.params = {{"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "margin m added to the negatives' term"}};
+    info.params = {{"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "margin m added to the negatives' term", 0.1, 3.0}};
     info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<GeneralizedLiftedLoss>(p); };
     return info;
 }

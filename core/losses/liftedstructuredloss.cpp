@@ -296,7 +296,7 @@ LossInfo liftedStructuredLossInfo()
     info.title = "Lifted structured";
     info.description = "Song et al. 2016: every positive pair against all negatives of both anchors "
                        "(smooth log-sum-exp), squared hinge on raw Euclidean distances.";
-    info.params = {{"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "margin a: negatives closer than D_ij + a are penalised"}};
+    info.params = {{"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "margin a: negatives closer than D_ij + a are penalised", 0.1, 3.0}};
     info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<LiftedStructuredLoss>(p); };
     return info;
 }

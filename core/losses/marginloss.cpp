@@ -209,8 +209,8 @@ LossInfo marginLossInfo()
     info.description = "Wu et al. 2017: one negative per positive pair, drawn by distance-weighted sampling; positive "
                        "distances pushed below and negative ones above a learned boundary beta, by a margin alpha.";
     info.params = {
-        {"alpha", ParamSpec::Kind::Real, 0.2, 0.0, 2.0, {}, "margin alpha around the boundary"},
-        {"beta", ParamSpec::Kind::Real, 1.2, 0.0, 2.0, {}, "initial boundary beta (learned)"},
+        {"alpha", ParamSpec::Kind::Real, 0.2, 0.0, 2.0, {}, "margin alpha around the boundary", 0.05, 0.5},
+        {"beta", ParamSpec::Kind::Real, 1.2, 0.0, 2.0, {}, "initial boundary beta (learned)", 0.6, 1.6},
         {"cutoff", ParamSpec::Kind::Real, 0.5, 0.0, 2.0, {}, "distances below this are sampled as if at it"},
         {"nonzero-cutoff", ParamSpec::Kind::Real, 1.4, 0.0, 2.0, {},
          "negatives this far or farther are not sampled (their term would be zero)"},

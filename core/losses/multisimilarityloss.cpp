@@ -116,9 +116,9 @@ LossInfo multiSimilarityLossInfo()
     info.description = "Wang et al. 2019: cosine similarities, informative pairs mined per anchor, soft-weighted "
                        "positive and negative terms.";
     info.params = {
-        {"alpha", ParamSpec::Kind::Real, 2.0, 0.01, 100.0, {}, "scale of the positive term"},
-        {"beta", ParamSpec::Kind::Real, 50.0, 0.01, 200.0, {}, "scale of the negative term"},
-        {"lambda", ParamSpec::Kind::Real, 0.5, -1.0, 1.0, {}, "similarity threshold lambda"},
+        {"alpha", ParamSpec::Kind::Real, 2.0, 0.01, 100.0, {}, "scale of the positive term", 0.5, 20.0},
+        {"beta", ParamSpec::Kind::Real, 50.0, 0.01, 200.0, {}, "scale of the negative term", 10.0, 100.0},
+        {"lambda", ParamSpec::Kind::Real, 0.5, -1.0, 1.0, {}, "similarity threshold lambda", 0.2, 0.8},
         {"epsilon", ParamSpec::Kind::Real, 0.1, 0.0, 2.0, {},
          "mining margin: pairs within epsilon of the hardest other kind are kept"},
     };

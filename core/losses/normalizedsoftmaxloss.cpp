@@ -64,8 +64,8 @@ LossInfo normalizedSoftmaxLossInfo()
     info.description = "NormFace / ArcFace: a cosine classifier over the training classes with an additive angular "
                        "margin on the true class (margin 0: normalized softmax).";
     info.params = {
-        {"scale", ParamSpec::Kind::Real, 16.0, 1.0, 128.0, {}, "scale s of the cosine logits"},
-        {"margin", ParamSpec::Kind::Real, 0.2, 0.0, 1.0, {}, "additive angular margin m in radians"},
+        {"scale", ParamSpec::Kind::Real, 16.0, 1.0, 128.0, {}, "scale s of the cosine logits", 4.0, 64.0},
+        {"margin", ParamSpec::Kind::Real, 0.2, 0.0, 1.0, {}, "additive angular margin m in radians", 0.0, 0.5},
         {"lr-scale", ParamSpec::Kind::Real, 10.0, 0.0, 1000.0, {},
          "learning rate of the class weights relative to the network's"},
     };

@@ -66,7 +66,7 @@ LossInfo nPairLossInfo()
     info.title = "N-pair";
     info.description = "Sohn 2016: one anchor and one positive per class (K = 2); each anchor's positive against "
                        "the other classes' positives, a softmax over inner products.";
-    info.params = {{"l2", ParamSpec::Kind::Real, 0.002, 0.0, 1.0, {}, "weight of the embeddings' squared norm"}};
+    info.params = {{"l2", ParamSpec::Kind::Real, 0.002, 0.0, 1.0, {}, "weight of the embeddings' squared norm", 1e-4, 0.1}};
     info.perClass = 2; // its batch construction: N pairs
     info.create = [](const LossParams &p, const LossContext &) { return std::make_unique<NPairLoss>(p); };
     return info;

@@ -22,6 +22,12 @@ struct ParamSpec
     double maximum = 0.0;
     std::vector<std::string> choices; // Kind::Choice: the first is the default
     std::string help;
+    // The range a tuning draws this parameter from (train/tuning.h), inside
+    // [minimum, maximum]; tuneLow < tuneHigh marks it tunable. Margins and
+    // scales are; mining details and learning-rate ratios are not.
+    double tuneLow = 0, tuneHigh = 0;
+
+    bool tunable() const { return kind == Kind::Real && tuneLow < tuneHigh; }
 
     std::string defaultText() const;
 };

@@ -126,8 +126,8 @@ LossInfo proxyAnchorLossInfo()
     info.description = "Kim et al. 2020: a learned proxy per class, each anchoring a soft-weighted sum over all "
                        "embeddings of the batch (cosine similarity).";
     info.params = {
-        {"alpha", ParamSpec::Kind::Real, 32.0, 0.1, 128.0, {}, "scale of the similarities"},
-        {"delta", ParamSpec::Kind::Real, 0.1, 0.0, 1.0, {}, "margin delta"},
+        {"alpha", ParamSpec::Kind::Real, 32.0, 0.1, 128.0, {}, "scale of the similarities", 4.0, 64.0},
+        {"delta", ParamSpec::Kind::Real, 0.1, 0.0, 1.0, {}, "margin delta", 0.0, 0.3},
         {"lr-scale", ParamSpec::Kind::Real, 10.0, 0.0, 1000.0, {}, "learning rate of the proxies relative to the network's"},
     };
     info.create = [](const LossParams &p, const LossContext &c) { return std::make_unique<ProxyAnchorLoss>(p, c); };

@@ -54,7 +54,7 @@ LossInfo proxyNcaLossInfo()
     info.description = "Movshovitz-Attias et al. 2017: a learned proxy per class; each embedding is pulled to its "
                        "class's proxy and pushed from the others (softmax over proxy distances).";
     info.params = {
-        {"scale", ParamSpec::Kind::Real, 9.0, 0.1, 100.0, {}, "squared distances of the unit vectors are multiplied by this"},
+        {"scale", ParamSpec::Kind::Real, 9.0, 0.1, 100.0, {}, "squared distances of the unit vectors are multiplied by this", 1.0, 30.0},
         {"lr-scale", ParamSpec::Kind::Real, 10.0, 0.0, 1000.0, {}, "learning rate of the proxies relative to the network's"},
     };
     info.create = [](const LossParams &p, const LossContext &c) { return std::make_unique<ProxyNcaLoss>(p, c); };

@@ -70,7 +70,7 @@ LossInfo tripletLossInfo()
     info.title = "Triplet";
     info.description = "max(0, D_ap - D_an + margin) over mined triplets.";
     info.params = {
-        {"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "required gap between positive and negative distance"},
+        {"margin", ParamSpec::Kind::Real, 1.0, 0.0, 100.0, {}, "required gap between positive and negative distance", 0.1, 3.0},
         {"miner", ParamSpec::Kind::Choice, 0, 0, 0, {"all", "batch-hard", "semi-hard"},
          "which triplets: all valid ones, the hardest per anchor, or semi-hard per positive pair"},
     };

@@ -43,16 +43,6 @@ std::string manifestPath(const std::string &folder)
     return (fs::path(folder) / "comparison.json").string();
 }
 
-// A label as a folder name: letters, digits, '.', '_' and '-' only.
-std::string folderName(size_t index, const std::string &label)
-{
-    std::string name;
-    for (const char c : label)
-        name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ? c : '-';
-    char prefix[16];
-    std::snprintf(prefix, sizeof prefix, "%02zu-", index + 1);
-    return prefix + name;
-}
 
 // Names, parameters and labels of the losses of one comparison.
 void checkLosses(const std::vector<LossChoice> &losses)
@@ -68,6 +58,16 @@ void checkLosses(const std::vector<LossChoice> &losses)
 }
 
 } // namespace
+
+std::string runFolderName(size_t index, const std::string &label)
+{
+    std::string name;
+    for (const char c : label)
+        name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ? c : '-';
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "%02zu-", index + 1);
+    return prefix + name;
+}
 
 std::string lossLabel(const std::string &name, const std::map<std::string, std::string> &params)
 {
@@ -95,18 +95,126 @@ std::vector<LossChoice> parseLossList(const std::string &text)
         }
         choices.push_back(c);
     }
-    checkLosses(choices);
+    for (size_t i = 0; i < choices.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+            if (choices[j].label == choices[i].label)
+                throw Error("loss '" + choices[i].label + "' is listed twice");
+    for (const LossChoice &c : choices)
+        resolveParams(describeLoss(c.name), c.params); // a bad name, parameter or value
     return choices;
+}
+
+namespace {
+
+// Command-line names of the fields a sweep may vary, and their config.json names.
+const std::pair<const char *, const char *> kSweepFields[] = {
+    {"lr", "lr"},
+    {"weight-decay", "weight_decay"},
+    {"embedding-dim", "embedding_dim"},
+    {"classes-per-batch", "classes_per_batch"},
+    {"P", "classes_per_batch"},
+    {"per-class", "per_class"},
+    {"K", "per_class"},
+};
+
+} // namespace
+
+std::string sweepOptionName(const std::string &field)
+{
+    for (const auto &[option, json] : kSweepFields)
+        if (field == json)
+            return option;
+    return field;
+}
+
+Sweep parseSweep(const std::string &text)
+{
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos)
+        throw Error("--sweep '" + text + "' is not of the form field=v1,v2,... (e.g. embedding-dim=64,128,256,512)");
+    const std::string option = text.substr(0, eq);
+    Sweep sweep;
+    std::string known;
+    for (const auto &[name, json] : kSweepFields) {
+        if (option == name)
+            sweep.field = json;
+        known += std::string(known.empty() ? "" : ", ") + name;
+    }
+    if (sweep.field.empty())
+        throw Error("--sweep: '" + option + "' cannot be swept (these can: " + known + ")");
+    for (const std::string &v : split(text.substr(eq + 1), ',')) {
+        char *end = nullptr;
+        const double value = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !std::isfinite(value))
+            throw Error("--sweep: '" + v + "' is not a number");
+        for (const double seen : sweep.values)
+            if (seen == value)
+                throw Error("--sweep: " + v + " is listed twice");
+        sweep.values.push_back(value);
+    }
+    if (sweep.values.size() < 2)
+        throw Error("--sweep needs at least two values");
+    return sweep;
+}
+
+bool presetSweep(const std::string &name, Sweep &sweep, std::string &losses)
+{
+    if (name == "embedding-size") {
+        sweep = {"embedding_dim", {64, 128, 256, 512}};
+        losses = "lifted";
+        return true;
+    }
+    if (name == "batch-size") {
+        sweep = {"classes_per_batch", {8, 16, 32, 64}};
+        losses = "lifted,triplet:miner=semi-hard,contrastive";
+        return true;
+    }
+    return false;
+}
+
+std::vector<LossChoice> sweepChoices(const std::vector<LossChoice> &losses, const Sweep &sweep)
+{
+    std::vector<LossChoice> choices;
+    for (const LossChoice &loss : losses)
+        for (const double value : sweep.values) {
+            LossChoice c = loss;
+            c.experiment[sweep.field] = value;
+            char text[64];
+            std::snprintf(text, sizeof text, " @ %s %g", sweepOptionName(sweep.field).c_str(), value);
+            c.label = loss.label + text;
+            choices.push_back(c);
+        }
+    return choices;
+}
+
+ExperimentConfig withOverrides(const ExperimentConfig &base, const std::map<std::string, double> &overrides)
+{
+    if (overrides.empty())
+        return base;
+    // What may differ between the runs of one comparison: not the data
+    // (they share one copy of the images), the seed or the step count.
+    static const char *const allowed[] = {"lr", "weight_decay", "embedding_dim", "classes_per_batch", "per_class", "pairs", "random_images"};
+    QJsonObject json = toJson(base);
+    for (const auto &[field, value] : overrides) {
+        if (std::find(std::begin(allowed), std::end(allowed), field) == std::end(allowed)) {
+            std::string known;
+            for (const char *name : allowed)
+                known += std::string(known.empty() ? "" : ", ") + name;
+            throw Error("'" + field + "' cannot vary between the runs of a comparison (these can: " + known + ")");
+        }
+        json[QString::fromStdString(field)] = value;
+    }
+    return configFromJson(json, "the overridden experiment");
 }
 
 void validateComparison(const ExperimentConfig &base, const std::vector<LossChoice> &losses)
 {
     checkLosses(losses);
-    ExperimentConfig config = base;
     for (const LossChoice &c : losses) {
-        config.loss = c.name;
-        config.lossParams = c.params;
         try {
+            ExperimentConfig config = withOverrides(base, c.experiment);
+            config.loss = c.name;
+            config.lossParams = c.params;
             config.validate(); // e.g. n-pair takes K = 2 images per class
         } catch (const Error &e) {
             throw Error(c.label + ": " + e.what());
@@ -124,14 +232,23 @@ std::string Comparison::resultsPath(Results format) const
     return (fs::path(m_folder) / resultsFileName(format)).string();
 }
 
+bool Comparison::exists(const std::string &folder)
+{
+    return fs::exists(manifestPath(folder));
+}
+
 Comparison Comparison::create(const std::string &folder, const ExperimentConfig &base,
-                              const std::vector<LossChoice> &losses, int seeds)
+                              const std::vector<LossChoice> &losses, int seeds, const std::string &sweep)
 {
     Comparison c;
     c.m_folder = folder;
     c.m_base = base;
     c.m_losses = losses;
     c.m_seeds = seeds;
+    c.m_sweep = sweep;
+    for (const LossChoice &loss : losses)
+        if (!sweep.empty() && !loss.experiment.count(sweep))
+            throw std::invalid_argument("Comparison::create: " + loss.label + " has no value of the swept " + sweep);
     validateComparison(base, losses); // before anything is written
     if (seeds < 1 || seeds > kMaxSeeds)
         throw Error("--seeds must be between 1 and " + std::to_string(kMaxSeeds) + " (got " + std::to_string(seeds) + ")");
@@ -149,12 +266,18 @@ Comparison Comparison::create(const std::string &folder, const ExperimentConfig 
         QJsonArray dirs;
         for (int seed = 0; seed < seeds; ++seed)
             dirs.append(QString::fromStdString(fs::path(c.runPath(size_t(seed) * losses.size() + i)).filename().string()));
+        QJsonObject experiment;
+        for (const auto &[field, value] : losses[i].experiment)
+            experiment[QString::fromStdString(field)] = value;
         runs.append(QJsonObject{{"label", QString::fromStdString(losses[i].label)},
                                 {"loss", QString::fromStdString(losses[i].name)},
                                 {"params", params},
+                                {"experiment", experiment},
                                 {"dirs", dirs}});
     }
-    const QJsonObject manifest{{"format", 1}, {"base", toJson(base)}, {"seeds", seeds}, {"runs", runs}};
+    QJsonObject manifest{{"format", 1}, {"base", toJson(base)}, {"seeds", seeds}, {"runs", runs}};
+    if (!sweep.empty())
+        manifest["sweep"] = QString::fromStdString(sweep);
     writeFileAtomically(manifestPath(folder), QJsonDocument(manifest).toJson().toStdString());
     return c;
 }
@@ -182,18 +305,37 @@ Comparison Comparison::open(const std::string &folder)
         const QJsonObject params = run.value("params").toObject();
         for (auto it = params.begin(); it != params.end(); ++it)
             choice.params[it.key().toStdString()] = it.value().toString().toStdString();
+        const QJsonObject experiment = run.value("experiment").toObject(); // absent before overrides
+        for (auto it = experiment.begin(); it != experiment.end(); ++it)
+            choice.experiment[it.key().toStdString()] = it.value().toDouble();
         if (choice.name.empty() || choice.label.empty())
             throw Error(path + ": a run without a loss or label");
         c.m_losses.push_back(choice);
     }
+    c.m_sweep = manifest.value("sweep").toString().toStdString(); // absent: not a sweep
+    for (const LossChoice &loss : c.m_losses)
+        if (!c.m_sweep.empty() && !loss.experiment.count(c.m_sweep))
+            throw Error(path + ": run '" + loss.label + "' has no value of the swept '" + c.m_sweep + "'");
     return c;
+}
+
+double Comparison::sweepValue(size_t loss) const
+{
+    const auto &experiment = m_losses.at(loss).experiment;
+    const auto it = experiment.find(m_sweep);
+    return it == experiment.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+}
+
+std::string Comparison::sweepSeries(size_t loss) const
+{
+    return lossLabel(m_losses.at(loss).name, m_losses.at(loss).params);
 }
 
 ExperimentConfig Comparison::config(size_t run) const
 {
     if (run >= runCount())
         throw std::out_of_range("Comparison::config: no run " + std::to_string(run));
-    ExperimentConfig c = m_base;
+    ExperimentConfig c = withOverrides(m_base, m_losses[lossIndex(run)].experiment);
     c.loss = m_losses[lossIndex(run)].name;
     c.lossParams = m_losses[lossIndex(run)].params;
     c.seed = m_base.seed + uint64_t(seedIndex(run));
@@ -202,7 +344,7 @@ ExperimentConfig Comparison::config(size_t run) const
 
 std::string Comparison::runPath(size_t run) const
 {
-    std::string name = folderName(lossIndex(run), m_losses.at(lossIndex(run)).label);
+    std::string name = runFolderName(lossIndex(run), m_losses.at(lossIndex(run)).label);
     if (m_seeds > 1)
         name += "-seed" + std::to_string(config(run).seed);
     return (fs::path(m_folder) / name).string();

@@ -10,22 +10,57 @@
 namespace liftlab {
 
 // One loss of a comparison: a registry name, its parameters, and the label
-// it is shown under ("triplet:miner=semi-hard").
+// it is shown under ("triplet:miner=semi-hard"). `experiment` overrides
+// numeric fields of the comparison's base experiment for this loss, by
+// their config.json names: a tuned learning rate {"lr": 0.003}, or the
+// value a sweep varies {"embedding_dim": 256}.
 struct LossChoice
 {
     std::string name;
     std::map<std::string, std::string> params;
     std::string label;
+    std::map<std::string, double> experiment;
 };
+
+// `base` with `overrides` applied (LossChoice::experiment): lr,
+// weight_decay, embedding_dim, classes_per_batch, per_class, pairs and
+// random_images, which leave the data alone. Throws liftlab::Error for
+// another field or a value the experiment rejects.
+ExperimentConfig withOverrides(const ExperimentConfig &base, const std::map<std::string, double> &overrides);
 
 // The label of a loss with these parameters, in the form parseLossList
 // reads: "triplet:margin=0.2:miner=semi-hard".
 std::string lossLabel(const std::string &name, const std::map<std::string, std::string> &params);
 
+// The folder of the index-th run labelled `label`: "01-triplet-miner-semi-hard"
+// (letters, digits, '.', '_' and '-' only).
+std::string runFolderName(size_t index, const std::string &label);
+
 // "lifted,contrastive,triplet:miner=semi-hard:margin=0.2": losses separated
 // by commas, each loss's parameters by colons. Names and parameters are
 // checked as validateLosses() does; throws liftlab::Error naming the bad one.
 std::vector<LossChoice> parseLossList(const std::string &text);
+
+// A sweep: one experiment field (a config.json name that
+// withOverrides() takes) set to each of several values, for every loss.
+struct Sweep
+{
+    std::string field;
+    std::vector<double> values;
+};
+// "embedding-dim=64,128,256,512": the field by its command-line name
+// (lr, weight-decay, embedding-dim, classes-per-batch or -P, per-class or
+// -K) and its values. Throws liftlab::Error naming what is wrong.
+Sweep parseSweep(const std::string &text);
+// The command-line name of a sweep field ("embedding-dim").
+std::string sweepOptionName(const std::string &field);
+// The ready experiments the paper asks about: "embedding-size" (Recall@K
+// against embedding sizes 64 to 512, the paper's figure; lifted) and
+// "batch-size" (8 to 64 classes per batch; lifted, triplet and
+// contrastive). Returns false for another name.
+bool presetSweep(const std::string &name, Sweep &sweep, std::string &losses);
+// Every loss with every value: "lifted @ embedding-dim 64", ...
+std::vector<LossChoice> sweepChoices(const std::vector<LossChoice> &losses, const Sweep &sweep);
 
 // Throws liftlab::Error when the losses cannot be compared on `base`: fewer
 // than two, a loss listed twice, an unknown name or parameter, or an
@@ -51,15 +86,23 @@ public:
 
     // Validates (validateComparison), creates the folder (refusing a
     // non-empty one) and writes the manifest.
+    // `sweep`: the field the losses' overrides sweep (sweepChoices), so
+    // that results can be plotted against it.
     static Comparison create(const std::string &folder, const ExperimentConfig &base,
-                             const std::vector<LossChoice> &losses, int seeds = 1);
+                             const std::vector<LossChoice> &losses, int seeds = 1, const std::string &sweep = {});
     // Throws liftlab::Error if the manifest is missing or bad.
     static Comparison open(const std::string &folder);
+    static bool exists(const std::string &folder); // it has a manifest
 
     const std::string &folder() const { return m_folder; }
     const ExperimentConfig &base() const { return m_base; }
     const std::vector<LossChoice> &losses() const { return m_losses; }
     int seeds() const { return m_seeds; }
+    // The swept field (empty: not a sweep); a loss's value of it, and the
+    // loss it belongs to without the value ("lifted").
+    const std::string &sweep() const { return m_sweep; }
+    double sweepValue(size_t loss) const;
+    std::string sweepSeries(size_t loss) const;
     size_t runCount() const { return m_losses.size() * size_t(m_seeds); }
     // Run r trains loss r % losses with seed index r / losses.
     size_t lossIndex(size_t run) const { return run % m_losses.size(); }
@@ -76,6 +119,7 @@ private:
     ExperimentConfig m_base;
     std::vector<LossChoice> m_losses;
     int m_seeds = 1;
+    std::string m_sweep;
 };
 
 // What each run of a comparison reached: its last evaluation and, once it

@@ -1,6 +1,7 @@
 #include "train/comparisonrun.h"
 
 #include "error.h"
+#include "train/rundirectory.h"
 #include "util/atomicfile.h"
 
 #include <filesystem>
@@ -20,15 +21,24 @@ std::unique_ptr<ComparisonRun> ComparisonRun::start(const Comparison &comparison
 {
     auto stopped = [&] { return monitor.cancel && monitor.cancel->load(); };
     std::vector<std::unique_ptr<Trainer>> trainers;
+    bool resumed = false;
     try {
-        // The first run loads the dataset; the others share its images.
-        for (size_t i = 0; i < comparison.runCount() && !stopped(); ++i)
-            trainers.push_back(Trainer::start(comparison.config(i), comparison.runPath(i), monitor,
-                                              trainers.empty() ? nullptr : trainers.front()->data()));
+        // The first run loads the dataset; the others share its images. A
+        // run that was started before goes on from its last checkpoint.
+        for (size_t i = 0; i < comparison.runCount() && !stopped(); ++i) {
+            const std::string path = comparison.runPath(i);
+            const auto data = trainers.empty() ? nullptr : trainers.front()->data();
+            if (std::filesystem::exists(RunFiles(path).config())) {
+                resumed = true;
+                trainers.push_back(Trainer::resume(path, monitor, nullptr, {}, {}, data));
+            } else {
+                trainers.push_back(Trainer::start(comparison.config(i), path, monitor, data));
+            }
+        }
     } catch (const Error &) {
         if (stopped()) // stopped while decoding: nothing has trained yet
             return nullptr;
-        if (trainers.empty()) { // a bad experiment leaves nothing behind
+        if (trainers.empty() && !resumed) { // a bad experiment leaves nothing behind
             std::error_code ignored;
             std::filesystem::remove_all(comparison.folder(), ignored);
         }

@@ -30,11 +30,12 @@ public:
     };
     enum class Outcome { Finished, Cancelled };
 
-    // Loads the dataset once and starts a trainer per loss (all share its
-    // images). A failure before any run has started (a missing dataset, P x
-    // K too large) removes the comparison's folder again, since nothing was
-    // trained, and throws liftlab::Error. Returns null when `monitor.cancel`
-    // stopped the loading.
+    // Loads the dataset once and starts a trainer per run (all share its
+    // images); a run whose directory exists (an interrupted comparison,
+    // opened again) is resumed from its last checkpoint. A failure before
+    // any run has started (a missing dataset, P x K too large) removes a new
+    // comparison's folder again, since nothing was trained, and throws
+    // liftlab::Error. Returns null when `monitor.cancel` stopped the loading.
     static std::unique_ptr<ComparisonRun> start(const Comparison &comparison, const LoadMonitor &monitor = {});
     ~ComparisonRun();
 

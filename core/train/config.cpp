@@ -11,8 +11,10 @@
 #include <QJsonObject>
 #include <QString>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace liftlab {
 
@@ -61,6 +63,8 @@ void ExperimentConfig::validate() const
                     "most 65536 images");
     if (worldSize < 1 || worldSize > 65536)
         throw Error("the world size must be between 1 and 65536 processes");
+    if (!(validationFraction >= 0 && validationFraction <= 0.9))
+        throw Error("the validation fraction must be between 0 and 0.9 of the training classes");
     if (syncBatchNorm && isScriptedBackbone(model))
         throw Error("synchronised batch norm needs a built-in network: a TorchScript backbone's batch-norm layers "
                     "cannot be reached");
@@ -75,6 +79,39 @@ void ExperimentConfig::validate() const
     }
 }
 
+std::vector<int64_t> validationClasses(const std::vector<int64_t> &trainingClasses, double fraction, uint64_t seed)
+{
+    const int64_t n = int64_t(trainingClasses.size());
+    const int64_t held = std::max<int64_t>(1, std::llround(fraction * double(n)));
+    if (held < 2 || n - held < 2)
+        throw Error("holding out " + std::to_string(int(std::lround(fraction * 100))) + "% of " + std::to_string(n)
+                    + " training classes leaves " + std::to_string(held) + " for validation and "
+                    + std::to_string(n - held) + " for training: each needs at least 2");
+    // Fisher-Yates with the engine's raw output: std::shuffle and the
+    // standard distributions may differ between standard libraries.
+    std::vector<int64_t> classes = trainingClasses;
+    std::mt19937_64 engine(seed);
+    for (int64_t i = n - 1; i > 0; --i)
+        std::swap(classes[size_t(i)], classes[size_t(engine() % uint64_t(i + 1))]);
+    classes.resize(size_t(held));
+    std::sort(classes.begin(), classes.end());
+    return classes;
+}
+
+namespace {
+
+// Whether each label (an index) is one of `classes`.
+std::vector<bool> membership(const std::vector<int64_t> &classes, int64_t labelCount)
+{
+    std::vector<bool> in(size_t(std::max<int64_t>(labelCount, 0)), false);
+    for (const int64_t c : classes)
+        if (c >= 0 && c < labelCount)
+            in[size_t(c)] = true;
+    return in;
+}
+
+} // namespace
+
 ExperimentData loadExperimentData(const ExperimentConfig &c, const LoadMonitor &monitor)
 {
     LoadOptions o;
@@ -86,12 +123,38 @@ ExperimentData loadExperimentData(const ExperimentConfig &c, const LoadMonitor &
     ExperimentData data = loadDataset(c.dataset, splitFromString(c.split), o);
     data.normalization.cropSide =
         inputSide(augmentationFromString(c.augmentation), std::min(data.train.images.size(2), data.train.images.size(3)));
+    if (c.validationFraction > 0) {
+        // The held-out classes' training images become the test set; the
+        // split's test images are not used.
+        const std::vector<int64_t> held = validationClasses(data.train.classesPresent(), c.validationFraction,
+                                                            c.validationSeed);
+        const torch::Tensor labels = data.train.labels.contiguous();
+        const std::vector<bool> in = membership(held, int64_t(data.train.classNames.size()));
+        std::vector<int64_t> trainIndex, validationIndex;
+        for (int64_t i = 0; i < labels.size(0); ++i) {
+            const int64_t label = labels.data_ptr<int64_t>()[i];
+            (label >= 0 && label < int64_t(in.size()) && in[size_t(label)] ? validationIndex : trainIndex).push_back(i);
+        }
+        data.test = data.train.subset(torch::tensor(validationIndex, torch::kInt64));
+        data.train = data.train.subset(torch::tensor(trainIndex, torch::kInt64));
+    }
     return data;
 }
 
 std::vector<int64_t> trainingLabels(const ExperimentConfig &c)
 {
-    return loadTrainingLabels(c.dataset, splitFromString(c.split));
+    std::vector<int64_t> labels = loadTrainingLabels(c.dataset, splitFromString(c.split));
+    if (c.validationFraction > 0) {
+        std::vector<int64_t> classes = labels;
+        std::sort(classes.begin(), classes.end());
+        classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+        const std::vector<int64_t> held = validationClasses(classes, c.validationFraction, c.validationSeed);
+        const std::vector<bool> in = membership(held, classes.empty() ? 0 : classes.back() + 1);
+        labels.erase(std::remove_if(labels.begin(), labels.end(),
+                                    [&](int64_t l) { return l >= 0 && l < int64_t(in.size()) && in[size_t(l)]; }),
+                     labels.end());
+    }
+    return labels;
 }
 
 int ExperimentConfig::batchSize() const
@@ -147,6 +210,8 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"checkpoint_every", qint64(c.checkpointEvery)},
         {"world_size", c.worldSize},
         {"sync_batch_norm", c.syncBatchNorm},
+        {"validation_fraction", c.validationFraction},
+        {"validation_seed", QString::number(c.validationSeed)},
     };
 }
 
@@ -235,6 +300,12 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     if (json.contains(QLatin1String("world_size"))) { // absent before distributed runs
         c.worldSize = int(integer("world_size"));
         c.syncBatchNorm = flag("sync_batch_norm");
+    }
+    if (json.contains(QLatin1String("validation_fraction"))) { // absent before tuning
+        c.validationFraction = number("validation_fraction");
+        c.validationSeed = QString::fromStdString(text("validation_seed")).toULongLong(&ok);
+        if (!ok)
+            throw fileError(source, "field 'validation_seed' must be an unsigned integer");
     }
     try {
         c.validate();

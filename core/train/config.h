@@ -60,6 +60,12 @@ struct ExperimentConfig
     // Batch-norm statistics over the global batch instead of each
     // process's share (built-in networks; see nn/batchnorm.h).
     bool syncBatchNorm = false;
+    // Tuning (train/tuning.h): hold out this fraction of the split's
+    // training classes, chosen by validationSeed, and evaluate on their
+    // images instead of the test set. The run then trains on the other
+    // training classes and never sees a test class (0: the test set).
+    double validationFraction = 0;
+    uint64_t validationSeed = 0;
 
     // The recipes of the headless demo, on Fashion-MNIST or "glyphs" (see
     // demoRecipe in config.cpp for why each choice).
@@ -83,6 +89,13 @@ ExperimentData loadExperimentData(const ExperimentConfig &config, const LoadMoni
 // The labels of its training images, read without decoding any (to check
 // its batches before training: makeSampler). Throws as loadExperimentData.
 std::vector<int64_t> trainingLabels(const ExperimentConfig &config);
+
+// The classes held out for validation (validationFraction): a seeded
+// shuffle of `trainingClasses` (sorted ascending) of which the first
+// round(fraction x count) are taken, sorted. The same for a given seed on
+// every machine. Throws liftlab::Error when either side would have fewer
+// than two classes.
+std::vector<int64_t> validationClasses(const std::vector<int64_t> &trainingClasses, double fraction, uint64_t seed);
 
 QJsonObject toJson(const ExperimentConfig &config);
 // Throws liftlab::Error naming `source` for a missing or mistyped field.

@@ -489,7 +489,7 @@ std::unique_ptr<Trainer> Trainer::start(const ExperimentConfig &config, const st
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMonitor &monitor,
                                          const std::shared_ptr<ProcessGroup> &group, const std::string &device,
-                                         const std::string &kernels)
+                                         const std::string &kernels, const std::shared_ptr<const ExperimentData> &data)
 {
     const bool writer = !group || group->rank() == 0;
     RunDirectory run;
@@ -532,7 +532,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string &runDir, const LoadMo
                                     runDir + " (from rank 0)");
         config.device = device.empty() ? config.device : device;
         config.kernels = kernels.empty() ? config.kernels : kernels;
-        p = std::make_unique<Private>(config, monitor, nullptr, group);
+        p = std::make_unique<Private>(config, monitor, data.get(), group);
         if (!checkpoint.empty())
             p->step = loadCheckpointBytes(checkpoint, RunFiles(runDir).checkpoint(), *p->model, p->loss.get(),
                                           p->optimizer.get())

@@ -59,10 +59,11 @@ public:
     // started with (its global batch depends on it); rank 0 reads the run
     // and hands its config and checkpoint to the others. `device` and
     // `kernels`, where given, replace the run's own (config.h): where a run
-    // computes is chosen at each launch.
+    // computes is chosen at each launch. `data` as for start().
     static std::unique_ptr<Trainer> resume(const std::string &runDir, const LoadMonitor &monitor = {},
                                            const std::shared_ptr<ProcessGroup> &group = nullptr,
-                                           const std::string &device = {}, const std::string &kernels = {});
+                                           const std::string &device = {}, const std::string &kernels = {},
+                                           const std::shared_ptr<const ExperimentData> &data = nullptr);
 
     ~Trainer();
 
