@@ -6,6 +6,7 @@
 // opens again with the same table; results export as CSV and Markdown; a
 // stop or a closed window mid-comparison leaves readable runs; bad input
 // ends in a message.
+#include "charts/bandchart.h"
 #include "charts/losschart.h"
 #include "charts/metricschart.h"
 #include "compare/comparisonembeddings.h"
@@ -14,6 +15,7 @@
 #include "compare/comparisonsession.h"
 #include "compare/comparisontablemodel.h"
 #include "compare/comparisonwindow.h"
+#include "compare/tuningview.h"
 #include "experiment/experimentpanel.h"
 #include "experiment/lossform.h"
 #include "explorer/embeddingview.h"
@@ -26,6 +28,7 @@
 #include "train/comparison.h"
 #include "train/rundirectory.h"
 #include "train/trainer.h"
+#include "train/tuning.h"
 
 #include "testdata.h"
 
@@ -40,6 +43,8 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTest>
@@ -536,6 +541,93 @@ private Q_SLOTS:
                                            << QStringLiteral("K = 2");
         QTest::newRow("twice the same") << QStringList{QStringLiteral("lifted"), QStringLiteral("lifted")}
                                         << QStringLiteral("listed twice");
+    }
+
+    void seedsShowMeansWithBands()
+    {
+        auto w = newWindow(tinyConfig(20));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive")});
+        c->seedsBox()->setValue(2);
+        Recorder r(c->session());
+        c->startComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+        // Every run of both seeds reported its steps.
+        for (int run = 0; run < 4; ++run)
+            QCOMPARE(r.lastStep[run], int64_t(20));
+        const Comparison written = Comparison::open(c->folder().toStdString());
+        QCOMPARE(written.seeds(), 2);
+        auto check = [&] {
+            QVERIFY(c->lossBands()->isVisibleTo(c) && !child<LossChart>(c, "comparisonLossChart")->isVisibleTo(c));
+            QCOMPARE(c->lossBands()->curveCount(), 2);
+            QCOMPARE(c->recallBands()->curveCount(), 2);
+            // Mean +- interval per loss, the best marked.
+            QCOMPARE(c->summaryModel()->rowCount(), 2);
+            QVERIFY(c->summaryModel()->item(0, 2)->text().contains(QChar(0x00b1)));
+            QCOMPARE(c->summaryModel()->item(0, 8)->text(), QStringLiteral("best"));
+            QCOMPARE(c->summaryModel()->item(0, 1)->text(), QStringLiteral("2"));
+        };
+        check();
+        QVERIFY(c->openComparison(c->folder()));
+        check();
+        QCOMPARE(c->seedsBox()->value(), 2);
+    }
+
+    void presetSweepPlotsTheSweptValue()
+    {
+        auto w = newWindow(tinyConfig(6));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->presetBox()->setCurrentIndex(c->presetBox()->findData(QStringLiteral("embedding-size")));
+        QCOMPARE(c->lossCount(), 1); // the paper's figure: lifted
+        QVERIFY(!c->tuneBox()->isEnabled());
+        QCOMPARE(c->validationError(), QString());
+        Recorder r(c->session());
+        c->startComparison();
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+        const Comparison written = Comparison::open(c->folder().toStdString());
+        QCOMPARE(written.sweep(), std::string("embedding_dim"));
+        QCOMPARE(written.runCount(), size_t(4));
+        QCOMPARE(RunDirectory::open(written.runPath(3)).config().embeddingDim, int64_t(512));
+        QCOMPARE(c->sweepChart()->curveCount(), 1);
+        QVERIFY(QFileInfo::exists(QString::fromStdString(written.resultsPath(Comparison::Results::Csv))));
+        c->presetBox()->setCurrentIndex(0);
+    }
+
+    void tuningShowsTrialsThenComparesTheTunedLosses()
+    {
+        auto w = newWindow(tinyConfig(8));
+        ComparisonWindow *c = w->comparisonWindow();
+        c->setLosses({choice("lifted"), choice("contrastive")});
+        c->tuneBox()->setChecked(true);
+        c->trialsBox()->setValue(4);
+        child<QSpinBox>(c, "validationBox")->setValue(30); // 3 of the 10 classes
+        Recorder r(c->session());
+        QSignalSpy scored(c->session(), &ComparisonSession::trialScored);
+        QSignalSpy testing(c->session(), &ComparisonSession::testStarting);
+        c->startComparison();
+        const QString folder = c->folder();
+        QVERIFY(QFileInfo(folder).fileName().startsWith(QStringLiteral("tune-")));
+        QTRY_VERIFY_WITH_TIMEOUT(r.ended, kTimeoutMs);
+        QVERIFY2(r.failure.isEmpty(), qPrintable(r.failure));
+        QVERIFY(!r.cancelled);
+        QCOMPARE(scored.count(), 2 * (4 + 2)); // two rungs: 4 trials, then the best 2
+        QCOMPARE(testing.count(), 1);
+        // Every trial in the scatter, against the learning rate all losses tune.
+        QCOMPARE(c->tuningView()->parameterBox()->currentData().toString(), QStringLiteral("lr"));
+        QCOMPARE(c->tuningView()->pointCount(), 8);
+        const Tuning tuning = Tuning::open(folder.toStdString());
+        QCOMPARE(tunedTrials(tuning).size(), size_t(2));
+        const Comparison test = Comparison::open(tuning.testFolder());
+        for (const ComparisonRow &row : comparisonResults(test))
+            QCOMPARE(row.step, int64_t(8));
+        QCOMPARE(c->folder(), folder);
+        // Opened again: the trials and the tuned comparison's table.
+        QVERIFY(c->openComparison(folder));
+        QCOMPARE(c->tuningView()->pointCount(), 8);
+        QCOMPARE(child<ComparisonTableModel>(c, "comparisonTableModel")->rowCount(), 2);
+        c->tuneBox()->setChecked(false);
     }
 
     void badInputsShowMessages()

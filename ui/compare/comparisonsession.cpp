@@ -23,9 +23,39 @@ void ComparisonSession::start(const QString &folder)
     m_thread.start([this, folder](RunControl &control) { return compare(folder, control); });
 }
 
-std::function<void()> ComparisonSession::compare(const QString &folder, RunControl &control)
+bool ComparisonSession::tune(const Tuning &tuning, RunControl &control)
+{
+    log(tr("Tuning %1 losses: %2 trials each on %3% of the training classes, held out for validation.")
+            .arg(tuning.losses().size())
+            .arg(tuning.plan().trials)
+            .arg(tuning.plan().validationFraction * 100, 0, 'f', 0));
+    TuningRun::Callbacks callbacks;
+    callbacks.trialScored = [this](const TrialResult &result) {
+        m_thread.post([this, result] { Q_EMIT trialScored(result); });
+    };
+    callbacks.lossTuned = [this](size_t loss, int trial) {
+        m_thread.post([this, loss = int(loss), trial] { Q_EMIT lossTuned(loss, trial); });
+    };
+    callbacks.log = [this](const std::string &text) { log(QString::fromStdString(text)); };
+    auto pauseChanged = [this](bool paused) { m_thread.post([this, paused] { Q_EMIT pausedChanged(paused); }); };
+    callbacks.trainer.onStep = [&](const TrainingStep &) { control.waitWhilePaused(pauseChanged); };
+    const std::optional<Comparison> test = TuningRun::run(tuning, callbacks, control.cancelFlag(), loadMonitor(control));
+    if (!test)
+        return false;
+    m_thread.post([this, folder = QString::fromStdString(test->folder())] { Q_EMIT testStarting(folder); });
+    return true;
+}
+
+std::function<void()> ComparisonSession::compare(const QString &path, RunControl &control)
 {
     try {
+        QString folder = path;
+        if (Tuning::isTuning(path.toStdString())) {
+            const Tuning tuning = Tuning::open(path.toStdString());
+            if (!tune(tuning, control))
+                return [this] { Q_EMIT finished(true); };
+            folder = QString::fromStdString(tuning.testFolder());
+        }
         const Comparison comparison = Comparison::open(folder.toStdString());
         const size_t n = comparison.runCount();
         log(tr("Loading %1 and building %2 networks (one per loss, all from seed %3)...")

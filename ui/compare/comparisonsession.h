@@ -2,6 +2,7 @@
 
 #include "training/uitypes.h"
 #include "training/session.h"
+#include "train/tuning.h"
 
 namespace liftlab {
 
@@ -24,11 +25,18 @@ public:
 
     QString folder() const { return m_folder; }
 
-    // Trains the comparison written to `folder` by Comparison::create
+    // Trains the comparison written to `folder` by Comparison::create, or
+    // runs the tuning written there by Tuning::create and then trains the
+    // comparison of the tuned losses; either goes on where it stopped
     // (ignored while one runs).
     void start(const QString &folder);
 
 Q_SIGNALS:
+    // A tuning: a trial's validation result at a rung; a loss's choice; the
+    // comparison of the tuned losses (its folder), about to train.
+    void trialScored(const liftlab::TrialResult &result);
+    void lossTuned(int loss, int trial);
+    void testStarting(const QString &folder);
     void started(const QStringList &classNames);
     void stepsReady(int run, const QVector<liftlab::TrainingStep> &steps);
     void evaluating(int run, qint64 step);
@@ -43,6 +51,8 @@ Q_SIGNALS:
 private:
     // On the worker thread: trains and returns the ending (finished or failed).
     std::function<void()> compare(const QString &folder, RunControl &control);
+    // The tuning's part of it; false when it was stopped.
+    bool tune(const Tuning &tuning, RunControl &control);
 
     QString m_folder;
 };

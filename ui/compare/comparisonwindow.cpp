@@ -1,5 +1,6 @@
 #include "compare/comparisonwindow.h"
 
+#include "charts/bandchart.h"
 #include "charts/colormap.h"
 #include "charts/losschart.h"
 #include "charts/metricschart.h"
@@ -8,6 +9,7 @@
 #include "compare/comparisonretrieval.h"
 #include "compare/comparisonsession.h"
 #include "compare/comparisontablemodel.h"
+#include "compare/tuningview.h"
 #include "error.h"
 #include "experiment/experimentpanel.h"
 #include "experiment/lossform.h"
@@ -16,17 +18,20 @@
 #include "shell/workspace.h"
 #include "train/rundirectory.h"
 #include "training/runactions.h"
+#include "util/movingaverage.h"
 #include "util/atomicfile.h"
 #include "widgets/flowlayout.h"
 #include "widgets/screenfit.h"
 
 #include <QAction>
+#include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHeaderView>
 #include <QLabel>
@@ -34,6 +39,8 @@
 #include <QPushButton>
 #include <QScreen>
 #include <QScrollArea>
+#include <QSpinBox>
+#include <QStandardItemModel>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStatusBar>
@@ -45,6 +52,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 namespace liftlab {
@@ -82,7 +90,34 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
     m_tabs->addTab(m_heatmaps, tr("Batch heatmaps"));
     m_tabs->addTab(m_embeddings, tr("Embeddings (t-SNE)"));
     m_tabs->addTab(m_retrieval, tr("Retrieval"));
+    m_tuningView = new TuningView;
+    m_tuningView->setObjectName(QStringLiteral("tuningView"));
+    m_tabs->addTab(m_tuningView, tr("Tuning"));
+    m_sweepChart = new BandChart;
+    m_sweepChart->setObjectName(QStringLiteral("sweepChart"));
+    m_sweepChart->setLogX(true);
+    m_sweepChart->setUnitY(true);
+    m_sweepChart->setPlaceholderText(tr("Pick a sweep in Study (embedding size or batch size) and press Start: each "
+                                        "loss's test metric against the swept value appears here."));
+    m_sweepMetric = new QComboBox;
+    m_sweepMetric->setObjectName(QStringLiteral("sweepMetricBox"));
+    for (const char *metric : {"Recall@1", "Recall@2", "Recall@4", "Recall@8", "MAP@R", "NMI"})
+        m_sweepMetric->addItem(tr(metric));
+    connect(m_sweepMetric, &QComboBox::currentIndexChanged, this, &ComparisonWindow::refreshSeedViews);
+    m_sweepTab = new QWidget;
+    auto *sweepLayout = new QVBoxLayout(m_sweepTab);
+    sweepLayout->setContentsMargins(2, 2, 2, 2);
+    auto *sweepBar = new QHBoxLayout;
+    sweepBar->addWidget(new QLabel(tr("Test metric (mean and 95% interval over the seeds):")));
+    sweepBar->addWidget(m_sweepMetric);
+    sweepBar->addStretch(1);
+    sweepLayout->addLayout(sweepBar);
+    sweepLayout->addWidget(m_sweepChart, 1);
+    m_tabs->addTab(m_sweepTab, tr("Sweep"));
     setCentralWidget(m_tabs);
+    m_bandTimer.setSingleShot(true);
+    m_bandTimer.setInterval(400);
+    connect(&m_bandTimer, &QTimer::timeout, this, &ComparisonWindow::refreshSeedViews);
 
     auto *setupDock = new QDockWidget(tr("Losses to compare"), this);
     setupDock->setObjectName(QStringLiteral("comparisonSetupDock"));
@@ -103,13 +138,14 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
     createActions();
 
     connect(m_session, &ComparisonSession::started, this, [this](const QStringList &) {
-        m_log->appendMessage(tr("Training %1 runs in turns of a few steps each.").arg(m_forms.size()));
+        m_log->appendMessage(tr("Training %1 runs in turns of a few steps each.")
+                                 .arg(m_comparison ? int(m_comparison->runCount()) : lossCount()));
     });
     connect(m_session, &ComparisonSession::stepsReady, this, &ComparisonWindow::onSteps);
     connect(m_session, &ComparisonSession::evaluating, this, [this](int run, qint64 step) {
         if (m_comparison)
             m_progressLabel->setText(tr("evaluating %1 at step %2...")
-                                         .arg(q(m_comparison->losses().at(size_t(run)).label))
+                                         .arg(q(m_comparison->runLabel(size_t(run))))
                                          .arg(step));
     });
     connect(m_session, &ComparisonSession::evalReady, this, &ComparisonWindow::onEval);
@@ -119,7 +155,7 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
         m_heatmaps->setRunEnded(run);
         if (size_t(run) < m_evalStep.size())
             m_evalStep[size_t(run)] = -1;
-        const QString label = m_comparison ? q(m_comparison->losses().at(size_t(run)).label) : QString::number(run + 1);
+        const QString label = m_comparison ? q(m_comparison->runLabel(size_t(run))) : QString::number(run + 1);
         m_log->appendError(tr("%1: %2").arg(label, message));
         showError(tr("A run of the comparison failed"),
                   tr("%1 stopped: %2\nThe other losses go on.").arg(label, message));
@@ -137,6 +173,22 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
         Q_EMIT comparisonEnded(m_folder);
     });
     connect(m_session, &ComparisonSession::stateChanged, this, &ComparisonWindow::updateActions);
+    connect(m_session, &ComparisonSession::trialScored, m_tuningView, &TuningView::addResult);
+    connect(m_session, &ComparisonSession::lossTuned, this, [this](int loss, int trial) {
+        m_tuningView->setChosen(loss, trial);
+        m_log->appendMessage(tr("Tuned loss %1: trial %2.").arg(loss + 1).arg(trial + 1));
+    });
+    connect(m_session, &ComparisonSession::testStarting, this, [this](const QString &folder) {
+        try {
+            const QString tuning = m_folder;
+            showComparison(Comparison::open(folder.toStdString()));
+            m_folder = tuning; // what ends is the tuning
+            m_log->appendMessage(tr("Every loss is tuned: training the tuned losses on all training classes and "
+                                    "testing them on the test classes (%1).").arg(folder));
+        } catch (const Error &e) {
+            m_log->appendError(QString::fromStdString(e.what()));
+        }
+    });
     connect(m_embeddings, &ComparisonEmbeddings::queryRequested, this, [this](qint64 index) {
         m_retrieval->setQueryIndex(index);
     });
@@ -188,9 +240,76 @@ QWidget *ComparisonWindow::createSetup()
     auto *layout = new QVBoxLayout(m_setup);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(m_baseSummary);
+    layout->addWidget(createStudy());
     layout->addWidget(m_validation);
     layout->addWidget(scroll, 1);
     return m_setup;
+}
+
+QWidget *ComparisonWindow::createStudy()
+{
+    m_seedsBox = new QSpinBox;
+    m_seedsBox->setObjectName(QStringLiteral("seedsBox"));
+    m_seedsBox->setRange(1, 10);
+    m_seedsBox->setToolTip(tr("Train every loss with this many seeds (other initial weights and batch order, the same "
+                              "for every loss): curves and results become means with 95% confidence intervals, and "
+                              "losses whose intervals overlap the best one are marked tied"));
+    m_presetBox = new QComboBox;
+    m_presetBox->setObjectName(QStringLiteral("presetBox"));
+    m_presetBox->addItem(tr("The losses side by side"), QString());
+    m_presetBox->addItem(tr("Recall@K against embedding size (64-512)"), QStringLiteral("embedding-size"));
+    m_presetBox->addItem(tr("Batch size: 8-64 classes per batch"), QStringLiteral("batch-size"));
+    m_presetBox->setToolTip(tr("The paper's questions as ready experiments: every loss is trained once per swept "
+                               "value and the Sweep tab plots the results"));
+    connect(m_presetBox, &QComboBox::currentIndexChanged, this, &ComparisonWindow::applyPreset);
+    m_tuneBox = new QCheckBox(tr("Tune each loss first"));
+    m_tuneBox->setObjectName(QStringLiteral("tuneBox"));
+    m_tuneBox->setToolTip(tr("Before the comparison, tune each loss's learning rate and margin or scale with the same "
+                             "budget of trials (successive halving) on validation classes held out from the training "
+                             "classes; the test classes stay unseen until the tuned losses are compared"));
+    m_trialsBox = new QSpinBox;
+    m_trialsBox->setObjectName(QStringLiteral("trialsBox"));
+    m_trialsBox->setRange(2, 256);
+    m_trialsBox->setValue(16);
+    m_trialsBox->setSuffix(tr(" trials"));
+    m_validationBox = new QSpinBox;
+    m_validationBox->setObjectName(QStringLiteral("validationBox"));
+    m_validationBox->setRange(5, 50);
+    m_validationBox->setValue(20);
+    m_validationBox->setSuffix(tr("% validation"));
+    m_validationBox->setToolTip(tr("Share of the training classes held out to tune on"));
+    for (QWidget *w : {static_cast<QWidget *>(m_trialsBox), static_cast<QWidget *>(m_validationBox)})
+        w->setEnabled(false);
+    connect(m_tuneBox, &QCheckBox::toggled, this, [this](bool on) {
+        m_trialsBox->setEnabled(on);
+        m_validationBox->setEnabled(on);
+        updateActions();
+    });
+    for (QSpinBox *box : {m_seedsBox, m_trialsBox, m_validationBox})
+        connect(box, &QSpinBox::valueChanged, this, &ComparisonWindow::updateActions);
+
+    auto *study = new QGroupBox(tr("Study"));
+    auto *grid = new QGridLayout(study);
+    grid->setContentsMargins(6, 6, 6, 6);
+    grid->addWidget(new QLabel(tr("Seeds")), 0, 0);
+    grid->addWidget(m_seedsBox, 0, 1);
+    grid->addWidget(m_presetBox, 1, 0, 1, 2);
+    grid->addWidget(m_tuneBox, 2, 0, 1, 2);
+    grid->addWidget(m_trialsBox, 3, 0);
+    grid->addWidget(m_validationBox, 3, 1);
+    return study;
+}
+
+void ComparisonWindow::applyPreset()
+{
+    Sweep sweep;
+    std::string losses;
+    if (!presetSweep(m_presetBox->currentData().toString().toStdString(), sweep, losses)) {
+        updateActions();
+        return;
+    }
+    m_tuneBox->setChecked(false); // a sweep is not tuned
+    setLosses(parseLossList(losses));
 }
 
 QWidget *ComparisonWindow::createOverview()
@@ -237,11 +356,37 @@ QWidget *ComparisonWindow::createOverview()
     auto *resultsLayout = new QVBoxLayout(results);
     resultsLayout->setContentsMargins(2, 2, 2, 2);
     resultsLayout->addLayout(tableBar);
-    resultsLayout->addWidget(m_tableView, 1);
+    m_summaryModel = new QStandardItemModel(this);
+    auto *summaryView = new QTableView;
+    summaryView->setObjectName(QStringLiteral("summaryTable"));
+    summaryView->setModel(m_summaryModel);
+    summaryView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    summaryView->verticalHeader()->hide();
+    summaryView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    summaryView->horizontalHeader()->setStretchLastSection(true);
+    summaryView->setToolTip(tr("Each loss over its seeds: mean +- the half-width of the 95% confidence interval "
+                               "(Student's t). \"tied\": its Recall@1 interval overlaps the best loss's, so these "
+                               "runs cannot rank the two"));
+    m_resultsTabs = new QTabWidget;
+    m_resultsTabs->setObjectName(QStringLiteral("resultsTabs"));
+    m_resultsTabs->addTab(m_tableView, tr("Every run"));
+    m_resultsTabs->addTab(summaryView, tr("Mean \u00b1 95% interval"));
+    resultsLayout->addWidget(m_resultsTabs, 1);
 
+    m_lossBands = new BandChart;
+    m_lossBands->setObjectName(QStringLiteral("lossBands"));
+    m_lossBands->setAxisTitles(tr("step"), tr("training loss (smoothed)"));
+    m_recallBands = new BandChart;
+    m_recallBands->setObjectName(QStringLiteral("recallBands"));
+    m_recallBands->setAxisTitles(tr("step"), tr("test Recall@1"));
+    m_recallBands->setUnitY(true);
     auto *charts = new QSplitter(Qt::Horizontal);
     charts->addWidget(m_lossChart);
     charts->addWidget(m_metricsChart);
+    charts->addWidget(m_lossBands);
+    charts->addWidget(m_recallBands);
+    m_lossBands->hide();
+    m_recallBands->hide();
     auto *overview = new QSplitter(Qt::Vertical);
     overview->setObjectName(QStringLiteral("comparisonOverview"));
     overview->addWidget(charts);
@@ -348,13 +493,17 @@ void ComparisonWindow::removeLoss(LossForm *form)
 QString ComparisonWindow::validationError() const
 {
     const int n = lossCount();
-    if (n < kMinLosses || n > kMaxLosses)
-        return tr("A comparison takes %1 to %2 losses (there are %3).").arg(kMinLosses).arg(kMaxLosses).arg(n);
+    Sweep sweep;
+    std::string presetLosses;
+    const bool sweeping = presetSweep(m_presetBox->currentData().toString().toStdString(), sweep, presetLosses);
+    const int least = sweeping ? 1 : kMinLosses;
+    if (n < least || n > kMaxLosses)
+        return tr("A comparison takes %1 to %2 losses (there are %3).").arg(least).arg(kMaxLosses).arg(n);
     const QString base = m_experiment ? m_experiment->validationError() : tr("There is no base experiment.");
     if (!base.isEmpty())
         return tr("The experiment in the main window is not valid: %1").arg(base);
     try {
-        validateComparison(m_experiment->config(), losses());
+        validateComparison(m_experiment->config(), sweeping ? sweepChoices(losses(), sweep) : losses());
     } catch (const Error &e) {
         return sentence(e.what());
     }
@@ -371,6 +520,12 @@ void ComparisonWindow::updateActions()
     m_runActions->update();
     m_openAction->setEnabled(!running);
     m_addButton->setEnabled(!running && lossCount() < kMaxLosses);
+    for (QWidget *w : {static_cast<QWidget *>(m_seedsBox), static_cast<QWidget *>(m_presetBox),
+                       static_cast<QWidget *>(m_tuneBox)})
+        w->setEnabled(!running);
+    m_tuneBox->setEnabled(!running && m_presetBox->currentIndex() == 0);
+    m_trialsBox->setEnabled(!running && m_tuneBox->isChecked());
+    m_validationBox->setEnabled(!running && m_tuneBox->isChecked());
     for (LossForm *form : m_forms)
         form->parentWidget()->setEnabled(!running);
     for (int i = 0; i < lossCount(); ++i) {
@@ -417,10 +572,34 @@ void ComparisonWindow::startComparison()
         showError(tr("Cannot start the comparison"), tr("Cannot create the workspace folder %1.").arg(m_workspace));
         return;
     }
-    const QString folder = newRunPath(m_workspace, QStringLiteral("compare"));
+    const bool tune = m_tuneBox->isChecked() && m_presetBox->currentIndex() == 0;
+    const QString folder = newRunPath(m_workspace, tune ? QStringLiteral("tune") : QStringLiteral("compare"));
     try {
-        const Comparison comparison = Comparison::create(folder.toStdString(), m_experiment->config(), losses());
+        if (tune) {
+            TuningPlan plan;
+            plan.trials = m_trialsBox->value();
+            plan.validationFraction = m_validationBox->value() / 100.0;
+            const Tuning tuning =
+                Tuning::create(folder.toStdString(), m_experiment->config(), losses(), plan, m_seedsBox->value());
+            m_experiment->saveSettings();
+            showComparison(std::nullopt);
+            m_folder = folder;
+            m_tuningView->setTuning(tuning);
+            m_tabs->setCurrentWidget(m_tuningView);
+            m_log->appendMessage(tr("Tuning folder: %1").arg(folder));
+            m_progressLabel->setText(tr("tuning..."));
+            m_session->start(folder);
+            return;
+        }
+        Sweep sweep;
+        std::string presetLosses;
+        std::vector<LossChoice> choices = losses();
+        if (presetSweep(m_presetBox->currentData().toString().toStdString(), sweep, presetLosses))
+            choices = sweepChoices(choices, sweep);
+        const Comparison comparison = Comparison::create(folder.toStdString(), m_experiment->config(), choices,
+                                                         m_seedsBox->value(), sweep.field);
         m_experiment->saveSettings();
+        m_tuningView->setTuning(std::nullopt);
         showComparison(comparison);
     } catch (const Error &e) {
         showError(tr("Cannot start the comparison"), sentence(e.what()));
@@ -442,9 +621,27 @@ void ComparisonWindow::showComparison(const std::optional<Comparison> &compariso
     if (comparison)
         for (const LossChoice &c : comparison->losses())
             labels.append(q(c.label));
-    m_runStep.assign(size_t(labels.size()), 0);
-    m_divergence.assign(size_t(labels.size()), DivergenceWatch());
-    m_evalStep.assign(size_t(labels.size()), 0);
+    // Per run (every seed); the single-run views show each loss's first seed.
+    const size_t runs = comparison ? comparison->runCount() : 0;
+    m_runStep.assign(runs, 0);
+    m_divergence.assign(runs, DivergenceWatch());
+    m_evalStep.assign(runs, 0);
+    m_smoothedLoss.assign(runs, {});
+    m_averages.assign(runs, MovingAverage(0.9));
+    m_runEvals.assign(runs, {});
+    const bool seeds = comparison && comparison->seeds() > 1;
+    m_lossChart->setVisible(!seeds);
+    m_metricsChart->setVisible(!seeds);
+    m_lossBands->setVisible(seeds);
+    m_recallBands->setVisible(seeds);
+    m_resultsTabs->setTabEnabled(1, seeds);
+    m_resultsTabs->setCurrentIndex(seeds ? 1 : 0);
+    if (seeds) {
+        m_lossBands->setTitle(tr("Training loss: mean of %1 seeds, 95% band").arg(comparison->seeds()));
+        m_recallBands->setTitle(tr("Recall@1: mean of %1 seeds, 95% interval").arg(comparison->seeds()));
+    }
+    m_sweepChart->setAxisTitles(comparison && !comparison->sweep().empty() ? q(sweepOptionName(comparison->sweep())) : QString(),
+                                tr("test metric"));
     m_lossChart->setRuns(labels);
     m_metricsChart->setRuns(labels);
     m_metricsChart->setIterations(comparison ? comparison->base().iterations : 0);
@@ -464,6 +661,7 @@ void ComparisonWindow::showComparison(const std::optional<Comparison> &compariso
     m_embeddings->setRuns(labels, contexts);
     m_retrieval->setRuns(labels, contexts);
     m_table->setRows(m_comparison ? comparisonResults(*m_comparison) : std::vector<ComparisonRow>());
+    refreshSeedViews();
     m_folderLabel->setText(QDir::toNativeSeparators(m_folder));
     setWindowTitle(m_comparison ? tr("LiftLab - Compare losses - %1").arg(QFileInfo(m_folder).fileName())
                                 : tr("LiftLab - Compare losses"));
@@ -485,32 +683,88 @@ bool ComparisonWindow::openComparison(const QString &folder)
         return false;
     }
     std::unique_ptr<Comparison> comparison;
+    std::optional<Tuning> tuning;
     try {
-        comparison = std::make_unique<Comparison>(Comparison::open(folder.toStdString()));
+        // A tuning shows its trials, and its test comparison once there is one.
+        if (Tuning::isTuning(folder.toStdString())) {
+            tuning = Tuning::open(folder.toStdString());
+            if (Comparison::exists(tuning->testFolder()))
+                comparison = std::make_unique<Comparison>(Comparison::open(tuning->testFolder()));
+        } else {
+            comparison = std::make_unique<Comparison>(Comparison::open(folder.toStdString()));
+        }
     } catch (const Error &e) {
         showError(tr("Cannot open the comparison"), sentence(e.what()));
         return false;
     }
+    m_tuningView->setTuning(tuning);
+    if (!comparison) {
+        showComparison(std::nullopt);
+        m_folder = folder;
+        setLosses(tuning->losses());
+        m_log->appendMessage(tr("Opened the tuning %1; it has not reached its comparison yet (`liftlab-cli compare "
+                                "--resume` goes on).").arg(folder));
+        m_tabs->setCurrentWidget(m_tuningView);
+        m_progressLabel->clear();
+        return true;
+    }
     showComparison(*comparison);
-    setLosses(comparison->losses());
+    if (tuning)
+        m_folder = folder;
+    {
+        // The study controls say how it was made.
+        const QSignalBlocker seedsBlocker(m_seedsBox), presetBlocker(m_presetBox), tuneBlocker(m_tuneBox);
+        m_seedsBox->setValue(comparison->seeds());
+        m_tuneBox->setChecked(bool(tuning));
+        Sweep sweep;
+        std::string losses;
+        int preset = 0;
+        for (int i = 1; i < m_presetBox->count(); ++i)
+            if (presetSweep(m_presetBox->itemData(i).toString().toStdString(), sweep, losses)
+                && sweep.field == comparison->sweep())
+                preset = i;
+        m_presetBox->setCurrentIndex(preset);
+    }
+    const size_t losses = comparison->losses().size();
+    if (comparison->sweep().empty()) {
+        setLosses(comparison->losses());
+    } else { // each loss once, without the swept value
+        std::vector<LossChoice> swept;
+        for (size_t l = 0; l < losses; ++l)
+            if (std::none_of(swept.begin(), swept.end(), [&](const LossChoice &x) { return x.label == comparison->sweepSeries(l); }))
+                swept.push_back({comparison->losses()[l].name, comparison->losses()[l].params, comparison->sweepSeries(l), {}});
+        setLosses(swept);
+    }
     updateBaseSummary();
     // Each run from its files; a run stopped before it started has none.
-    for (size_t i = 0; i < comparison->losses().size(); ++i) {
+    for (size_t i = 0; i < comparison->runCount(); ++i) {
         const RunFiles run(comparison->runPath(i));
+        const std::vector<TrainingStep> steps = RunDirectory::readSteps(run.metrics());
+        m_runEvals[i] = RunDirectory::readEvals(run.evals());
+        for (const TrainingStep &step : steps)
+            m_smoothedLoss[i].emplace_back(step.step, m_averages[i].add(step.loss));
+        if (i >= losses)
+            continue;
         const int index = int(i);
-        m_lossChart->setSteps(RunDirectory::readSteps(run.metrics()), index);
-        m_metricsChart->setReports(RunDirectory::readEvals(run.evals()), index);
+        m_lossChart->setSteps(steps, index);
+        m_metricsChart->setReports(m_runEvals[i], index);
         SnapshotFrame frame;
         frame.snapshot = RunDirectory::readSnapshot(run.snapshot());
         if (frame.snapshot.size > 0)
             m_heatmaps->addFrame(index, frame);
         m_heatmaps->setRunEnded(index);
     }
+    refreshSeedViews();
     m_log->appendMessage(tr("Opened the comparison %1.").arg(folder));
     if (comparison->seeds() > 1)
-        m_log->appendMessage(tr("It was trained with %1 seeds: the curves and heatmaps show seed %2, the table every run.")
+        m_log->appendMessage(tr("It was trained with %1 seeds: curves and results are means with 95% intervals; the "
+                                "heatmaps, embeddings and retrieval show seed %2.")
                                  .arg(comparison->seeds())
                                  .arg(comparison->base().seed));
+    if (tuning)
+        m_tabs->setCurrentWidget(m_tuningView);
+    else if (!comparison->sweep().empty())
+        m_tabs->setCurrentWidget(m_sweepTab);
     m_progressLabel->clear();
     openRunsForExploring();
     return true;
@@ -529,18 +783,120 @@ void ComparisonWindow::refreshTable()
 {
     if (m_comparison)
         m_table->setRows(comparisonResults(*m_comparison));
+    refreshSeedViews();
+}
+
+void ComparisonWindow::refreshSeedViews()
+{
+    m_bandTimer.stop();
+    const bool seeds = m_comparison && m_comparison->seeds() > 1;
+    const bool sweep = m_comparison && !m_comparison->sweep().empty();
+    m_tabs->setTabEnabled(m_tabs->indexOf(m_sweepTab), sweep);
+    m_tabs->setTabEnabled(m_tabs->indexOf(m_tuningView), m_tuningView->hasTuning());
+    if (!seeds) {
+        m_summaryModel->clear();
+        m_lossBands->setCurves({}, {});
+        m_recallBands->setCurves({}, {});
+    }
+    if (!sweep)
+        m_sweepChart->setCurves({}, {});
+    if (!m_comparison)
+        return;
+    const Comparison &c = *m_comparison;
+    const size_t losses = c.losses().size();
+    const std::vector<ComparisonRow> &rows = m_table->rows();
+    if (seeds) {
+        QStringList labels;
+        std::vector<std::vector<BandChart::Point>> lossPoints(losses), recallPoints(losses);
+        for (size_t l = 0; l < losses; ++l) {
+            labels.append(q(c.losses()[l].label));
+            // The smoothed loss at (at most) 300 steps, over the seeds that got there.
+            size_t longest = 0;
+            for (size_t r = l; r < c.runCount(); r += losses)
+                longest = std::max(longest, m_smoothedLoss[r].size());
+            const size_t stride = std::max<size_t>(1, longest / 300);
+            for (size_t k = 0; k < longest; k += stride) {
+                BandChart::Point p;
+                for (size_t r = l; r < c.runCount(); r += losses)
+                    if (k < m_smoothedLoss[r].size()) {
+                        p.x = double(m_smoothedLoss[r][k].first);
+                        p.samples.push_back(m_smoothedLoss[r][k].second);
+                    }
+                lossPoints[l].push_back(p);
+            }
+            std::map<int64_t, std::vector<double>> recall;
+            for (size_t r = l; r < c.runCount(); r += losses)
+                for (const EvalReport &e : m_runEvals[r])
+                    recall[e.step].push_back(e.metrics.recallAt1);
+            for (const auto &[step, samples] : recall)
+                recallPoints[l].push_back({double(step), samples});
+        }
+        m_lossBands->setCurves(labels, lossPoints);
+        m_recallBands->setCurves(labels, recallPoints);
+
+        const std::vector<ComparisonSummary> summary = summarizeSeeds(c, rows);
+        m_summaryModel->clear();
+        m_summaryModel->setHorizontalHeaderLabels({tr("Loss"), tr("Seeds"), tr("R@1"), tr("R@2"), tr("R@4"), tr("R@8"),
+                                                   tr("MAP@R"), tr("NMI"), tr("vs best")});
+        auto cell = [](const Interval &i) {
+            return new QStandardItem(std::isnan(i.halfWidth) ? QString::number(i.mean, 'f', 4)
+                                                             : QStringLiteral("%1 \u00b1 %2")
+                                                                   .arg(i.mean, 0, 'f', 4)
+                                                                   .arg(i.halfWidth, 0, 'f', 4));
+        };
+        for (const ComparisonSummary &x : summary)
+            m_summaryModel->appendRow({new QStandardItem(q(x.loss)), new QStandardItem(QString::number(x.runs)),
+                                       cell(x.recallAt1), cell(x.recallAt2), cell(x.recallAt4), cell(x.recallAt8),
+                                       cell(x.mapAtR), cell(x.nmi),
+                                       new QStandardItem(x.best ? tr("best") : x.tied ? tr("tied") : QString())});
+    }
+    if (sweep) {
+        // One curve per loss: the metric at each swept value, over the seeds.
+        QStringList series;
+        std::vector<std::vector<BandChart::Point>> points;
+        for (size_t r = 0; r < rows.size() && r < c.runCount(); ++r) {
+            if (rows[r].step == 0)
+                continue;
+            const size_t l = c.lossIndex(r);
+            const QString name = q(c.sweepSeries(l));
+            int index = int(series.indexOf(name));
+            if (index < 0) {
+                series.append(name);
+                points.emplace_back();
+                index = int(series.size()) - 1;
+            }
+            const Metrics &m = rows[r].metrics;
+            const double values[] = {m.recallAt1, m.recallAt2, m.recallAt4, m.recallAt8, m.mapAtR, m.nmi};
+            const double value = values[std::clamp(m_sweepMetric->currentIndex(), 0, 5)];
+            std::vector<BandChart::Point> &curve = points[size_t(index)];
+            const double x = c.sweepValue(l);
+            auto it = std::find_if(curve.begin(), curve.end(), [&](const BandChart::Point &p) { return p.x == x; });
+            if (it == curve.end())
+                curve.push_back({x, {value}});
+            else
+                it->samples.push_back(value);
+        }
+        m_sweepChart->setCurves(series, points);
+    }
 }
 
 void ComparisonWindow::onSteps(int run, const QVector<TrainingStep> &steps)
 {
     if (steps.isEmpty() || size_t(run) >= m_runStep.size())
         return;
-    m_lossChart->appendSteps(steps, run);
+    if (run < m_lossChart->runCount())
+        m_lossChart->appendSteps(steps, run);
     m_runStep[size_t(run)] = steps.back().step;
+    if (m_comparison && m_comparison->seeds() > 1) {
+        for (const TrainingStep &s : steps)
+            m_smoothedLoss[size_t(run)].emplace_back(s.step, m_averages[size_t(run)].add(s.loss));
+        if (!m_bandTimer.isActive())
+            m_bandTimer.start();
+    }
     for (const TrainingStep &s : steps)
         if (const std::string warning = m_divergence[size_t(run)].add(s.step, s.loss); !warning.empty())
             m_log->appendError(tr("Warning: %1: %2.")
-                                   .arg(m_comparison ? q(m_comparison->losses().at(size_t(run)).label) : QString(),
+                                   .arg(m_comparison ? q(m_comparison->runLabel(size_t(run))) : QString(),
                                         QString::fromStdString(warning)));
     m_progressLabel->setText(tr("step %1 / %2")
                                  .arg(*std::min_element(m_runStep.begin(), m_runStep.end()))
@@ -549,7 +905,10 @@ void ComparisonWindow::onSteps(int run, const QVector<TrainingStep> &steps)
 
 void ComparisonWindow::onEval(int run, const EvalReport &report)
 {
-    m_metricsChart->appendReport(report, run);
+    if (run < m_metricsChart->runCount())
+        m_metricsChart->appendReport(report, run);
+    if (size_t(run) < m_runEvals.size())
+        m_runEvals[size_t(run)].push_back(report);
     // Once every run still training has evaluated this step, t-SNE and
     // retrieval show its embeddings (the last step's when the runs end).
     if (size_t(run) < m_evalStep.size()) {
@@ -565,10 +924,11 @@ void ComparisonWindow::onEval(int run, const EvalReport &report)
         rows[size_t(run)].step = report.step;
         rows[size_t(run)].metrics = report.metrics;
         m_table->setRows(rows);
+        refreshSeedViews();
     }
     if (m_comparison)
         m_log->appendMessage(tr("%1, step %2: Recall@1 %3, MAP@R %4")
-                                 .arg(q(m_comparison->losses().at(size_t(run)).label))
+                                 .arg(q(m_comparison->runLabel(size_t(run))))
                                  .arg(report.step)
                                  .arg(report.metrics.recallAt1, 0, 'f', 4)
                                  .arg(report.metrics.mapAtR, 0, 'f', 4));

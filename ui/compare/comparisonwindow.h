@@ -3,16 +3,22 @@
 #include "train/comparison.h"
 #include "train/divergence.h"
 #include "training/uitypes.h"
+#include "util/movingaverage.h"
 
 #include <QMainWindow>
 #include <QPointer>
+#include <QTimer>
 
 #include <memory>
 #include <optional>
 #include <vector>
 
 class QAction;
+class QCheckBox;
+class QComboBox;
 class QLabel;
+class QSpinBox;
+class QStandardItemModel;
 class QMessageBox;
 class QPushButton;
 class QSortFilterProxyModel;
@@ -22,6 +28,7 @@ class QVBoxLayout;
 
 namespace liftlab {
 
+class BandChart;
 class ComparisonEmbeddings;
 class ComparisonHeatmaps;
 class LossChart;
@@ -34,6 +41,7 @@ class ExplorerContext;
 class LogPanel;
 class LossForm;
 class RunActions;
+class TuningView;
 
 // Compare mode: 2 to 6 losses, each with its parameters, trained on the
 // experiment panel's experiment (same data, split, initialisation and
@@ -43,6 +51,10 @@ class RunActions;
 // query's neighbours under each loss, and the results table. A comparison
 // is a folder (Comparison: a manifest and one run directory per loss) and
 // can be opened again, which shows all of the same from the files.
+// With several seeds the curves are means with a 95% band and the table
+// gives mean +- interval with ties marked; a sweep (the embedding-size and
+// batch-size presets) plots a metric against the swept value; "Tune each
+// loss first" runs a Tuning and shows its trials as they finish.
 class ComparisonWindow : public QMainWindow
 {
     Q_OBJECT
@@ -71,6 +83,18 @@ public:
     // error dialog) if it is not a readable comparison.
     bool openComparison(const QString &folder);
     QString folder() const { return m_folder; }
+
+    // The study: seeds per loss, a preset sweep ("" none, "embedding-size",
+    // "batch-size"), and whether each loss is tuned first.
+    QSpinBox *seedsBox() const { return m_seedsBox; }
+    QComboBox *presetBox() const { return m_presetBox; }
+    QCheckBox *tuneBox() const { return m_tuneBox; }
+    QSpinBox *trialsBox() const { return m_trialsBox; }
+    TuningView *tuningView() const { return m_tuningView; }
+    BandChart *lossBands() const { return m_lossBands; }
+    BandChart *recallBands() const { return m_recallBands; }
+    BandChart *sweepChart() const { return m_sweepChart; }
+    QStandardItemModel *summaryModel() const { return m_summaryModel; }
 
     bool exportCsv(const QString &path);
     bool exportMarkdown(const QString &path);
@@ -102,6 +126,9 @@ private:
     void showComparison(const std::optional<Comparison> &comparison);
     void openRunsForExploring();
     void refreshTable();
+    void refreshSeedViews(); // bands, the summary table and the sweep plot
+    void applyPreset();
+    QWidget *createStudy();
     void showError(const QString &title, const QString &message);
     void openDialog();
     void exportDialog(bool markdown);
@@ -118,7 +145,11 @@ private:
     std::vector<int64_t> m_runStep;           // last step of each run, live
     std::vector<DivergenceWatch> m_divergence; // of each run, live
     std::vector<int64_t> m_evalStep;          // last evaluated step of each run, live (-1: failed)
-    std::vector<std::unique_ptr<ExplorerContext>> m_contexts; // one per run, for t-SNE and retrieval
+    std::vector<std::unique_ptr<ExplorerContext>> m_contexts; // one per loss (its first seed), for t-SNE and retrieval
+    std::vector<std::vector<std::pair<int64_t, double>>> m_smoothedLoss; // of each run: (step, moving average)
+    std::vector<std::vector<EvalReport>> m_runEvals;                     // of each run
+    std::vector<MovingAverage> m_averages;                               // of each run's loss
+    QTimer m_bandTimer; // redraws the bands a few times a second while training
 
     std::vector<LossForm *> m_forms;
     QVBoxLayout *m_formsLayout = nullptr;
@@ -126,6 +157,11 @@ private:
     QLabel *m_baseSummary = nullptr;
     QLabel *m_validation = nullptr;
     QWidget *m_setup = nullptr;
+    QSpinBox *m_seedsBox = nullptr;
+    QComboBox *m_presetBox = nullptr;
+    QCheckBox *m_tuneBox = nullptr;
+    QSpinBox *m_trialsBox = nullptr;
+    QSpinBox *m_validationBox = nullptr;
 
     QTabWidget *m_tabs = nullptr;
     LossChart *m_lossChart = nullptr;
@@ -133,6 +169,14 @@ private:
     ComparisonHeatmaps *m_heatmaps = nullptr;
     ComparisonEmbeddings *m_embeddings = nullptr;
     ComparisonRetrieval *m_retrieval = nullptr;
+    TuningView *m_tuningView = nullptr;
+    BandChart *m_lossBands = nullptr;
+    BandChart *m_recallBands = nullptr;
+    BandChart *m_sweepChart = nullptr;
+    QComboBox *m_sweepMetric = nullptr;
+    QWidget *m_sweepTab = nullptr;
+    QTabWidget *m_resultsTabs = nullptr;
+    QStandardItemModel *m_summaryModel = nullptr;
     ComparisonTableModel *m_table = nullptr;
     QSortFilterProxyModel *m_sortedTable = nullptr;
     QTableView *m_tableView = nullptr;

@@ -43,6 +43,7 @@ void registerUiMetaTypes()
     qRegisterMetaType<liftlab::EvalReport>();
     qRegisterMetaType<liftlab::ExperimentConfig>();
     qRegisterMetaType<liftlab::SnapshotFrame>();
+    qRegisterMetaType<liftlab::TrialResult>();
 }
 
 } // namespace liftlab

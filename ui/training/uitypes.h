@@ -5,6 +5,7 @@
 
 #include "train/config.h"
 #include "train/events.h"
+#include "train/tuning.h"
 
 #include <QImage>
 #include <QMetaType>
@@ -45,3 +46,4 @@ Q_DECLARE_METATYPE(liftlab::TrainingStep)
 Q_DECLARE_METATYPE(liftlab::EvalReport)
 Q_DECLARE_METATYPE(liftlab::ExperimentConfig)
 Q_DECLARE_METATYPE(liftlab::SnapshotFrame)
+Q_DECLARE_METATYPE(liftlab::TrialResult)
