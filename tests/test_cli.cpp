@@ -353,6 +353,24 @@ private Q_SLOTS:
                                                     << "exactly 2 images per class";
         QTest::newRow("compare missing dataset") << compare({"--dataset", "/no/such/folder", "--losses", "lifted,contrastive"})
                                                  << "/no/such/folder: dataset folder does not exist";
+        QTest::newRow("tune one trial") << compare({"--dataset", d, "--losses", "lifted,contrastive", "--tune", "1"})
+                                        << "--tune takes between 2 and";
+        QTest::newRow("tune too few validation classes")
+            << compare({"--dataset", d, "--losses", "lifted,contrastive", "--tune", "4", "--validation", "0.05"})
+            << "leaves 1 for validation";
+        QTest::newRow("tune steps too few") << compare({"--dataset", d, "--losses", "lifted,contrastive", "--tune", "16"})
+                                            << "whose first would be shorter than a step";
+        QTest::newRow("tune a sweep") << compare({"--dataset", d, "--losses", "lifted,contrastive", "--tune", "4", "--preset", "batch-size"})
+                                      << "does not take --sweep or --preset";
+        QTest::newRow("sweep without values") << compare({"--dataset", d, "--losses", "lifted", "--sweep", "embedding-dim"})
+                                              << "is not of the form field=v1,v2";
+        QTest::newRow("sweep the seed") << compare({"--dataset", d, "--losses", "lifted", "--sweep", "seed=1,2"})
+                                        << "'seed' cannot be swept";
+        QTest::newRow("sweep a bad value") << compare({"--dataset", d, "--losses", "lifted", "--sweep", "embedding-dim=64,1"})
+                                           << "embedding size must be between 2 and 4096";
+        QTest::newRow("compare no losses") << compare({"--dataset", d}) << "--losses is required";
+        QTest::newRow("resume nothing") << QStringList{"compare", "--resume", q(m_dir.file("no-comparison"))}
+                                        << "is not a comparison";
         QTest::newRow("run exists") << QStringList{"train", "--dataset", d, "-P", "4", "-K", "4", "--out", q(m_run)} << "already exists";
     }
 
@@ -473,6 +491,44 @@ private Q_SLOTS:
             QCOMPARE(a.value("indices").toArray(), b.value("indices").toArray());
             QCOMPARE(a.value("step").toInteger(), b.value("step").toInteger());
         }
+    }
+
+    // A tuning killed (SIGKILL) in the middle of a trial and resumed with
+    // `compare --resume` makes the same choices as one never interrupted.
+    void aKilledTuningResumesToTheSameChoice()
+    {
+        const QStringList options = {"compare", "--dataset", q(m_data), "--losses", "lifted,contrastive", "-P", "4",
+                                     "-K", "4", "--tune", "4", "--validation", "0.3", "--iterations", "64",
+                                     "--threads", "2"};
+        const std::string killed = m_dir.file("tune-killed"), straight = m_dir.file("tune-straight");
+        QProcess p;
+        p.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        p.start(qEnvironmentVariable("LIFTLAB_CLI", "liftlab-cli"), options + QStringList{"--out", q(killed)});
+        QVERIFY(p.waitForStarted());
+        const std::string second = killed + "/trials/01-lifted/trial-02/metrics.jsonl";
+        QTRY_VERIFY_WITH_TIMEOUT(fs::exists(second) && fs::file_size(second) > 0, 120000);
+        QCOMPARE(p.state(), QProcess::Running); // killed mid-tuning, not after it
+        p.kill();
+        QVERIFY(p.waitForFinished());
+        QVERIFY(!fs::exists(killed + "/tuned.json"));
+        const Result resumed = runCli({"compare", "--resume", q(killed)});
+        QVERIFY2(resumed.code == 0, qPrintable(resumed.out + resumed.err));
+        QVERIFY2(resumed.out.contains("Tuned on the validation classes"), qPrintable(resumed.out));
+        const Result whole = runCli(options + QStringList{"--out", q(straight)});
+        QVERIFY2(whole.code == 0, qPrintable(whole.out + whole.err));
+        const QJsonObject a = QJsonDocument::fromJson(readText(killed + "/tuned.json").toUtf8()).object();
+        const QJsonObject b = QJsonDocument::fromJson(readText(straight + "/tuned.json").toUtf8()).object();
+        QCOMPARE(a.value("losses").toArray().size(), 2);
+        QCOMPARE(a, b);
+        // And the tuned comparison's results too.
+        auto metrics = [](const std::string &csv) { // every row without its timings (the last two columns)
+            QStringList rows;
+            for (const QString &line : readText(csv).split('\n', Qt::SkipEmptyParts))
+                rows.append(line.section(',', 0, -3));
+            return rows;
+        };
+        QCOMPARE(metrics(killed + "/test/results.csv").size(), 3);
+        QCOMPARE(metrics(killed + "/test/results.csv"), metrics(straight + "/test/results.csv"));
     }
 
     void metricsOfPerfectClusters()
