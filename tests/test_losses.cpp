@@ -876,8 +876,17 @@ private Q_SLOTS:
             QVERIFY(!info.title.empty() && !info.description.empty());
             // The defaults must pass the registry's own checks.
             QVERIFY(info.create(resolveParams(info, {}), testContext()) != nullptr);
-            for (const ParamSpec &p : info.params)
+            int tunable = 0;
+            for (const ParamSpec &p : info.params) {
                 QVERIFY(!p.help.empty());
+                // A tuning draws inside the range the loss accepts.
+                if (p.tunable()) {
+                    ++tunable;
+                    QVERIFY2(p.minimum <= p.tuneLow && p.tuneHigh <= p.maximum, (info.name + " " + p.name).c_str());
+                }
+            }
+            // Every loss has a margin or a scale to tune, as the learning rate.
+            QVERIFY2(tunable > 0, info.name.c_str());
         }
     }
 };
