@@ -15,6 +15,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Training stopped because the loss stopped being finite: a setting the
+// user chose (a learning rate too high), not a broken file.
+class Diverged : public Error
+{
+public:
+    using Error::Error;
+};
+
 // Thrown from inside a long computation (an evaluation) once the cancel flag
 // it was given is set; whoever set the flag catches it. Not an Error: nothing
 // went wrong.

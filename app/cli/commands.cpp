@@ -345,8 +345,14 @@ int runTuning(const Tuning &tuning)
 
 int compare(CompareOptions o)
 {
-    if (!o.resume.empty())
+    if (!o.resume.empty()) {
+        if (!o.losses.empty() || o.tune != 0 || !o.sweep.empty() || !o.preset.empty())
+            throw Error("--resume goes on with the folder's own losses and plan: it takes no --losses, --tune, "
+                        "--sweep or --preset");
         return Tuning::isTuning(o.resume) ? runTuning(Tuning::open(o.resume)) : runComparison(Comparison::open(o.resume));
+    }
+    if (o.tune < 0)
+        throw Error("--tune takes a number of trials per loss (got " + std::to_string(o.tune) + ")");
     Sweep sweep;
     if (!o.preset.empty()) {
         std::string losses;

@@ -44,8 +44,8 @@ std::string manifestPath(const std::string &folder)
 }
 
 
-// Names, parameters and labels of the losses of one comparison.
-void checkLosses(const std::vector<LossChoice> &losses)
+// Names, parameters and labels of some losses.
+void checkChoices(const std::vector<LossChoice> &losses)
 {
     for (size_t i = 0; i < losses.size(); ++i) {
         resolveParams(describeLoss(losses[i].name), losses[i].params); // throws for a bad name, parameter or value
@@ -53,6 +53,12 @@ void checkLosses(const std::vector<LossChoice> &losses)
             if (losses[j].label == losses[i].label)
                 throw Error("loss '" + losses[i].label + "' is listed twice");
     }
+}
+
+// ... and that they are enough for a comparison.
+void checkLosses(const std::vector<LossChoice> &losses)
+{
+    checkChoices(losses);
     if (losses.size() < 2)
         throw Error("a comparison needs at least two losses (got " + std::to_string(losses.size()) + ")");
 }
@@ -95,12 +101,7 @@ std::vector<LossChoice> parseLossList(const std::string &text)
         }
         choices.push_back(c);
     }
-    for (size_t i = 0; i < choices.size(); ++i)
-        for (size_t j = 0; j < i; ++j)
-            if (choices[j].label == choices[i].label)
-                throw Error("loss '" + choices[i].label + "' is listed twice");
-    for (const LossChoice &c : choices)
-        resolveParams(describeLoss(c.name), c.params); // a bad name, parameter or value
+    checkChoices(choices);
     return choices;
 }
 
@@ -246,9 +247,6 @@ Comparison Comparison::create(const std::string &folder, const ExperimentConfig 
     c.m_losses = losses;
     c.m_seeds = seeds;
     c.m_sweep = sweep;
-    for (const LossChoice &loss : losses)
-        if (!sweep.empty() && !loss.experiment.count(sweep))
-            throw std::invalid_argument("Comparison::create: " + loss.label + " has no value of the swept " + sweep);
     validateComparison(base, losses); // before anything is written
     if (seeds < 1 || seeds > kMaxSeeds)
         throw Error("--seeds must be between 1 and " + std::to_string(kMaxSeeds) + " (got " + std::to_string(seeds) + ")");
@@ -346,14 +344,14 @@ std::string Comparison::runPath(size_t run) const
 {
     std::string name = runFolderName(lossIndex(run), m_losses.at(lossIndex(run)).label);
     if (m_seeds > 1)
-        name += "-seed" + std::to_string(config(run).seed);
+        name += "-seed" + std::to_string(m_base.seed + uint64_t(seedIndex(run)));
     return (fs::path(m_folder) / name).string();
 }
 
 std::string Comparison::runLabel(size_t run) const
 {
     const std::string &label = m_losses.at(lossIndex(run)).label;
-    return m_seeds > 1 ? label + ", seed " + std::to_string(config(run).seed) : label;
+    return m_seeds > 1 ? label + ", seed " + std::to_string(m_base.seed + uint64_t(seedIndex(run))) : label;
 }
 
 std::vector<ComparisonRow> comparisonResults(const Comparison &comparison)

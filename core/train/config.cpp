@@ -82,7 +82,7 @@ void ExperimentConfig::validate() const
 std::vector<int64_t> validationClasses(const std::vector<int64_t> &trainingClasses, double fraction, uint64_t seed)
 {
     const int64_t n = int64_t(trainingClasses.size());
-    const int64_t held = std::max<int64_t>(1, std::llround(fraction * double(n)));
+    const int64_t held = std::llround(fraction * double(n));
     if (held < 2 || n - held < 2)
         throw Error("holding out " + std::to_string(int(std::lround(fraction * 100))) + "% of " + std::to_string(n)
                     + " training classes leaves " + std::to_string(held) + " for validation and "
@@ -100,13 +100,16 @@ std::vector<int64_t> validationClasses(const std::vector<int64_t> &trainingClass
 
 namespace {
 
-// Whether each label (an index) is one of `classes`.
-std::vector<bool> membership(const std::vector<int64_t> &classes, int64_t labelCount)
+// Which of these images (by label) are of the held-out validation classes.
+std::vector<bool> validationImages(const std::vector<int64_t> &labels, const ExperimentConfig &c)
 {
-    std::vector<bool> in(size_t(std::max<int64_t>(labelCount, 0)), false);
-    for (const int64_t c : classes)
-        if (c >= 0 && c < labelCount)
-            in[size_t(c)] = true;
+    std::vector<int64_t> classes = labels;
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    const std::vector<int64_t> held = validationClasses(classes, c.validationFraction, c.validationSeed);
+    std::vector<bool> in(labels.size());
+    for (size_t i = 0; i < labels.size(); ++i)
+        in[i] = std::binary_search(held.begin(), held.end(), labels[i]);
     return in;
 }
 
@@ -126,15 +129,12 @@ ExperimentData loadExperimentData(const ExperimentConfig &c, const LoadMonitor &
     if (c.validationFraction > 0) {
         // The held-out classes' training images become the test set; the
         // split's test images are not used.
-        const std::vector<int64_t> held = validationClasses(data.train.classesPresent(), c.validationFraction,
-                                                            c.validationSeed);
         const torch::Tensor labels = data.train.labels.contiguous();
-        const std::vector<bool> in = membership(held, int64_t(data.train.classNames.size()));
+        const std::vector<bool> held =
+            validationImages(std::vector<int64_t>(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel()), c);
         std::vector<int64_t> trainIndex, validationIndex;
-        for (int64_t i = 0; i < labels.size(0); ++i) {
-            const int64_t label = labels.data_ptr<int64_t>()[i];
-            (label >= 0 && label < int64_t(in.size()) && in[size_t(label)] ? validationIndex : trainIndex).push_back(i);
-        }
+        for (size_t i = 0; i < held.size(); ++i)
+            (held[i] ? validationIndex : trainIndex).push_back(int64_t(i));
         data.test = data.train.subset(torch::tensor(validationIndex, torch::kInt64));
         data.train = data.train.subset(torch::tensor(trainIndex, torch::kInt64));
     }
@@ -145,14 +145,12 @@ std::vector<int64_t> trainingLabels(const ExperimentConfig &c)
 {
     std::vector<int64_t> labels = loadTrainingLabels(c.dataset, splitFromString(c.split));
     if (c.validationFraction > 0) {
-        std::vector<int64_t> classes = labels;
-        std::sort(classes.begin(), classes.end());
-        classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
-        const std::vector<int64_t> held = validationClasses(classes, c.validationFraction, c.validationSeed);
-        const std::vector<bool> in = membership(held, classes.empty() ? 0 : classes.back() + 1);
-        labels.erase(std::remove_if(labels.begin(), labels.end(),
-                                    [&](int64_t l) { return l >= 0 && l < int64_t(in.size()) && in[size_t(l)]; }),
-                     labels.end());
+        const std::vector<bool> held = validationImages(labels, c);
+        std::vector<int64_t> kept;
+        for (size_t i = 0; i < labels.size(); ++i)
+            if (!held[i])
+                kept.push_back(labels[i]);
+        labels = kept;
     }
     return labels;
 }

@@ -362,7 +362,7 @@ struct Trainer::Private
                 : "no checkpoint had been written yet";
             char rate[32];
             std::snprintf(rate, sizeof rate, "%g", lr);
-            throw Error("step " + std::to_string(step + 1) + ": the loss is " + (std::isnan(value) ? "NaN" : "infinite")
+            throw Diverged("step " + std::to_string(step + 1) + ": the loss is " + (std::isnan(value) ? "NaN" : "infinite")
                         + " (learning rate " + rate + " too high?); training stopped, " + kept);
         }
         if (group) {

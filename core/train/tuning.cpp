@@ -210,7 +210,15 @@ Tuning Tuning::create(const std::string &folder, const ExperimentConfig &base, c
         t.m_trials.push_back(drawTrials(t.m_spaces.back(), plan.trials, base.seed * 0x9E3779B97F4A7C15ull + l + 1));
     }
     t.budgets(); // throws when the steps cannot hold the rungs
-    trainingLabels(t.trialConfig(0, 0)); // throws when the validation split cannot be made (too few classes)
+    // Throws when the validation split cannot be made; P classes must remain.
+    std::vector<int64_t> classes = trainingLabels(t.trialConfig(0, 0));
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    if (base.sampler == "pk" && int64_t(classes.size()) < base.classesPerBatch)
+        throw Error("holding out " + std::to_string(int(std::lround(plan.validationFraction * 100)))
+                    + "% of the training classes for validation leaves " + std::to_string(classes.size())
+                    + " to train on, fewer than the " + std::to_string(base.classesPerBatch)
+                    + " classes of a batch (-P): hold out fewer or take a smaller P");
 
     std::error_code ec;
     if (fs::exists(folder, ec) && !fs::is_empty(folder, ec))
@@ -365,9 +373,12 @@ std::map<size_t, int> tunedTrials(const Tuning &tuning)
     for (const QJsonValue &v : json.value("losses").toArray()) {
         const QJsonObject o = v.toObject();
         const std::string label = o.value("label").toString().toStdString();
+        const int trial = o.value("trial").toInt() - 1;
+        if (trial < 0 || trial >= tuning.plan().trials)
+            throw fileError(tuning.tunedPath(), label + ": no trial " + std::to_string(trial + 1));
         for (size_t l = 0; l < tuning.losses().size(); ++l)
             if (tuning.losses()[l].label == label)
-                tuned[l] = o.value("trial").toInt() - 1;
+                tuned[l] = trial;
     }
     return tuned;
 }
@@ -404,8 +415,6 @@ std::optional<Comparison> TuningRun::run(const Tuning &tuning, const Callbacks &
             if (!eval) {
                 if (cancel.load())
                     return std::nullopt;
-                if (callbacks.trialStarts)
-                    callbacks.trialStarts(l, trial, budget);
                 std::unique_ptr<Trainer> trainer =
                     fs::exists(RunFiles(path).config())
                         ? Trainer::resume(path, monitor, nullptr, {}, {}, data)
@@ -415,7 +424,7 @@ std::optional<Comparison> TuningRun::run(const Tuning &tuning, const Callbacks &
                 try {
                     if (trainer->run(callbacks.trainer, cancel, budget) == Trainer::Outcome::Cancelled)
                         return std::nullopt;
-                } catch (const Error &e) { // diverged: ranks last
+                } catch (const Diverged &e) { // ranks last; other failures end the tuning
                     if (callbacks.log)
                         callbacks.log(tuning.losses()[l].label + " trial " + std::to_string(trial + 1)
                                                 + " stopped: " + e.what());

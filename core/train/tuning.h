@@ -81,7 +81,7 @@ struct TuningPlan
 // directory per trial in trials/<NN-loss>/trial-<TT>, tuned.json once each
 // loss has its choice, and the comparison of the tuned losses in test/.
 // Every trial trains with the base seed on the same validation split
-// (seeded by the base seed too); the test classes are never loaded.
+// (seeded by the base seed too); the test images are never used.
 class Tuning
 {
 public:
@@ -145,10 +145,9 @@ class TuningRun
 public:
     struct Callbacks
     {
-        std::function<void(size_t loss, int trial, int64_t budget)> trialStarts;
         std::function<void(const TrialResult &)> trialScored;
         std::function<void(size_t loss, int trial)> lossTuned;
-        std::function<void(const std::string &)> log; // a trial that diverged
+        std::function<void(const std::string &)> log; // a trial that diverged (it ranks last)
         // A trial's training, for progress (may be empty).
         Trainer::Callbacks trainer;
     };

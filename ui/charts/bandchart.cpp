@@ -62,8 +62,10 @@ void BandChart::setPlaceholderText(const QString &text)
 void BandChart::setCurves(const QStringList &labels, const std::vector<std::vector<Point>> &points)
 {
     m_chart->removeAllSeries();
-    for (QAbstractAxis *axis : m_chart->axes())
-        m_chart->removeAxis(axis);
+    for (QAbstractAxis *axis : m_chart->axes()) {
+        m_chart->removeAxis(axis); // gives it back
+        delete axis;
+    }
     QAbstractAxis *axisX = nullptr;
     if (m_logX) {
         auto *log = new QLogValueAxis;
@@ -125,6 +127,8 @@ void BandChart::setCurves(const QStringList &labels, const std::vector<std::vect
             delete lower;
         } else if (band) {
             auto *area = new QAreaSeries(upper, lower);
+            upper->setParent(area); // the area does not own its lines
+            lower->setParent(area);
             QColor fill = colour;
             fill.setAlpha(60);
             area->setBrush(fill);

@@ -582,9 +582,9 @@ void ComparisonWindow::startComparison()
             const Tuning tuning =
                 Tuning::create(folder.toStdString(), m_experiment->config(), losses(), plan, m_seedsBox->value());
             m_experiment->saveSettings();
+            m_tuningView->setTuning(tuning);
             showComparison(std::nullopt);
             m_folder = folder;
-            m_tuningView->setTuning(tuning);
             m_tabs->setCurrentWidget(m_tuningView);
             m_log->appendMessage(tr("Tuning folder: %1").arg(folder));
             m_progressLabel->setText(tr("tuning..."));
@@ -698,6 +698,24 @@ bool ComparisonWindow::openComparison(const QString &folder)
         return false;
     }
     m_tuningView->setTuning(tuning);
+    {
+        // The study controls say how it was made.
+        const QSignalBlocker seedsBlocker(m_seedsBox), presetBlocker(m_presetBox), tuneBlocker(m_tuneBox);
+        m_seedsBox->setValue(tuning ? tuning->seeds() : comparison->seeds());
+        m_tuneBox->setChecked(bool(tuning));
+        Sweep sweep;
+        std::string losses;
+        int preset = 0;
+        for (int i = 1; comparison && i < m_presetBox->count(); ++i)
+            if (presetSweep(m_presetBox->itemData(i).toString().toStdString(), sweep, losses)
+                && sweep.field == comparison->sweep())
+                preset = i;
+        m_presetBox->setCurrentIndex(preset);
+        if (tuning) {
+            m_trialsBox->setValue(tuning->plan().trials);
+            m_validationBox->setValue(int(std::lround(tuning->plan().validationFraction * 100)));
+        }
+    }
     if (!comparison) {
         showComparison(std::nullopt);
         m_folder = folder;
@@ -711,22 +729,10 @@ bool ComparisonWindow::openComparison(const QString &folder)
     showComparison(*comparison);
     if (tuning)
         m_folder = folder;
-    {
-        // The study controls say how it was made.
-        const QSignalBlocker seedsBlocker(m_seedsBox), presetBlocker(m_presetBox), tuneBlocker(m_tuneBox);
-        m_seedsBox->setValue(comparison->seeds());
-        m_tuneBox->setChecked(bool(tuning));
-        Sweep sweep;
-        std::string losses;
-        int preset = 0;
-        for (int i = 1; i < m_presetBox->count(); ++i)
-            if (presetSweep(m_presetBox->itemData(i).toString().toStdString(), sweep, losses)
-                && sweep.field == comparison->sweep())
-                preset = i;
-        m_presetBox->setCurrentIndex(preset);
-    }
     const size_t losses = comparison->losses().size();
-    if (comparison->sweep().empty()) {
+    if (tuning) { // the losses as tuned, not their tuned settings
+        setLosses(tuning->losses());
+    } else if (comparison->sweep().empty()) {
         setLosses(comparison->losses());
     } else { // each loss once, without the swept value
         std::vector<LossChoice> swept;
@@ -811,19 +817,18 @@ void ComparisonWindow::refreshSeedViews()
         for (size_t l = 0; l < losses; ++l) {
             labels.append(q(c.losses()[l].label));
             // The smoothed loss at (at most) 300 steps, over the seeds that got there.
-            size_t longest = 0;
+            int64_t last = 0;
             for (size_t r = l; r < c.runCount(); r += losses)
-                longest = std::max(longest, m_smoothedLoss[r].size());
-            const size_t stride = std::max<size_t>(1, longest / 300);
-            for (size_t k = 0; k < longest; k += stride) {
-                BandChart::Point p;
-                for (size_t r = l; r < c.runCount(); r += losses)
-                    if (k < m_smoothedLoss[r].size()) {
-                        p.x = double(m_smoothedLoss[r][k].first);
-                        p.samples.push_back(m_smoothedLoss[r][k].second);
-                    }
-                lossPoints[l].push_back(p);
-            }
+                if (!m_smoothedLoss[r].empty())
+                    last = std::max(last, m_smoothedLoss[r].back().first);
+            const int64_t stride = std::max<int64_t>(1, last / 300);
+            std::map<int64_t, std::vector<double>> byStep;
+            for (size_t r = l; r < c.runCount(); r += losses)
+                for (const auto &[step, value] : m_smoothedLoss[r])
+                    if (step % stride == 0 || step == last)
+                        byStep[step].push_back(value);
+            for (const auto &[step, samples] : byStep)
+                lossPoints[l].push_back({double(step), samples});
             std::map<int64_t, std::vector<double>> recall;
             for (size_t r = l; r < c.runCount(); r += losses)
                 for (const EvalReport &e : m_runEvals[r])

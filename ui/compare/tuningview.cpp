@@ -114,8 +114,10 @@ int TuningView::pointCount() const
 void TuningView::redraw()
 {
     m_chart->removeAllSeries();
-    for (QAbstractAxis *axis : m_chart->axes())
-        m_chart->removeAxis(axis);
+    for (QAbstractAxis *axis : m_chart->axes()) {
+        m_chart->removeAxis(axis); // gives it back
+        delete axis;
+    }
     m_summary->clear();
     if (!m_tuning || m_parameter->count() == 0)
         return;
@@ -199,9 +201,10 @@ void TuningView::redraw()
     }
     const auto budgets = m_tuning->budgets();
     m_summary->setText(tr("%1 trials per loss on %2% of the training classes held out for validation; successive "
-                          "halving keeps the best half at steps %3.")
+                          "halving keeps the best 1/%3 at steps %4.")
                            .arg(m_tuning->plan().trials)
                            .arg(m_tuning->plan().validationFraction * 100, 0, 'f', 0)
+                           .arg(m_tuning->plan().eta)
                            .arg([&] {
                                QStringList steps;
                                for (const int64_t b : budgets)
