@@ -157,7 +157,7 @@ void BandChart::setCurves(const QStringList &labels, const std::vector<std::vect
     }
     if (xMin == xMax) { // one x (evaluated at the end only): from 0 on
         xMin = m_logX ? xMin / 2 : std::min(0.0, xMin - 1);
-        xMax = m_logX ? xMax * 2 : xMax * 1.05 + 1;
+        xMax = m_logX ? xMax * 2 : std::max(xMax * 1.25, xMin + 1);
     }
     if (m_logX)
         axisX->setRange(xMin / 1.25, xMax * 1.25);

@@ -103,6 +103,7 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
     m_sweepMetric->setObjectName(QStringLiteral("sweepMetricBox"));
     for (const char *metric : {"Recall@1", "Recall@2", "Recall@4", "Recall@8", "MAP@R", "NMI"})
         m_sweepMetric->addItem(tr(metric));
+    m_sweepMetric->addItem(tr("Recall@1, 2, 4 and 8 (the paper's figure)"));
     connect(m_sweepMetric, &QComboBox::currentIndexChanged, this, &ComparisonWindow::refreshSeedViews);
     m_sweepTab = new QWidget;
     auto *sweepLayout = new QVBoxLayout(m_sweepTab);
@@ -640,8 +641,11 @@ void ComparisonWindow::showComparison(const std::optional<Comparison> &compariso
         m_lossBands->setTitle(tr("Training loss: mean of %1 seeds, 95% band").arg(comparison->seeds()));
         m_recallBands->setTitle(tr("Recall@1: mean of %1 seeds, 95% interval").arg(comparison->seeds()));
     }
-    m_sweepChart->setAxisTitles(comparison && !comparison->sweep().empty() ? q(sweepOptionName(comparison->sweep())) : QString(),
-                                tr("test metric"));
+    {
+        // Against the embedding size, every Recall@K as in the paper's figure.
+        const QSignalBlocker blocker(m_sweepMetric);
+        m_sweepMetric->setCurrentIndex(comparison && comparison->sweep() == "embedding_dim" ? 6 : 0);
+    }
     m_lossChart->setRuns(labels);
     m_metricsChart->setRuns(labels);
     m_metricsChart->setIterations(comparison ? comparison->base().iterations : 0);
@@ -856,31 +860,37 @@ void ComparisonWindow::refreshSeedViews()
                                        new QStandardItem(x.best ? tr("best") : x.tied ? tr("tied") : QString())});
     }
     if (sweep) {
-        // One curve per loss: the metric at each swept value, over the seeds.
+        // One curve per loss (and per K for every Recall@K): the metric at
+        // each swept value, over the seeds.
+        const int metric = std::clamp(m_sweepMetric->currentIndex(), 0, 6);
+        const std::vector<int> shown = metric == 6 ? std::vector<int>{0, 1, 2, 3} : std::vector<int>{metric};
+        static const char *const suffix[] = {" R@1", " R@2", " R@4", " R@8", "", ""};
         QStringList series;
         std::vector<std::vector<BandChart::Point>> points;
         for (size_t r = 0; r < rows.size() && r < c.runCount(); ++r) {
             if (rows[r].step == 0)
                 continue;
             const size_t l = c.lossIndex(r);
-            const QString name = q(c.sweepSeries(l));
-            int index = int(series.indexOf(name));
-            if (index < 0) {
-                series.append(name);
-                points.emplace_back();
-                index = int(series.size()) - 1;
-            }
             const Metrics &m = rows[r].metrics;
             const double values[] = {m.recallAt1, m.recallAt2, m.recallAt4, m.recallAt8, m.mapAtR, m.nmi};
-            const double value = values[std::clamp(m_sweepMetric->currentIndex(), 0, 5)];
-            std::vector<BandChart::Point> &curve = points[size_t(index)];
-            const double x = c.sweepValue(l);
-            auto it = std::find_if(curve.begin(), curve.end(), [&](const BandChart::Point &p) { return p.x == x; });
-            if (it == curve.end())
-                curve.push_back({x, {value}});
-            else
-                it->samples.push_back(value);
+            for (const int k : shown) {
+                const QString name = q(c.sweepSeries(l)) + (metric == 6 ? QLatin1String(suffix[k]) : QLatin1String(""));
+                int index = int(series.indexOf(name));
+                if (index < 0) {
+                    series.append(name);
+                    points.emplace_back();
+                    index = int(series.size()) - 1;
+                }
+                std::vector<BandChart::Point> &curve = points[size_t(index)];
+                const double x = c.sweepValue(l);
+                auto it = std::find_if(curve.begin(), curve.end(), [&](const BandChart::Point &p) { return p.x == x; });
+                if (it == curve.end())
+                    curve.push_back({x, {values[k]}});
+                else
+                    it->samples.push_back(values[k]);
+            }
         }
+        m_sweepChart->setAxisTitles(q(sweepOptionName(c.sweep())), m_sweepMetric->currentText());
         m_sweepChart->setCurves(series, points);
     }
 }
