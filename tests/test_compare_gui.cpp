@@ -590,6 +590,8 @@ private Q_SLOTS:
         QCOMPARE(written.sweep(), std::string("embedding_dim"));
         QCOMPARE(written.runCount(), size_t(4));
         QCOMPARE(RunDirectory::open(written.runPath(3)).config().embeddingDim, int64_t(512));
+        QCOMPARE(c->sweepChart()->curveCount(), 4); // Recall@1, 2, 4 and 8 of lifted, as the paper's figure
+        child<QComboBox>(c, "sweepMetricBox")->setCurrentIndex(0);
         QCOMPARE(c->sweepChart()->curveCount(), 1);
         QVERIFY(QFileInfo::exists(QString::fromStdString(written.resultsPath(Comparison::Results::Csv))));
         c->presetBox()->setCurrentIndex(0);
