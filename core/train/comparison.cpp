@@ -188,6 +188,45 @@ std::vector<LossChoice> sweepChoices(const std::vector<LossChoice> &losses, cons
     return choices;
 }
 
+QJsonObject lossToJson(const LossChoice &loss)
+{
+    QJsonObject params, experiment;
+    for (const auto &[name, value] : loss.params)
+        params[QString::fromStdString(name)] = QString::fromStdString(value);
+    for (const auto &[field, value] : loss.experiment)
+        experiment[QString::fromStdString(field)] = value;
+    return QJsonObject{{"label", QString::fromStdString(loss.label)},
+                       {"loss", QString::fromStdString(loss.name)},
+                       {"params", params},
+                       {"experiment", experiment}};
+}
+
+LossChoice lossFromJson(const QJsonObject &json, const std::string &source)
+{
+    LossChoice loss;
+    loss.name = json.value("loss").toString().toStdString();
+    loss.label = json.value("label").toString().toStdString();
+    const QJsonObject params = json.value("params").toObject();
+    for (auto it = params.begin(); it != params.end(); ++it)
+        loss.params[it.key().toStdString()] = it.value().toString().toStdString();
+    const QJsonObject experiment = json.value("experiment").toObject(); // absent before overrides
+    for (auto it = experiment.begin(); it != experiment.end(); ++it)
+        loss.experiment[it.key().toStdString()] = it.value().toDouble();
+    if (loss.name.empty() || loss.label.empty())
+        throw Error(source + ": a loss without a name or label");
+    return loss;
+}
+
+void createEmptyFolder(const std::string &folder, const std::string &what)
+{
+    std::error_code ec;
+    if (fs::exists(folder, ec) && !fs::is_empty(folder, ec))
+        throw Error(what + " folder '" + folder + "' already exists and is not empty");
+    fs::create_directories(folder, ec);
+    if (ec)
+        throw Error("cannot create " + what + " folder '" + folder + "': " + ec.message());
+}
+
 ExperimentConfig withOverrides(const ExperimentConfig &base, const std::map<std::string, double> &overrides)
 {
     if (overrides.empty())
@@ -250,28 +289,15 @@ Comparison Comparison::create(const std::string &folder, const ExperimentConfig 
     validateComparison(base, losses); // before anything is written
     if (seeds < 1 || seeds > kMaxSeeds)
         throw Error("--seeds must be between 1 and " + std::to_string(kMaxSeeds) + " (got " + std::to_string(seeds) + ")");
-    std::error_code ec;
-    if (fs::exists(folder, ec) && !fs::is_empty(folder, ec))
-        throw Error("comparison folder '" + folder + "' already exists and is not empty");
-    fs::create_directories(folder, ec);
-    if (ec)
-        throw Error("cannot create comparison folder '" + folder + "': " + ec.message());
+    createEmptyFolder(folder, "comparison");
     QJsonArray runs;
     for (size_t i = 0; i < losses.size(); ++i) {
-        QJsonObject params;
-        for (const auto &[name, value] : losses[i].params)
-            params[QString::fromStdString(name)] = QString::fromStdString(value);
         QJsonArray dirs;
         for (int seed = 0; seed < seeds; ++seed)
             dirs.append(QString::fromStdString(fs::path(c.runPath(size_t(seed) * losses.size() + i)).filename().string()));
-        QJsonObject experiment;
-        for (const auto &[field, value] : losses[i].experiment)
-            experiment[QString::fromStdString(field)] = value;
-        runs.append(QJsonObject{{"label", QString::fromStdString(losses[i].label)},
-                                {"loss", QString::fromStdString(losses[i].name)},
-                                {"params", params},
-                                {"experiment", experiment},
-                                {"dirs", dirs}});
+        QJsonObject run = lossToJson(losses[i]);
+        run["dirs"] = dirs;
+        runs.append(run);
     }
     QJsonObject manifest{{"format", 1}, {"base", toJson(base)}, {"seeds", seeds}, {"runs", runs}};
     if (!sweep.empty())
@@ -295,21 +321,8 @@ Comparison Comparison::open(const std::string &folder)
     c.m_seeds = manifest.value("seeds").toInt(1); // absent before seeds
     if (c.m_seeds < 1 || c.m_seeds > kMaxSeeds)
         throw Error(path + ": 'seeds' must be between 1 and " + std::to_string(kMaxSeeds));
-    for (const QJsonValue &v : manifest.value("runs").toArray()) {
-        const QJsonObject run = v.toObject();
-        LossChoice choice;
-        choice.name = run.value("loss").toString().toStdString();
-        choice.label = run.value("label").toString().toStdString();
-        const QJsonObject params = run.value("params").toObject();
-        for (auto it = params.begin(); it != params.end(); ++it)
-            choice.params[it.key().toStdString()] = it.value().toString().toStdString();
-        const QJsonObject experiment = run.value("experiment").toObject(); // absent before overrides
-        for (auto it = experiment.begin(); it != experiment.end(); ++it)
-            choice.experiment[it.key().toStdString()] = it.value().toDouble();
-        if (choice.name.empty() || choice.label.empty())
-            throw Error(path + ": a run without a loss or label");
-        c.m_losses.push_back(choice);
-    }
+    for (const QJsonValue &v : manifest.value("runs").toArray())
+        c.m_losses.push_back(lossFromJson(v.toObject(), path));
     c.m_sweep = manifest.value("sweep").toString().toStdString(); // absent: not a sweep
     for (const LossChoice &loss : c.m_losses)
         if (!c.m_sweep.empty() && !loss.experiment.count(c.m_sweep))

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+class QJsonObject;
+
 namespace liftlab {
 
 // One loss of a comparison: a registry name, its parameters, and the label
@@ -21,6 +23,16 @@ struct LossChoice
     std::string label;
     std::map<std::string, double> experiment;
 };
+
+// A loss in a manifest (comparison.json, tuning.json): {label, loss,
+// params, experiment}. Reading throws liftlab::Error naming `source` when
+// the loss or label is missing.
+QJsonObject lossToJson(const LossChoice &loss);
+LossChoice lossFromJson(const QJsonObject &json, const std::string &source);
+
+// Makes the folder of a new comparison or tuning (`what`), refusing a
+// non-empty one; throws liftlab::Error.
+void createEmptyFolder(const std::string &folder, const std::string &what);
 
 // `base` with `overrides` applied (LossChoice::experiment): lr,
 // weight_decay, embedding_dim, classes_per_batch, per_class, pairs and

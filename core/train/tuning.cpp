@@ -220,17 +220,9 @@ Tuning Tuning::create(const std::string &folder, const ExperimentConfig &base, c
                     + " to train on, fewer than the " + std::to_string(base.classesPerBatch)
                     + " classes of a batch (-P): hold out fewer or take a smaller P");
 
-    std::error_code ec;
-    if (fs::exists(folder, ec) && !fs::is_empty(folder, ec))
-        throw Error("tuning folder '" + folder + "' already exists and is not empty");
-    fs::create_directories(folder, ec);
-    if (ec)
-        throw Error("cannot create tuning folder '" + folder + "': " + ec.message());
+    createEmptyFolder(folder, "tuning");
     QJsonArray lossArray;
     for (size_t l = 0; l < losses.size(); ++l) {
-        QJsonObject params;
-        for (const auto &[name, value] : losses[l].params)
-            params[q(name)] = q(value);
         QJsonArray space, trials;
         for (const TuningDimension &d : t.m_spaces[l])
             space.append(QJsonObject{{"name", q(d.name)}, {"low", d.low}, {"high", d.high}, {"log", d.logScale}});
@@ -240,11 +232,10 @@ Tuning Tuning::create(const std::string &folder, const ExperimentConfig &base, c
                 values[q(name)] = value;
             trials.append(values);
         }
-        lossArray.append(QJsonObject{{"label", q(losses[l].label)},
-                                     {"loss", q(losses[l].name)},
-                                     {"params", params},
-                                     {"space", space},
-                                     {"trials", trials}});
+        QJsonObject entry = lossToJson(losses[l]);
+        entry["space"] = space;
+        entry["trials"] = trials;
+        lossArray.append(entry);
     }
     const QJsonObject manifest{{"format", 1},
                                {"base", toJson(base)},
@@ -279,12 +270,7 @@ Tuning Tuning::open(const std::string &folder)
     t.m_seeds = m.value("seeds").toInt(1);
     for (const QJsonValue &v : m.value("losses").toArray()) {
         const QJsonObject entry = v.toObject();
-        LossChoice loss;
-        loss.name = entry.value("loss").toString().toStdString();
-        loss.label = entry.value("label").toString().toStdString();
-        const QJsonObject params = entry.value("params").toObject();
-        for (auto it = params.begin(); it != params.end(); ++it)
-            loss.params[it.key().toStdString()] = it.value().toString().toStdString();
+        const LossChoice loss = lossFromJson(entry, path);
         std::vector<TuningDimension> space;
         for (const QJsonValue &d : entry.value("space").toArray()) {
             const QJsonObject o = d.toObject();
