@@ -14,12 +14,15 @@
 #include "train/trainer.h"
 #include "train/tuning.h"
 #include "util/parallel.h"
+#include "util/version.h"
 
 #include "testdata.h"
 
 #include <torch/torch.h>
 
 #include <QCoreApplication>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTest>
 
 #include <chrono>
@@ -106,6 +109,12 @@ private Q_SLOTS:
             QVERIFY2(fs::exists(fs::path(run) / file), file);
         const RunDirectory dir = RunDirectory::open(run);
         QCOMPARE(dir.config().iterations, int64_t(40));
+        { // which LiftLab made the run
+            std::ifstream in(dir.files().config());
+            const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            const QJsonObject json = QJsonDocument::fromJson(QByteArray::fromStdString(text)).object();
+            QCOMPARE(json.value(QStringLiteral("liftlab_version")).toString(), QString::fromLatin1(version()));
+        }
         QCOMPARE(dir.config().dataset, m_data);
         const auto stored = RunDirectory::readSteps(dir.files().metrics());
         QCOMPARE(int(stored.size()), 40);

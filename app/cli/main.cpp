@@ -1,6 +1,7 @@
 // liftlab-cli: the headless front end of the LiftLab core.
 #include "commands.h"
 #include "error.h"
+#include "util/version.h"
 
 #include <CLI/CLI.hpp>
 
@@ -317,6 +318,8 @@ int runReportingErrors(const std::function<int()> &run)
 int main(int argc, char **argv)
 {
     CLI::App app("LiftLab: deep metric learning with the lifted structured loss (headless)", "liftlab-cli");
+    app.set_version_flag("--version", std::string("liftlab-cli ") + version(), "print the version and exit");
+    app.set_help_all_flag("--help-all", "print the help of every subcommand and exit");
     app.require_subcommand(1);
     const std::vector<Command> commands = {
         addTrain(app, withoutNproc(argc, argv)),
@@ -335,9 +338,7 @@ int main(int argc, char **argv)
 
     try {
         app.parse(argc, argv);
-    } catch (const CLI::CallForHelp &e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp &e) {
+    } catch (const CLI::Success &e) { // --help, --help-all, --version
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
         std::fprintf(stderr, "liftlab-cli: %s (see --help)\n", e.what());

@@ -5,14 +5,19 @@
 #include "experiment/experimentpanel.h"
 #include "shell/logpanel.h"
 #include "shell/mainwindow.h"
+#include "train/comparison.h"
+#include "train/tuning.h"
+#include "util/version.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFile>
+#include <QIcon>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMessageBox>
 #include <QTimer>
+#include <QUrl>
 
 #include <cstdio>
 #include <cstring>
@@ -25,7 +30,18 @@ void setApplicationNames()
 {
     QCoreApplication::setOrganizationName(QStringLiteral("LiftLab"));
     QCoreApplication::setApplicationName(QStringLiteral("LiftLab"));
-    QCoreApplication::setApplicationVersion(QStringLiteral(LIFTLAB_VERSION));
+    QCoreApplication::setApplicationVersion(QString::fromLatin1(version()));
+}
+
+// The icon of every window and of the About box, and the desktop file that
+// names it (Wayland compositors find the icon through it).
+void setApplicationIcon()
+{
+    QIcon icon;
+    for (int size : {16, 22, 24, 32, 48, 64, 128, 256})
+        icon.addFile(QStringLiteral(":/icons/%1x%1/apps/io.github.liftlab.LiftLab.png").arg(size), QSize(size, size));
+    QApplication::setWindowIcon(icon);
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.github.liftlab.LiftLab"));
 }
 
 void addOptions(QCommandLineParser &parser)
@@ -52,6 +68,20 @@ void addOptions(QCommandLineParser &parser)
                         "(lifted,contrastive,triplet:miner=semi-hard); with --start the comparison starts at once."),
          QStringLiteral("losses")},
     });
+    parser.addPositionalArgument(QStringLiteral("folder"),
+                                 QStringLiteral("A run directory, or a comparison or tuning folder, to show."),
+                                 QStringLiteral("[folder]"));
+}
+
+// A folder given on the command line (the file manager's "Open with"):
+// a comparison or a tuning opens the comparison window, anything else is a run.
+void openFolder(MainWindow &window, const QString &folder)
+{
+    const std::string path = folder.toStdString();
+    if (Comparison::exists(path) || Tuning::isTuning(path))
+        window.openComparison(folder);
+    else
+        window.openRun(folder);
 }
 
 // --help and --version need no display: answered before the GUI starts,
@@ -79,6 +109,7 @@ int main(int argc, char **argv)
     }
     QApplication app(argc, argv);
     setApplicationNames();
+    setApplicationIcon();
     QCommandLineParser parser;
     addOptions(parser);
     parser.process(app);
@@ -132,6 +163,8 @@ int main(int argc, char **argv)
         window.openRun(value("open"));
     if (isSet("open-comparison"))
         window.openComparison(value("open-comparison"));
+    for (const QString &folder : parser.positionalArguments())
+        openFolder(window, folder.startsWith(QLatin1String("file:")) ? QUrl(folder).toLocalFile() : folder);
     if (isSet("compare"))
         window.showComparison();
     if (isSet("start") && isSet("compare"))

@@ -4,6 +4,7 @@
 #include "error.h"
 #include "train/runlock.h"
 #include "util/atomicfile.h"
+#include "util/version.h"
 
 #include <QByteArray>
 #include <QJsonArray>
@@ -154,8 +155,9 @@ RunDirectory RunDirectory::create(const std::string &path, const ExperimentConfi
     if (ec)
         throw fileError(path, "cannot create run directory (" + ec.message() + ")");
     try {
-        writeFileAtomically(files.config(),
-                            QJsonDocument(toJson(config)).toJson(QJsonDocument::Indented).toStdString());
+        QJsonObject json = toJson(config);
+        json[QStringLiteral("liftlab_version")] = QString::fromLatin1(version()); // which LiftLab made the run
+        writeFileAtomically(files.config(), QJsonDocument(json).toJson(QJsonDocument::Indented).toStdString());
     } catch (const Error &) {
         fs::remove_all(staging, ec);
         throw;
