@@ -18,6 +18,8 @@
 #include <QProcess>
 #include <QTest>
 
+#include <cmath>
+
 #include <algorithm>
 #include <filesystem>
 #include <random>
@@ -124,6 +126,7 @@ private Q_SLOTS:
         writeLabels(m_dir.file("y.npy"), {0, 0, 0, 1, 1, 1});
         writeLabels(m_dir.file("y5.npy"), {0, 0, 0, 1, 1});
         writeFloats(m_dir.file("flat.npy"), {12}, std::vector<float>(12, 1.f));
+        writeFloats(m_dir.file("nan.npy"), {6, 2}, {0, 0, 0.1f, 0, 0, std::nanf(""), 5, 5, 5.1f, 5, 5, 5.1f});
         std::ofstream(m_dir.file("u8.npy"), std::ios::binary)
             << std::string("\x93NUMPY\x01\x00", 8) << char(70) << char(0)
             << "{'descr': '|u1', 'fortran_order': False, 'shape': (6, 2), }" + std::string(70 - 61 - 1, ' ') + "\n"
@@ -333,8 +336,17 @@ private Q_SLOTS:
         QTest::newRow("knn k zero") << QStringList{"knn", "--embeddings", e, "--k", "0", "--out", out} << "--k must be at least 1";
         QTest::newRow("knn missing file") << QStringList{"knn", "--embeddings", q(m_dir.file("none.npy")), "--out", out}
                                           << "cannot open file";
-        QTest::newRow("project bad method") << QStringList{"project", "--embeddings", e, "--method", "umap", "--out", out}
-                                            << "--method must be tsne or pca";
+        QTest::newRow("project bad method") << QStringList{"project", "--embeddings", e, "--method", "isomap", "--out", out}
+                                            << "--method must be tsne, umap or pca";
+        QTest::newRow("umap too few points") << QStringList{"project", "--embeddings", e, "--method", "umap", "--out", out}
+                                             << "UMAP with 15 neighbours needs at least 16 points, got 6";
+        QTest::newRow("umap NaN") << QStringList{"project", "--embeddings", q(m_dir.file("nan.npy")), "--method", "umap",
+                                                 "--neighbors", "3", "--out", out}
+                                  << "embeddings contain NaN or infinite values";
+        QTest::newRow("umap min_dist above spread")
+            << QStringList{"project", "--embeddings", e, "--method", "umap", "--neighbors", "3", "--min-dist", "2",
+                           "--out", out}
+            << "min_dist must be between 0 and spread";
         QTest::newRow("project bad repulsion") << QStringList{"project", "--embeddings", e, "--repulsion", "exact", "--out", out}
                                                << "--repulsion must be auto, bh or fft";
         QTest::newRow("project bad perplexity") << QStringList{"project", "--embeddings", e, "--perplexity", "0", "--out", out}

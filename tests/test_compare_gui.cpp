@@ -277,6 +277,18 @@ private Q_SLOTS:
         QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(0)->selection(), picked);
         QCOMPARE(child<ComparisonEmbeddings>(c, "comparisonEmbeddings")->view(2)->selection(), picked);
 
+        // UMAP instead: the panels follow, the same points.
+        {
+            ComparisonEmbeddings *embeddings = child<ComparisonEmbeddings>(c, "comparisonEmbeddings");
+            const std::vector<float> tsneLayout = embeddings->view(0)->coordinates().values;
+            const int before = int(projected.count());
+            embeddings->setMethod(QStringLiteral("umap"));
+            QTRY_VERIFY_WITH_TIMEOUT(projected.count() > before && !embeddings->isComputing(), kTimeoutMs);
+            QCOMPARE(embeddings->view(0)->pointCount(), 100);
+            QVERIFY(embeddings->view(0)->coordinates().values != tsneLayout);
+            QCOMPARE(embeddings->view(2)->labels(), embeddings->view(0)->labels());
+        }
+
         // One query, its neighbours under each loss in parallel rows.
         child<ComparisonRetrieval>(c, "comparisonRetrieval")->setQueryIndex(42);
         QCOMPARE(child<ComparisonRetrieval>(c, "comparisonRetrieval")->runCount(), 3);

@@ -24,6 +24,7 @@
 
 #include <QComboBox>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QLabel>
@@ -31,6 +32,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTest>
 
@@ -647,6 +649,51 @@ private Q_SLOTS:
         QCOMPARE(secondStarted.count(), 0);
         QCOMPARE(second.shownStep(), int64_t(40));
         QCOMPARE(second.view()->coordinates().values, saved->values);
+    }
+
+    void realRunUmapMovesLiveCancelsAndIsSaved()
+    {
+        if (m_run.isEmpty())
+            QSKIP("no run");
+        ExplorerContext context;
+        ExplorerPanel panel(&context);
+        panel.resize(900, 800);
+        panel.show();
+        panel.setMethod(QStringLiteral("umap"));
+        QVERIFY(panel.findChild<QSpinBox *>(QStringLiteral("umapNeighborsBox"))->isVisible());
+        QVERIFY(!panel.findChild<QDoubleSpinBox *>(QStringLiteral("perplexityBox"))->isVisible());
+        UmapOptions o;
+        o.epochs = 100000; // far more than the test waits for
+        panel.setUmapOptions(o);
+        QSignalSpy loaded(&context, &ExplorerContext::runChanged);
+        QSignalSpy frames(&panel, &ExplorerPanel::frameShown);
+        QSignalSpy finished(&panel, &ExplorerPanel::projectionFinished);
+        context.openRun(m_run);
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(frames.count() >= 3, 60000);
+        const Matrix early = panel.view()->coordinates();
+        const int seen = int(frames.count());
+        QTRY_VERIFY_WITH_TIMEOUT(frames.count() >= seen + 3, 60000);
+        QVERIFY(panel.view()->coordinates().values != early.values); // the points move
+        QVERIFY2(panel.progressLabel()->text().startsWith(QStringLiteral("UMAP epoch")),
+                 qPrintable(panel.progressLabel()->text()));
+        QTest::mouseClick(panel.findChild<QPushButton *>(QStringLiteral("cancelProjectionButton")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+        QCOMPARE(finished.first().first().toBool(), true);
+        QVERIFY(panel.progressLabel()->text().contains(QStringLiteral("UMAP cancelled at epoch")));
+        QVERIFY(!context.runData()->projection("umap", 40)); // a cancelled layout is not kept
+
+        // To the end: kept in the run directory as projections/umap-40.npy.
+        o.epochs = 0;
+        panel.setUmapOptions(o);
+        QTest::mouseClick(panel.findChild<QPushButton *>(QStringLiteral("rerunButton")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
+        QCOMPARE(finished.last().first().toBool(), false);
+        QCOMPARE(panel.shownMethod(), QStringLiteral("umap"));
+        const std::optional<Matrix> saved = context.runData()->projection("umap", 40);
+        QVERIFY(saved);
+        QCOMPARE(saved->values, panel.view()->coordinates().values);
+        QVERIFY(std::filesystem::exists(std::filesystem::path(m_run.toStdString()) / "projections" / "umap-40.npy"));
     }
 
     void realRunRetrievalByFile()

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 using namespace liftlab;
@@ -159,6 +160,219 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, tsne(clusters(1, 3, 2, labels), o));
         o.perplexity = 0;
         QVERIFY_THROWS_EXCEPTION(Error, tsne(clusters(2, 10, 2, labels), o));
+    }
+
+    void umapSmoothKnnMatchesAHandComputation()
+    {
+        // Point 0: neighbours at 1 and 2 (n_neighbors 3 with itself). rho = 1,
+        // and 1 + exp(-(2 - 1) / sigma) = log2(3) gives
+        // sigma = -1 / ln(log2(3) - 1) = 1.864985...
+        // Point 1: a duplicate at distance 0, then 3: rho = 3 (the first
+        // non-zero distance), both memberships 1, summing to 2 > log2(3):
+        // sigma falls to its floor, 1e-3 times the mean distance (0 + 0 + 3) / 3.
+        const std::vector<float> distances = {1, 2, 0, 3};
+        const SmoothKnn s = smoothKnnDistances(distances.data(), 2, 2);
+        QCOMPARE(s.rho[0], 1.0f);
+        QVERIFY2(std::abs(s.sigma[0] - 1.864985) < 1e-4, qPrintable(QString::number(s.sigma[0])));
+        QCOMPARE(s.rho[1], 3.0f);
+        QVERIFY2(std::abs(s.sigma[1] - 1e-3) < 1e-6, qPrintable(QString::number(s.sigma[1])));
+
+        // On real neighbours every point's memberships sum to log2(n_neighbors).
+        std::vector<int64_t> labels;
+        const Matrix data = clusters(4, 60, 8, labels);
+        const int64_t k = 14;
+        std::vector<float> nearest;
+        for (int64_t i = 0; i < data.rows; ++i) {
+            std::vector<float> row;
+            for (int64_t j = 0; j < data.rows; ++j)
+                if (j != i) {
+                    double d2 = 0;
+                    for (int64_t c = 0; c < data.cols; ++c)
+                        d2 += std::pow(data.row(i)[c] - data.row(j)[c], 2);
+                    row.push_back(float(std::sqrt(d2)));
+                }
+            std::partial_sort(row.begin(), row.begin() + k, row.end());
+            nearest.insert(nearest.end(), row.begin(), row.begin() + k);
+        }
+        const SmoothKnn all = smoothKnnDistances(nearest.data(), data.rows, k);
+        for (int64_t i = 0; i < data.rows; ++i) {
+            double sum = 0;
+            for (int64_t j = 0; j < k; ++j)
+                sum += std::exp(-std::max(0.0, double(nearest[size_t(i * k + j)]) - all.rho[size_t(i)]) /
+                                all.sigma[size_t(i)]);
+            QVERIFY2(std::abs(sum - std::log2(double(k + 1))) < 1e-3, qPrintable(QString::number(sum)));
+        }
+    }
+
+    void umapFuzzyUnionIsSymmetric()
+    {
+        // Three points on a line at 0, 1, 3, one neighbour each (n_neighbors 2):
+        // 0 -> 1 and 1 -> 0 at distance 1, 2 -> 1 at 2. Each nearest neighbour
+        // has membership 1 (d = rho), so the union has 0-1: 1 + 1 - 1 = 1,
+        // 1-2: 0 + 1 - 0 = 1, and no 0-2 edge.
+        const std::vector<int64_t> indices = {1, 0, 1};
+        const std::vector<float> distances = {1, 1, 2};
+        const SparseGraph g = fuzzySimplicialSet(indices.data(), distances.data(), 3, 1);
+        QCOMPARE(g.rowStart, (std::vector<int64_t>{0, 1, 3, 4}));
+        QCOMPARE(g.cols, (std::vector<int32_t>{1, 0, 2, 1}));
+        QCOMPARE(g.weights, (std::vector<float>{1, 1, 1, 1}));
+
+        // Random points: w_ij = w_ji, each in (0, 1], on every edge.
+        std::mt19937 rng(5);
+        std::uniform_int_distribution<int64_t> pick(0, 199);
+        std::uniform_real_distribution<float> distance(0.1f, 3.0f);
+        const int64_t n = 200, k = 6;
+        std::vector<int64_t> randomIndices;
+        std::vector<float> randomDistances;
+        for (int64_t i = 0; i < n; ++i) {
+            std::vector<float> row;
+            for (int64_t j = 0; j < k; ++j) { // k distinct neighbours, not i
+                int64_t other = pick(rng);
+                while (other == i || std::find(randomIndices.end() - j, randomIndices.end(), other) != randomIndices.end())
+                    other = pick(rng);
+                randomIndices.push_back(other);
+                row.push_back(distance(rng));
+            }
+            std::sort(row.begin(), row.end());
+            randomDistances.insert(randomDistances.end(), row.begin(), row.end());
+        }
+        const SparseGraph r = fuzzySimplicialSet(randomIndices.data(), randomDistances.data(), n, k);
+        std::map<std::pair<int64_t, int64_t>, float> weights;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t e = r.rowStart[size_t(i)]; e < r.rowStart[size_t(i) + 1]; ++e)
+                weights[{i, r.cols[size_t(e)]}] = r.weights[size_t(e)];
+        QVERIFY(weights.size() >= size_t(n * k));
+        for (const auto &[edge, w] : weights) {
+            QVERIFY(w > 0 && w <= 1);
+            QCOMPARE(weights.at({edge.second, edge.first}), w);
+        }
+    }
+
+    void umapCurveMatchesUmapLearn()
+    {
+        // umap-learn 0.5.3's find_ab_params(1.0, 0.1): a = 1.5769, b = 0.8951.
+        const UmapCurve c = umapCurve(1.0, 0.1);
+        QVERIFY2(std::abs(c.a - 1.5769) < 2e-3, qPrintable(QString::number(c.a)));
+        QVERIFY2(std::abs(c.b - 0.8951) < 2e-3, qPrintable(QString::number(c.b)));
+        // min_dist 0.5: a = 0.5830, b = 1.3342 (umap-learn).
+        const UmapCurve wide = umapCurve(1.0, 0.5);
+        QVERIFY2(std::abs(wide.a - 0.5830) < 2e-3, qPrintable(QString::number(wide.a)));
+        QVERIFY2(std::abs(wide.b - 1.3342) < 2e-3, qPrintable(QString::number(wide.b)));
+    }
+
+    void umapSeparatesClusters_data()
+    {
+        QTest::addColumn<double>("spacing");
+        // Far apart: the kNN graph has one piece per cluster (random initialisation).
+        QTest::newRow("disconnected") << 8.0;
+        // Close: one connected graph (spectral initialisation).
+        QTest::newRow("connected") << 1.2;
+    }
+
+    void umapSeparatesClusters()
+    {
+        QFETCH(double, spacing);
+        // Two clusters in 10-D, 150 points each, centres `spacing` x 4 apart per axis.
+        std::mt19937 rng(11);
+        std::normal_distribution<float> noise(0, 1);
+        Matrix data{300, 10, {}};
+        std::vector<int64_t> labels;
+        for (int64_t i = 0; i < data.rows; ++i) {
+            labels.push_back(i < 150 ? 0 : 1);
+            for (int c = 0; c < 10; ++c)
+                data.values.push_back(float(labels.back() * spacing * 4) + noise(rng));
+        }
+        UmapOptions o;
+        o.frameEvery = 50;
+        std::vector<ProjectionFrame> frames;
+        const Matrix layout = umap(data, o, [&](const ProjectionFrame &f) { frames.push_back(f); });
+        QCOMPARE(layout.rows, data.rows);
+        QCOMPARE(layout.cols, int64_t(2));
+        for (const float v : layout.values)
+            QVERIFY(std::isfinite(v));
+        // Every point is nearer its own cluster's centre than the other's.
+        float centre[2][2] = {{0, 0}, {0, 0}};
+        for (int64_t i = 0; i < layout.rows; ++i)
+            for (int d = 0; d < 2; ++d)
+                centre[labels[size_t(i)]][d] += layout.row(i)[d] / 150;
+        for (int64_t i = 0; i < layout.rows; ++i) {
+            const auto distanceTo = [&](int c) {
+                return std::hypot(layout.row(i)[0] - centre[c][0], layout.row(i)[1] - centre[c][1]);
+            };
+            QVERIFY2(distanceTo(int(labels[size_t(i)])) < distanceTo(1 - int(labels[size_t(i)])),
+                     qPrintable(QString::number(i)));
+        }
+        QCOMPARE(projectionQuality(data, layout, labels).oneNnAccuracy, 1.0);
+        // 500 epochs (300 points): a frame every 50, the last one final.
+        QCOMPARE(int(frames.size()), 500 / 50);
+        QCOMPARE(frames.back().iteration, 500);
+        QVERIFY(frames.back().final);
+        QCOMPARE(frames.back().coordinates.values, layout.values);
+    }
+
+    void umapIsDeterministic()
+    {
+        std::vector<int64_t> labels;
+        const Matrix data = clusters(5, 80, 12, labels);
+        UmapOptions o;
+        o.epochs = 100;
+        o.seed = 7;
+        const Matrix first = umap(data, o);
+        QCOMPARE(umap(data, o).values, first.values);
+        // Whatever the thread count: each thread owns its points.
+        prepareCompute(1);
+        const Matrix oneThread = umap(data, o);
+        prepareCompute(2);
+        QCOMPARE(oneThread.values, first.values);
+        o.seed = 8;
+        QVERIFY(umap(data, o).values != first.values);
+    }
+
+    void umapCancels()
+    {
+        std::vector<int64_t> labels;
+        const Matrix data = clusters(3, 100, 10, labels);
+        UmapOptions o;
+        o.epochs = 400;
+        o.frameEvery = 10;
+        std::atomic<bool> cancel{false};
+        int lastEpoch = 0;
+        bool sawFinal = false;
+        const Matrix layout = umap(data, o, [&](const ProjectionFrame &f) {
+            lastEpoch = f.iteration;
+            sawFinal = sawFinal || f.final;
+            if (f.iteration == 50)
+                cancel = true;
+        }, &cancel);
+        QCOMPARE(lastEpoch, 50); // the frame of the epoch it stopped at
+        QVERIFY(!sawFinal);
+        QCOMPARE(layout.rows, data.rows);
+
+        cancel = true; // before the neighbours are found: nothing
+        QCOMPARE(umap(data, o, {}, &cancel).rows, int64_t(0));
+    }
+
+    void umapRejectsBadInput()
+    {
+        std::vector<int64_t> labels;
+        UmapOptions o; // 15 neighbours
+        const auto message = [&](const Matrix &data, const UmapOptions &options) {
+            try {
+                umap(data, options);
+            } catch (const Error &e) {
+                return QString::fromStdString(e.what());
+            }
+            return QString();
+        };
+        QVERIFY2(message(clusters(1, 15, 3, labels), o).contains(QStringLiteral("at least 16 points, got 15")),
+                 qPrintable(message(clusters(1, 15, 3, labels), o)));
+        QVERIFY(message(clusters(1, 16, 3, labels), o).isEmpty());
+        Matrix withNan = clusters(2, 20, 3, labels);
+        withNan.values[17] = std::nanf("");
+        QVERIFY2(message(withNan, o).contains(QStringLiteral("NaN")), qPrintable(message(withNan, o)));
+        o.minDist = 1.5;
+        QVERIFY2(message(clusters(2, 20, 3, labels), o).contains(QStringLiteral("min_dist")),
+                 qPrintable(message(clusters(2, 20, 3, labels), o)));
     }
 
     // The first 2,000 Fashion-MNIST test images, PCA to 50 dimensions,

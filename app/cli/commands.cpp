@@ -673,8 +673,24 @@ int project(const ProjectOptions &o)
         summary["perplexity"] = o.perplexity;
         summary["iterations"] = o.iterations;
         summary["kl_divergence"] = kl;
+    } else if (o.method == "umap") {
+        UmapOptions u;
+        u.neighbors = o.neighbors;
+        u.minDist = o.minDist;
+        u.spread = o.spread;
+        u.epochs = o.epochs;
+        u.seed = o.seed;
+        u.frameEvery = 50;
+        layout = umap(data, u, [&](const ProjectionFrame &f) {
+            std::fprintf(stderr, "UMAP epoch %d/%d  (%.1f s)\n", f.iteration, f.iterations, secondsSince(start));
+            summary["epochs"] = f.iterations;
+        });
+        summary["neighbors"] = o.neighbors;
+        summary["min_dist"] = o.minDist;
+        summary["spread"] = o.spread;
+        summary["seed"] = QString::number(o.seed);
     } else {
-        throw Error("--method must be tsne or pca");
+        throw Error("--method must be tsne, umap or pca");
     }
     summary["seconds"] = secondsSince(start);
     writeNpy(o.out, npyFromFloats({layout.rows, layout.cols}, layout.values.data()));

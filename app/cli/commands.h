@@ -76,12 +76,16 @@ struct BenchAllReduceOptions
 struct ProjectOptions
 {
     std::string embeddings, out, labels;
-    std::string method = "tsne"; // tsne or pca
+    std::string method = "tsne"; // tsne, umap or pca
     int components = 2;          // pca
     double perplexity = 30;
     int iterations = 750;
     double learningRate = 0;     // 0: max(N / 12, 200)
     std::string repulsion = "auto";
+    int neighbors = 15;          // umap
+    double minDist = 0.1;
+    double spread = 1.0;
+    int epochs = 0;              // 0: 500 up to 10,000 points, else 200
     uint64_t seed = 0;
     bool quality = false;
     int threads = 2;

@@ -265,10 +265,10 @@ Command addBench(CLI::App &app, const std::vector<std::string> &rankArgs)
 Command addProject(CLI::App &app)
 {
     auto o = std::make_shared<cli::ProjectOptions>();
-    CLI::App *cmd = app.add_subcommand("project", "2-D projection (t-SNE or PCA) of embeddings, as .npy");
+    CLI::App *cmd = app.add_subcommand("project", "2-D projection (t-SNE, UMAP or PCA) of embeddings, as .npy");
     cmd->add_option("--embeddings", o->embeddings, ".npy [N, d]")->required();
     cmd->add_option("--out", o->out, "coordinates .npy (float32 [N, components])")->required();
-    cmd->add_option("--method", o->method, "tsne or pca")->capture_default_str();
+    cmd->add_option("--method", o->method, "tsne, umap or pca")->capture_default_str();
     cmd->add_option("--components", o->components, "PCA: number of components")->capture_default_str();
     cmd->add_option("--perplexity", o->perplexity, "t-SNE perplexity")->capture_default_str();
     cmd->add_option("--iterations", o->iterations, "t-SNE iterations")->capture_default_str();
@@ -276,7 +276,14 @@ Command addProject(CLI::App &app)
         ->capture_default_str();
     cmd->add_option("--repulsion", o->repulsion, "t-SNE repulsion: auto, bh (Barnes-Hut) or fft")
         ->capture_default_str();
-    cmd->add_option("--seed", o->seed, "t-SNE initial jitter seed")->capture_default_str();
+    cmd->add_option("--neighbors", o->neighbors, "UMAP n_neighbors (the point itself included)")
+        ->capture_default_str();
+    cmd->add_option("--min-dist", o->minDist, "UMAP min_dist: how tightly points may pack")->capture_default_str();
+    cmd->add_option("--spread", o->spread, "UMAP spread: the scale of the layout")->capture_default_str();
+    cmd->add_option("--epochs", o->epochs, "UMAP epochs (0: 500 up to 10,000 points, else 200)")
+        ->capture_default_str();
+    cmd->add_option("--seed", o->seed, "t-SNE initial jitter, UMAP initialisation and negative samples")
+        ->capture_default_str();
     cmd->add_option("--labels", o->labels, ".npy [N] labels: report 1-NN accuracy in 2-D (with --quality)");
     cmd->add_flag("--quality", o->quality, "report 10-NN preservation (and 1-NN accuracy with --labels)");
     cmd->add_option("--threads", o->threads, "CPU threads")->capture_default_str();

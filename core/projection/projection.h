@@ -1,7 +1,8 @@
 #pragma once
 
-// 2-D projections of an embedding: PCA and t-SNE. Torch-free, so the GUI
-// can hold these types; the work happens in projection.cpp / tsne.cpp.
+// 2-D projections of an embedding: PCA, t-SNE and UMAP. Torch-free, so the
+// GUI can hold these types; the work happens in projection.cpp, tsne.cpp
+// and umap.cpp.
 
 #include <atomic>
 #include <cstdint>
@@ -61,6 +62,65 @@ struct ProjectionFrame
 // iteration and returns the coordinates so far (the last frame is not
 // marked final), or no coordinates if it was still finding neighbours. Deterministic for given data, options and thread count.
 Matrix tsne(const Matrix &data, const TsneOptions &options,
+            const std::function<void(const ProjectionFrame &)> &onFrame = {},
+            const std::atomic<bool> *cancel = nullptr);
+
+struct UmapOptions
+{
+    int neighbors = 15;          // n_neighbors: the point itself and its 14 nearest
+    double minDist = 0.1;        // how tightly points may pack in the layout
+    double spread = 1.0;         // the scale of the layout's distances
+    int epochs = 0;              // 0: 500 up to 10,000 points, else 200 (as umap-learn)
+    double learningRate = 1.0;
+    int negativeSampleRate = 5;  // negative samples per positive one
+    uint64_t seed = 0;           // initialisation noise and negative samples
+    int frameEvery = 5;          // epochs between frames
+};
+
+// The low-dimensional similarity 1 / (1 + a d^2b) of UMAP, fitted by least
+// squares (as umap-learn's find_ab_params) to 1 below min_dist and
+// exp(-(d - min_dist) / spread) above, on 300 points of [0, 3 spread].
+struct UmapCurve
+{
+    double a = 0;
+    double b = 0;
+};
+UmapCurve umapCurve(double spread, double minDist);
+
+// UMAP's local metric (smooth_knn_dist): rho_i, the distance to i's nearest
+// neighbour, and sigma_i, found by binary search so that the memberships
+// exp(-(d_ij - rho_i) / sigma_i) of its k nearest neighbours (row i of
+// `distances` [n, k], self excluded, nearest first) sum to log2(k + 1).
+struct SmoothKnn
+{
+    std::vector<float> rho;
+    std::vector<float> sigma;
+};
+SmoothKnn smoothKnnDistances(const float *distances, int64_t n, int64_t k);
+
+// A weighted graph over n points, CSR, each row's columns ascending.
+struct SparseGraph
+{
+    std::vector<int64_t> rowStart; // n + 1
+    std::vector<int32_t> cols;
+    std::vector<float> weights;
+};
+
+// UMAP's fuzzy simplicial set of a kNN graph (self excluded): the
+// memberships above, symmetrised by the fuzzy union a + b - ab.
+SparseGraph fuzzySimplicialSet(const int64_t *indices, const float *distances, int64_t n, int64_t k);
+
+// UMAP (McInnes, Healy, Melville 2018) of `data` [N, d] into 2-D: the exact
+// kNN graph, its fuzzy simplicial set, a spectral initialisation (the
+// normalised Laplacian's second and third eigenvectors, by Lanczos; random
+// in [-10, 10] when the graph is not connected, as umap-learn does), then
+// stochastic gradient descent on the fuzzy cross-entropy with negative
+// sampling, each edge sampled in proportion to its weight. Each epoch moves
+// every point against the layout of the epoch before, so the result is the
+// same for a seed whatever the thread count. Frames, cancelling and the
+// returned coordinates behave as tsne()'s. Throws liftlab::Error on fewer
+// than neighbors + 1 points, non-finite input, or min_dist above spread.
+Matrix umap(const Matrix &data, const UmapOptions &options,
             const std::function<void(const ProjectionFrame &)> &onFrame = {},
             const std::atomic<bool> *cancel = nullptr);
 

@@ -4,6 +4,7 @@
 #include "explorer/embeddingview.h"
 #include "explorer/explorercontext.h"
 
+#include <QComboBox>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -24,19 +25,31 @@ ComparisonEmbeddings::ComparisonEmbeddings(QWidget *parent)
     connect(m_worker, &ProjectionWorker::failed, this, [this](quint64 id, const QString &message) {
         for (Run &r : m_runs)
             if (r.request == id)
-                r.view->setPlaceholderText(tr("t-SNE failed: %1").arg(message));
+                r.view->setPlaceholderText(tr("%1 failed: %2").arg(projectionMethodName(m_method), message));
         showFrame(id, {}, true);
     });
 
     m_status = new QLabel;
     m_status->setObjectName(QStringLiteral("embeddingsStatus"));
     m_status->setWordWrap(true);
-    m_computeButton = new QPushButton(tr("Compute t-SNE"));
+    m_methodBox = new QComboBox;
+    m_methodBox->setObjectName(QStringLiteral("comparisonMethodBox"));
+    m_methodBox->addItem(tr("t-SNE"), QStringLiteral("tsne"));
+    m_methodBox->addItem(tr("UMAP"), QStringLiteral("umap"));
+    m_methodBox->addItem(tr("PCA"), QStringLiteral("pca"));
+    m_methodBox->setToolTip(tr("How each run's test embedding is projected to 2-D (default settings)"));
+    m_computeButton = new QPushButton(tr("Compute"));
     m_computeButton->setObjectName(QStringLiteral("computeTsneButton"));
     m_computeButton->setToolTip(tr("Project each run's last test embedding again"));
     connect(m_computeButton, &QPushButton::clicked, this, &ComparisonEmbeddings::compute);
+    // Another method: the panels follow at once if they were shown.
+    connect(m_methodBox, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        if (!m_sample.empty() || m_pending > 0)
+            compute();
+    });
     auto *controls = new QHBoxLayout;
     controls->addWidget(m_status, 1);
+    controls->addWidget(m_methodBox);
     controls->addWidget(m_computeButton);
     m_grid = new QWidget;
     new QGridLayout(m_grid);
@@ -107,12 +120,21 @@ void ComparisonEmbeddings::setRuns(const QStringList &labels, const std::vector<
         m_runs.push_back(r);
     }
     m_status->setText(labels.isEmpty() ? tr("No comparison yet.")
-                                       : tr("t-SNE of each run's test embedding appears once every run has been evaluated."));
+                                       : tr("A projection of each run's test embedding appears once every run has "
+                                            "been evaluated."));
     m_computeButton->setEnabled(!labels.isEmpty());
+}
+
+void ComparisonEmbeddings::setMethod(const QString &method)
+{
+    const int index = m_methodBox->findData(method);
+    if (index >= 0)
+        m_methodBox->setCurrentIndex(index);
 }
 
 void ComparisonEmbeddings::compute()
 {
+    m_method = m_methodBox->currentData().toString();
     m_wanted = true;
     for (const Run &r : m_runs)
         if (r.context->isLoading()) {
@@ -122,7 +144,8 @@ void ComparisonEmbeddings::compute()
     m_wanted = false;
     for (const Run &r : m_runs)
         if (!r.context->hasEmbedding()) {
-            m_status->setText(tr("t-SNE needs an evaluation of every run: %1 has none yet.").arg(r.label));
+            m_status->setText(tr("%1 needs an evaluation of every run: %2 has none yet.")
+                                  .arg(projectionMethodName(m_method), r.label));
             return;
         }
     if (!m_runs.empty())
@@ -146,9 +169,10 @@ void ComparisonEmbeddings::startProjections()
         const Matrix &embedding = r.context->embedding();
         ProjectionRequest request;
         request.id = ++m_nextId;
-        request.method = QStringLiteral("tsne");
+        request.method = m_method;
         request.step = r.context->step();
         request.options.frameEvery = 25;
+        request.umap.frameEvery = 10;
         request.data.rows = int64_t(m_sample.size());
         request.data.cols = embedding.cols;
         for (const int64_t i : m_sample)
@@ -159,12 +183,13 @@ void ComparisonEmbeddings::startProjections()
         r.view->setData(Matrix{int64_t(m_sample.size()), 2, std::vector<float>(m_sample.size() * 2, 0.f)}, labels,
                         r.context->classNames());
         r.view->setImageIndices(m_sample);
-        r.view->setPlaceholderText(tr("Waiting for t-SNE..."));
+        r.view->setPlaceholderText(tr("Waiting for %1...").arg(projectionMethodName(m_method)));
         r.title->setText(runTitle(int(&r - m_runs.data()), r.label, tr("step %1").arg(request.step)));
         ++m_pending;
         m_worker->request(request);
     }
-    m_status->setText(tr("t-SNE of %1 of the %2 test images (the same ones in every panel)...")
+    m_status->setText(tr("%1 of %2 of the %3 test images (the same ones in every panel)...")
+                          .arg(projectionMethodName(m_method))
                           .arg(m_sample.size())
                           .arg(n));
 }
@@ -179,9 +204,10 @@ void ComparisonEmbeddings::showFrame(quint64 id, const ProjectionFrame &frame, b
         if (final) {
             r.request = 0;
             if (--m_pending == 0) {
-                m_status->setText(tr("t-SNE of %1 test images, the same in every panel, coloured by class. Select "
+                m_status->setText(tr("%1 of %2 test images, the same in every panel, coloured by class. Select "
                                      "with Shift+drag or Ctrl+drag (lasso): the same images light up in every panel; "
                                      "click a point to see its neighbours under each loss in Retrieval.")
+                                      .arg(projectionMethodName(m_method))
                                       .arg(m_sample.size()));
                 Q_EMIT projectionsFinished();
             }

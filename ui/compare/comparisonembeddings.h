@@ -8,6 +8,7 @@
 
 #include <vector>
 
+class QComboBox;
 class QLabel;
 class QPushButton;
 
@@ -16,7 +17,7 @@ namespace liftlab {
 class EmbeddingView;
 class ExplorerContext;
 
-// t-SNE of each run's test embedding (its last evaluation), side by side.
+// t-SNE, UMAP or PCA of each run's test embedding (its last evaluation), side by side.
 // All runs embed the same test images, so every panel shows the same points
 // (a fixed sample of at most kMaxPoints, to keep t-SNE to seconds) in the
 // same class colours, and a selection in one panel is shown in all. The
@@ -36,6 +37,8 @@ public:
     // Projects each run's embedding once all contexts have one: now, or as
     // soon as they have loaded.
     void compute();
+    // "tsne", "umap" or "pca", for the next compute().
+    void setMethod(const QString &method);
     void cancel();
     // Cancels and ends the worker thread (for closing the window).
     void shutdown();
@@ -77,6 +80,8 @@ private:
     QWidget *m_grid = nullptr;
     QLabel *m_status = nullptr;
     QPushButton *m_computeButton = nullptr;
+    QComboBox *m_methodBox = nullptr;
+    QString m_method = QStringLiteral("tsne"); // of the projections shown or computing
 };
 
 } // namespace liftlab

@@ -88,7 +88,7 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
     m_tabs->setObjectName(QStringLiteral("comparisonTabs"));
     m_tabs->addTab(createOverview(), tr("Curves and results"));
     m_tabs->addTab(m_heatmaps, tr("Batch heatmaps"));
-    m_tabs->addTab(m_embeddings, tr("Embeddings (t-SNE)"));
+    m_tabs->addTab(m_embeddings, tr("Embeddings"));
     m_tabs->addTab(m_retrieval, tr("Retrieval"));
     m_tuningView = new TuningView;
     m_tuningView->setObjectName(QStringLiteral("tuningView"));

@@ -47,7 +47,7 @@ class TuningView;
 // experiment panel's experiment (same data, split, initialisation and
 // batches) interleaved on one worker thread, all shown together: the loss
 // curves and evaluations overlaid, the same batch's heatmap under each
-// loss, t-SNE of each run's test embedding with linked selection, one
+// loss, t-SNE, UMAP or PCA of each run's test embedding with linked selection, one
 // query's neighbours under each loss, and the results table. A comparison
 // is a folder (Comparison: a manifest and one run directory per loss) and
 // can be opened again, which shows all of the same from the files.

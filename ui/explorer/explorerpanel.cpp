@@ -126,7 +126,10 @@ QLayout *ExplorerPanel::createProjectionControls()
     m_methodBox = new QComboBox;
     m_methodBox->setObjectName(QStringLiteral("methodBox"));
     m_methodBox->addItem(tr("t-SNE"), QStringLiteral("tsne"));
+    m_methodBox->addItem(tr("UMAP"), QStringLiteral("umap"));
     m_methodBox->addItem(tr("PCA"), QStringLiteral("pca"));
+    m_methodBox->setToolTip(tr("t-SNE keeps neighbourhoods; UMAP keeps more of the global structure and is faster "
+                               "on large test sets; PCA is the linear view"));
     m_perplexityBox = new QDoubleSpinBox;
     m_perplexityBox->setObjectName(QStringLiteral("perplexityBox"));
     m_perplexityBox->setRange(2, 200);
@@ -145,6 +148,25 @@ QLayout *ExplorerPanel::createProjectionControls()
     m_iterationsBox->setRange(50, 10000);
     m_iterationsBox->setSingleStep(250);
     m_iterationsBox->setValue(750);
+    m_neighborsBox = new QSpinBox;
+    m_neighborsBox->setObjectName(QStringLiteral("umapNeighborsBox"));
+    m_neighborsBox->setRange(2, 200);
+    m_neighborsBox->setValue(15);
+    m_neighborsBox->setToolTip(tr("UMAP n_neighbors: how many neighbours (the point included) shape each "
+                                  "point's neighbourhood; larger keeps more of the global structure"));
+    m_minDistBox = new QDoubleSpinBox;
+    m_minDistBox->setObjectName(QStringLiteral("umapMinDistBox"));
+    m_minDistBox->setRange(0, 1);
+    m_minDistBox->setDecimals(2);
+    m_minDistBox->setSingleStep(0.05);
+    m_minDistBox->setValue(0.1);
+    m_minDistBox->setToolTip(tr("UMAP min_dist: how tightly points may pack (0 to the spread, 1)"));
+    m_epochsBox = new QSpinBox;
+    m_epochsBox->setObjectName(QStringLiteral("umapEpochsBox"));
+    m_epochsBox->setRange(0, 5000);
+    m_epochsBox->setSingleStep(100);
+    m_epochsBox->setSpecialValueText(tr("auto"));
+    m_epochsBox->setToolTip(tr("UMAP epochs (auto: 500 up to 10,000 points, else 200)"));
     connect(m_methodBox, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
         updateButtons();
         if (m_context->hasEmbedding())
@@ -161,11 +183,23 @@ QLayout *ExplorerPanel::createProjectionControls()
     m_progress = new QLabel;
     m_progress->setObjectName(QStringLiteral("projectionProgress"));
 
+    // Each method's parameters in a group of their own, shown with it.
+    const auto group = [](std::initializer_list<QLayout *> fields) {
+        auto *widget = new QWidget;
+        auto *row = new QHBoxLayout(widget);
+        row->setContentsMargins(0, 0, 0, 0);
+        for (QLayout *field : fields)
+            row->addLayout(field);
+        return widget;
+    };
+    m_tsneControls = group({labelled(tr("perplexity"), m_perplexityBox), labelled(tr("rate"), m_learningRateBox),
+                            labelled(tr("iterations"), m_iterationsBox)});
+    m_umapControls = group({labelled(tr("neighbours"), m_neighborsBox), labelled(tr("min dist"), m_minDistBox),
+                            labelled(tr("epochs"), m_epochsBox)});
     auto *controls = new FlowLayout;
     controls->addWidget(m_methodBox);
-    controls->addLayout(labelled(tr("perplexity"), m_perplexityBox));
-    controls->addLayout(labelled(tr("rate"), m_learningRateBox));
-    controls->addLayout(labelled(tr("iterations"), m_iterationsBox));
+    controls->addWidget(m_tsneControls);
+    controls->addWidget(m_umapControls);
     controls->addWidget(m_rerunButton);
     controls->addWidget(m_cancelButton);
     return controls;
@@ -275,6 +309,23 @@ void ExplorerPanel::setTsneOptions(const TsneOptions &options)
     m_perplexityBox->setValue(options.perplexity);
     m_learningRateBox->setValue(options.learningRate);
     m_iterationsBox->setValue(options.iterations);
+}
+
+UmapOptions ExplorerPanel::umapOptions() const
+{
+    UmapOptions o;
+    o.neighbors = m_neighborsBox->value();
+    o.minDist = m_minDistBox->value();
+    o.epochs = m_epochsBox->value();
+    o.frameEvery = 2; // 100 to 250 frames
+    return o;
+}
+
+void ExplorerPanel::setUmapOptions(const UmapOptions &options)
+{
+    m_neighborsBox->setValue(options.neighbors);
+    m_minDistBox->setValue(options.minDist);
+    m_epochsBox->setValue(options.epochs);
 }
 
 void ExplorerPanel::onRunChanged()
@@ -393,6 +444,7 @@ void ExplorerPanel::startProjection()
     request.method = method();
     request.step = m_context->step();
     request.options = tsneOptions();
+    request.umap = umapOptions();
     request.data = m_context->embedding();
     m_running = request.id;
     m_runningStep = request.step;
@@ -400,7 +452,9 @@ void ExplorerPanel::startProjection()
     m_followFit = true;
     m_progress->setText(request.method == QLatin1String("pca")
                             ? tr("PCA of %1 points...").arg(request.data.rows)
-                            : tr("t-SNE of %1 points: neighbours and affinities...").arg(request.data.rows));
+                            : tr("%1 of %2 points: neighbours and affinities...")
+                                  .arg(projectionMethodName(request.method))
+                                  .arg(request.data.rows));
     updateButtons();
     Q_EMIT projectionStarted();
     m_worker->request(request);
@@ -444,7 +498,9 @@ void ExplorerPanel::onFrame(quint64 id, const ProjectionFrame &frame)
     if (id != m_running)
         return; // a superseded run's frame, already queued
     showCoordinates(frame.coordinates, m_runningStep, m_runningMethod, m_followFit);
-    QString text = tr("t-SNE iteration %1 / %2").arg(frame.iteration).arg(frame.iterations);
+    QString text = m_runningMethod == QLatin1String("umap")
+                       ? tr("UMAP epoch %1 / %2").arg(frame.iteration).arg(frame.iterations)
+                       : tr("t-SNE iteration %1 / %2").arg(frame.iteration).arg(frame.iterations);
     if (std::isfinite(frame.klDivergence))
         text += tr(", KL %1").arg(frame.klDivergence, 0, 'f', 3);
     m_progress->setText(text);
@@ -456,11 +512,15 @@ void ExplorerPanel::onFinished(quint64 id, const ProjectionFrame &frame, bool ca
     if (id != m_running)
         return;
     m_running = 0;
-    const QString name = m_runningMethod == QLatin1String("pca") ? tr("PCA") : tr("t-SNE");
+    const QString name = projectionMethodName(m_runningMethod);
     if (frame.coordinates.rows > 0)
         showCoordinates(frame.coordinates, m_runningStep, m_runningMethod, m_followFit);
     if (cancelled) {
-        m_progress->setText(frame.iteration > 0 ? tr("%1 cancelled at iteration %2").arg(name).arg(frame.iteration)
+        m_progress->setText(frame.iteration > 0 ? tr("%1 cancelled at %2 %3")
+                                                      .arg(name,
+                                                           m_runningMethod == QLatin1String("umap") ? tr("epoch")
+                                                                                                    : tr("iteration"))
+                                                      .arg(frame.iteration)
                                                 : tr("%1 cancelled").arg(name));
     } else {
         m_projections.insert(cacheKey(m_runningMethod, m_runningStep), frame.coordinates);
@@ -493,10 +553,8 @@ void ExplorerPanel::onFailed(quint64 id, const QString &message)
 
 void ExplorerPanel::updateButtons()
 {
-    const bool tsne = method() == QLatin1String("tsne");
-    m_perplexityBox->setEnabled(tsne);
-    m_learningRateBox->setEnabled(tsne);
-    m_iterationsBox->setEnabled(tsne);
+    m_tsneControls->setVisible(method() == QLatin1String("tsne"));
+    m_umapControls->setVisible(method() == QLatin1String("umap"));
     m_cancelButton->setEnabled(m_running != 0);
 }
 

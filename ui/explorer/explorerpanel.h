@@ -41,11 +41,13 @@ public:
     QSlider *stepSlider() const { return m_stepSlider; }
     QLabel *progressLabel() const { return m_progress; }
 
-    // "pca" or "tsne"; takes effect with the next projection.
+    // "tsne", "umap" or "pca"; takes effect with the next projection.
     QString method() const;
     void setMethod(const QString &method);
     TsneOptions tsneOptions() const;
     void setTsneOptions(const TsneOptions &options);
+    UmapOptions umapOptions() const;
+    void setUmapOptions(const UmapOptions &options);
 
     bool isRunning() const { return m_running != 0; }
     // Whether the projection thread is up (false after shutdown()).
@@ -123,9 +125,14 @@ private:
     QSlider *m_stepSlider = nullptr;
     QLabel *m_stepLabel = nullptr;
     QComboBox *m_methodBox = nullptr;
+    QWidget *m_tsneControls = nullptr; // shown with t-SNE
     QDoubleSpinBox *m_perplexityBox = nullptr;
     QDoubleSpinBox *m_learningRateBox = nullptr;
     QSpinBox *m_iterationsBox = nullptr;
+    QWidget *m_umapControls = nullptr; // shown with UMAP
+    QSpinBox *m_neighborsBox = nullptr;
+    QDoubleSpinBox *m_minDistBox = nullptr;
+    QSpinBox *m_epochsBox = nullptr;
     QPushButton *m_rerunButton = nullptr;
     QPushButton *m_cancelButton = nullptr;
     QLabel *m_progress = nullptr;

@@ -5,6 +5,15 @@
 
 namespace liftlab {
 
+QString projectionMethodName(const QString &method)
+{
+    if (method == QLatin1String("pca"))
+        return QObject::tr("PCA");
+    if (method == QLatin1String("umap"))
+        return QObject::tr("UMAP");
+    return QObject::tr("t-SNE");
+}
+
 void registerProjectionMetaTypes()
 {
     qRegisterMetaType<liftlab::ProjectionRequest>();
@@ -60,19 +69,23 @@ void ProjectionWorker::compute(const ProjectionRequest &request)
             last.iteration = 1;
             last.final = true;
         } else {
-            last.iterations = request.options.iterations;
-            last.coordinates = tsne(
-                request.data, request.options,
-                [&](const ProjectionFrame &frame) {
-                    if (frame.final) {
-                        last = frame;
-                        return;
-                    }
-                    last.iteration = frame.iteration;
-                    last.klDivergence = frame.klDivergence;
-                    m_thread.post([this, id = request.id, frame] { Q_EMIT frameReady(id, frame); });
-                },
-                &m_cancel);
+            // Frames go to the GUI thread as they come; the final one is the result.
+            const auto onFrame = [&](const ProjectionFrame &frame) {
+                if (frame.final) {
+                    last = frame;
+                    return;
+                }
+                last.iteration = frame.iteration;
+                last.iterations = frame.iterations;
+                last.klDivergence = frame.klDivergence;
+                m_thread.post([this, id = request.id, frame] { Q_EMIT frameReady(id, frame); });
+            };
+            if (request.method == QLatin1String("umap")) {
+                last.coordinates = umap(request.data, request.umap, onFrame, &m_cancel);
+            } else {
+                last.iterations = request.options.iterations;
+                last.coordinates = tsne(request.data, request.options, onFrame, &m_cancel);
+            }
             cancelled = m_cancel.load() && !last.final;
             last.final = !cancelled;
         }

@@ -12,20 +12,24 @@
 
 namespace liftlab {
 
-// One projection to compute: PCA or t-SNE of an evaluation's embedding.
+// One projection to compute: PCA, t-SNE or UMAP of an evaluation's embedding.
 struct ProjectionRequest
 {
     quint64 id = 0;       // increasing; frames and results carry it back
-    QString method;       // "pca" or "tsne"
+    QString method;       // "pca", "tsne" or "umap"
     int64_t step = -1;    // the evaluation step the data belongs to
     TsneOptions options;
+    UmapOptions umap;
     Matrix data;          // [N, d]
 };
 
+// "t-SNE", "UMAP" or "PCA": a method's name on screen.
+QString projectionMethodName(const QString &method);
+
 // Computes projections on a WorkerThread of its own, one request after
 // another: t-SNE frames and the result come back as signals on the GUI
-// thread, carrying the request's id. cancelUpTo() stops t-SNE at its next
-// iteration. The explorer and the comparison's embeddings each own one.
+// thread, carrying the request's id. cancelUpTo() stops t-SNE or UMAP at
+// its next iteration. The explorer and the comparison's embeddings each own one.
 class ProjectionWorker : public QObject
 {
     Q_OBJECT

@@ -1,0 +1,586 @@
+// UMAP (McInnes, Healy, Melville 2018), following umap-learn 0.5:
+//
+// 1. The exact kNN graph of n_neighbors - 1 neighbours per point (umap-learn
+//    counts the point itself as its first neighbour).
+// 2. The fuzzy simplicial set: per point rho (its nearest neighbour's
+//    distance) and sigma (binary search: the memberships
+//    exp(-(d - rho) / sigma) sum to log2(n_neighbors)), symmetrised by the
+//    fuzzy union A + A^T - A o A^T.
+// 3. The spectral initialisation: the eigenvectors of the normalised
+//    Laplacian I - D^-1/2 A D^-1/2 with the 2nd and 3rd smallest eigenvalues,
+//    which are those of D^-1/2 A D^-1/2 with the 2nd and 3rd largest, found
+//    by Lanczos with full reorthogonalisation against the known top one,
+//    D^1/2 1. A graph in several pieces starts at random in [-10, 10].
+//    Then, as umap-learn: scaled to [-10, 10], a little noise, each axis
+//    rescaled to [0, 10].
+// 4. Stochastic gradient descent on the fuzzy cross-entropy with the
+//    low-dimensional similarity 1 / (1 + a d^2b): edge (i, j) with weight w
+//    is sampled every max(w) / w epochs, each sample followed by
+//    negative_sample_rate samples of random points, gradients clipped to 4,
+//    the learning rate falling linearly to 0.
+//
+// Step 4 is where the time goes. umap-learn moves both ends of a sampled
+// edge, in edge order (Hogwild across threads). Here an epoch moves each
+// point i along its own row of the symmetric graph only, against the layout
+// of the epoch before, so threads own disjoint points and the result does not
+// depend on how rows are split among them. Edge (i, j) then moves i and edge
+// (j, i) moves j: each end gets the attraction umap-learn gives it from both
+// directed edges when i's own move counts twice.
+#include "projection/projection.h"
+
+#include "error.h"
+#include "eval/knn.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+namespace liftlab {
+
+namespace {
+
+constexpr double kSmoothKnnTolerance = 1e-5; // umap-learn's SMOOTH_K_TOLERANCE
+constexpr double kMinKDistScale = 1e-3;      // umap-learn's MIN_K_DIST_SCALE
+
+// A counter-based generator (splitmix64): the negative samples of point i
+// in epoch e come from (seed, e, i), not from the order threads reach them.
+struct SplitMix
+{
+    uint64_t state;
+    uint64_t next()
+    {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    // Uniform in [0, n), by Lemire's multiply-shift (bias below 2^-32 for n < 2^32).
+    uint32_t below(uint32_t n) { return uint32_t((uint64_t(uint32_t(next() >> 32)) * n) >> 32); }
+};
+
+void checkInput(const Matrix &data, const UmapOptions &o)
+{
+    if (o.neighbors < 2)
+        throw Error("UMAP needs at least 2 neighbours (--neighbors), got " + std::to_string(o.neighbors));
+    if (data.rows < int64_t(o.neighbors) + 1)
+        throw Error("UMAP with " + std::to_string(o.neighbors) + " neighbours needs at least " +
+                    std::to_string(o.neighbors + 1) + " points, got " + std::to_string(data.rows));
+    if (data.rows > int64_t(std::numeric_limits<int32_t>::max()))
+        throw Error("UMAP takes at most 2^31 - 1 points");
+    if (data.cols < 1)
+        throw Error("UMAP needs data with at least one column");
+    if (!(o.spread > 0) || !std::isfinite(o.spread))
+        throw Error("UMAP's spread must be positive");
+    if (!(o.minDist >= 0) || o.minDist > o.spread)
+        throw Error("UMAP's min_dist must be between 0 and spread (" + std::to_string(o.spread) + "), got " +
+                    std::to_string(o.minDist));
+    if (o.epochs < 0 || o.negativeSampleRate < 0 || !(o.learningRate > 0))
+        throw Error("UMAP's epochs and negative sample rate must not be negative, its learning rate positive");
+    for (size_t i = 0; i < data.values.size(); ++i)
+        if (!std::isfinite(data.values[i]))
+            throw Error("UMAP input has a non-finite value (NaN or infinity) in row " +
+                        std::to_string(int64_t(i) / data.cols));
+}
+
+// y = D^-1/2 A D^-1/2 x for the graph, x and y [n].
+void normalisedAdjacencyTimes(const SparseGraph &g, const std::vector<double> &invSqrtDegree, const double *x,
+                              double *y)
+{
+    const int64_t n = int64_t(g.rowStart.size()) - 1;
+    at::parallel_for(0, n, 2048, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            double sum = 0;
+            for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e)
+                sum += double(g.weights[size_t(e)]) * invSqrtDegree[size_t(g.cols[size_t(e)])] *
+                       x[g.cols[size_t(e)]];
+            y[i] = invSqrtDegree[size_t(i)] * sum;
+        }
+    });
+}
+
+// Whether every point reaches every other.
+bool isConnected(const SparseGraph &g)
+{
+    const int64_t n = int64_t(g.rowStart.size()) - 1;
+    std::vector<char> seen(size_t(n), 0);
+    std::vector<int32_t> stack{0};
+    seen[0] = 1;
+    int64_t reached = 1;
+    while (!stack.empty()) {
+        const int32_t i = stack.back();
+        stack.pop_back();
+        for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e) {
+            const int32_t j = g.cols[size_t(e)];
+            if (!seen[size_t(j)] && g.weights[size_t(e)] > 0) {
+                seen[size_t(j)] = 1;
+                ++reached;
+                stack.push_back(j);
+            }
+        }
+    }
+    return reached == n;
+}
+
+// The 2nd and 3rd eigenvectors of D^-1/2 A D^-1/2 (largest eigenvalues
+// first), [n, 2] row-major, by Lanczos with full reorthogonalisation in a
+// Krylov space of at most 100 vectors orthogonal to the top eigenvector.
+std::vector<double> spectralEmbedding(const SparseGraph &g, std::mt19937_64 &rng, const std::atomic<bool> *cancel)
+{
+    const int64_t n = int64_t(g.rowStart.size()) - 1;
+    std::vector<double> invSqrtDegree(static_cast<size_t>(n));
+    torch::Tensor top = torch::empty({n}, torch::kFloat64); // D^1/2 1, normalised
+    double *t = top.data_ptr<double>();
+    for (int64_t i = 0; i < n; ++i) {
+        double degree = 0;
+        for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e)
+            degree += g.weights[size_t(e)];
+        invSqrtDegree[size_t(i)] = 1 / std::sqrt(degree);
+        t[i] = std::sqrt(degree);
+    }
+    top /= top.norm();
+
+    const int64_t m = std::min<int64_t>(100, n - 1);
+    torch::Tensor q = torch::zeros({m + 1, n}, torch::kFloat64); // the Krylov basis, a row per vector
+    std::normal_distribution<double> normal(0, 1);
+    torch::Tensor v = q[0];
+    double *v0 = v.data_ptr<double>();
+    for (int64_t i = 0; i < n; ++i)
+        v0[i] = 1 + 0.1 * normal(rng);
+    v -= top * top.dot(v);
+    v /= v.norm();
+    std::vector<double> alpha, beta;
+    std::vector<double> w(static_cast<size_t>(n));
+    int64_t size = 0;
+    for (int64_t j = 0; j < m; ++j) {
+        if (cancel && cancel->load())
+            return {};
+        normalisedAdjacencyTimes(g, invSqrtDegree, q[j].data_ptr<double>(), w.data());
+        torch::Tensor wt = torch::from_blob(w.data(), {n}, torch::kFloat64);
+        alpha.push_back(wt.dot(q[j]).item<double>());
+        // Against the top eigenvector and every basis vector so far, twice
+        // (classical Gram-Schmidt twice is as good as modified).
+        for (int pass = 0; pass < 2; ++pass) {
+            wt -= top * top.dot(wt);
+            const torch::Tensor basis = q.narrow(0, 0, j + 1);
+            wt -= torch::mv(basis.t(), torch::mv(basis, wt));
+        }
+        size = j + 1;
+        const double norm = wt.norm().item<double>();
+        if (norm < 1e-10)
+            break; // an invariant subspace: its Ritz vectors are exact
+        beta.push_back(norm);
+        q[j + 1].copy_(wt / norm);
+    }
+    torch::Tensor tridiagonal = torch::zeros({size, size}, torch::kFloat64);
+    for (int64_t j = 0; j < size; ++j) {
+        tridiagonal[j][j] = alpha[size_t(j)];
+        if (j + 1 < size)
+            tridiagonal[j][j + 1] = tridiagonal[j + 1][j] = beta[size_t(j)];
+    }
+    const auto [values, vectors] = torch::linalg::eigh(tridiagonal, "L"); // ascending
+    const int64_t kept = std::min<int64_t>(2, size);
+    // Ritz vectors of the largest Ritz values, [n, 2].
+    torch::Tensor ritz = torch::mm(q.narrow(0, 0, size).t(), vectors.flip({1}).narrow(1, 0, kept));
+    if (kept < 2)
+        ritz = torch::cat({ritz, torch::zeros({n, 2 - kept}, torch::kFloat64)}, 1);
+    ritz = ritz.contiguous();
+    return std::vector<double>(ritz.data_ptr<double>(), ritz.data_ptr<double>() + 2 * n);
+}
+
+// The starting layout, [n, 2] row-major, each axis in [0, 10] (umap-learn's
+// spectral init, scaled by 10 / max |x|, noise of sd 1e-4, then min-max).
+std::vector<float> initialLayout(const SparseGraph &g, uint64_t seed, const std::atomic<bool> *cancel)
+{
+    const int64_t n = int64_t(g.rowStart.size()) - 1;
+    std::mt19937_64 rng(seed);
+    std::vector<double> layout;
+    if (isConnected(g)) {
+        layout = spectralEmbedding(g, rng, cancel);
+        if (layout.empty())
+            return {};
+        double largest = 0;
+        for (double x : layout)
+            largest = std::max(largest, std::abs(x));
+        std::normal_distribution<double> noise(0, 1e-4);
+        for (double &x : layout)
+            x = x * (largest > 0 ? 10 / largest : 1) + noise(rng);
+    } else {
+        std::uniform_real_distribution<double> uniform(-10, 10);
+        layout.resize(size_t(2 * n));
+        for (double &x : layout)
+            x = uniform(rng);
+    }
+    std::vector<float> out(size_t(2 * n));
+    for (int d = 0; d < 2; ++d) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (int64_t i = 0; i < n; ++i) {
+            lo = std::min(lo, layout[size_t(2 * i + d)]);
+            hi = std::max(hi, layout[size_t(2 * i + d)]);
+        }
+        const double scale = hi > lo ? 10 / (hi - lo) : 1;
+        for (int64_t i = 0; i < n; ++i)
+            out[size_t(2 * i + d)] = float((layout[size_t(2 * i + d)] - lo) * scale);
+    }
+    return out;
+}
+
+// Each edge's sampling schedule: one sample every `period` epochs, the
+// negative samples every period / negative_sample_rate.
+struct Schedule
+{
+    std::vector<float> period;
+    std::vector<float> nextSample;
+    std::vector<float> nextNegative;
+};
+
+__attribute__((always_inline)) inline float clip4(float g) { return std::min(4.0f, std::max(-4.0f, g)); }
+
+// x^b for x > 0 as 2^(b log2 x), each by a least-squares polynomial on
+// [1, 2) (relative error about 2e-5), without a division or a branch so that
+// loops over it vectorise; results below 2^-126 come out as about 2^-126.
+// The layout's inner loops are made of these; logf and expf cost far more.
+__attribute__((always_inline)) inline float powPositive(float x, float b)
+{
+    uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    const int exponent = int(bits >> 23) - 127; // x is positive and not NaN
+    bits = (bits & 0x007FFFFFu) | 0x3F800000u;
+    float u; // the mantissa minus 1, in [0, 1)
+    std::memcpy(&u, &bits, sizeof u);
+    u -= 1;
+    const float log2m =
+        u * (1.4418797760f + u * (-0.7088638760f + u * (0.4152409602f + u * (-0.1935103910f + u * 0.0452655046f))));
+    const float y = std::min(std::max(b * (float(exponent) + log2m), -126.0f), 127.0f);
+    const int whole = int(y + 127) - 127; // floor(y), y >= -126
+    const float f = y - float(whole);     // in [0, 1)
+    const float p = 1.0000035900f + f * (0.6929696206f + f * (0.2416211631f + f * (0.0517178265f + f * 0.0136839965f)));
+    const uint32_t scale = uint32_t(whole + 127) << 23;
+    float power;
+    std::memcpy(&power, &scale, sizeof power);
+    return p * power;
+}
+
+// The summed, clipped gradient terms on point (x, y) from the points
+// `others`: attraction along its sampled edges, or repulsion from its
+// negative samples (gamma = 1; `self`, if drawn, contributes nothing).
+// Independent of each other, so they run in SIMD lanes (AVX2 where the CPU
+// has it).
+__attribute__((target_clones("avx2", "default"))) void gradientSum(const float *from, const uint32_t *others,
+                                                                   int count, uint32_t self, float x, float y,
+                                                                   float a, float b, bool attract, float &sumX,
+                                                                   float &sumY)
+{
+    float gx = 0, gy = 0;
+    if (attract) {
+#pragma omp simd reduction(+ : gx, gy)
+        for (int p = 0; p < count; ++p) {
+            const float dx = x - from[2 * size_t(others[p])], dy = y - from[2 * size_t(others[p]) + 1];
+            const float d2 = std::max(dx * dx + dy * dy, 1e-30f);
+            const float powB = powPositive(d2, b); // d^2b
+            const float coefficient = -2 * a * b * powB / (d2 * (a * powB + 1));
+            gx += clip4(coefficient * dx);
+            gy += clip4(coefficient * dy);
+        }
+    } else {
+#pragma omp simd reduction(+ : gx, gy)
+        for (int p = 0; p < count; ++p) {
+            const uint32_t k = others[p];
+            const float dx = x - from[2 * size_t(k)], dy = y - from[2 * size_t(k) + 1];
+            const float d2 = dx * dx + dy * dy;
+            const float powB = powPositive(std::max(d2, 1e-30f), b);
+            const float coefficient = 2 * b / ((0.001f + d2) * (a * powB + 1));
+            const float px = d2 > 0 ? clip4(coefficient * dx) : 4, py = d2 > 0 ? clip4(coefficient * dy) : 4;
+            gx += k == self ? 0 : px;
+            gy += k == self ? 0 : py;
+        }
+    }
+    sumX = gx;
+    sumY = gy;
+}
+
+// One epoch for rows [begin, end): `from` is the layout of the epoch before,
+// `to` receives the moved points. Every term of point i's step is taken at
+// its position in `from`, so they are independent (SIMD, and no chain of
+// dependent updates through i's position).
+void epochRows(const SparseGraph &g, Schedule &s, const UmapCurve &curve, const UmapOptions &o, int epoch,
+               float alpha, const float *from, float *to, int64_t begin, int64_t end)
+{
+    const float a = float(curve.a), b = float(curve.b);
+    const uint32_t n = uint32_t(g.rowStart.size() - 1);
+    const float rate = float(o.negativeSampleRate);
+    std::vector<uint32_t> pulls, pushes;
+    for (int64_t i = begin; i < end; ++i) {
+        SplitMix rng{o.seed * 0x2545F4914F6CDD1Dull ^ (uint64_t(epoch) << 32) ^ uint64_t(i)};
+        pulls.clear();
+        pushes.clear();
+        for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e) {
+            if (s.nextSample[size_t(e)] > float(epoch))
+                continue;
+            pulls.push_back(uint32_t(g.cols[size_t(e)]));
+            s.nextSample[size_t(e)] += s.period[size_t(e)];
+            if (rate > 0) {
+                const float negativePeriod = s.period[size_t(e)] / rate;
+                const int samples = int((float(epoch) - s.nextNegative[size_t(e)]) / negativePeriod);
+                for (int p = 0; p < samples; ++p)
+                    pushes.push_back(rng.below(n));
+                s.nextNegative[size_t(e)] += float(samples) * negativePeriod;
+            }
+        }
+        while (pushes.size() % 8 != 0) // whole SIMD vectors: i itself pushes nothing
+            pushes.push_back(uint32_t(i));
+        float x = from[2 * i], y = from[2 * i + 1];
+        float pushX, pushY;
+        gradientSum(from, pushes.data(), int(pushes.size()), uint32_t(i), x, y, a, b, false, pushX, pushY);
+        for (const uint32_t j : pulls) {
+            const float dx = x - from[2 * size_t(j)], dy = y - from[2 * size_t(j) + 1];
+            const float d2 = std::max(dx * dx + dy * dy, 1e-30f);
+            const float powB = powPositive(d2, b); // d^2b
+            const float coefficient = -2 * a * b * powB / (d2 * (a * powB + 1));
+            // Twice: i's own pull and the one umap-learn gives it from edge (j, i).
+            x += 2 * clip4(coefficient * dx) * alpha;
+            y += 2 * clip4(coefficient * dy) * alpha;
+        }
+        to[2 * i] = x + pushX * alpha;
+        to[2 * i + 1] = y + pushY * alpha;
+    }
+}
+
+Matrix toMatrix(const std::vector<float> &layout)
+{
+    return Matrix{int64_t(layout.size() / 2), 2, layout};
+}
+
+} // namespace
+
+UmapCurve umapCurve(double spread, double minDist)
+{
+    if (!(spread > 0) || !(minDist >= 0) || minDist > spread)
+        throw Error("UMAP's min_dist must be between 0 and spread");
+    // Levenberg-Marquardt on f(x) = 1 / (1 + a x^2b) from a = b = 1, as
+    // scipy's curve_fit does.
+    constexpr int kPoints = 300;
+    std::vector<double> xs(kPoints), ys(kPoints);
+    for (int i = 0; i < kPoints; ++i) {
+        xs[size_t(i)] = 3 * spread * i / (kPoints - 1);
+        ys[size_t(i)] = xs[size_t(i)] < minDist ? 1 : std::exp(-(xs[size_t(i)] - minDist) / spread);
+    }
+    const auto cost = [&](double a, double b) {
+        double sum = 0;
+        for (int i = 0; i < kPoints; ++i) {
+            const double r = 1 / (1 + a * std::pow(xs[size_t(i)], 2 * b)) - ys[size_t(i)];
+            sum += r * r;
+        }
+        return sum;
+    };
+    double a = 1, b = 1, lambda = 1e-3, current = cost(a, b);
+    for (int iteration = 0; iteration < 500; ++iteration) {
+        double jaa = 0, jab = 0, jbb = 0, ga = 0, gb = 0;
+        for (int i = 0; i < kPoints; ++i) {
+            const double x = xs[size_t(i)];
+            const double p = x > 0 ? std::pow(x, 2 * b) : 0;
+            const double f = 1 / (1 + a * p);
+            const double r = f - ys[size_t(i)];
+            const double da = -p * f * f;
+            const double db = x > 0 ? -a * p * 2 * std::log(x) * f * f : 0;
+            jaa += da * da;
+            jab += da * db;
+            jbb += db * db;
+            ga += da * r;
+            gb += db * r;
+        }
+        bool improved = false;
+        while (!improved && lambda < 1e12) {
+            const double aa = jaa * (1 + lambda), bb = jbb * (1 + lambda);
+            const double det = aa * bb - jab * jab;
+            const double stepA = -(bb * ga - jab * gb) / det, stepB = -(aa * gb - jab * ga) / det;
+            const double next = cost(a + stepA, b + stepB);
+            if (std::isfinite(next) && next < current) {
+                const double change = current - next;
+                a += stepA;
+                b += stepB;
+                current = next;
+                lambda = std::max(lambda / 10, 1e-12);
+                improved = true;
+                if (change < 1e-15 * std::max(1.0, current))
+                    return {a, b};
+            } else {
+                lambda *= 10;
+            }
+        }
+        if (!improved)
+            break;
+    }
+    return {a, b};
+}
+
+SmoothKnn smoothKnnDistances(const float *distances, int64_t n, int64_t k)
+{
+    SmoothKnn out;
+    out.rho.resize(size_t(n));
+    out.sigma.resize(size_t(n));
+    const double target = std::log2(double(k + 1)); // n_neighbors counts the point itself
+    double meanAll = 0;
+    for (int64_t e = 0; e < n * k; ++e)
+        meanAll += distances[e];
+    meanAll /= double(n * (k + 1)); // the points themselves, at distance 0, count too (umap-learn)
+    at::parallel_for(0, n, 512, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const float *d = distances + i * k;
+            double rho = 0, mean = 0;
+            for (int64_t j = 0; j < k; ++j) {
+                if (rho == 0 && d[j] > 0)
+                    rho = d[j];
+                mean += d[j];
+            }
+            mean /= double(k + 1);
+            double lo = 0, hi = INFINITY, sigma = 1;
+            for (int step = 0; step < 64; ++step) {
+                double sum = 0;
+                for (int64_t j = 0; j < k; ++j) {
+                    const double over = double(d[j]) - rho;
+                    sum += over > 0 ? std::exp(-over / sigma) : 1;
+                }
+                if (std::abs(sum - target) < kSmoothKnnTolerance)
+                    break;
+                if (sum > target) {
+                    hi = sigma;
+                    sigma = (lo + hi) / 2;
+                } else {
+                    lo = sigma;
+                    sigma = std::isinf(hi) ? sigma * 2 : (lo + hi) / 2;
+                }
+            }
+            sigma = std::max(sigma, kMinKDistScale * (rho > 0 ? mean : meanAll));
+            out.rho[size_t(i)] = float(rho);
+            out.sigma[size_t(i)] = float(sigma);
+        }
+    });
+    return out;
+}
+
+SparseGraph fuzzySimplicialSet(const int64_t *indices, const float *distances, int64_t n, int64_t k)
+{
+    const SmoothKnn local = smoothKnnDistances(distances, n, k);
+    // Row i holds (j, a_ij, 0) from its own list and (j, 0, a_ji) from j's.
+    struct Entry
+    {
+        int32_t col;
+        float own, other;
+    };
+    std::vector<int64_t> start(size_t(n) + 1, 0);
+    for (int64_t i = 0; i < n; ++i)
+        start[size_t(i) + 1] += k;
+    for (int64_t e = 0; e < n * k; ++e)
+        ++start[size_t(indices[e]) + 1];
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    std::vector<Entry> entries(size_t(start.back()));
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < k; ++j) {
+            const int64_t other = indices[i * k + j];
+            const double over = double(distances[i * k + j]) - local.rho[size_t(i)];
+            const float membership =
+                over <= 0 || local.sigma[size_t(i)] == 0 ? 1.0f : float(std::exp(-over / local.sigma[size_t(i)]));
+            entries[size_t(fill[size_t(i)]++)] = {int32_t(other), membership, 0};
+            entries[size_t(fill[size_t(other)]++)] = {int32_t(i), 0, membership};
+        }
+    std::vector<int64_t> kept(static_cast<size_t>(n));
+    at::parallel_for(0, n, 512, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const auto first = entries.begin() + start[size_t(i)], last = entries.begin() + start[size_t(i) + 1];
+            std::sort(first, last, [](const Entry &x, const Entry &y) { return x.col < y.col; });
+            auto out = first;
+            for (auto it = first; it != last; ++it) {
+                if (out != first && (out - 1)->col == it->col) {
+                    (out - 1)->own += it->own;
+                    (out - 1)->other += it->other;
+                } else {
+                    *out++ = *it;
+                }
+            }
+            kept[size_t(i)] = out - first;
+        }
+    });
+    SparseGraph g;
+    g.rowStart.assign(size_t(n) + 1, 0);
+    for (int64_t i = 0; i < n; ++i)
+        g.rowStart[size_t(i) + 1] = g.rowStart[size_t(i)] + kept[size_t(i)];
+    g.cols.resize(size_t(g.rowStart.back()));
+    g.weights.resize(size_t(g.rowStart.back()));
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t e = 0; e < kept[size_t(i)]; ++e) {
+            const Entry &entry = entries[size_t(start[size_t(i)] + e)];
+            g.cols[size_t(g.rowStart[size_t(i)] + e)] = entry.col;
+            // The fuzzy union; computed the same way from both ends, so exactly symmetric.
+            g.weights[size_t(g.rowStart[size_t(i)] + e)] = entry.own + entry.other - entry.own * entry.other;
+        }
+    return g;
+}
+
+Matrix umap(const Matrix &data, const UmapOptions &o, const std::function<void(const ProjectionFrame &)> &onFrame,
+            const std::atomic<bool> *cancel)
+{
+    checkInput(data, o);
+    const int64_t n = data.rows, k = o.neighbors - 1;
+    const NeighbourList nn = nearestNeighbours(data.values.data(), n, data.values.data(), n, data.cols, k, true, cancel);
+    if (nn.rows < n)
+        return {};
+    SparseGraph graph = fuzzySimplicialSet(nn.indices.data(), nn.distances.data(), n, k);
+    const int epochs = o.epochs > 0 ? o.epochs : (n <= 10000 ? 500 : 200);
+
+    // Edges too weak to be sampled once in the whole run are dropped (umap-learn).
+    const float strongest = *std::max_element(graph.weights.begin(), graph.weights.end());
+    const float weakest = strongest / float(epochs);
+    Schedule schedule;
+    schedule.period.resize(graph.weights.size());
+    for (size_t e = 0; e < graph.weights.size(); ++e) {
+        if (graph.weights[e] < weakest)
+            graph.weights[e] = 0;
+        schedule.period[e] = graph.weights[e] > 0 ? strongest / graph.weights[e] : INFINITY;
+    }
+    schedule.nextSample = schedule.period;
+    schedule.nextNegative.resize(graph.weights.size());
+    for (size_t e = 0; e < graph.weights.size(); ++e)
+        schedule.nextNegative[e] = o.negativeSampleRate > 0 ? schedule.period[e] / float(o.negativeSampleRate) : 0;
+
+    std::vector<float> layout = initialLayout(graph, o.seed, cancel);
+    if (layout.empty())
+        return {};
+    const UmapCurve curve = umapCurve(o.spread, o.minDist);
+    std::vector<float> next(layout.size());
+    ProjectionFrame frame;
+    frame.iterations = epochs;
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+        if (cancel && cancel->load()) {
+            frame.iteration = epoch;
+            frame.coordinates = toMatrix(layout);
+            frame.final = false;
+            if (onFrame)
+                onFrame(frame);
+            return frame.coordinates;
+        }
+        const float alpha = float(o.learningRate * (1 - double(epoch) / epochs));
+        at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
+            epochRows(graph, schedule, curve, o, epoch, alpha, layout.data(), next.data(), begin, end);
+        });
+        layout.swap(next);
+        if (onFrame && o.frameEvery > 0 && (epoch + 1) % o.frameEvery == 0 && epoch + 1 < epochs) {
+            frame.iteration = epoch + 1;
+            frame.coordinates = toMatrix(layout);
+            onFrame(frame);
+        }
+    }
+    frame.iteration = epochs;
+    frame.coordinates = toMatrix(layout);
+    frame.final = true;
+    if (onFrame)
+        onFrame(frame);
+    return frame.coordinates;
+}
+
+} // namespace liftlab
