@@ -128,6 +128,7 @@ Reference referenceMetrics(const torch::Tensor &x, const std::vector<int64_t> &l
     Reference ref;
     const int64_t n = x.size(0);
     const int ks[4] = {1, 2, 4, 8};
+    int64_t withR = 0;
     for (int64_t i = 0; i < n; ++i) {
         const auto order = ranking(x, i, x, true);
         const int64_t r = std::count(labels.begin(), labels.end(), labels[size_t(i)]) - 1;
@@ -143,15 +144,16 @@ Reference referenceMetrics(const torch::Tensor &x, const std::vector<int64_t> &l
                 hits += 1;
                 ap += hits / double(k + 1);
             }
-        if (r > 0) {
+        if (r > 0) { // queries without another item of their class are left out
             ref.mapAtR += ap / double(r);
             ref.rPrecision += hits / double(r);
+            ++withR;
         }
     }
     for (double &v : ref.recall)
         v /= double(n);
-    ref.mapAtR /= double(n);
-    ref.rPrecision /= double(n);
+    ref.mapAtR /= double(std::max<int64_t>(withR, 1));
+    ref.rPrecision /= double(std::max<int64_t>(withR, 1));
     return ref;
 }
 
@@ -628,6 +630,24 @@ void TestEval::evaluateHandComputed()
     QCOMPARE(m.f1, liftlab::pairwiseF1(labels, clusters));
     QVERIFY(m.nmi >= 0 && m.nmi < 1); // the classes interleave: no 2-clustering separates them
     QVERIFY(m.f1 > 0 && m.f1 < 1);
+    QCOMPARE(m.singletonQueries, int64_t(0));
+
+    // A seventh item, alone in its class and far from the rest (x = 20): last
+    // in every other ranking, so their hits and AP@R stay as above. Its own
+    // R is 0: it is left out of MAP@R and R-precision, as the published
+    // protocol does (counted as AP 0 they would be 1.5 / 7 = 0.214), and it
+    // is a miss at every K.
+    //   Recall@1 = 2/7, @2 = 4/7, @4 = @8 = 6/7; MAP@R = 1.5 / 6 = 0.25; R-precision = 2/6.
+    const torch::Tensor x7 = torch::tensor({0.5f, 3.5f, 4.0f, 5.0f, 8.0f, 8.5f, 20.0f}).unsqueeze(1);
+    const Metrics s = evaluateEmbeddings(x7, labelTensor({7, 7, 3, 3, 7, 3, 9}), seed);
+    QCOMPARE(s.queries, int64_t(7));
+    QCOMPARE(s.singletonQueries, int64_t(1));
+    QVERIFY2(near(s.recallAt1, 2.0 / 7), qPrintable(QString::number(s.recallAt1)));
+    QVERIFY2(near(s.recallAt2, 4.0 / 7), qPrintable(QString::number(s.recallAt2)));
+    QVERIFY2(near(s.recallAt4, 6.0 / 7), qPrintable(QString::number(s.recallAt4)));
+    QVERIFY2(near(s.recallAt8, 6.0 / 7), qPrintable(QString::number(s.recallAt8)));
+    QVERIFY2(near(s.mapAtR, 0.25), qPrintable(QString::number(s.mapAtR)));
+    QVERIFY2(near(s.rPrecision, 2.0 / 6), qPrintable(QString::number(s.rPrecision)));
 }
 
 void TestEval::evaluateSeparatedClusters_data()

@@ -21,6 +21,7 @@
 #include <torch/torch.h>
 
 #include <QCoreApplication>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
@@ -123,6 +124,41 @@ private Q_SLOTS:
         const auto storedEvals = RunDirectory::readEvals(dir.files().evals());
         QCOMPARE(int(storedEvals.size()), 2);
         QCOMPARE(storedEvals[1].metrics.recallAt1, evals[1].metrics.recallAt1);
+    }
+
+    void embeddingRetentionKeepsFirstLastAndEveryMth()
+    {
+        std::vector<int64_t> steps;
+        for (int64_t s = 10; s <= 200; s += 10)
+            steps.push_back(s); // 20 evaluations
+        // The first, every 5th (the 5th, 10th, 15th, 20th) and the last 3.
+        QCOMPARE(retainedEmbeddingSteps(steps, 3, 5), (std::vector<int64_t>{10, 50, 100, 150, 180, 190, 200}));
+        QCOMPARE(retainedEmbeddingSteps(steps, 3, 0), (std::vector<int64_t>{10, 180, 190, 200}));
+        QCOMPARE(retainedEmbeddingSteps(steps, 0, 5), steps); // 0: keep all
+        QCOMPARE(retainedEmbeddingSteps({10, 20}, 1, 0), (std::vector<int64_t>{10, 20}));
+        QCOMPARE(retainedEmbeddingSteps({}, 3, 5), std::vector<int64_t>{});
+
+        // A run with 8 evaluations (steps 5..40), keeping the last 2 and every 3rd:
+        // 5 (first), 15 and 30 (3rd, 6th), 35 and 40 (last 2). The others are
+        // deleted as training goes and listed in embeddings/retention.json;
+        // eval.jsonl keeps every evaluation's metrics.
+        ExperimentConfig c = tinyConfig(40);
+        c.evalEvery = 5;
+        c.keepLastEmbeddings = 2;
+        c.keepEveryEmbedding = 3;
+        const std::string run = m_dir.file("run-retention");
+        auto trainer = Trainer::start(c, run);
+        std::atomic<bool> cancel{false};
+        QCOMPARE(trainer->run({}, cancel), Trainer::Outcome::Finished);
+        const RunFiles files(run);
+        QCOMPARE(files.embeddingSteps(), (std::vector<int64_t>{5, 15, 30, 35, 40}));
+        QCOMPARE(int(RunDirectory::readEvals(files.evals()).size()), 8);
+        std::ifstream in(files.retention());
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const QJsonObject json = QJsonDocument::fromJson(QByteArray::fromStdString(text)).object();
+        QCOMPARE(json.value(QStringLiteral("keep_last")).toInt(), 2);
+        QCOMPARE(json.value(QStringLiteral("keep_every")).toInt(), 3);
+        QCOMPARE(json.value(QStringLiteral("dropped")).toArray(), (QJsonArray{10, 20, 25}));
     }
 
     void resumeContinuesExactly_data()

@@ -75,7 +75,8 @@ QJsonObject metricsJson(const Metrics &m)
 {
     return QJsonObject{{"recall_at_1", m.recallAt1}, {"recall_at_2", m.recallAt2}, {"recall_at_4", m.recallAt4},
                        {"recall_at_8", m.recallAt8}, {"map_at_r", m.mapAtR},       {"r_precision", m.rPrecision},
-                       {"nmi", m.nmi},               {"f1", m.f1},                 {"queries", qint64(m.queries)}};
+                       {"nmi", m.nmi},               {"f1", m.f1},                 {"queries", qint64(m.queries)},
+                       {"singleton_queries", qint64(m.singletonQueries)}};
 }
 
 // Ctrl-C and SIGTERM, while it lives, set flag(): training stops after the

@@ -67,6 +67,12 @@ void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
         ->capture_default_str();
     cmd->add_option("--eval-every", c.evalEvery, "evaluate every N steps (0: at the end only)")->capture_default_str();
     cmd->add_option("--checkpoint-every", c.checkpointEvery, "checkpoint every N steps")->capture_default_str();
+    cmd->add_option("--keep-embeddings", c.keepLastEmbeddings,
+                    "test embeddings kept in the run directory: the first evaluation's, the last N and every "
+                    "--keep-every-th (0: all); embeddings/retention.json lists the dropped steps")
+        ->capture_default_str();
+    cmd->add_option("--keep-every", c.keepEveryEmbedding, "also keep every M-th evaluation's embedding (0: none)")
+        ->capture_default_str();
 }
 
 void addLossOptions(CLI::App *cmd, cli::TrainOptions &o)

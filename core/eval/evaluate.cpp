@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -162,7 +163,7 @@ Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor 
         const int64_t width = same.size(1);
         for (int64_t row = 0; row < same.size(0); ++row) {
             const bool *line = rel + row * width;
-            int64_t firstHit = width;
+            int64_t firstHit = std::numeric_limits<int64_t>::max(); // none: a miss at every K
             for (int64_t c = 0; c < width; ++c)
                 if (line[c]) {
                     firstHit = c;
@@ -171,16 +172,21 @@ Metrics evaluateEmbeddings(const torch::Tensor &embeddings, const torch::Tensor 
             for (int i = 0; i < 4; ++i)
                 hits[i] += firstHit < ks[i] ? 1 : 0;
             const int64_t rq = rData[first + row];
+            if (rq == 0) {
+                ++m.singletonQueries;
+                continue;
+            }
             mapSum += averagePrecisionAtR(std::vector<bool>(line, line + std::min(width, rq)), rq);
-            rPrecisionSum += rq > 0 ? double(std::count(line, line + std::min(width, rq), true)) / double(rq) : 0;
+            rPrecisionSum += double(std::count(line, line + std::min(width, rq), true)) / double(rq);
         }
     }, /*exactDistances=*/false);
     m.recallAt1 = hits[0] / n;
     m.recallAt2 = hits[1] / n;
     m.recallAt4 = hits[2] / n;
     m.recallAt8 = hits[3] / n;
-    m.mapAtR = mapSum / n;
-    m.rPrecision = rPrecisionSum / n;
+    const int64_t withR = n - m.singletonQueries;
+    m.mapAtR = withR > 0 ? mapSum / double(withR) : 0;
+    m.rPrecision = withR > 0 ? rPrecisionSum / double(withR) : 0;
 
     const std::vector<int64_t> labelVector(labelData, labelData + n);
     const std::vector<int64_t> clusters = kmeans(embeddings, classes.size(0), seed, 100, cancel);

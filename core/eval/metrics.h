@@ -16,6 +16,10 @@ struct Metrics
     double nmi = 0;         // normalised mutual information of k-means vs labels
     double f1 = 0;          // pairwise F1 of k-means vs labels
     int64_t queries = 0;
+    // Queries whose class has no other test image (R = 0). As in the
+    // published protocol they are left out of MAP@R and R-precision (0 when
+    // every query is one); Recall@K counts them as misses.
+    int64_t singletonQueries = 0;
 };
 
 // Clustering scores of an assignment against labels, from their contingency

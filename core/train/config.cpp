@@ -63,6 +63,8 @@ void ExperimentConfig::validate() const
                     "most 65536 images");
     if (worldSize < 1 || worldSize > 65536)
         throw Error("the world size must be between 1 and 65536 processes");
+    if (keepLastEmbeddings < 0 || keepEveryEmbedding < 0)
+        throw Error("the embeddings to keep (last N, every M-th) must not be negative");
     if (!(validationFraction >= 0 && validationFraction <= 0.9))
         throw Error("the validation fraction must be between 0 and 0.9 of the training classes");
     if (syncBatchNorm && isScriptedBackbone(model))
@@ -210,6 +212,8 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"sync_batch_norm", c.syncBatchNorm},
         {"validation_fraction", c.validationFraction},
         {"validation_seed", QString::number(c.validationSeed)},
+        {"keep_last_embeddings", c.keepLastEmbeddings},
+        {"keep_every_embedding", c.keepEveryEmbedding},
     };
 }
 
@@ -304,6 +308,10 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
         c.validationSeed = QString::fromStdString(text("validation_seed")).toULongLong(&ok);
         if (!ok)
             throw fileError(source, "field 'validation_seed' must be an unsigned integer");
+    }
+    if (json.contains(QLatin1String("keep_last_embeddings"))) { // absent before retention
+        c.keepLastEmbeddings = int(integer("keep_last_embeddings"));
+        c.keepEveryEmbedding = int(integer("keep_every_embedding"));
     }
     try {
         c.validate();

@@ -66,6 +66,13 @@ struct ExperimentConfig
     // training classes and never sees a test class (0: the test set).
     double validationFraction = 0;
     uint64_t validationSeed = 0;
+    // Retention of the test embedding written at each evaluation
+    // (embeddings/step-<n>.npy; at Stanford Online Products' size each is
+    // 124 MB): the first evaluation's, the last keepLastEmbeddings and every
+    // keepEveryEmbedding-th are kept, the others deleted as newer ones come
+    // (RunDirectory::applyEmbeddingRetention). keepLastEmbeddings 0 keeps all.
+    int keepLastEmbeddings = 10;
+    int keepEveryEmbedding = 5;
 
     // The recipes of the headless demo, on Fashion-MNIST or "glyphs" (see
     // demoRecipe in config.cpp for why each choice).

@@ -57,6 +57,7 @@ QJsonObject metricsObject(const EvalReport &r)
                        {"nmi", m.nmi},
                        {"f1", m.f1},
                        {"queries", qint64(m.queries)},
+                       {"singleton_queries", qint64(m.singletonQueries)},
                        {"seconds", r.seconds}};
 }
 
@@ -95,6 +96,7 @@ std::string RunFiles::checkpoints() const { return file("checkpoints"); }
 std::string RunFiles::checkpoint() const { return file("checkpoints/last.pt"); }
 std::string RunFiles::embeddings() const { return file("embeddings"); }
 std::string RunFiles::testLabels() const { return file("embeddings/labels.npy"); }
+std::string RunFiles::retention() const { return file("embeddings/retention.json"); }
 
 std::string RunFiles::embedding(int64_t step) const
 {
@@ -245,6 +247,56 @@ void RunDirectory::writeEmbedding(int64_t step, const std::vector<float> &values
     writeNpy(m_files.embedding(step), npyFromFloats({rows, cols}, values.data()));
 }
 
+std::vector<int64_t> retainedEmbeddingSteps(const std::vector<int64_t> &steps, int keepLast, int keepEvery)
+{
+    if (keepLast <= 0)
+        return steps;
+    std::vector<int64_t> kept;
+    const size_t n = steps.size();
+    for (size_t i = 0; i < n; ++i)
+        if (i == 0 || i + size_t(keepLast) >= n || (keepEvery > 0 && (i + 1) % size_t(keepEvery) == 0))
+            kept.push_back(steps[i]);
+    return kept;
+}
+
+std::vector<int64_t> RunDirectory::applyEmbeddingRetention(int keepLast, int keepEvery)
+{
+    const std::vector<int64_t> present = m_files.embeddingSteps();
+    std::vector<int64_t> all = present;
+    for (const EvalReport &r : readEvals(m_files.evals()))
+        all.push_back(r.step);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    const std::vector<int64_t> kept = retainedEmbeddingSteps(all, keepLast, keepEvery);
+    std::vector<int64_t> dropped;
+    for (const int64_t step : present) {
+        if (std::binary_search(kept.begin(), kept.end(), step))
+            continue;
+        std::error_code ec;
+        fs::remove(m_files.embedding(step), ec);
+        for (const char *method : {"tsne", "umap", "pca"})
+            fs::remove(m_files.projection(method, step), ec);
+        dropped.push_back(step);
+    }
+    if (dropped.empty())
+        return dropped;
+    QJsonArray allDropped;
+    std::ifstream in(m_files.retention());
+    if (in) {
+        std::stringstream text;
+        text << in.rdbuf();
+        allDropped = QJsonDocument::fromJson(QByteArray::fromStdString(text.str())).object().value("dropped").toArray();
+    }
+    for (const int64_t step : dropped)
+        allDropped.append(qint64(step));
+    const QJsonObject json{{"keep_first", true},
+                           {"keep_last", keepLast},
+                           {"keep_every", keepEvery},
+                           {"dropped", allDropped}};
+    writeFileAtomically(m_files.retention(), QJsonDocument(json).toJson(QJsonDocument::Indented).toStdString());
+    return dropped;
+}
+
 void RunDirectory::writeTestLabels(const std::vector<int64_t> &labels)
 {
     fs::create_directories(m_files.embeddings());
@@ -379,6 +431,7 @@ std::vector<EvalReport> RunDirectory::readEvals(const std::string &evalPath)
         m.nmi = o.value("nmi").toDouble();
         m.f1 = o.value("f1").toDouble();
         m.queries = o.value("queries").toInteger();
+        m.singletonQueries = o.value("singleton_queries").toInteger();
         reports.push_back(r);
     }
     return reports;
@@ -404,6 +457,12 @@ std::string metricsTable(const std::vector<std::pair<std::string, Metrics>> &row
                       name.c_str(), m.recallAt1, m.recallAt2, m.recallAt4, m.recallAt8, m.mapAtR, m.nmi, m.f1);
         s << buffer;
     }
+    for (const auto &[name, m] : rows)
+        if (m.singletonQueries > 0) { // the same test set in every row: said once
+            s << m.singletonQueries << " of the " << m.queries
+              << " queries have no other image of their class: left out of MAP@R (Recall@K counts them as misses)\n";
+            break;
+        }
     return s.str();
 }
 

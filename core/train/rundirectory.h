@@ -21,6 +21,7 @@ namespace liftlab {
 //   skipped_images.txt   images of the dataset that could not be used
 //   checkpoints/last.pt
 //   embeddings/labels.npy, embeddings/step-<n>.npy   test-set labels and embedding at each evaluation
+//   embeddings/retention.json     the policy and the steps whose embeddings it dropped
 //   projections/<method>-<n>.npy                      2-D projections of those (explorer, CLI)
 // Readers skip a torn last line, so a run can be read while it is written.
 class RunFiles
@@ -42,6 +43,7 @@ public:
     std::string embeddings() const; // the folder
     std::string embedding(int64_t step) const;
     std::string testLabels() const;
+    std::string retention() const;
     std::string projection(const std::string &method, int64_t step) const;
     // Steps that have an embedding file, ascending.
     std::vector<int64_t> embeddingSteps() const;
@@ -105,6 +107,11 @@ public:
     // (written atomically as .npy), and the split's labels (once).
     void writeEmbedding(int64_t step, const std::vector<float> &values, int64_t rows, int64_t cols);
     void writeTestLabels(const std::vector<int64_t> &labels);
+    // Deletes the embeddings (and their projections) that the policy no
+    // longer keeps among every evaluation so far (eval.jsonl and the
+    // embedding files), and adds their steps to embeddings/retention.json.
+    // Returns the steps it dropped now.
+    std::vector<int64_t> applyEmbeddingRetention(int keepLast, int keepEvery);
 
     static std::vector<TrainingStep> readSteps(const std::string &metricsPath);
     static std::vector<EvalReport> readEvals(const std::string &evalPath);
@@ -124,6 +131,12 @@ private:
     std::ofstream m_eval;
     int m_unflushed = 0;
 };
+
+// The evaluation steps whose embeddings the retention policy keeps, of
+// `steps` (every evaluation so far, ascending): the first, the last
+// `keepLast`, and every `keepEvery`-th (the keepEvery-th, the 2 keepEvery-th,
+// ...; 0: none of those). keepLast 0 keeps them all.
+std::vector<int64_t> retainedEmbeddingSteps(const std::vector<int64_t> &steps, int keepLast, int keepEvery);
 
 std::string metricsToJsonLine(const EvalReport &report);
 std::string metricsTable(const std::vector<std::pair<std::string, Metrics>> &rows);

@@ -301,6 +301,7 @@ struct Trainer::Private
             if (!std::filesystem::exists(run.files().testLabels()))
                 run.writeTestLabels(toVector(data.test.labels));
             run.writeEmbedding(step, toFloats(embedding), embedding.size(0), embedding.size(1));
+            run.applyEmbeddingRetention(config.keepLastEmbeddings, config.keepEveryEmbedding);
         }, "evaluating step " + std::to_string(step));
         report.seconds = secondsSince(start);
         return report;

@@ -183,23 +183,21 @@ QLayout *ExplorerPanel::createProjectionControls()
     m_progress = new QLabel;
     m_progress->setObjectName(QStringLiteral("projectionProgress"));
 
-    // Each method's parameters in a group of their own, shown with it.
-    const auto group = [](std::initializer_list<QLayout *> fields) {
-        auto *widget = new QWidget;
-        auto *row = new QHBoxLayout(widget);
-        row->setContentsMargins(0, 0, 0, 0);
-        for (QLayout *field : fields)
-            row->addLayout(field);
-        return widget;
-    };
-    m_tsneControls = group({labelled(tr("perplexity"), m_perplexityBox), labelled(tr("rate"), m_learningRateBox),
-                            labelled(tr("iterations"), m_iterationsBox)});
-    m_umapControls = group({labelled(tr("neighbours"), m_neighborsBox), labelled(tr("min dist"), m_minDistBox),
-                            labelled(tr("epochs"), m_epochsBox)});
+    // Each method's parameters, shown with it; each field wraps on its own.
     auto *controls = new FlowLayout;
     controls->addWidget(m_methodBox);
-    controls->addWidget(m_tsneControls);
-    controls->addWidget(m_umapControls);
+    const auto addField = [controls](const QString &label, QWidget *box) {
+        auto *field = new QWidget;
+        QHBoxLayout *row = labelled(label, box);
+        row->setContentsMargins(0, 0, 0, 0);
+        field->setLayout(row);
+        controls->addWidget(field);
+        return field;
+    };
+    m_tsneFields = {addField(tr("perplexity"), m_perplexityBox), addField(tr("rate"), m_learningRateBox),
+                    addField(tr("iterations"), m_iterationsBox)};
+    m_umapFields = {addField(tr("neighbours"), m_neighborsBox), addField(tr("min dist"), m_minDistBox),
+                    addField(tr("epochs"), m_epochsBox)};
     controls->addWidget(m_rerunButton);
     controls->addWidget(m_cancelButton);
     return controls;
@@ -553,8 +551,10 @@ void ExplorerPanel::onFailed(quint64 id, const QString &message)
 
 void ExplorerPanel::updateButtons()
 {
-    m_tsneControls->setVisible(method() == QLatin1String("tsne"));
-    m_umapControls->setVisible(method() == QLatin1String("umap"));
+    for (QWidget *field : m_tsneFields)
+        field->setVisible(method() == QLatin1String("tsne"));
+    for (QWidget *field : m_umapFields)
+        field->setVisible(method() == QLatin1String("umap"));
     m_cancelButton->setEnabled(m_running != 0);
 }
 

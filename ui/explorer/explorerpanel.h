@@ -125,11 +125,11 @@ private:
     QSlider *m_stepSlider = nullptr;
     QLabel *m_stepLabel = nullptr;
     QComboBox *m_methodBox = nullptr;
-    QWidget *m_tsneControls = nullptr; // shown with t-SNE
+    QList<QWidget *> m_tsneFields; // shown with t-SNE
     QDoubleSpinBox *m_perplexityBox = nullptr;
     QDoubleSpinBox *m_learningRateBox = nullptr;
     QSpinBox *m_iterationsBox = nullptr;
-    QWidget *m_umapControls = nullptr; // shown with UMAP
+    QList<QWidget *> m_umapFields; // shown with UMAP
     QSpinBox *m_neighborsBox = nullptr;
     QDoubleSpinBox *m_minDistBox = nullptr;
     QSpinBox *m_epochsBox = nullptr;
