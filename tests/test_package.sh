@@ -23,7 +23,8 @@ check_version() {
     echo "ok: $out"
 }
 check_version liftlab-cli
-env -i PATH=/usr/bin:/bin "$prefix/bin/liftlab-cli" losses | grep -q '^lifted' || fail "liftlab-cli losses"
+losses=$(env -i PATH=/usr/bin:/bin "$prefix/bin/liftlab-cli" losses) || fail "liftlab-cli losses"
+[[ $losses == *lifted* ]] || fail "liftlab-cli losses lists no lifted loss"
 
 # No run path, and no other path, into the source or build tree.
 for binary in "$prefix"/bin/*; do
@@ -32,9 +33,9 @@ for binary in "$prefix"/bin/*; do
     fi
 done
 
-for page in liftlab-cli; do
-    gzip -dc "$prefix/share/man/man1/$page.1.gz" | grep -q "$version" || fail "man page of $page"
-done
+# The page's text whole (grep -q on a pipe would end gzip early, a SIGPIPE under pipefail).
+man_page() { gzip -dc "$prefix/share/man/man1/$1.1.gz"; }
+[[ $(man_page liftlab-cli) == *"$version"* ]] || fail "man page of liftlab-cli"
 "$source/packaging/check_completion.sh" "$prefix/bin/liftlab-cli" \
     "$prefix/share/bash-completion/completions/liftlab-cli"
 for file in share/liftlab/export_backbone.py share/liftlab/README.md share/doc/liftlab/README.md \
@@ -46,7 +47,7 @@ done
 # The window: only where it was built.
 if [[ -x $build/app/liftlab ]]; then
     check_version liftlab
-    gzip -dc "$prefix/share/man/man1/liftlab.1.gz" | grep -q "$version" || fail "man page of liftlab"
+    [[ $(man_page liftlab) == *"$version"* ]] || fail "man page of liftlab"
     desktop=$prefix/share/applications/io.github.liftlab.LiftLab.desktop
     [[ -f $desktop ]] || fail "no desktop file"
     exec_program=$(sed -n 's/^Exec=\([^ ]*\).*/\1/p' "$desktop")

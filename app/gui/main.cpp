@@ -78,7 +78,13 @@ void addOptions(QCommandLineParser &parser)
 void openFolder(MainWindow &window, const QString &folder)
 {
     const std::string path = folder.toStdString();
-    if (Comparison::exists(path) || Tuning::isTuning(path))
+    bool comparison = false;
+    try {
+        comparison = Comparison::exists(path) || Tuning::isTuning(path);
+    } catch (const std::exception &) {
+        // Unreadable: opened as a run, whose error dialog says why.
+    }
+    if (comparison)
         window.openComparison(folder);
     else
         window.openRun(folder);

@@ -112,8 +112,9 @@ SparseGraph fuzzySimplicialSet(const int64_t *indices, const float *distances, i
 
 // UMAP (McInnes, Healy, Melville 2018) of `data` [N, d] into 2-D: the exact
 // kNN graph, its fuzzy simplicial set, a spectral initialisation (the
-// normalised Laplacian's second and third eigenvectors, by Lanczos; random
-// in [-10, 10] when the graph is not connected, as umap-learn does), then
+// normalised Laplacian's second and third eigenvectors, by Lanczos; a graph
+// in several pieces gets one per piece, each around a place of its own, as
+// umap-learn's multi_component_layout does), then
 // stochastic gradient descent on the fuzzy cross-entropy with negative
 // sampling, each edge sampled in proportion to its weight. Each epoch moves
 // every point against the layout of the epoch before, so the result is the

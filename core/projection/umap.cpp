@@ -10,7 +10,8 @@
 //    Laplacian I - D^-1/2 A D^-1/2 with the 2nd and 3rd smallest eigenvalues,
 //    which are those of D^-1/2 A D^-1/2 with the 2nd and 3rd largest, found
 //    by Lanczos with full reorthogonalisation against the known top one,
-//    D^1/2 1. A graph in several pieces starts at random in [-10, 10].
+//    D^1/2 1. A graph in several pieces gets each piece's own spectral
+//    layout around a place of its own (umap-learn's multi_component_layout).
 //    Then, as umap-learn: scaled to [-10, 10], a little noise, each axis
 //    rescaled to [0, 10].
 // 4. Stochastic gradient descent on the fuzzy cross-entropy with the
@@ -69,7 +70,7 @@ void checkInput(const Matrix &data, const UmapOptions &o)
         throw Error("UMAP needs at least 2 neighbours (--neighbors), got " + std::to_string(o.neighbors));
     if (data.rows < int64_t(o.neighbors) + 1)
         throw Error("UMAP with " + std::to_string(o.neighbors) + " neighbours needs at least " +
-                    std::to_string(o.neighbors + 1) + " points, got " + std::to_string(data.rows));
+                    std::to_string(int64_t(o.neighbors) + 1) + " points, got " + std::to_string(data.rows));
     if (data.rows > int64_t(std::numeric_limits<int32_t>::max()))
         throw Error("UMAP takes at most 2^31 - 1 points");
     if (data.cols < 1)
@@ -103,79 +104,104 @@ void normalisedAdjacencyTimes(const SparseGraph &g, const std::vector<double> &i
     });
 }
 
-// Whether every point reaches every other.
-bool isConnected(const SparseGraph &g)
+// The connected component of every point, numbered from 0 in order of
+// their first point; `count` receives how many there are.
+std::vector<int32_t> components(const SparseGraph &g, int32_t &count)
 {
     const int64_t n = int64_t(g.rowStart.size()) - 1;
-    std::vector<char> seen(size_t(n), 0);
-    std::vector<int32_t> stack{0};
-    seen[0] = 1;
-    int64_t reached = 1;
-    while (!stack.empty()) {
-        const int32_t i = stack.back();
-        stack.pop_back();
-        for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e) {
-            const int32_t j = g.cols[size_t(e)];
-            if (!seen[size_t(j)] && g.weights[size_t(e)] > 0) {
-                seen[size_t(j)] = 1;
-                ++reached;
-                stack.push_back(j);
+    std::vector<int32_t> label(size_t(n), -1);
+    std::vector<int32_t> stack;
+    count = 0;
+    for (int64_t start = 0; start < n; ++start) {
+        if (label[size_t(start)] >= 0)
+            continue;
+        label[size_t(start)] = count;
+        stack.push_back(int32_t(start));
+        while (!stack.empty()) {
+            const int32_t i = stack.back();
+            stack.pop_back();
+            for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e) {
+                const int32_t j = g.cols[size_t(e)];
+                if (label[size_t(j)] < 0 && g.weights[size_t(e)] > 0) {
+                    label[size_t(j)] = count;
+                    stack.push_back(j);
+                }
             }
         }
+        ++count;
     }
-    return reached == n;
+    return label;
+}
+
+// Sums in index order: the same result whatever the thread count (the
+// library's reductions split their sums by thread).
+double dot(const double *a, const double *b, int64_t n)
+{
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+void subtract(double *a, const double *b, double scale, int64_t n)
+{
+    for (int64_t i = 0; i < n; ++i)
+        a[i] -= scale * b[i];
 }
 
 // The 2nd and 3rd eigenvectors of D^-1/2 A D^-1/2 (largest eigenvalues
-// first), [n, 2] row-major, by Lanczos with full reorthogonalisation in a
-// Krylov space of at most 100 vectors orthogonal to the top eigenvector.
+// first) of a connected graph, [n, 2] row-major, by Lanczos with full
+// reorthogonalisation in a Krylov space of at most 100 vectors orthogonal
+// to the top eigenvector. Empty when cancelled.
 std::vector<double> spectralEmbedding(const SparseGraph &g, std::mt19937_64 &rng, const std::atomic<bool> *cancel)
 {
     const int64_t n = int64_t(g.rowStart.size()) - 1;
-    std::vector<double> invSqrtDegree(static_cast<size_t>(n));
-    torch::Tensor top = torch::empty({n}, torch::kFloat64); // D^1/2 1, normalised
-    double *t = top.data_ptr<double>();
+    std::vector<double> invSqrtDegree(static_cast<size_t>(n)), top(static_cast<size_t>(n)); // top: D^1/2 1, normalised
     for (int64_t i = 0; i < n; ++i) {
         double degree = 0;
         for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e)
             degree += g.weights[size_t(e)];
         invSqrtDegree[size_t(i)] = 1 / std::sqrt(degree);
-        t[i] = std::sqrt(degree);
+        top[size_t(i)] = std::sqrt(degree);
     }
-    top /= top.norm();
+    const double topNorm = std::sqrt(dot(top.data(), top.data(), n));
+    for (double &t : top)
+        t /= topNorm;
 
     const int64_t m = std::min<int64_t>(100, n - 1);
-    torch::Tensor q = torch::zeros({m + 1, n}, torch::kFloat64); // the Krylov basis, a row per vector
+    std::vector<double> q(size_t((m + 1) * n), 0.0); // the Krylov basis, a row per vector
     std::normal_distribution<double> normal(0, 1);
-    torch::Tensor v = q[0];
-    double *v0 = v.data_ptr<double>();
     for (int64_t i = 0; i < n; ++i)
-        v0[i] = 1 + 0.1 * normal(rng);
-    v -= top * top.dot(v);
-    v /= v.norm();
+        q[size_t(i)] = 1 + 0.1 * normal(rng);
+    subtract(q.data(), top.data(), dot(top.data(), q.data(), n), n);
+    const double startNorm = std::sqrt(dot(q.data(), q.data(), n));
+    for (int64_t i = 0; i < n; ++i)
+        q[size_t(i)] /= startNorm;
     std::vector<double> alpha, beta;
     std::vector<double> w(static_cast<size_t>(n));
     int64_t size = 0;
     for (int64_t j = 0; j < m; ++j) {
         if (cancel && cancel->load())
             return {};
-        normalisedAdjacencyTimes(g, invSqrtDegree, q[j].data_ptr<double>(), w.data());
-        torch::Tensor wt = torch::from_blob(w.data(), {n}, torch::kFloat64);
-        alpha.push_back(wt.dot(q[j]).item<double>());
+        const double *qj = q.data() + j * n;
+        normalisedAdjacencyTimes(g, invSqrtDegree, qj, w.data());
+        alpha.push_back(dot(w.data(), qj, n));
         // Against the top eigenvector and every basis vector so far, twice
         // (classical Gram-Schmidt twice is as good as modified).
         for (int pass = 0; pass < 2; ++pass) {
-            wt -= top * top.dot(wt);
-            const torch::Tensor basis = q.narrow(0, 0, j + 1);
-            wt -= torch::mv(basis.t(), torch::mv(basis, wt));
+            subtract(w.data(), top.data(), dot(top.data(), w.data(), n), n);
+            for (int64_t b = 0; b <= j; ++b)
+                subtract(w.data(), q.data() + b * n, dot(q.data() + b * n, w.data(), n), n);
         }
         size = j + 1;
-        const double norm = wt.norm().item<double>();
+        const double norm = std::sqrt(dot(w.data(), w.data(), n));
         if (norm < 1e-10)
             break; // an invariant subspace: its Ritz vectors are exact
         beta.push_back(norm);
-        q[j + 1].copy_(wt / norm);
+        for (int64_t i = 0; i < n; ++i)
+            q[size_t((j + 1) * n + i)] = w[size_t(i)] / norm;
     }
+    // The tridiagonal's eigenvectors: small, so the library's dense solver.
     torch::Tensor tridiagonal = torch::zeros({size, size}, torch::kFloat64);
     for (int64_t j = 0; j < size; ++j) {
         tridiagonal[j][j] = alpha[size_t(j)];
@@ -183,38 +209,136 @@ std::vector<double> spectralEmbedding(const SparseGraph &g, std::mt19937_64 &rng
             tridiagonal[j][j + 1] = tridiagonal[j + 1][j] = beta[size_t(j)];
     }
     const auto [values, vectors] = torch::linalg::eigh(tridiagonal, "L"); // ascending
-    const int64_t kept = std::min<int64_t>(2, size);
-    // Ritz vectors of the largest Ritz values, [n, 2].
-    torch::Tensor ritz = torch::mm(q.narrow(0, 0, size).t(), vectors.flip({1}).narrow(1, 0, kept));
-    if (kept < 2)
-        ritz = torch::cat({ritz, torch::zeros({n, 2 - kept}, torch::kFloat64)}, 1);
-    ritz = ritz.contiguous();
-    return std::vector<double>(ritz.data_ptr<double>(), ritz.data_ptr<double>() + 2 * n);
+    const torch::Tensor y = vectors.contiguous();
+    const double *yd = y.data_ptr<double>();
+    // Ritz vectors of the two largest Ritz values.
+    std::vector<double> out(size_t(2 * n), 0.0);
+    for (int c = 0; c < 2 && c < size; ++c) {
+        const int64_t column = size - 1 - c;
+        for (int64_t b = 0; b < size; ++b) {
+            const double coefficient = yd[b * size + column];
+            const double *qb = q.data() + b * n;
+            for (int64_t i = 0; i < n; ++i)
+                out[size_t(2 * i + c)] += coefficient * qb[i];
+        }
+    }
+    return out;
+}
+
+// The graph's rows `members` (ascending) as a graph of their own.
+SparseGraph subgraph(const SparseGraph &g, const std::vector<int32_t> &members)
+{
+    std::vector<int32_t> index(g.rowStart.size() - 1, -1);
+    for (size_t k = 0; k < members.size(); ++k)
+        index[size_t(members[k])] = int32_t(k);
+    SparseGraph sub;
+    sub.rowStart.push_back(0);
+    for (const int32_t i : members) {
+        for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e)
+            if (index[size_t(g.cols[size_t(e)])] >= 0) {
+                sub.cols.push_back(index[size_t(g.cols[size_t(e)])]);
+                sub.weights.push_back(g.weights[size_t(e)]);
+            }
+        sub.rowStart.push_back(int64_t(sub.cols.size()));
+    }
+    return sub;
+}
+
+// Where each of `count` components goes, [count, 2], the farthest at 1 (as
+// umap-learn's component_layout): up to 4 at the ends of the axes; more at a
+// PCA of their centroids in the data (umap-learn takes a spectral embedding
+// of the centroids' affinities there).
+std::vector<double> componentPositions(const Matrix &data, const std::vector<int32_t> &label, int32_t count)
+{
+    std::vector<double> at(size_t(2 * count), 0.0);
+    if (count <= 4) {
+        const double corners[4][2] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
+        for (int32_t c = 0; c < count; ++c) {
+            at[size_t(2 * c)] = corners[c][0];
+            at[size_t(2 * c + 1)] = corners[c][1];
+        }
+        return at;
+    }
+    Matrix centroids{count, data.cols, std::vector<float>(size_t(count * data.cols), 0.f)};
+    std::vector<int64_t> sizes(size_t(count), 0);
+    for (int64_t i = 0; i < data.rows; ++i) {
+        ++sizes[size_t(label[size_t(i)])];
+        for (int64_t d = 0; d < data.cols; ++d)
+            centroids.values[size_t(label[size_t(i)] * data.cols + d)] += data.row(i)[d];
+    }
+    for (int32_t c = 0; c < count; ++c)
+        for (int64_t d = 0; d < data.cols; ++d)
+            centroids.values[size_t(c * data.cols + d)] /= float(sizes[size_t(c)]);
+    const Matrix projected = pca(centroids, 2);
+    double largest = 0;
+    for (const float v : projected.values)
+        largest = std::max(largest, double(std::abs(v)));
+    for (int64_t k = 0; k < 2 * count && k < int64_t(projected.values.size()); ++k)
+        at[size_t(k)] = largest > 0 ? projected.values[size_t(k)] / largest : 0;
+    return at;
 }
 
 // The starting layout, [n, 2] row-major, each axis in [0, 10] (umap-learn's
-// spectral init, scaled by 10 / max |x|, noise of sd 1e-4, then min-max).
-std::vector<float> initialLayout(const SparseGraph &g, uint64_t seed, const std::atomic<bool> *cancel)
+// spectral initialisation: scaled by 10 / max |x|, noise of sd 1e-4, then
+// each axis min-max scaled). A graph in several pieces is laid out as
+// umap-learn's multi_component_layout does: each component spectrally (at
+// random when it has 3 points or fewer), shrunk to half the distance to its
+// nearest neighbouring component, around its place from componentPositions.
+std::vector<float> initialLayout(const SparseGraph &g, const Matrix &data, uint64_t seed,
+                                 const std::atomic<bool> *cancel)
 {
     const int64_t n = int64_t(g.rowStart.size()) - 1;
     std::mt19937_64 rng(seed);
+    int32_t count = 0;
+    const std::vector<int32_t> label = components(g, count);
     std::vector<double> layout;
-    if (isConnected(g)) {
+    if (count == 1) {
         layout = spectralEmbedding(g, rng, cancel);
         if (layout.empty())
             return {};
-        double largest = 0;
-        for (double x : layout)
-            largest = std::max(largest, std::abs(x));
-        std::normal_distribution<double> noise(0, 1e-4);
-        for (double &x : layout)
-            x = x * (largest > 0 ? 10 / largest : 1) + noise(rng);
     } else {
-        std::uniform_real_distribution<double> uniform(-10, 10);
-        layout.resize(size_t(2 * n));
-        for (double &x : layout)
-            x = uniform(rng);
+        const std::vector<double> at = componentPositions(data, label, count);
+        std::vector<std::vector<int32_t>> members(static_cast<size_t>(count));
+        for (int64_t i = 0; i < n; ++i)
+            members[size_t(label[size_t(i)])].push_back(int32_t(i));
+        layout.assign(size_t(2 * n), 0.0);
+        for (int32_t c = 0; c < count; ++c) {
+            double nearest = INFINITY;
+            for (int32_t o = 0; o < count; ++o) {
+                const double d = std::hypot(at[size_t(2 * c)] - at[size_t(2 * o)],
+                                            at[size_t(2 * c + 1)] - at[size_t(2 * o + 1)]);
+                if (o != c && d > 0)
+                    nearest = std::min(nearest, d);
+            }
+            const double range = std::isfinite(nearest) ? nearest / 2 : 1;
+            const std::vector<int32_t> &points = members[size_t(c)];
+            std::vector<double> local;
+            if (points.size() > 3) {
+                local = spectralEmbedding(subgraph(g, points), rng, cancel);
+                if (local.empty())
+                    return {};
+                double largest = 0;
+                for (const double x : local)
+                    largest = std::max(largest, std::abs(x));
+                for (double &x : local)
+                    x *= largest > 0 ? range / largest : 0;
+            } else {
+                std::uniform_real_distribution<double> uniform(-range, range);
+                local.resize(2 * points.size());
+                for (double &x : local)
+                    x = uniform(rng);
+            }
+            for (size_t k = 0; k < points.size(); ++k)
+                for (int d = 0; d < 2; ++d)
+                    layout[size_t(2 * points[k] + d)] = local[2 * k + size_t(d)] + at[size_t(2 * c + d)];
+        }
     }
+    double largest = 0;
+    for (const double x : layout)
+        largest = std::max(largest, std::abs(x));
+    std::normal_distribution<double> noise(0, 1e-4);
+    for (double &x : layout)
+        x = x * (largest > 0 ? 10 / largest : 1) + noise(rng);
     std::vector<float> out(size_t(2 * n));
     for (int d = 0; d < 2; ++d) {
         double lo = INFINITY, hi = -INFINITY;
@@ -304,9 +428,9 @@ __attribute__((target_clones("avx2", "default"))) void gradientSum(const float *
 }
 
 // One epoch for rows [begin, end): `from` is the layout of the epoch before,
-// `to` receives the moved points. Every term of point i's step is taken at
-// its position in `from`, so they are independent (SIMD, and no chain of
-// dependent updates through i's position).
+// `to` receives the moved points. Point i's negative samples all push from
+// its position in `from` (independent terms: SIMD); its pulls then move it
+// one after another, as umap-learn's do.
 void epochRows(const SparseGraph &g, Schedule &s, const UmapCurve &curve, const UmapOptions &o, int epoch,
                float alpha, const float *from, float *to, int64_t begin, int64_t end)
 {
@@ -548,7 +672,7 @@ Matrix umap(const Matrix &data, const UmapOptions &o, const std::function<void(c
     for (size_t e = 0; e < graph.weights.size(); ++e)
         schedule.nextNegative[e] = o.negativeSampleRate > 0 ? schedule.period[e] / float(o.negativeSampleRate) : 0;
 
-    std::vector<float> layout = initialLayout(graph, o.seed, cancel);
+    std::vector<float> layout = initialLayout(graph, data, o.seed, cancel);
     if (layout.empty())
         return {};
     const UmapCurve curve = umapCurve(o.spread, o.minDist);

@@ -309,9 +309,11 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
         if (!ok)
             throw fileError(source, "field 'validation_seed' must be an unsigned integer");
     }
-    if (json.contains(QLatin1String("keep_last_embeddings"))) { // absent before retention
+    if (json.contains(QLatin1String("keep_last_embeddings"))) {
         c.keepLastEmbeddings = int(integer("keep_last_embeddings"));
         c.keepEveryEmbedding = int(integer("keep_every_embedding"));
+    } else { // a run made before retention: resuming it deletes none of its embeddings
+        c.keepLastEmbeddings = 0;
     }
     try {
         c.validate();

@@ -317,6 +317,8 @@ ExperimentConfig ExperimentPanel::config() const
     c.normalize = m_normalize->isChecked();
     c.loss = m_lossForm->loss();
     c.lossParams = m_lossForm->params();
+    c.keepLastEmbeddings = m_keepLastEmbeddings;
+    c.keepEveryEmbedding = m_keepEveryEmbedding;
     c.sampler = currentValue(m_sampler).toStdString();
     c.classesPerBatch = m_classesPerBatch->value();
     c.perClass = m_perClass->value();
@@ -338,6 +340,8 @@ ExperimentConfig ExperimentPanel::config() const
 
 QStringList ExperimentPanel::setConfig(const ExperimentConfig &c)
 {
+    m_keepLastEmbeddings = c.keepLastEmbeddings;
+    m_keepEveryEmbedding = c.keepEveryEmbedding;
     m_updating = true;
     selectValue(m_dataset, q(c.dataset));
     m_dataset->setEditText(q(c.dataset));

@@ -53,6 +53,10 @@ Q_SIGNALS:
     void validityChanged(bool valid);
 
 private:
+    // What the form has no field for, carried from the last setConfig():
+    // the embedding retention.
+    int m_keepLastEmbeddings = ExperimentConfig().keepLastEmbeddings;
+    int m_keepEveryEmbedding = ExperimentConfig().keepEveryEmbedding;
     // One per group box of the form, in the order they are shown.
     QGroupBox *createDataGroup();
     QGroupBox *createModelGroup();
