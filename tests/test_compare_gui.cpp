@@ -68,7 +68,7 @@ LossChoice choice(const std::string &name, std::map<std::string, std::string> pa
     std::string label = name;
     for (const auto &[k, v] : params)
         label += ":" + k + "=" + v;
-    return {name, params, label};
+    return {name, params, label, {}};
 }
 
 // What a comparison sends, by run.

@@ -199,7 +199,7 @@ ComparisonWindow::ComparisonWindow(ExperimentPanel *experiment, QWidget *parent)
             updateActions();
         });
 
-    setLosses({{"lifted", {}, "lifted"}, {"contrastive", {}, "contrastive"}, {"triplet", {}, "triplet"}});
+    setLosses({{"lifted", {}, "lifted", {}}, {"contrastive", {}, "contrastive", {}}, {"triplet", {}, "triplet", {}}});
     fitToScreen(this, QSize(1600, 1000), screen()->availableSize());
 }
 
