@@ -383,8 +383,10 @@ private Q_SLOTS:
         for (int c = 0; c < 4; ++c) {
             fs::create_directories(data / ("class" + std::to_string(c)));
             for (int i = 0; i < 150; ++i) {
-                cv::Mat image(480, 640, CV_8UC3);
-                random.fill(image, cv::RNG::UNIFORM, 0, 256); // noise: slow to decode
+                // Noise, slow to decode: the whole set takes seconds, so the
+                // first progress report comes well before the decode ends.
+                cv::Mat image(960, 1280, CV_8UC3);
+                random.fill(image, cv::RNG::UNIFORM, 0, 256);
                 QVERIFY(cv::imwrite((data / ("class" + std::to_string(c)) / (std::to_string(i) + ".jpg")).string(), image));
             }
         }
