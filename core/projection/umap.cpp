@@ -389,39 +389,25 @@ __attribute__((always_inline)) inline float powPositive(float x, float b)
     return p * power;
 }
 
-// The summed, clipped gradient terms on point (x, y) from the points
-// `others`: attraction along its sampled edges, or repulsion from its
-// negative samples (gamma = 1; `self`, if drawn, contributes nothing).
+// The summed push on point (x, y) from its negative samples `others`, each
+// term clipped to 4 (gamma = 1; `self`, if drawn, pushes nothing).
 // Independent of each other, so they run in SIMD lanes (AVX2 where the CPU
 // has it).
-__attribute__((target_clones("avx2", "default"))) void gradientSum(const float *from, const uint32_t *others,
-                                                                   int count, uint32_t self, float x, float y,
-                                                                   float a, float b, bool attract, float &sumX,
-                                                                   float &sumY)
+__attribute__((target_clones("avx2", "default"))) void negativePush(const float *from, const uint32_t *others,
+                                                                    int count, uint32_t self, float x, float y,
+                                                                    float a, float b, float &sumX, float &sumY)
 {
     float gx = 0, gy = 0;
-    if (attract) {
 #pragma omp simd reduction(+ : gx, gy)
-        for (int p = 0; p < count; ++p) {
-            const float dx = x - from[2 * size_t(others[p])], dy = y - from[2 * size_t(others[p]) + 1];
-            const float d2 = std::max(dx * dx + dy * dy, 1e-30f);
-            const float powB = powPositive(d2, b); // d^2b
-            const float coefficient = -2 * a * b * powB / (d2 * (a * powB + 1));
-            gx += clip4(coefficient * dx);
-            gy += clip4(coefficient * dy);
-        }
-    } else {
-#pragma omp simd reduction(+ : gx, gy)
-        for (int p = 0; p < count; ++p) {
-            const uint32_t k = others[p];
-            const float dx = x - from[2 * size_t(k)], dy = y - from[2 * size_t(k) + 1];
-            const float d2 = dx * dx + dy * dy;
-            const float powB = powPositive(std::max(d2, 1e-30f), b);
-            const float coefficient = 2 * b / ((0.001f + d2) * (a * powB + 1));
-            const float px = d2 > 0 ? clip4(coefficient * dx) : 4, py = d2 > 0 ? clip4(coefficient * dy) : 4;
-            gx += k == self ? 0 : px;
-            gy += k == self ? 0 : py;
-        }
+    for (int p = 0; p < count; ++p) {
+        const uint32_t k = others[p];
+        const float dx = x - from[2 * size_t(k)], dy = y - from[2 * size_t(k) + 1];
+        const float d2 = dx * dx + dy * dy;
+        const float powB = powPositive(std::max(d2, 1e-30f), b);
+        const float coefficient = 2 * b / ((0.001f + d2) * (a * powB + 1));
+        const float px = d2 > 0 ? clip4(coefficient * dx) : 4, py = d2 > 0 ? clip4(coefficient * dy) : 4;
+        gx += k == self ? 0 : px;
+        gy += k == self ? 0 : py;
     }
     sumX = gx;
     sumY = gy;
@@ -459,7 +445,7 @@ void epochRows(const SparseGraph &g, Schedule &s, const UmapCurve &curve, const 
             pushes.push_back(uint32_t(i));
         float x = from[2 * i], y = from[2 * i + 1];
         float pushX, pushY;
-        gradientSum(from, pushes.data(), int(pushes.size()), uint32_t(i), x, y, a, b, false, pushX, pushY);
+        negativePush(from, pushes.data(), int(pushes.size()), uint32_t(i), x, y, a, b, pushX, pushY);
         for (const uint32_t j : pulls) {
             const float dx = x - from[2 * size_t(j)], dy = y - from[2 * size_t(j) + 1];
             const float d2 = std::max(dx * dx + dy * dy, 1e-30f);
