@@ -217,7 +217,7 @@ Dataset randomImages(int64_t n, int64_t c, int64_t h, int64_t w, unsigned seed)
     p[0] = 0;
     p[1] = 255;
     Dataset d;
-    d.images = images;
+    d.images = ImageStore(images);
     d.labels = torch::arange(n, torch::kInt64);
     for (int64_t i = 0; i < n; ++i)
         d.classNames.push_back(std::to_string(i));
@@ -465,9 +465,9 @@ void TestData::loadSplit()
 
     QCOMPARE(s.train.size(), int64_t(trainSize));
     QCOMPARE(s.test.size(), int64_t(testSize));
-    QCOMPARE(s.train.images.sizes().vec(), (std::vector<int64_t>{trainSize, 1, 28, 28}));
-    QCOMPARE(s.test.images.sizes().vec(), (std::vector<int64_t>{testSize, 1, 28, 28}));
-    QVERIFY(s.train.images.scalar_type() == torch::kUInt8);
+    QCOMPARE(s.train.images.all().sizes().vec(), (std::vector<int64_t>{trainSize, 1, 28, 28}));
+    QCOMPARE(s.test.images.all().sizes().vec(), (std::vector<int64_t>{testSize, 1, 28, 28}));
+    QVERIFY(s.train.images.all().scalar_type() == torch::kUInt8);
     QVERIFY(s.train.labels.scalar_type() == torch::kInt64);
     QCOMPARE(s.train.classesPresent(), toStd(trainClasses));
     QCOMPARE(s.test.classesPresent(), toStd(testClasses));
@@ -496,7 +496,7 @@ void TestData::loadSplit()
         if (std::find(trainClasses.begin(), trainClasses.end(), qint64(trainLabels.data[i])) != trainClasses.end())
             kept.push_back(int64_t(i));
     QCOMPARE(int64_t(kept.size()), int64_t(trainSize));
-    const torch::Tensor images = s.train.images.contiguous();
+    const torch::Tensor images = s.train.images.all();
     for (size_t j = 0; j < kept.size(); ++j) {
         const size_t i = size_t(kept[j]);
         QCOMPARE(s.train.labels[int64_t(j)].item<int64_t>(), int64_t(trainLabels.data[i]));
@@ -1099,13 +1099,13 @@ void TestData::makeBatchWithoutAugmentation()
     QCOMPARE(batch.sizes().vec(), (std::vector<int64_t>{4, 3, 5, 6}));
     QVERIFY(batch.scalar_type() == torch::kFloat32);
     for (size_t n = 0; n < indices.size(); ++n) {
-        const torch::Tensor expected = referenceNormalised(data.images[indices[n]], norm);
+        const torch::Tensor expected = referenceNormalised(data.images.image(indices[n]), norm);
         const double error = (batch[int64_t(n)] - expected).abs().max().item<double>();
         QVERIFY2(error < 1e-5, qPrintable(QString("image %1: max error %2").arg(n).arg(error)));
     }
     // Spot-check known pixels by hand: pixel 0 of image 0 is 0, pixel 1 is 255.
-    QCOMPARE(int(data.images[0][0][0][0].item<uint8_t>()), 0);
-    QCOMPARE(int(data.images[0][0][0][1].item<uint8_t>()), 255);
+    QCOMPARE(int(data.images.image(0)[0][0][0].item<uint8_t>()), 0);
+    QCOMPARE(int(data.images.image(0)[0][0][1].item<uint8_t>()), 255);
     QVERIFY(std::abs(batch[1][0][0][0].item<float>() - (0.0f - 0.25f) / 0.5f) < 1e-6f);
     QVERIFY(std::abs(batch[1][0][0][1].item<float>() - (1.0f - 0.25f) / 0.5f) < 1e-6f);
 }
@@ -1171,10 +1171,10 @@ void TestData::makeBatchAugmentationCandidates()
                     if (mirrored && !flip)
                         continue;
                     candidates[size_t(i)].emplace_back(dy, dx, mirrored,
-                                                       referenceNormalised(shifted(data.images[i], dy, dx, mirrored), norm));
+                                                       referenceNormalised(shifted(data.images.image(i), dy, dx, mirrored), norm));
                 }
     // Sanity of the reference: a mirror differs from the original.
-    QVERIFY(!torch::equal(data.images[0], data.images[0].flip({2})));
+    QVERIFY(!torch::equal(data.images.image(0), data.images.image(0).flip({2})));
 
     std::set<std::tuple<int, int, bool>> used;
     for (int64_t n = 0; n < 96; ++n) {

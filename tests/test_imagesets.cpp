@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "data/glyphs.h"
 #include "data/imagesets.h"
-#include "data/imagestore.h"
+#include "data/imagedecode.h"
 #include "data/npy.h"
 #include "error.h"
 #include "nn/models.h"
@@ -31,6 +31,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <set>
 
 using namespace liftlab;
@@ -313,8 +315,8 @@ private Q_SLOTS:
         QCOMPARE(labelSet(s.train.labels), (std::set<int64_t>{0, 1}));
         QCOMPARE(labelSet(s.test.labels), (std::set<int64_t>{2, 3}));
         QCOMPARE(int(s.train.size() + s.test.size()), kClasses * kPerClass - 2); // less the corrupt and missing
-        QCOMPARE(s.train.images.sizes(), (torch::IntArrayRef{s.train.size(), 3, 24, 24}));
-        QCOMPARE(s.train.images.scalar_type(), torch::kUInt8);
+        QCOMPARE(s.train.images.all().sizes(), (torch::IntArrayRef{s.train.size(), 3, 24, 24}));
+        QCOMPARE(s.train.images.all().scalar_type(), torch::kUInt8);
         QVERIFY(!progress.empty());
         QCOMPARE(progress.back().first, progress.back().second);
         // The skip report: the corrupt file, and the missing one where a list names it.
@@ -332,7 +334,7 @@ private Q_SLOTS:
         LoadOptions o;
         o.imageSize = 32;
         const ExperimentData s = loadDataset(tree("folder"), SplitKind::Seen, o);
-        const torch::Tensor all = torch::cat({s.train.images, s.test.images});
+        const torch::Tensor all = torch::cat({s.train.images.all(), s.test.images.all()});
         QVERIFY(all.size(0) == kClasses * kPerClass - 2);
         // Class 3 (RGBA, 16-bit and JPEG images): its colour survives every conversion.
         const torch::Tensor labels = torch::cat({s.train.labels, s.test.labels});
@@ -398,7 +400,7 @@ private Q_SLOTS:
         o.cropToBox = true;
         const ExperimentData s = loadDataset(root, SplitKind::ZeroShot, o);
         // The box (20 x 15) scaled by 0.9 to 18 x 14: 2 black rows above it.
-        const torch::Tensor first = s.train.images[0];
+        const torch::Tensor first = s.train.images.image(0);
         QCOMPARE(first.index({torch::indexing::Slice(), torch::indexing::Slice(0, 2)}).sum().item<int64_t>(), int64_t(0));
         QVERIFY(first.index({torch::indexing::Slice(), 2}).sum().item<int64_t>() > 0);
     }
@@ -534,10 +536,10 @@ private Q_SLOTS:
     {
         // Two 8 x 8 images of distinct pixel values, so a crop is recognisable.
         Dataset d;
-        d.images = torch::arange(2 * 3 * 64, torch::kInt64).remainder(251).to(torch::kUInt8).view({2, 3, 8, 8});
+        d.images = ImageStore(torch::arange(2 * 3 * 64, torch::kInt64).remainder(251).to(torch::kUInt8).view({2, 3, 8, 8}));
         d.labels = torch::tensor({0, 1}, torch::kInt64);
         Normalization norm{{0, 0, 0}, {1.f / 255, 1.f / 255, 1.f / 255}, 6}; // pixels as they are, input 6 x 6
-        const torch::Tensor source = d.images.to(torch::kFloat32);
+        const torch::Tensor source = d.images.all().to(torch::kFloat32);
         // Evaluation: the centre.
         const torch::Tensor centre = makeBatch(d, {0, 1}, norm, AugmentOptions{}, nullptr);
         QCOMPARE(centre.sizes(), (torch::IntArrayRef{2, 3, 6, 6}));
@@ -770,13 +772,13 @@ private Q_SLOTS:
         const int64_t classes = int64_t(s.train.classNames.size());
         QCOMPARE(int64_t(labelSet(s.train.labels).size()), classes / 2);
         QCOMPARE(*labelSet(s.test.labels).begin(), classes / 2); // class-disjoint
-        QCOMPARE(s.train.images.sizes(), (torch::IntArrayRef{classes / 2 * 12, 1, 32, 32}));
+        QCOMPARE(s.train.images.all().sizes(), (torch::IntArrayRef{classes / 2 * 12, 1, 32, 32}));
         // The same images every time; the instances of a class differ.
         const ExperimentData again = makeGlyphs(SplitKind::ZeroShot);
-        QVERIFY(torch::equal(again.train.images, s.train.images));
-        QVERIFY(!torch::equal(s.train.images[0], s.train.images[1]));
+        QVERIFY(torch::equal(again.train.images.all(), s.train.images.all()));
+        QVERIFY(!torch::equal(s.train.images.image(0), s.train.images.image(1)));
         // A glyph is drawn: bright pixels near the centre, darker corners.
-        const torch::Tensor mean = s.train.images.to(torch::kFloat32).mean(0)[0];
+        const torch::Tensor mean = s.train.images.all().to(torch::kFloat32).mean(0)[0];
         QVERIFY(mean[16][16].item<float>() > 2 * mean[0][0].item<float>());
         // The seen split keeps every class on both sides.
         const ExperimentData seen = makeGlyphs(SplitKind::Seen, GlyphOptions{20, 6, 0});
@@ -798,6 +800,92 @@ private Q_SLOTS:
         const std::atomic<bool> cancel{false};
         QCOMPARE(t->run({}, cancel), Trainer::Outcome::Finished);
         QVERIFY(t->evaluate().metrics.recallAt1 > 0);
+    }
+
+    // Beyond half the memory budget the decoded images are read from a file
+    // (the cache's, or an unnamed one): the same pixels, and the same
+    // batches image for image, whatever the number of workers.
+    void boundedStoreMakesTheSameBatches()
+    {
+        const std::string data = tree("cub"); // with a corrupt and a missing image: the kept rows have gaps
+        LoadOptions memory;
+        memory.imageSize = 24;
+        LoadOptions unnamed = memory;
+        unnamed.memoryBudget = 2 * 3 * 24 * 24 - 1; // less than two images' worth
+        LoadOptions cached = unnamed;
+        cached.cacheFolder = m_dir.file("bounded-cache");
+        const ExperimentData inMemory = loadDataset(data, SplitKind::ZeroShot, memory);
+        const ExperimentData fromTemporary = loadDataset(data, SplitKind::ZeroShot, unnamed);
+        const ExperimentData written = loadDataset(data, SplitKind::ZeroShot, cached);
+        const ExperimentData readBack = loadDataset(data, SplitKind::ZeroShot, cached);
+        QVERIFY(inMemory.train.images.inMemory());
+        QCOMPARE(int(std::distance(fs::directory_iterator(cached.cacheFolder), fs::directory_iterator())), 1);
+
+        Normalization norm = inMemory.normalization;
+        norm.cropSide = inputSide(Augmentation::Paper, 24);
+        AugmentOptions augment;
+        augment.kind = Augmentation::Paper;
+        std::vector<int64_t> indices(40);
+        std::mt19937_64 pick(7);
+        for (int64_t &i : indices)
+            i = int64_t(pick() % uint64_t(inMemory.train.size()));
+        auto batch = [&](const Dataset &d, int workers, int64_t first = 0, int64_t stride = 1) {
+            std::mt19937_64 rng(11);
+            return makeBatch(d, indices, norm, augment, &rng, first, stride, workers);
+        };
+        const torch::Tensor expected = batch(inMemory.train, 1);
+        for (const ExperimentData *other : {&fromTemporary, &written, &readBack}) {
+            QVERIFY(!other->train.images.inMemory() && !other->test.images.inMemory());
+            QCOMPARE(other->train.size(), inMemory.train.size());
+            QVERIFY(torch::equal(other->train.images.all(), inMemory.train.images.all()));
+            QVERIFY(torch::equal(other->test.images.all(), inMemory.test.images.all()));
+            QCOMPARE(other->skipped.size(), inMemory.skipped.size());
+            for (const int workers : {1, 3})
+                QVERIFY(torch::equal(batch(other->train, workers), expected));
+            // A rank's share of a distributed batch: its rows of the whole.
+            QVERIFY(torch::equal(batch(other->train, 2, 1, 2), expected.index({torch::indexing::Slice(1, {}, 2)})));
+        }
+        QVERIFY(torch::equal(batch(inMemory.train, 2), expected));
+    }
+
+    // A run on the bounded store trains exactly as one in memory.
+    void runOnTheBoundedStoreIsTheSame()
+    {
+        ExperimentConfig c = smallRun("cub", 3);
+        c.embeddingDim = 8;
+        c.augmentation = "paper";
+        auto losses = [&](const std::string &name) {
+            const std::atomic<bool> cancel{false};
+            const std::string run = m_dir.file(name);
+            std::vector<std::string> values;
+            if (Trainer::start(c, run)->run({}, cancel) != Trainer::Outcome::Finished)
+                return values;
+            std::ifstream in(fs::path(run) / "metrics.jsonl");
+            for (std::string line; std::getline(in, line);) {
+                const size_t at = line.find("\"loss\":");
+                values.push_back(line.substr(at, line.find(',', at) - at));
+            }
+            return values;
+        };
+        const std::vector<std::string> inMemory = losses("run-in-memory");
+        qputenv("LIFTLAB_MEMORY_BUDGET", "1K");
+        const std::vector<std::string> bounded = losses("run-bounded");
+        qunsetenv("LIFTLAB_MEMORY_BUDGET");
+        QCOMPARE(inMemory.size(), size_t(3));
+        QCOMPARE(bounded, inMemory);
+    }
+
+    void memoryBudgetsParse()
+    {
+        QCOMPARE(parseByteSize("4G", "budget"), int64_t(4) << 30);
+        QCOMPARE(parseByteSize("512M", "budget"), int64_t(512) << 20);
+        QCOMPARE(parseByteSize("1.5GiB", "budget"), int64_t(3) << 29);
+        QCOMPARE(parseByteSize("300k", "budget"), int64_t(300) << 10);
+        QCOMPARE(parseByteSize("1000", "budget"), int64_t(1000));
+        for (const char *bad : {"", "G", "-1G", "4X", "4GG", "0"}) {
+            const std::string message = messageOf([&] { parseByteSize(bad, "--memory-budget"); });
+            QVERIFY2(message.find("--memory-budget '") != std::string::npos, bad);
+        }
     }
 
     void cancelStopsDecoding()
@@ -831,20 +919,22 @@ private Q_SLOTS:
 
         // Read back: the same images, labels and skip report.
         const ExperimentData second = loadDataset(data, SplitKind::ZeroShot, o);
-        QVERIFY(torch::equal(first.train.images, second.train.images));
-        QVERIFY(torch::equal(first.test.images, second.test.images));
+        QVERIFY(torch::equal(first.train.images.all(), second.train.images.all()));
+        QVERIFY(torch::equal(first.test.images.all(), second.test.images.all()));
         QVERIFY(torch::equal(first.test.labels, second.test.labels));
         QCOMPARE(second.skipped.size(), first.skipped.size());
         QVERIFY(!second.skipped.empty());
         QCOMPARE(second.skipped.front().reason, first.skipped.front().reason);
         // ... from the file, not decoded again: a byte changed in the file shows.
-        {
+        {   // every image's place (after the 4 KiB preamble) set to 0x55
+            const int64_t listed = int64_t(listImages(data, SplitKind::ZeroShot).images.size());
             std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-            f.seekp(-1, std::ios::end);
-            f.put(char(first.test.images.flatten()[-1].item<uint8_t>() ^ 0xff));
+            f.seekp(4096);
+            const std::string pattern(size_t(listed * 3 * 16 * 16), char(0x55));
+            f.write(pattern.data(), std::streamsize(pattern.size()));
         }
         const ExperimentData edited = loadDataset(data, SplitKind::ZeroShot, o);
-        QVERIFY(!torch::equal(first.test.images, edited.test.images));
+        QVERIFY(edited.test.images.all().eq(0x55).all().item<bool>());
 
         // Another size is another cache file.
         o.imageSize = 20;
@@ -856,9 +946,9 @@ private Q_SLOTS:
         const uintmax_t whole = fs::file_size(file);
         fs::resize_file(file, whole - 7);
         const ExperimentData afterDamage = loadDataset(data, SplitKind::ZeroShot, o);
-        QVERIFY(torch::equal(first.test.images, afterDamage.test.images));
+        QVERIFY(torch::equal(first.test.images.all(), afterDamage.test.images.all()));
         QCOMPARE(fs::file_size(file), whole);
-        QVERIFY(torch::equal(loadDataset(data, SplitKind::ZeroShot, o).test.images, first.test.images));
+        QVERIFY(torch::equal(loadDataset(data, SplitKind::ZeroShot, o).test.images.all(), first.test.images.all()));
 
         // A changed image is decoded again.
         std::string changed;
@@ -870,8 +960,8 @@ private Q_SLOTS:
         QVERIFY(cv::imwrite(changed, white));
         const ExperimentData afterChange = loadDataset(data, SplitKind::ZeroShot, o);
         QCOMPARE(cacheFiles().size(), size_t(3));
-        QVERIFY(!torch::equal(torch::cat({first.train.images, first.test.images}),
-                              torch::cat({afterChange.train.images, afterChange.test.images})));
+        QVERIFY(!torch::equal(torch::cat({first.train.images.all(), first.test.images.all()}),
+                              torch::cat({afterChange.train.images.all(), afterChange.test.images.all()})));
     }
 
     void trainerWatchesTheDecode()

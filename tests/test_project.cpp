@@ -393,7 +393,7 @@ private Q_SLOTS:
             QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
         const ExperimentData split = loadDataset("fashion-mnist", SplitKind::Seen);
         const int64_t n = 2000;
-        const torch::Tensor pixels = split.test.images.narrow(0, 0, n).reshape({n, -1}).to(torch::kFloat32) / 255;
+        const torch::Tensor pixels = split.test.images.narrow(0, n).all().reshape({n, -1}).to(torch::kFloat32) / 255;
         Matrix data{n, pixels.size(1), std::vector<float>(pixels.data_ptr<float>(), pixels.data_ptr<float>() + pixels.numel())};
         const Matrix reduced = pca(data, 50);
         const torch::Tensor labelsT = split.test.labels.narrow(0, 0, n).contiguous();

@@ -254,7 +254,7 @@ private Q_SLOTS:
         const auto evals = RunDirectory::readEvals(RunFiles(generic).evals());
         QCOMPARE(evals.size(), size_t(1));
         const ExperimentData data = loadExperimentData(config, {});
-        const EmbeddingNet model = loadRunModel(RunDirectory::open(generic), data.train.images.size(1));
+        const EmbeddingNet model = loadRunModel(RunDirectory::open(generic), data.train.images.channels());
         const Metrics m = evaluateEmbeddings(embedDataset(*model, data.test, data.normalization), data.test.labels, config.seed);
         QCOMPARE(evals[0].metrics.recallAt1, m.recallAt1);
         QVERIFY(std::abs(evals[0].metrics.mapAtR - m.mapAtR) < 1e-6);
@@ -613,9 +613,9 @@ private Q_SLOTS:
         const std::atomic<bool> cancel{false};
         std::unique_ptr<Trainer> first = Trainer::start(c, m_dir.file("share-1"));
         std::unique_ptr<Trainer> second = Trainer::start(c, m_dir.file("share-2"), {}, first->data());
-        QCOMPARE(second->data()->train.images.data_ptr(), first->data()->train.images.data_ptr());
+        QCOMPARE(second->data()->train.images.pixels(0, nullptr), first->data()->train.images.pixels(0, nullptr));
         std::unique_ptr<Trainer> alone = Trainer::start(c, m_dir.file("share-3"));
-        QVERIFY(alone->data()->train.images.data_ptr() != first->data()->train.images.data_ptr());
+        QVERIFY(alone->data()->train.images.pixels(0, nullptr) != first->data()->train.images.pixels(0, nullptr));
         first.reset(); // the images stay while a trainer uses them
         QCOMPARE(second->run({}, cancel), Trainer::Outcome::Finished);
         QCOMPARE(alone->run({}, cancel), Trainer::Outcome::Finished);

@@ -439,7 +439,7 @@ int eval(const std::string &runPath, int threads)
     prepareCompute(threads);
     const RunDirectory run = RunDirectory::open(runPath);
     const ExperimentData data = loadRunData(run);
-    EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
+    EmbeddingNet model = loadRunModel(run, data.train.images.channels());
     const Metrics m = evaluateEmbeddings(embedDataset(*model, data.test, data.normalization), data.test.labels,
                                          run.config().seed);
     std::printf("%s", metricsTable({{run.config().loss, m}}).c_str());
@@ -453,7 +453,7 @@ int embed(const EmbedOptions &o, int threads)
         throw Error("--subset must be test or train, not '" + o.subset + "'");
     const RunDirectory run = RunDirectory::open(o.run);
     const ExperimentData data = loadRunData(run);
-    EmbeddingNet model = loadRunModel(run, data.train.images.size(1));
+    EmbeddingNet model = loadRunModel(run, data.train.images.channels());
     const Dataset &subset = o.subset == "test" ? data.test : data.train;
     const torch::Tensor e = embedDataset(*model, subset, data.normalization).contiguous();
     writeNpy(o.out, npyFromFloats({e.size(0), e.size(1)}, e.data_ptr<float>()));

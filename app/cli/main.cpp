@@ -1,5 +1,6 @@
 // liftlab-cli: the headless front end of the LiftLab core.
 #include "commands.h"
+#include "data/dataset.h"
 #include "error.h"
 #include "util/version.h"
 
@@ -8,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -15,6 +17,25 @@
 using namespace liftlab;
 
 namespace {
+
+// --memory-budget: checked while parsing, then handed to the dataset
+// loaders, and to the other ranks of a distributed run, as the environment
+// variable they read.
+void addMemoryBudget(CLI::App *cmd)
+{
+    cmd->add_option_function<std::string>(
+           "--memory-budget", [](const std::string &v) { ::setenv("LIFTLAB_MEMORY_BUDGET", v.c_str(), 1); },
+           "resident memory for the run, such as 4G or 512M: decoded images beyond half of it are read from a file "
+           "(default: $LIFTLAB_MEMORY_BUDGET, else 4G)")
+        ->check([](const std::string &v) {
+            try {
+                parseByteSize(v, "value");
+                return std::string();
+            } catch (const Error &e) {
+                return std::string(e.what());
+            }
+        });
+}
 
 // Everything of an experiment but the loss.
 void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
@@ -57,6 +78,9 @@ void addExperimentOptions(CLI::App *cmd, ExperimentConfig &c)
     cmd->add_option("--iterations", c.iterations, "training steps")->capture_default_str();
     cmd->add_option("--seed", c.seed, "seed for initialisation, batches and augmentation")->capture_default_str();
     cmd->add_option("--threads", c.threads, "CPU threads")->capture_default_str();
+    addMemoryBudget(cmd);
+    cmd->add_option("--data-workers", c.dataWorkers, "threads that read and augment the next batch")
+        ->capture_default_str();
     cmd->add_option("--device", c.device,
                     "where to train and evaluate: cpu, cuda (in a distributed run each rank's local GPU), cuda:N, "
                     "or auto (a GPU when there is one)")
@@ -170,6 +194,7 @@ Command addDemo(CLI::App &app)
     auto threads = std::make_shared<int>(2);
     CLI::App *cmd = app.add_subcommand("demo", "the headless demo: train on Fashion-MNIST, compare with baselines");
     cmd->add_option("--threads", *threads, "CPU threads")->capture_default_str();
+    addMemoryBudget(cmd);
     return {cmd, [threads] { return cli::demo(*threads); }};
 }
 
@@ -182,6 +207,7 @@ Command addRunCommand(CLI::App &app, const char *name, const char *description,
     CLI::App *cmd = app.add_subcommand(name, description);
     cmd->add_option("run", *runDir, "run directory")->required();
     cmd->add_option("--threads", *threads, "CPU threads")->capture_default_str();
+    addMemoryBudget(cmd);
     return {cmd, [=] { return run(*runDir, *threads); }};
 }
 

@@ -3,7 +3,11 @@
 #include "error.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 namespace liftlab {
 
@@ -74,9 +78,9 @@ Window trainingWindow(const AugmentOptions &a, int64_t h, int64_t w, int64_t oh,
 } // namespace
 
 torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices, const Normalization &norm,
-                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first, int64_t stride)
+                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first, int64_t stride, int workers)
 {
-    const int64_t c = data.images.size(1), h = data.images.size(2), w = data.images.size(3);
+    const int64_t c = data.images.channels(), h = data.images.height(), w = data.images.width();
     const int64_t oh = norm.cropSide > 0 ? std::min(norm.cropSide, h) : h;
     const int64_t ow = norm.cropSide > 0 ? std::min(norm.cropSide, w) : w;
     const int64_t total = int64_t(indices.size());
@@ -84,8 +88,6 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
     first = std::clamp<int64_t>(first, 0, total);
     const int64_t b = (total - first + stride - 1) / stride;
     torch::Tensor out = torch::empty({b, c, oh, ow}, torch::kFloat32);
-    const torch::Tensor images = data.images.contiguous();
-    const uint8_t *src = images.data_ptr<uint8_t>();
     float *dst = out.data_ptr<float>();
     const bool doAugment = augment.enabled && rng;
     // Every image's window, drawn in order, so that each is the same whichever share is made.
@@ -94,12 +96,14 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
         for (int64_t n = 0; n < total; ++n)
             windows.push_back(trainingWindow(augment, h, w, oh, ow, *rng));
 
-    for (int64_t n = 0; n < b; ++n) {
+    // Image n of the batch; each depends on its window only, so the workers
+    // may make them in any order.
+    auto make = [&](int64_t n, uint8_t *buffer) {
         const int64_t position = first + n * stride;
         // Evaluation (and training without augmentation): the centre, on whole pixels.
         const Window win = doAugment ? windows[size_t(position)]
                                      : Window{double((w - ow) / 2), double((h - oh) / 2), double(ow), double(oh), false};
-        const uint8_t *image = src + indices[size_t(position)] * c * h * w;
+        const uint8_t *image = data.images.pixels(indices[size_t(position)], buffer);
         const bool exact = win.ww == double(ow) && win.wh == double(oh) && win.x0 == std::floor(win.x0)
                            && win.y0 == std::floor(win.y0);
         const double sx = win.ww / double(ow), sy = win.wh / double(oh);
@@ -131,7 +135,33 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
                     target[y * ow + x] = v * scale + shift;
                 }
         }
-    }
+    };
+    // Images from a file are read into a buffer per worker first.
+    const size_t bufferSize = data.images.inMemory() ? 0 : size_t(data.images.imageBytes());
+    workers = int(std::clamp<int64_t>(workers, 1, std::max<int64_t>(b, 1)));
+    std::exception_ptr failure;
+    std::mutex failureMutex;
+    std::atomic<int64_t> next{0};
+    auto work = [&] {
+        try {
+            std::vector<uint8_t> buffer(bufferSize);
+            for (int64_t n; (n = next++) < b;)
+                make(n, buffer.data());
+        } catch (...) { // a file that cannot be read
+            const std::lock_guard<std::mutex> lock(failureMutex);
+            if (!failure)
+                failure = std::current_exception();
+            next = b;
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 1; t < workers; ++t)
+        threads.emplace_back(work);
+    work();
+    for (std::thread &t : threads)
+        t.join();
+    if (failure)
+        std::rethrow_exception(failure);
     return out;
 }
 

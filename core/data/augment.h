@@ -36,7 +36,10 @@ struct AugmentOptions
 // of `indices` are made, each augmented exactly as in the whole batch (the
 // augmentation of every image is still drawn from `rng`, in order): a
 // process of a distributed run makes its share of the global batch.
+// `workers` threads read and make the images (the images do not depend on
+// their number). Throws liftlab::Error when an image file cannot be read.
 torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices, const Normalization &norm,
-                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first = 0, int64_t stride = 1);
+                        const AugmentOptions &augment, std::mt19937_64 *rng, int64_t first = 0, int64_t stride = 1,
+                        int workers = 1);
 
 } // namespace liftlab

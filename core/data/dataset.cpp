@@ -3,10 +3,12 @@
 #include "data/glyphs.h"
 #include "data/idx.h"
 #include "data/imagesets.h"
-#include "data/imagestore.h"
+#include "data/imagedecode.h"
 #include "error.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -47,7 +49,7 @@ Dataset readPair(const fs::path &folder, const std::string &prefix, const std::v
 
     const int64_t n = images.shape[0], h = images.shape[1], w = images.shape[2];
     Dataset d;
-    d.images = torch::from_blob(images.data.data(), {n, 1, h, w}, torch::kUInt8).clone();
+    d.images = ImageStore(torch::from_blob(images.data.data(), {n, 1, h, w}, torch::kUInt8).clone());
     d.labels = torch::from_blob(labels.data.data(), {n}, torch::kUInt8).to(torch::kInt64);
     d.classNames = classNames;
     return d;
@@ -61,7 +63,7 @@ Dataset selectClasses(const Dataset &d, int64_t first, int64_t last)
 Normalization computeNormalization(const Dataset &train)
 {
     Normalization n;
-    const torch::Tensor x = train.images.to(torch::kFloat32).div_(255.0);
+    const torch::Tensor x = train.images.all().to(torch::kFloat32).div_(255.0); // IDX: small images in memory
     const torch::Tensor mean = x.mean({0, 2, 3});
     const torch::Tensor std = x.std({0, 2, 3});
     for (int64_t c = 0; c < mean.size(0); ++c) {
@@ -72,8 +74,7 @@ Normalization computeNormalization(const Dataset &train)
 }
 
 // The images of an image dataset folder, decoded, split as its layout says.
-// The training images are listed first, so the two splits are views of the
-// one decoded tensor: no copy of gigabytes of pixels.
+// The two splits are views of the one store: no copy of gigabytes of pixels.
 ExperimentData loadImageDataset(const std::string &folder, SplitKind split, const LoadOptions &options)
 {
     ImageListing listing = listImages(folder, split);
@@ -97,9 +98,9 @@ ExperimentData loadImageDataset(const std::string &folder, SplitKind split, cons
                                     + (s.skipped.empty() ? "" : " (first: " + s.skipped.front().path + ", "
                                                                     + s.skipped.front().reason + ")"));
     const torch::Tensor labelTensor = torch::tensor(labels, torch::kInt64);
-    s.train.images = decoded.images.narrow(0, 0, trainCount);
+    s.train.images = decoded.images.narrow(0, trainCount);
     s.train.labels = labelTensor.narrow(0, 0, trainCount);
-    s.test.images = decoded.images.narrow(0, trainCount, testCount);
+    s.test.images = decoded.images.narrow(trainCount, testCount);
     s.test.labels = labelTensor.narrow(0, trainCount, testCount);
     s.train.classNames = s.test.classNames = listing.classNames;
     // The ImageNet statistics that pretrained backbones expect.
@@ -164,7 +165,8 @@ Source locate(const std::string &nameOrPath)
 Dataset Dataset::subset(const torch::Tensor &indices) const
 {
     Dataset d;
-    d.images = images.index_select(0, indices);
+    const torch::Tensor rows = indices.to(torch::kInt64).contiguous();
+    d.images = images.select(std::vector<int64_t>(rows.data_ptr<int64_t>(), rows.data_ptr<int64_t>() + rows.numel()));
     d.labels = labels.index_select(0, indices);
     d.classNames = classNames;
     return d;
@@ -190,6 +192,37 @@ std::string splitToString(SplitKind split)
     return split == SplitKind::ZeroShot ? "zero-shot" : "seen";
 }
 
+int64_t parseByteSize(const std::string &text, const std::string &what)
+{
+    size_t end = 0;
+    double value = -1;
+    try {
+        value = std::stod(text, &end);
+    } catch (const std::exception &) {
+    }
+    std::string unit = text.substr(std::min(end, text.size()));
+    if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b'))
+        unit.pop_back(); // "4GB", "4GiB": the binary units either way
+    if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'I'))
+        unit.pop_back();
+    const std::string units = "KMGT";
+    const size_t power = unit.empty() ? 0 : unit.size() == 1 ? units.find(char(std::toupper(unit[0]))) + 1 : 0;
+    if (!(value > 0) || (!unit.empty() && power == 0) || power > units.size())
+        throw Error(what + " '" + text + "' is not a size (for example 4G, 512M or a number of bytes)");
+    const double bytes = value * double(int64_t(1) << (10 * power));
+    if (bytes > 9e18)
+        throw Error(what + " '" + text + "' is too large");
+    return int64_t(bytes);
+}
+
+int64_t defaultMemoryBudget()
+{
+    const char *text = std::getenv("LIFTLAB_MEMORY_BUDGET");
+    if (text && *text)
+        return parseByteSize(text, "LIFTLAB_MEMORY_BUDGET");
+    return int64_t(4) << 30;
+}
+
 std::string fashionMnistFolder()
 {
     return "/usr/share/datasets/fashion-mnist";
@@ -206,7 +239,8 @@ ExperimentData loadDataset(const std::string &nameOrPath, SplitKind split, const
     const std::vector<std::string> &classNames = source.classNames;
     const Dataset train = readPair(folder, "train", classNames);
     const Dataset test = readPair(folder, "t10k", classNames);
-    if (train.images.sizes().slice(1) != test.images.sizes().slice(1))
+    if (train.images.channels() != test.images.channels() || train.images.height() != test.images.height()
+        || train.images.width() != test.images.width())
         throw fileError(folder.string(), "train and test images differ in size");
 
     ExperimentData s;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "data/imagestore.h"
 #include "data/loadmonitor.h"
 
 #include <torch/types.h>
@@ -9,12 +10,13 @@
 
 namespace liftlab {
 
-// Images held in memory as uint8 [N, C, H, W] with int64 labels [N]. Labels
+// Images (uint8 C x H x W each, in memory or in a file: ImageStore) with
+// int64 labels [N]. Labels
 // are the dataset's own class ids, so a class-disjoint test set keeps its
 // ids (Fashion-MNIST zero-shot tests on classes 5-9).
 struct Dataset
 {
-    torch::Tensor images;
+    ImageStore images;
     torch::Tensor labels;
     std::vector<std::string> classNames; // indexed by label
 
@@ -51,6 +53,12 @@ struct ExperimentData
     std::vector<SkippedImage> skipped;
 };
 
+// The memory budget of a process: $LIFTLAB_MEMORY_BUDGET ("4G", "512M",
+// "300K" or bytes), else 4 GiB. Throws liftlab::Error for a malformed value.
+int64_t defaultMemoryBudget();
+// "4G" -> 4 GiB, as above; throws liftlab::Error naming `what`.
+int64_t parseByteSize(const std::string &text, const std::string &what);
+
 // How image datasets are decoded (IDX datasets ignore it).
 struct LoadOptions
 {
@@ -58,8 +66,11 @@ struct LoadOptions
     bool cropToBox = false;
     int threads = 2;
     LoadMonitor monitor;
-    // Decoded images are kept here between loads (imagestore.h); empty: not kept.
+    // Decoded images are kept here between loads (imagedecode.h); empty: not kept.
     std::string cacheFolder;
+    // The resident memory the decoded images may take is half of this;
+    // beyond it they are read from a file (imagedecode.h).
+    int64_t memoryBudget = defaultMemoryBudget();
 };
 
 // Loads "fashion-mnist", "mnist", "glyphs" (glyphs.h), a folder holding the four IDX files

@@ -175,7 +175,7 @@ ExperimentData makeGlyphs(SplitKind split, const GlyphOptions &o)
             labels[size_t(i)] = c;
         }
     Dataset all;
-    all.images = images;
+    all.images = ImageStore(images);
     all.labels = torch::tensor(labels, torch::kInt64);
     for (const char32_t c : chars) {
         char code[16];
@@ -195,7 +195,7 @@ ExperimentData makeGlyphs(SplitKind split, const GlyphOptions &o)
     s.layout = "glyphs";
     s.train = all.subset(torch::tensor(train, torch::kInt64));
     s.test = all.subset(torch::tensor(test, torch::kInt64));
-    const torch::Tensor x = s.train.images.to(torch::kFloat32).div_(255.0);
+    const torch::Tensor x = s.train.images.all().to(torch::kFloat32).div_(255.0);
     s.normalization = {{x.mean().item<float>()}, {std::max(x.std().item<float>(), 1e-3f)}};
     return s;
 }

@@ -14,7 +14,7 @@
 //                   in test_classes.txt test (without it, the second half of
 //                   the sorted class names); seen: the first half of each
 //                   class's sorted files train, the rest test
-// Listing reads only the annotations; decodeImages (imagestore.h) reads the
+// Listing reads only the annotations; decodeImages (imagedecode.h) reads the
 // pixels.
 
 #include "data/dataset.h"

@@ -1,45 +1,57 @@
 #pragma once
 
-// Decoding a listing's images once into memory: uint8 RGB [N, 3, S, S].
-// Each image is read with OpenCV (JPEG, PNG, BMP, WebP, ...; gray, RGB,
-// RGBA and 16-bit all become 8-bit RGB), optionally cropped to its bounding
-// box, scaled so that its longer side is S and centred on a black S x S
-// square (the paper's "pad to 256 x 256"): nothing of the object is cut.
+// The pixels of a dataset's images, uint8 C x H x W each, either held in
+// memory or read on demand from a file of decoded images (imagedecode.h
+// writes them), so that memory need not grow with the number of images.
+// Either way a store reads the same bytes: what is made from it does not
+// depend on where the pixels live.
 //
-// With a cache folder, the decoded images of a listing are written there
-// once and read back by later loads of the same listing at the same size,
-// as long as every image file keeps its size and modification time. The
-// cache keeps the four most recently used datasets and never fills the
-// disk (it is skipped when less than 1 GiB would be left).
+// A store is a list of rows of its storage; copies share the storage, and
+// select() and narrow() make other lists of the same rows.
 
-#include "data/imagesets.h"
+#include <torch/types.h>
 
+#include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace liftlab {
 
-struct DecodedImages
+class ImageStore
 {
-    torch::Tensor images;                // uint8 [M, 3, S, S], M <= N
-    std::vector<int64_t> kept;           // for each of the M, its index in the listing
-    std::vector<SkippedImage> skipped;   // the others, in listing order
+public:
+    ImageStore() = default;
+    // Every image of `pixels` (uint8 [N, C, H, W]), in memory.
+    explicit ImageStore(torch::Tensor pixels);
+    // The images `rows` of a file holding uint8 C x H x W images one after
+    // another from byte `offset` on. The store owns `fd` and closes it.
+    ImageStore(int fd, std::string path, int64_t offset, int64_t channels, int64_t height, int64_t width,
+               std::vector<int64_t> rows);
+
+    int64_t size() const { return int64_t(m_rows.size()); }
+    int64_t channels() const;
+    int64_t height() const;
+    int64_t width() const;
+    int64_t imageBytes() const { return channels() * height() * width(); }
+    bool inMemory() const;
+    std::string filePath() const; // where the pixels are read from (empty: in memory)
+
+    // Image i's pixels: a pointer into memory, or `buffer` (imageBytes()
+    // long) filled from the file. Throws liftlab::Error when the file
+    // cannot be read.
+    const uint8_t *pixels(int64_t i, uint8_t *buffer) const;
+    torch::Tensor image(int64_t i) const;                          // uint8 [C, H, W]
+    torch::Tensor gather(const std::vector<int64_t> &indices) const; // uint8 [B, C, H, W]
+    torch::Tensor all() const;                                      // uint8 [N, C, H, W]
+
+    ImageStore select(const std::vector<int64_t> &indices) const;
+    ImageStore narrow(int64_t first, int64_t count) const;
+
+private:
+    struct Storage;
+    std::shared_ptr<const Storage> m_storage;
+    std::vector<int64_t> m_rows; // for each image, its row in the storage
 };
-
-// Decodes every image of the listing on options.threads threads, at
-// options.imageSize (S); a set cancel flag makes it throw Error. An image
-// that is missing, unreadable or corrupt is skipped and reported; nothing
-// else stops.
-DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &options);
-
-// Decodes one image as decodeImages() does, into `out` (uint8 3 x side x
-// side, zeroed beforehand): cropped to entry.box when `cropToBox`, scaled so
-// that its longer side is `side`, centred. Returns why it cannot be used
-// ("missing", "cannot be decoded ..."), or an empty string.
-std::string decodeImage(const ImageEntry &entry, int side, bool cropToBox, uint8_t *out);
-
-// The cache folder for decoded images: $LIFTLAB_CACHE if set (set but
-// empty: no cache), else $XDG_CACHE_HOME/liftlab/images or
-// ~/.cache/liftlab/images.
-std::string defaultImageCacheFolder();
 
 } // namespace liftlab

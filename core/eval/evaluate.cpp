@@ -217,7 +217,9 @@ torch::Tensor embedRows(EmbeddingNetImpl &model, const Dataset &data, const Norm
         }
         indices.resize(size_t(std::min(batchSize, end - first)));
         std::iota(indices.begin(), indices.end(), first);
-        parts.push_back(model.forward(makeBatch(data, indices, norm, AugmentOptions{}, nullptr).to(device)));
+        // The images are read and made on the threads the network then uses.
+        const torch::Tensor batch = makeBatch(data, indices, norm, AugmentOptions{}, nullptr, 0, 1, at::get_num_threads());
+        parts.push_back(model.forward(batch.to(device)));
     }
     model.train(wasTraining);
     return parts.empty() ? torch::empty({0, 0}) : torch::cat(parts);

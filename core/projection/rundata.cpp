@@ -1,7 +1,7 @@
 #include "projection/rundata.h"
 
 #include "data/dataset.h"
-#include "data/imagestore.h"
+#include "data/imagedecode.h"
 #include "data/npy.h"
 #include "error.h"
 #include "eval/evaluate.h"
@@ -33,7 +33,7 @@ RunData::Image imageAt(const Dataset &data, int64_t index)
 {
     if (index < 0 || index >= data.size())
         return {};
-    const torch::Tensor hwc = data.images[index].permute({1, 2, 0}).contiguous();
+    const torch::Tensor hwc = data.images.image(index).permute({1, 2, 0}).contiguous();
     RunData::Image image;
     image.height = int(hwc.size(0));
     image.width = int(hwc.size(1));
@@ -65,7 +65,7 @@ struct RunData::Private
     EmbeddingNetImpl &loadedModel() const
     {
         if (!model)
-            model = loadRunModel(run, data.train.images.size(1));
+            model = loadRunModel(run, data.train.images.channels());
         return *model;
     }
 };
@@ -150,7 +150,7 @@ std::vector<float> RunData::embedImageFile(const std::string &path) const
     // The dataset's format: letterboxed to its square side as its images
     // were (a wide image is not stretched), then gray or RGB.
     const Dataset &train = d->data.train;
-    const int64_t channels = train.images.size(1), side = train.images.size(2);
+    const int64_t channels = train.images.channels(), side = train.images.height();
     torch::Tensor rgb = torch::zeros({3, side, side}, torch::kUInt8);
     ImageEntry entry;
     entry.path = path;
@@ -164,7 +164,7 @@ std::vector<float> RunData::embedImageFile(const std::string &path) const
                   .clamp(0, 255)
                   .to(torch::kUInt8);
     Dataset one;
-    one.images = rgb.unsqueeze(0).contiguous();
+    one.images = ImageStore(rgb.unsqueeze(0));
     one.labels = torch::zeros({1}, torch::kInt64);
     const std::lock_guard<std::mutex> lock(d->modelMutex);
     prepareCompute(d->threads);
@@ -182,8 +182,8 @@ Matrix RunData::embedTestSet() const
 std::string RunData::exportTorchScript(const std::string &path) const
 {
     const Normalization &norm = d->data.normalization;
-    const int64_t channels = d->data.train.images.size(1);
-    const int64_t side = norm.cropSide > 0 ? norm.cropSide : d->data.train.images.size(2);
+    const int64_t channels = d->data.train.images.channels();
+    const int64_t side = norm.cropSide > 0 ? norm.cropSide : d->data.train.images.height();
     // The checkpoint as it is now (a run being trained moves on).
     saveTorchScript(*loadRunModel(d->run, channels), norm, side, path);
     std::string mean, std;

@@ -2,7 +2,7 @@
 
 #include "data/augment.h"
 #include "data/dataset.h"
-#include "data/imagestore.h"
+#include "data/imagedecode.h"
 #include "error.h"
 #include "losses/params.h"
 #include "nn/modelinfo.h"
@@ -43,6 +43,8 @@ void ExperimentConfig::validate() const
         throw Error("iterations must be at least 1");
     if (threads < 1 || threads > 256)
         throw Error("threads must be between 1 and 256");
+    if (dataWorkers < 1 || dataWorkers > 64)
+        throw Error("data workers must be between 1 and 64");
     if (!isDeviceSpec(device))
         throw Error("device '" + device + "' is not one of cpu, cuda, cuda:N or auto");
     if (kernels != "fast" && kernels != "generic")
@@ -127,7 +129,7 @@ ExperimentData loadExperimentData(const ExperimentConfig &c, const LoadMonitor &
     o.cacheFolder = defaultImageCacheFolder();
     ExperimentData data = loadDataset(c.dataset, splitFromString(c.split), o);
     data.normalization.cropSide =
-        inputSide(augmentationFromString(c.augmentation), std::min(data.train.images.size(2), data.train.images.size(3)));
+        inputSide(augmentationFromString(c.augmentation), std::min(data.train.images.height(), data.train.images.width()));
     if (c.validationFraction > 0) {
         // The held-out classes' training images become the test set; the
         // split's test images are not used.
@@ -204,6 +206,7 @@ QJsonObject toJson(const ExperimentConfig &c)
         {"iterations", qint64(c.iterations)},
         {"seed", QString::number(c.seed)},
         {"threads", c.threads},
+        {"data_workers", c.dataWorkers},
         {"device", q(c.device)},
         {"kernels", q(c.kernels)},
         {"eval_every", qint64(c.evalEvery)},
@@ -293,6 +296,8 @@ ExperimentConfig configFromJson(const QJsonObject &json, const std::string &sour
     if (!ok)
         throw fileError(source, "field 'seed' must be an unsigned integer");
     c.threads = int(integer("threads"));
+    if (json.contains(QLatin1String("data_workers"))) // absent before the bounded image store
+        c.dataWorkers = int(integer("data_workers"));
     if (json.contains(QLatin1String("device"))) { // absent before devices
         c.device = text("device");
         c.kernels = text("kernels");

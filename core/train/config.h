@@ -18,7 +18,7 @@ struct ExperimentConfig
 {
     std::string dataset = "fashion-mnist";
     std::string split = "seen";
-    // Image datasets (not IDX): images are stored S x S (imagestore.h),
+    // Image datasets (not IDX): images are stored S x S (imagedecode.h),
     // optionally cropped to their bounding boxes first.
     int imageSize = 256;
     bool cropToBox = false;
@@ -44,6 +44,9 @@ struct ExperimentConfig
     int64_t iterations = 1000;
     uint64_t seed = 0;
     int threads = 2;
+    // Threads that read and augment the next batch while this one trains
+    // (the batch does not depend on their number).
+    int dataWorkers = 2;
     // Where training and evaluation compute: cpu, cuda, cuda:N or auto
     // (util/parallel.h: computeDevice), and with which kernels: "fast"
     // (LiftLab's hand-written CPU kernels where the device is the CPU) or

@@ -159,7 +159,7 @@ struct Trainer::Private
         data = loaded ? *loaded : loadExperimentData(config, monitor); // a copy shares the images
         const std::vector<int64_t> labels = toVector(data.train.labels);
         sampler = makeSampler(config, labels);
-        model = createModelFor(config, data.train.images.size(1));
+        model = createModelFor(config, data.train.images.channels());
         model->to(device);
         loss = info.create(params, lossContextFor(labels, config.embeddingDim, config.seed));
         loss->to(device);
@@ -320,7 +320,8 @@ struct Trainer::Private
             Batch b;
             b.indices = sampler->batch(at);
             std::mt19937_64 rng = stepGenerator(config.seed, at, 2);
-            b.images = makeBatch(data.train, b.indices, data.normalization, augment, &rng, rank, ranks);
+            b.images = makeBatch(data.train, b.indices, data.normalization, augment, &rng, rank, ranks,
+                                 config.dataWorkers);
             b.labels = data.train.labels.index_select(0, torch::tensor(b.indices, torch::kInt64));
             return b;
         };
@@ -569,7 +570,7 @@ Trainer::Image Trainer::trainImage(int64_t index) const
     const Dataset &train = d->data.train;
     if (index < 0 || index >= train.size())
         return {};
-    const torch::Tensor hwc = train.images[index].permute({1, 2, 0}).contiguous();
+    const torch::Tensor hwc = train.images.image(index).permute({1, 2, 0}).contiguous();
     Image image;
     image.height = int(hwc.size(0));
     image.width = int(hwc.size(1));
@@ -602,7 +603,7 @@ Metrics Trainer::evaluateRawPixels()
 Metrics Trainer::evaluateUntrained()
 {
     prepareCompute(d->config.threads);
-    const EmbeddingNet untrained = createModelFor(d->config, d->data.train.images.size(1));
+    const EmbeddingNet untrained = createModelFor(d->config, d->data.train.images.channels());
     untrained->to(d->device);
     return evaluateEmbeddings(embedDataset(*untrained, d->data.test, d->data.normalization), d->data.test.labels,
                               d->config.seed);
@@ -687,6 +688,9 @@ Trainer::Outcome Trainer::train(const Callbacks &cb, const std::atomic<bool> &ca
             text += " over " + std::to_string(d->group->size()) + " ranks; " + megabytes
                     + " MB of gradients all-reduced per step";
         }
+        if (!d->data.train.images.inMemory())
+            text += "; images read from " + d->data.train.images.filePath()
+                    + " (they take more than half the memory budget)";
         d->log(cb, text);
         reportSkipped(cb);
     }

@@ -319,6 +319,7 @@ ExperimentConfig ExperimentPanel::config() const
     c.lossParams = m_lossForm->params();
     c.keepLastEmbeddings = m_keepLastEmbeddings;
     c.keepEveryEmbedding = m_keepEveryEmbedding;
+    c.dataWorkers = m_dataWorkers;
     c.sampler = currentValue(m_sampler).toStdString();
     c.classesPerBatch = m_classesPerBatch->value();
     c.perClass = m_perClass->value();
@@ -342,6 +343,7 @@ QStringList ExperimentPanel::setConfig(const ExperimentConfig &c)
 {
     m_keepLastEmbeddings = c.keepLastEmbeddings;
     m_keepEveryEmbedding = c.keepEveryEmbedding;
+    m_dataWorkers = c.dataWorkers;
     m_updating = true;
     selectValue(m_dataset, q(c.dataset));
     m_dataset->setEditText(q(c.dataset));

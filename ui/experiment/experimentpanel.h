@@ -54,9 +54,10 @@ Q_SIGNALS:
 
 private:
     // What the form has no field for, carried from the last setConfig():
-    // the embedding retention.
+    // the embedding retention and the data workers.
     int m_keepLastEmbeddings = ExperimentConfig().keepLastEmbeddings;
     int m_keepEveryEmbedding = ExperimentConfig().keepEveryEmbedding;
+    int m_dataWorkers = ExperimentConfig().dataWorkers;
     // One per group box of the form, in the order they are shown.
     QGroupBox *createDataGroup();
     QGroupBox *createModelGroup();
