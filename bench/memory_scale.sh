@@ -7,8 +7,8 @@
 # bytes each) and measures:
 #   load    the seconds before the first step: listing, and on the first
 #           load of a folder decoding every JPEG once into the cache file;
-#   train   STEPS steps of convnet-small (224 px crops, 128-image batches):
-#           images/s, the median of the steps after the first two;
+#   train   STEPS steps of a small network (below; 224 px crops, 128-image
+#           batches): images/s, the median of the steps after the first two;
 #   eval    the evaluation at the end, on the test split (half the
 #           classes): images/s;
 #   peak    peak RSS of the whole run, and of `liftlab-cli eval` alone.
@@ -64,6 +64,19 @@ with Pool(os.cpu_count()) as pool:
 PY
     touch "$work/images-120000/done"
 fi
+# The network: a small TorchScript backbone (a 5 x 5 convolution of stride 4,
+# then 4 x 4 average pooling: 256 features), so that the images/s measure
+# the store and the augmentation, which a ResNet on two cores would hide
+# (bench/data_wait.sh measures those waits for ResNet-18).
+if [[ ! -f $work/probe.pt ]]; then
+    $py - "$work/probe.pt" <<'PY'
+import sys, torch
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 5, stride=4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(4),
+                          torch.nn.Flatten())
+torch.jit.script(net).save(sys.argv[1])
+PY
+fi
 for n in 10000 40000; do
     folder="$work/images-$n"
     if [[ ! -d $folder ]]; then
@@ -104,7 +117,7 @@ row() {
     # One run: load (decoding on the first load of a folder; the cache keeps
     # it), STEPS steps, and the evaluation at the end; then `eval` alone.
     read -r ws wm < <(measure "$cli" train --dataset "$folder" --split zero-shot --image-size 256 \
-        --model convnet-small --embedding-dim 64 --classes-per-batch 32 --per-class 4 \
+        --model "$work/probe.pt" --embedding-dim 64 --classes-per-batch 32 --per-class 4 \
         --augmentation resized-crop --threads 2 --data-workers 2 --checkpoint-every 0 \
         --iterations "$steps" --memory-budget "$budget" --out "$run")
     local store="memory"

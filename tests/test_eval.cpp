@@ -190,6 +190,7 @@ private Q_SLOTS:
     void genericKnnMatchesFast();
 
     void evaluateHandComputed();
+    void evaluateLargeRecall();
     void evaluateSeparatedClusters_data();
     void evaluateSeparatedClusters();
     void evaluateMatchesReference_data();
@@ -648,6 +649,55 @@ void TestEval::evaluateHandComputed()
     QVERIFY2(near(s.recallAt8, 6.0 / 7), qPrintable(QString::number(s.recallAt8)));
     QVERIFY2(near(s.mapAtR, 0.25), qPrintable(QString::number(s.mapAtR)));
     QVERIFY2(near(s.rPrecision, 2.0 / 6), qPrintable(QString::number(s.rPrecision)));
+}
+
+// More than 1,000 classes (Stanford Online Products' kind of test set):
+// Recall@10/100/1000 too, each the share of queries with an item of their
+// class among their K nearest, counted here by brute force.
+void TestEval::evaluateLargeRecall()
+{
+    const int64_t classes = 1100, d = 4;
+    std::mt19937 rng(5);
+    std::vector<int64_t> labels;
+    for (int64_t c = 0; c < classes; ++c)
+        for (int64_t k = 0; k < 2 + c % 3; ++k) // 2 to 4 images a class
+            labels.push_back(c);
+    const int64_t n = int64_t(labels.size());
+    std::normal_distribution<double> normal;
+    torch::Tensor x = torch::empty({n, d}, torch::kFloat64);
+    for (int64_t i = 0; i < x.numel(); ++i)
+        x.data_ptr<double>()[i] = normal(rng);
+    const Metrics m = evaluateEmbeddings(x.to(torch::kFloat32), labelTensor(labels), 1);
+    QVERIFY(m.largeRecall);
+
+    const torch::Tensor distances = torch::cdist(x, x);
+    const int64_t ks[] = {1, 8, 10, 100, 1000};
+    double hits[5] = {};
+    for (int64_t q = 0; q < n; ++q) {
+        torch::Tensor row = distances[q].clone();
+        row[q] = INFINITY;
+        const torch::Tensor order = row.argsort().contiguous();
+        const int64_t *ranked = order.data_ptr<int64_t>();
+        int64_t firstHit = n;
+        for (int64_t r = 0; r < n - 1; ++r)
+            if (labels[size_t(ranked[r])] == labels[size_t(q)]) {
+                firstHit = r;
+                break;
+            }
+        for (int i = 0; i < 5; ++i)
+            hits[i] += firstHit < ks[i];
+    }
+    const double got[5] = {m.recallAt1, m.recallAt8, m.recallAt10, m.recallAt100, m.recallAt1000};
+    for (int i = 0; i < 5; ++i)
+        QVERIFY2(std::abs(got[i] - hits[i] / double(n)) < 1e-12,
+                 qPrintable(QString("R@%1: %2, brute force %3").arg(ks[i]).arg(got[i]).arg(hits[i] / double(n))));
+    QVERIFY(m.recallAt10 < m.recallAt100 && m.recallAt100 < m.recallAt1000 && m.recallAt1000 < 1);
+
+    // 1,000 classes or fewer: only 1/2/4/8.
+    labels.resize(size_t(std::find(labels.begin(), labels.end(), 1000) - labels.begin()));
+    const Metrics few = evaluateEmbeddings(x.narrow(0, 0, int64_t(labels.size())).to(torch::kFloat32),
+                                           labelTensor(labels), 1);
+    QVERIFY(!few.largeRecall);
 }
 
 void TestEval::evaluateSeparatedClusters_data()

@@ -28,6 +28,7 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListView>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -42,6 +43,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <set>
 
 using namespace liftlab;
 using liftlab::testing::TempDir;
@@ -484,6 +486,80 @@ private Q_SLOTS:
                 const int hit = view.pointAt(view.toScreen(view.dataPoint(i)));
                 QVERIFY(hit < 0 || visible.contains(int(s.labels[size_t(hit)])));
             }
+    }
+
+    // Stanford Online Products has 11,316 test classes: the legend lists the
+    // largest, and the class search highlights the classes it finds (the
+    // others grey) and lists them first.
+    void classSearchAmongThousandsOfClasses()
+    {
+        Synthetic s;
+        const int classes = 3000;
+        std::mt19937 rng(3);
+        std::normal_distribution<float> normal;
+        for (int c = 0; c < classes; ++c) {
+            s.classNames.append(QStringLiteral("product-%1").arg(c));
+            for (int k = 0; k <= c % 7; ++k) { // 1 to 7 points a class
+                s.labels.push_back(c);
+                s.embedding.values.push_back(float(c % 60) + 0.2f * normal(rng));
+                s.embedding.values.push_back(float(c / 60) + 0.2f * normal(rng));
+            }
+        }
+        s.embedding.rows = int64_t(s.labels.size());
+        s.embedding.cols = 2;
+        PanelFixture f(s);
+        QSignalSpy finished(&f.panel, &ExplorerPanel::projectionFinished);
+        f.context.setEmbedding(100, s.embedding);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 30000);
+        EmbeddingView &view = *f.panel.view();
+        QCOMPARE(view.pointCount(), int(s.labels.size()));
+
+        // No search: the legend lists classes of 7 points only, and says how many more there are.
+        int listed = 0;
+        for (int c = 0; c < classes; ++c)
+            if (!view.legendRect(c).isEmpty()) {
+                QCOMPARE(c % 7, 6);
+                ++listed;
+            }
+        QVERIFY(listed > 3 && listed < classes / 7);
+
+        // A search: the classes whose name contains the text, the most points first.
+        f.panel.classSearch()->setText(QStringLiteral("PRODUCT-123"));
+        const std::vector<int64_t> found = view.highlightedClasses();
+        QCOMPARE(found, (std::vector<int64_t>{1231, 1238, 1230, 1237, 123, 1236, 1235, 1234, 1233, 1232, 1239}));
+        QCOMPARE(f.panel.progressLabel()->text(), QStringLiteral("11 classes contain \u201cPRODUCT-123\u201d: 47 points"));
+        // Listed first, in that order, whatever their size.
+        for (size_t k = 1; k < found.size(); ++k)
+            QVERIFY(view.legendRect(found[k - 1]).top() < view.legendRect(found[k]).top());
+        for (int c = 0; c < classes; ++c)
+            if (!view.legendRect(c).isEmpty() && !std::count(found.begin(), found.end(), c))
+                QVERIFY(view.legendRect(c).top() > view.legendRect(found.back()).top());
+        // Drawn: the found classes in their colours, the others grey.
+        std::set<QRgb> colours;
+        const QImage &image = view.renderedImage();
+        for (int y = 0; y < image.height(); ++y) {
+            const auto *line = reinterpret_cast<const QRgb *>(image.constScanLine(y));
+            colours.insert(line, line + image.width());
+        }
+        QVERIFY(colours.count(qRgb(214, 214, 214)));
+        for (const int64_t c : found)
+            QVERIFY2(colours.count(categorical(int(c))), qPrintable(QString::number(c)));
+        for (const int c : {0, 6, 999, 2999})
+            QVERIFY(!colours.count(categorical(c)));
+
+        // Nothing found, then the search cleared: every class in its colour again.
+        f.panel.classSearch()->setText(QStringLiteral("chair"));
+        QVERIFY(view.highlightedClasses().empty());
+        QVERIFY(f.panel.progressLabel()->text().startsWith(QStringLiteral("No class name contains")));
+        f.panel.classSearch()->clear();
+        QVERIFY(view.highlightedClasses().empty());
+        const QImage &all = view.renderedImage();
+        bool grey = false;
+        for (int y = 0; y < all.height() && !grey; ++y) {
+            const auto *line = reinterpret_cast<const QRgb *>(all.constScanLine(y));
+            grey = std::find(line, line + all.width(), qRgb(214, 214, 214)) != line + all.width();
+        }
+        QVERIFY(!grey);
     }
 
     void hoverUsesTheCacheAndZoomKeepsTheCursorPoint()

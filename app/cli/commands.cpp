@@ -73,10 +73,16 @@ void printJson(const QJsonObject &o)
 
 QJsonObject metricsJson(const Metrics &m)
 {
-    return QJsonObject{{"recall_at_1", m.recallAt1}, {"recall_at_2", m.recallAt2}, {"recall_at_4", m.recallAt4},
-                       {"recall_at_8", m.recallAt8}, {"map_at_r", m.mapAtR},       {"r_precision", m.rPrecision},
-                       {"nmi", m.nmi},               {"f1", m.f1},                 {"queries", qint64(m.queries)},
-                       {"singleton_queries", qint64(m.singletonQueries)}};
+    QJsonObject o{{"recall_at_1", m.recallAt1}, {"recall_at_2", m.recallAt2}, {"recall_at_4", m.recallAt4},
+                  {"recall_at_8", m.recallAt8}, {"map_at_r", m.mapAtR},       {"r_precision", m.rPrecision},
+                  {"nmi", m.nmi},               {"f1", m.f1},                 {"queries", qint64(m.queries)},
+                  {"singleton_queries", qint64(m.singletonQueries)}};
+    if (m.largeRecall) {
+        o.insert("recall_at_10", m.recallAt10);
+        o.insert("recall_at_100", m.recallAt100);
+        o.insert("recall_at_1000", m.recallAt1000);
+    }
+    return o;
 }
 
 // Ctrl-C and SIGTERM, while it lives, set flag(): training stops after the

@@ -68,9 +68,10 @@ struct LoadOptions
     LoadMonitor monitor;
     // Decoded images are kept here between loads (imagedecode.h); empty: not kept.
     std::string cacheFolder;
-    // The resident memory the decoded images may take is half of this;
-    // beyond it they are read from a file (imagedecode.h).
-    int64_t memoryBudget = defaultMemoryBudget();
+    // Bytes; the decoded images stay in memory while they take at most
+    // half of it, else they are read from a file (imagedecode.h). 0:
+    // defaultMemoryBudget().
+    int64_t memoryBudget = 0;
 };
 
 // Loads "fashion-mnist", "mnist", "glyphs" (glyphs.h), a folder holding the four IDX files

@@ -431,6 +431,7 @@ bool hasRoomFor(const fs::path &folder, uintmax_t bytes)
 {
     std::error_code ec;
     fs::create_directories(folder, ec);
+    removeAbandonedTemporaryFiles(folder.string()); // a killed decode's room back
     const fs::space_info space = fs::space(folder, ec);
     return !ec && space.available >= bytes + keepFreeBytes;
 }
@@ -515,7 +516,10 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
     if (o.imageSize < 8 || o.imageSize > 1024)
         throw Error("image size " + std::to_string(o.imageSize) + " is outside 8..1024");
     const int64_t n = int64_t(listing.images.size());
-    const bool inMemory = n * 3 * int64_t(o.imageSize) * o.imageSize <= o.memoryBudget / 2;
+    LoadOptions options = o;
+    if (options.memoryBudget <= 0)
+        options.memoryBudget = defaultMemoryBudget();
+    const bool inMemory = n * 3 * int64_t(o.imageSize) * o.imageSize <= options.memoryBudget / 2;
     const uint64_t key = o.cacheFolder.empty() ? 0 : cacheKey(listing, o);
     const fs::path cache = o.cacheFolder.empty() ? fs::path() : cachePath(o.cacheFolder, key);
     if (!cache.empty())
@@ -526,7 +530,7 @@ DecodedImages decodeImages(const ImageListing &listing, const LoadOptions &o)
                 cached->images = ImageStore(cached->images.all());
             return std::move(*cached);
         }
-    return inMemory ? decodeIntoMemory(listing, o, cache, key) : decodeIntoFile(listing, o, cache, key);
+    return inMemory ? decodeIntoMemory(listing, options, cache, key) : decodeIntoFile(listing, options, cache, key);
 }
 
 std::string defaultImageCacheFolder()

@@ -20,7 +20,19 @@ struct Metrics
     // published protocol they are left out of MAP@R and R-precision (0 when
     // every query is one); Recall@K counts them as misses.
     int64_t singletonQueries = 0;
+    // Recall@10, @100 and @1000, Stanford Online Products' (Song et al.
+    // 2016): computed for test sets of more than 1,000 classes, of a few
+    // images each, where 1/2/4/8 tell little apart. `largeRecall` says
+    // whether they were.
+    bool largeRecall = false;
+    double recallAt10 = 0, recallAt100 = 0, recallAt1000 = 0;
 };
+
+// Whether a test set of `classes` classes gets Recall@10/100/1000.
+inline bool wantsLargeRecall(int64_t classes)
+{
+    return classes > 1000;
+}
 
 // Clustering scores of an assignment against labels, from their contingency
 // table. NMI uses the arithmetic mean of the entropies, 2 I / (H(Y) + H(C));

@@ -47,7 +47,7 @@ std::vector<QJsonObject> readJsonLines(const std::string &path)
 QJsonObject metricsObject(const EvalReport &r)
 {
     const Metrics &m = r.metrics;
-    return QJsonObject{{"step", qint64(r.step)},
+    QJsonObject o{{"step", qint64(r.step)},
                        {"recall_at_1", m.recallAt1},
                        {"recall_at_2", m.recallAt2},
                        {"recall_at_4", m.recallAt4},
@@ -59,6 +59,12 @@ QJsonObject metricsObject(const EvalReport &r)
                        {"queries", qint64(m.queries)},
                        {"singleton_queries", qint64(m.singletonQueries)},
                        {"seconds", r.seconds}};
+    if (m.largeRecall) {
+        o.insert("recall_at_10", m.recallAt10);
+        o.insert("recall_at_100", m.recallAt100);
+        o.insert("recall_at_1000", m.recallAt1000);
+    }
+    return o;
 }
 
 void rewriteKeeping(const std::string &path, int64_t lastStep)
@@ -432,6 +438,10 @@ std::vector<EvalReport> RunDirectory::readEvals(const std::string &evalPath)
         m.f1 = o.value("f1").toDouble();
         m.queries = o.value("queries").toInteger();
         m.singletonQueries = o.value("singleton_queries").toInteger();
+        m.largeRecall = o.contains("recall_at_1000");
+        m.recallAt10 = o.value("recall_at_10").toDouble();
+        m.recallAt100 = o.value("recall_at_100").toDouble();
+        m.recallAt1000 = o.value("recall_at_1000").toDouble();
         reports.push_back(r);
     }
     return reports;
@@ -457,6 +467,12 @@ std::string metricsTable(const std::vector<std::pair<std::string, Metrics>> &row
                       name.c_str(), m.recallAt1, m.recallAt2, m.recallAt4, m.recallAt8, m.mapAtR, m.nmi, m.f1);
         s << buffer;
     }
+    for (const auto &[name, m] : rows)
+        if (m.largeRecall) {
+            std::snprintf(buffer, sizeof buffer, "%-*s %8.4f %8.4f %8.4f   (R@10, R@100, R@1000)\n", int(width),
+                          name.c_str(), m.recallAt10, m.recallAt100, m.recallAt1000);
+            s << buffer;
+        }
     for (const auto &[name, m] : rows)
         if (m.singletonQueries > 0) { // the same test set in every row: said once
             s << m.singletonQueries << " of the " << m.queries

@@ -65,6 +65,12 @@ void EmbeddingView::setData(const Matrix &coordinates, const std::vector<int64_t
         if (m_classes[s] >= 0)
             m_classSlot[size_t(m_classes[s])] = int(s);
     m_classVisible.assign(m_classes.size(), 1);
+    m_classCount.assign(m_classes.size(), 0);
+    for (const int64_t label : m_labels)
+        if (label >= 0 && size_t(label) < m_classSlot.size())
+            ++m_classCount[size_t(m_classSlot[size_t(label)])];
+    m_highlighted.clear();
+    m_classHighlighted.assign(m_classes.size(), 0);
 
     // A fixed shuffle as drawing order: no class hides another wholesale.
     m_order.resize(size_t(n));
@@ -215,6 +221,40 @@ void EmbeddingView::showAllClasses()
     Q_EMIT classVisibilityChanged();
 }
 
+void EmbeddingView::setHighlightedClasses(const std::vector<int64_t> &labels)
+{
+    m_highlighted.clear();
+    m_classHighlighted.assign(m_classes.size(), 0);
+    for (const int64_t label : labels)
+        if (label >= 0 && size_t(label) < m_classSlot.size() && m_classSlot[size_t(label)] >= 0
+            && !m_classHighlighted[size_t(m_classSlot[size_t(label)])]) {
+            m_classHighlighted[size_t(m_classSlot[size_t(label)])] = 1;
+            m_highlighted.push_back(label);
+        }
+    invalidate();
+}
+
+QString EmbeddingView::className(int64_t label) const
+{
+    return label >= 0 && label < m_classNames.size() ? m_classNames.at(int(label)) : tr("class %1").arg(label);
+}
+
+std::vector<int64_t> EmbeddingView::findClasses(const QString &text) const
+{
+    std::vector<size_t> slots;
+    const QString wanted = text.trimmed();
+    if (wanted.isEmpty())
+        return {};
+    for (size_t s = 0; s < m_classes.size(); ++s)
+        if (className(m_classes[s]).contains(wanted, Qt::CaseInsensitive))
+            slots.push_back(s);
+    std::stable_sort(slots.begin(), slots.end(), [this](size_t a, size_t b) { return m_classCount[a] > m_classCount[b]; });
+    std::vector<int64_t> labels;
+    for (const size_t s : slots)
+        labels.push_back(m_classes[s]);
+    return labels;
+}
+
 void EmbeddingView::setSelection(const QVector<int> &indices)
 {
     m_selection.clear();
@@ -288,9 +328,18 @@ void EmbeddingView::render() const
         for (int dx = -r; dx <= r; ++dx)
             if (dx * dx + dy * dy <= r * r + (r > 1 ? r - 1 : 1))
                 stamp.insert(stamp.end(), {dx, dy});
+    // Highlighted classes: the others grey, and drawn first.
+    const bool highlighting = !m_highlighted.empty();
     std::vector<QRgb> colours(m_classes.size());
     for (size_t s = 0; s < m_classes.size(); ++s)
-        colours[s] = classColour(m_classes[s]);
+        colours[s] = !highlighting || m_classHighlighted[s] ? classColour(m_classes[s]) : qRgb(214, 214, 214);
+    std::vector<int> order = m_order;
+    if (highlighting)
+        std::stable_partition(order.begin(), order.end(), [this](int i) {
+            const int64_t label = m_labels[size_t(i)];
+            return label < 0 || size_t(label) >= m_classSlot.size() || m_classSlot[size_t(label)] < 0
+                   || !m_classHighlighted[size_t(m_classSlot[size_t(label)])];
+        });
 
     auto *bits = reinterpret_cast<QRgb *>(m_image.bits());
     const int stride = int(m_image.bytesPerLine() / 4);
@@ -306,7 +355,7 @@ void EmbeddingView::render() const
     const float* xy = m_coords.values.data();
     std::vector<int> drawn;
     drawn.reserve(n);
-    for (int i : m_order) {
+    for (int i : order) {
         const int64_t label = m_labels[size_t(i)];
         const int slot = label >= 0 && size_t(label) < m_classSlot.size() ? m_classSlot[size_t(label)] : -1;
         if (slot >= 0 && !m_classVisible[size_t(slot)])
@@ -434,21 +483,31 @@ void EmbeddingView::layoutLegend() const
     m_legendDirty = false;
     m_legendRects.assign(m_classes.size(), QRect());
     m_legendFrame = QRect();
+    m_legendHidden = 0;
     if (m_classes.empty())
         return;
     const QFontMetrics fm(font());
     const int line = fm.height() + 4;
-    int textW = 0;
-    for (int64_t label : m_classes)
-        textW = std::max(textW, fm.horizontalAdvance(label >= 0 && label < m_classNames.size()
-                                                         ? m_classNames.at(int(label))
-                                                         : tr("class %1").arg(label)));
-    const int itemW = std::min(textW, 180) + 22;
     const int room = std::max(1, (height() - 2 * kLegendPad - 8) / line);
-    const int shown = std::min<int>(int(m_classes.size()), room);
+    // Ascending when every class fits; else the highlighted classes, then
+    // the most frequent.
+    std::vector<size_t> order(m_classes.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    if (int(order.size()) > room)
+        std::stable_sort(order.begin(), order.end(), [this](size_t a, size_t b) {
+            if (m_classHighlighted[a] != m_classHighlighted[b])
+                return m_classHighlighted[a] > m_classHighlighted[b];
+            return m_classCount[a] > m_classCount[b];
+        });
+    const int shown = std::min<int>(int(order.size()), room);
+    m_legendHidden = int(order.size()) - shown;
+    int textW = 0;
+    for (int k = 0; k < shown; ++k)
+        textW = std::max(textW, fm.horizontalAdvance(className(m_classes[order[size_t(k)]])));
+    const int itemW = std::min(textW, 180) + 22;
     const int x = width() - itemW - kLegendPad - 6;
-    for (int s = 0; s < shown; ++s)
-        m_legendRects[size_t(s)] = QRect(x, kLegendPad + 4 + s * line, itemW, line);
+    for (int k = 0; k < shown; ++k)
+        m_legendRects[order[size_t(k)]] = QRect(x, kLegendPad + 4 + k * line, itemW, line);
     m_legendFrame = QRect(x - 4, kLegendPad, itemW + 8, shown * line + 8);
 }
 
@@ -477,6 +536,7 @@ void EmbeddingView::drawLegend(QPainter &p) const
         layoutLegend();
     if (m_legendFrame.isEmpty())
         return;
+    p.save();
     p.setPen(QColor(0, 0, 0, 60));
     p.setBrush(QColor(255, 255, 255, 225));
     p.drawRoundedRect(m_legendFrame, 4, 4);
@@ -491,19 +551,23 @@ void EmbeddingView::drawLegend(QPainter &p) const
         p.setPen(colour.darker(130));
         p.setBrush(visible ? QBrush(colour) : QBrush(Qt::NoBrush));
         p.drawRect(swatch);
-        const int64_t label = m_classes[s];
-        const QString name = label >= 0 && label < m_classNames.size() ? m_classNames.at(int(label))
-                                                                         : tr("class %1").arg(label);
+        const QString name = className(m_classes[s]);
         p.setPen(visible ? QColor(30, 30, 30) : QColor(160, 160, 160));
+        QFont font = p.font();
+        font.setBold(m_classHighlighted[s]);
+        p.setFont(font);
         p.drawText(r.adjusted(20, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter,
                    fm.elidedText(name, Qt::ElideRight, r.width() - 20));
     }
-    if (m_legendRects.back().isEmpty()) {
+    if (m_legendHidden > 0) {
+        QFont font = p.font();
+        font.setBold(false);
+        p.setFont(font);
         p.setPen(QColor(90, 90, 90));
         p.drawText(m_legendFrame.adjusted(0, 0, -4, 14), Qt::AlignRight | Qt::AlignBottom,
-                   tr("+%1 more").arg(std::count_if(m_legendRects.begin(), m_legendRects.end(),
-                                                    [](const QRect &rect) { return rect.isEmpty(); })));
+                   tr("+%1 more").arg(m_legendHidden));
     }
+    p.restore();
 }
 
 // Painting -------------------------------------------------------------------

@@ -23,7 +23,9 @@ namespace liftlab {
 // Mouse: wheel zooms around the cursor, drag pans, Shift+drag selects a
 // rectangle, Ctrl+drag a lasso, a click on a point activates it, a double
 // click on empty space fits the view. Legend: click hides or shows a class,
-// double-click isolates it (again: shows all).
+// double-click isolates it (again: shows all). With more classes than the
+// legend has rows (Stanford Online Products has 11,316), it lists the
+// highlighted classes, then the classes with the most points.
 class EmbeddingView : public QWidget
 {
     Q_OBJECT
@@ -74,6 +76,15 @@ public:
     bool isPointVisible(int index) const;
     // Where the legend draws a class (empty if not drawn).
     QRect legendRect(int64_t label) const;
+
+    // Classes drawn in their colours over the others, which turn grey, and
+    // listed first in the legend (empty: every class in its colour).
+    void setHighlightedClasses(const std::vector<int64_t> &labels);
+    const std::vector<int64_t> &highlightedClasses() const { return m_highlighted; }
+    // The classes present whose name contains `text` (case-insensitive),
+    // most points first.
+    std::vector<int64_t> findClasses(const QString &text) const;
+    QString className(int64_t label) const;
 
     // The visible point nearest to a screen position within a few pixels, or -1.
     int pointAt(const QPointF &screenPos) const;
@@ -136,6 +147,9 @@ private:
     std::vector<int64_t> m_classes;     // present labels, ascending
     std::vector<int> m_classSlot;       // label -> position in m_classes (or -1)
     std::vector<char> m_classVisible;   // by slot
+    std::vector<int64_t> m_classCount;  // points, by slot
+    std::vector<int64_t> m_highlighted; // labels
+    std::vector<char> m_classHighlighted; // by slot
     std::vector<int> m_order;           // drawing order (a fixed shuffle: no class always on top)
     QVector<int> m_selection;
     std::vector<char> m_selected;       // by point
@@ -159,7 +173,8 @@ private:
     mutable std::vector<int> m_cellPoints;
     mutable int m_gridW = 0, m_gridH = 0;
     mutable bool m_legendDirty = true;
-    mutable std::vector<QRect> m_legendRects; // by slot
+    mutable std::vector<QRect> m_legendRects; // by slot (empty: not listed)
+    mutable int m_legendHidden = 0;           // classes not listed
     mutable QRect m_legendFrame;
 
     Drag m_drag = Drag::None;

@@ -9,23 +9,27 @@
 #include <QAction>
 #include <QShowEvent>
 #include <QComboBox>
+#include <QCompleter>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListView>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStringListModel>
 #include <QStyle>
 #include <QTextStream>
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace liftlab {
@@ -220,6 +224,20 @@ QLayout *ExplorerPanel::createToolBar()
     QAction *showAll = m_toolBar->addAction(tr("All classes"));
     showAll->setToolTip(tr("Show every class again (the legend: click hides a class, double-click isolates it)"));
     connect(showAll, &QAction::triggered, m_view, &EmbeddingView::showAllClasses);
+    m_classSearch = new QLineEdit;
+    m_classSearch->setObjectName(QStringLiteral("classSearch"));
+    m_classSearch->setPlaceholderText(tr("Find class"));
+    m_classSearch->setClearButtonEnabled(true);
+    m_classSearch->setMaximumWidth(fontMetrics().averageCharWidth() * 22);
+    m_classSearch->setToolTip(tr("Highlight the classes whose name contains this text (the others turn grey); "
+                                 "the legend lists them first"));
+    m_classNameModel = new QStringListModel(this);
+    auto *completer = new QCompleter(m_classNameModel, m_classSearch);
+    completer->setCaseSensitivity(Qt::CaseInsensitive);
+    completer->setFilterMode(Qt::MatchContains);
+    m_classSearch->setCompleter(completer);
+    connect(m_classSearch, &QLineEdit::textChanged, this, &ExplorerPanel::applyClassSearch);
+    m_toolBar->addWidget(m_classSearch);
     m_toolBar->addSeparator();
     m_toolBar->addAction(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("CSV"), this, [this] {
         const QString path = exportPath(QStringLiteral("projection.csv"), tr("CSV files (*.csv)"));
@@ -480,6 +498,9 @@ void ExplorerPanel::showCoordinates(const Matrix &coordinates, int64_t step, con
     if (step != m_shownStep || method != m_shownMethod || m_view->pointCount() != coordinates.rows) {
         const QVector<int> selection = m_view->selection();
         m_view->setData(coordinates, m_context->testLabels(), m_context->classNames());
+        if (m_classNameModel->stringList() != m_context->classNames())
+            m_classNameModel->setStringList(m_context->classNames());
+        applyClassSearch();
         // The same images at another step or in another projection: keep them selected.
         if (!selection.isEmpty())
             m_view->setSelection(selection);
@@ -489,6 +510,26 @@ void ExplorerPanel::showCoordinates(const Matrix &coordinates, int64_t step, con
             return;
     }
     m_view->setCoordinates(coordinates, fit);
+}
+
+void ExplorerPanel::applyClassSearch()
+{
+    const QString text = m_classSearch->text().trimmed();
+    const std::vector<int64_t> found = m_view->findClasses(text);
+    m_view->setHighlightedClasses(found);
+    if (text.isEmpty() || m_view->pointCount() == 0)
+        return;
+    std::vector<int64_t> sorted = found;
+    std::sort(sorted.begin(), sorted.end());
+    int64_t points = 0;
+    for (const int64_t label : m_view->labels())
+        points += std::binary_search(sorted.begin(), sorted.end(), label) ? 1 : 0;
+    m_progress->setText(found.empty()       ? tr("No class name contains \u201c%1\u201d").arg(text)
+                        : found.size() == 1 ? tr("1 class contains \u201c%1\u201d: %2 points").arg(text).arg(points)
+                                            : tr("%1 classes contain \u201c%2\u201d: %3 points")
+                                                  .arg(found.size())
+                                                  .arg(text)
+                                                  .arg(points));
 }
 
 void ExplorerPanel::onFrame(quint64 id, const ProjectionFrame &frame)

@@ -9,6 +9,8 @@
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
+class QLineEdit;
+class QStringListModel;
 class QLayout;
 class QListView;
 class QPushButton;
@@ -40,6 +42,7 @@ public:
     QListView *selectionGrid() const { return m_grid; }
     QSlider *stepSlider() const { return m_stepSlider; }
     QLabel *progressLabel() const { return m_progress; }
+    QLineEdit *classSearch() const { return m_classSearch; }
 
     // "tsne", "umap" or "pca"; takes effect with the next projection.
     QString method() const;
@@ -100,6 +103,7 @@ private:
     void onFinished(quint64 id, const ProjectionFrame &frame, bool cancelled);
     void onFailed(quint64 id, const QString &message);
     void onSelection(const QVector<int> &indices);
+    void applyClassSearch();
     void updateStepLabel(int position);
     void updateButtons();
     QString exportPath(const QString &suggested, const QString &filter);
@@ -137,6 +141,8 @@ private:
     QPushButton *m_cancelButton = nullptr;
     QLabel *m_progress = nullptr;
     QToolBar *m_toolBar = nullptr;
+    QLineEdit *m_classSearch = nullptr;         // highlights the classes whose name contains it
+    QStringListModel *m_classNameModel = nullptr; // its completions
 };
 
 } // namespace liftlab

@@ -594,10 +594,16 @@ void MainWindow::onEval(const EvalReport &report)
             m_explorerContext->openRun(m_session->runPath());
     }
     const Metrics &m = report.metrics;
-    m_log->appendMessage(tr("Step %1: Recall@1 %2, Recall@8 %3, MAP@R %4, NMI %5 (%6 s)")
+    const QString wide = m.largeRecall ? tr(", Recall@10/100/1000 %1 / %2 / %3")
+                                             .arg(m.recallAt10, 0, 'f', 4)
+                                             .arg(m.recallAt100, 0, 'f', 4)
+                                             .arg(m.recallAt1000, 0, 'f', 4)
+                                       : QString();
+    m_log->appendMessage(tr("Step %1: Recall@1 %2, Recall@8 %3%4, MAP@R %5, NMI %6 (%7 s)")
                              .arg(report.step)
                              .arg(m.recallAt1, 0, 'f', 4)
                              .arg(m.recallAt8, 0, 'f', 4)
+                             .arg(wide)
                              .arg(m.mapAtR, 0, 'f', 4)
                              .arg(m.nmi, 0, 'f', 4)
                              .arg(report.seconds, 0, 'f', 1));
