@@ -18,12 +18,14 @@
 # memory and the others are read from the cache file. A last row trains on
 # the 10,000 images from the file (--memory-budget 1G), for the throughput
 # of the two stores side by side.
-# Usage: bench/memory_scale.sh [WORK] [STEPS] [SIZES]   (SIZES: e.g. "10000 40000 120000")
+# The pair of 10,000-image rows is run REPEAT times, alternating.
+# Usage: bench/memory_scale.sh [WORK] [STEPS] [SIZES] [REPEAT]   (SIZES: e.g. "10000 40000 120000")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/var/tmp/liftlab-memory-scale}
 steps=${2:-20}
 sizes=${3:-"10000 40000 120000"}
+repeat=${4:-1}
 cli=$(realpath "${LIFTLAB_CLI:-build/release/app/liftlab-cli}")
 py=/usr/bin/python3
 mkdir -p "$work"
@@ -112,7 +114,7 @@ PY
 printf '| images | budget | store | load s | train img/s | eval img/s | train+eval peak MiB | eval alone: s, peak MiB |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 row() {
-    local n=$1 budget=$2 folder="$work/images-$1" run="$work/run"
+    local n=$1 budget=$2 folder="$work/images-$1" run="$work/run-$1-$2"
     rm -rf "$run"
     # One run: load (decoding on the first load of a folder; the cache keeps
     # it), STEPS steps, and the evaluation at the end; then `eval` alone.
@@ -124,10 +126,14 @@ row() {
     grep -q "images read from" "$work/err.log" "$work/out.log" && store="file"
     read -r rate ts erate es < <(run_figures "$run")
     read -r as am < <(measure "$cli" eval "$run" --threads 2 --memory-budget "$budget")
+    cp "$work/out.log" "$run/eval-alone.json"
     printf '| %s | %s | %s | %s | %s | %s | %s | %s s, %s |\n' "$n" "$budget" "$store" \
         "$($py -c "print(round($ws - $ts - $es, 1))")" "$rate" "$erate" "$wm" "$as" "$am"
 }
 for n in $sizes; do
     row "$n" 4G
 done
-row 10000 1G
+for ((r = 0; r < repeat; ++r)); do
+    row 10000 4G
+    row 10000 1G
+done
