@@ -501,9 +501,14 @@ void EmbeddingView::layoutLegend() const
         });
     const int shown = std::min<int>(int(order.size()), room);
     m_legendHidden = int(order.size()) - shown;
+    QFont boldFont = font(); // highlighted classes are named in bold
+    boldFont.setBold(true);
+    const QFontMetrics boldMetrics(boldFont);
     int textW = 0;
-    for (int k = 0; k < shown; ++k)
-        textW = std::max(textW, fm.horizontalAdvance(className(m_classes[order[size_t(k)]])));
+    for (int k = 0; k < shown; ++k) {
+        const size_t slot = order[size_t(k)];
+        textW = std::max(textW, (m_classHighlighted[slot] ? boldMetrics : fm).horizontalAdvance(className(m_classes[slot])));
+    }
     const int itemW = std::min(textW, 180) + 22;
     const int x = width() - itemW - kLegendPad - 6;
     for (int k = 0; k < shown; ++k)
@@ -540,7 +545,6 @@ void EmbeddingView::drawLegend(QPainter &p) const
     p.setPen(QColor(0, 0, 0, 60));
     p.setBrush(QColor(255, 255, 255, 225));
     p.drawRoundedRect(m_legendFrame, 4, 4);
-    const QFontMetrics fm(font());
     for (size_t s = 0; s < m_legendRects.size(); ++s) {
         const QRect r = m_legendRects[s];
         if (r.isEmpty())
@@ -557,7 +561,7 @@ void EmbeddingView::drawLegend(QPainter &p) const
         font.setBold(m_classHighlighted[s]);
         p.setFont(font);
         p.drawText(r.adjusted(20, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter,
-                   fm.elidedText(name, Qt::ElideRight, r.width() - 20));
+                   p.fontMetrics().elidedText(name, Qt::ElideRight, r.width() - 20));
     }
     if (m_legendHidden > 0) {
         QFont font = p.font();

@@ -228,7 +228,7 @@ QLayout *ExplorerPanel::createToolBar()
     m_classSearch->setObjectName(QStringLiteral("classSearch"));
     m_classSearch->setPlaceholderText(tr("Find class"));
     m_classSearch->setClearButtonEnabled(true);
-    m_classSearch->setMaximumWidth(fontMetrics().averageCharWidth() * 22);
+    m_classSearch->setMaximumWidth(fontMetrics().averageCharWidth() * 16);
     m_classSearch->setToolTip(tr("Highlight the classes whose name contains this text (the others turn grey); "
                                  "the legend lists them first"));
     m_classNameModel = new QStringListModel(this);
@@ -524,12 +524,9 @@ void ExplorerPanel::applyClassSearch()
     int64_t points = 0;
     for (const int64_t label : m_view->labels())
         points += std::binary_search(sorted.begin(), sorted.end(), label) ? 1 : 0;
-    m_progress->setText(found.empty()       ? tr("No class name contains \u201c%1\u201d").arg(text)
-                        : found.size() == 1 ? tr("1 class contains \u201c%1\u201d: %2 points").arg(text).arg(points)
-                                            : tr("%1 classes contain \u201c%2\u201d: %3 points")
-                                                  .arg(found.size())
-                                                  .arg(text)
-                                                  .arg(points));
+    m_progress->setText(found.empty()       ? tr("No class matches")
+                        : found.size() == 1 ? tr("1 class, %1 points").arg(points)
+                                            : tr("%1 classes, %2 points").arg(found.size()).arg(points));
 }
 
 void ExplorerPanel::onFrame(quint64 id, const ProjectionFrame &frame)
