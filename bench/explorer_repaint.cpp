@@ -1,6 +1,7 @@
 // How fast the embedding explorer redraws while the user pans and zooms:
-// 70,000 points in 10 classes (Fashion-MNIST's size) in an offscreen
-// EmbeddingView; each frame moves the view (alternately a pan and a wheel
+// 70,000 points in 10 classes (Fashion-MNIST's size; --points and --classes
+// for others, --highlight to highlight the first classes as the class search
+// does) in an offscreen EmbeddingView; each frame moves the view (alternately a pan and a wheel
 // step around a point) and grabs the widget, which rebuilds the cached
 // scatter and paints the overlays, as a real repaint does. Prints one JSON
 // object: frames per second and frame-time percentiles. Target: >= 30 fps.
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -46,14 +48,20 @@ int main(int argc, char **argv)
                                     QStringLiteral("n"), QStringLiteral("300"));
     const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("View size WxH (default 1200x900)."),
                                   QStringLiteral("WxH"), QStringLiteral("1200x900"));
-    parser.addOptions({points, frames, size});
+    const QCommandLineOption classesOption(QStringLiteral("classes"), QStringLiteral("Classes (default 10)."),
+                                           QStringLiteral("n"), QStringLiteral("10"));
+    const QCommandLineOption highlight(QStringLiteral("highlight"),
+                                       QStringLiteral("Highlight the first n classes (default 0)."), QStringLiteral("n"),
+                                       QStringLiteral("0"));
+    parser.addOptions({points, frames, size, classesOption, highlight});
     parser.process(app);
     const int n = std::max(1, parser.value(points).toInt());
     const int count = std::max(1, parser.value(frames).toInt());
     const QStringList wh = parser.value(size).split(QLatin1Char('x'));
     const QSize viewSize(wh.value(0).toInt(), wh.value(1).toInt());
+    const int classes = std::max(1, parser.value(classesOption).toInt());
 
-    // Ten Gaussian blobs on a ring, like a t-SNE of ten classes.
+    // Gaussian blobs on a ring, like a t-SNE of the classes.
     std::mt19937 rng(1);
     std::normal_distribution<float> normal;
     Matrix coords;
@@ -61,12 +69,12 @@ int main(int argc, char **argv)
     coords.cols = 2;
     std::vector<int64_t> labels(static_cast<size_t>(n));
     QStringList names;
-    for (int c = 0; c < 10; ++c)
+    for (int c = 0; c < classes; ++c)
         names.append(QStringLiteral("class %1").arg(c));
     for (int i = 0; i < n; ++i) {
-        const int c = i % 10;
+        const int c = i % classes;
         labels[size_t(i)] = c;
-        const double angle = c * 2 * M_PI / 10;
+        const double angle = c * 2 * M_PI / classes;
         coords.values.push_back(float(30 * std::cos(angle) + 6 * normal(rng)));
         coords.values.push_back(float(30 * std::sin(angle) + 6 * normal(rng)));
     }
@@ -75,6 +83,9 @@ int main(int argc, char **argv)
     view.resize(viewSize.isValid() ? viewSize : QSize(1200, 900));
     view.show();
     view.setData(coords, labels, names);
+    std::vector<int64_t> highlighted(size_t(std::clamp(parser.value(highlight).toInt(), 0, classes)));
+    std::iota(highlighted.begin(), highlighted.end(), int64_t(0));
+    view.setHighlightedClasses(highlighted);
     view.grab(); // warm up
 
     std::vector<double> ms;
@@ -99,6 +110,8 @@ int main(int argc, char **argv)
 
     QJsonObject out;
     out[QStringLiteral("points")] = n;
+    out[QStringLiteral("classes")] = classes;
+    out[QStringLiteral("highlighted")] = int(highlighted.size());
     out[QStringLiteral("frames")] = count;
     out[QStringLiteral("size")] = QStringLiteral("%1x%2").arg(view.width()).arg(view.height());
     out[QStringLiteral("renders")] = view.renderCount();

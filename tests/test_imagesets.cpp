@@ -35,6 +35,10 @@
 #include <random>
 #include <set>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 using namespace liftlab;
 using liftlab::testing::python;
 using liftlab::testing::TempDir;
@@ -814,11 +818,24 @@ private Q_SLOTS:
         unnamed.memoryBudget = 2 * 3 * 24 * 24 - 1; // less than two images' worth
         LoadOptions cached = unnamed;
         cached.cacheFolder = m_dir.file("bounded-cache");
+        // A killed decode's temporary file goes; one another process is writing (locked) stays.
+        fs::create_directories(cached.cacheFolder);
+        const fs::path abandoned = fs::path(cached.cacheFolder) / "0123456789abcdef.images.tmp-1-0";
+        const fs::path writing = fs::path(cached.cacheFolder) / "fedcba9876543210.images.tmp-2-0";
+        std::ofstream(abandoned) << "partial";
+        std::ofstream(writing) << "partial";
+        const int writer = ::open(writing.c_str(), O_RDONLY);
+        QVERIFY(writer >= 0 && ::flock(writer, LOCK_EX) == 0);
+
         const ExperimentData inMemory = loadDataset(data, SplitKind::ZeroShot, memory);
         const ExperimentData fromTemporary = loadDataset(data, SplitKind::ZeroShot, unnamed);
         const ExperimentData written = loadDataset(data, SplitKind::ZeroShot, cached);
         const ExperimentData readBack = loadDataset(data, SplitKind::ZeroShot, cached);
         QVERIFY(inMemory.train.images.inMemory());
+        QVERIFY(!fs::exists(abandoned));
+        QVERIFY(fs::exists(writing));
+        ::close(writer);
+        fs::remove(writing);
         QCOMPARE(int(std::distance(fs::directory_iterator(cached.cacheFolder), fs::directory_iterator())), 1);
 
         Normalization norm = inMemory.normalization;
@@ -863,13 +880,20 @@ private Q_SLOTS:
             std::ifstream in(fs::path(run) / "metrics.jsonl");
             for (std::string line; std::getline(in, line);) {
                 const size_t at = line.find("\"loss\":");
-                values.push_back(line.substr(at, line.find(',', at) - at));
+                if (at != std::string::npos)
+                    values.push_back(line.substr(at, line.find(',', at) - at));
             }
             return values;
         };
         const std::vector<std::string> inMemory = losses("run-in-memory");
         qputenv("LIFTLAB_MEMORY_BUDGET", "1K");
-        const std::vector<std::string> bounded = losses("run-bounded");
+        std::vector<std::string> bounded;
+        try {
+            bounded = losses("run-bounded");
+        } catch (...) {
+            qunsetenv("LIFTLAB_MEMORY_BUDGET"); // not for the tests after this one
+            throw;
+        }
         qunsetenv("LIFTLAB_MEMORY_BUDGET");
         QCOMPARE(inMemory.size(), size_t(3));
         QCOMPARE(bounded, inMemory);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace liftlab {
@@ -155,8 +156,13 @@ torch::Tensor makeBatch(const Dataset &data, const std::vector<int64_t> &indices
         }
     };
     std::vector<std::thread> threads;
-    for (int t = 1; t < workers; ++t)
-        threads.emplace_back(work);
+    threads.reserve(size_t(workers));
+    try {
+        for (int t = 1; t < workers; ++t)
+            threads.emplace_back(work);
+    } catch (const std::system_error &) {
+        // fewer threads than asked for: the ones there share the work
+    }
     work();
     for (std::thread &t : threads)
         t.join();

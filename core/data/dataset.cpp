@@ -206,10 +206,12 @@ int64_t parseByteSize(const std::string &text, const std::string &what)
     if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'I'))
         unit.pop_back();
     const std::string units = "KMGT";
-    const size_t power = unit.empty() ? 0 : unit.size() == 1 ? units.find(char(std::toupper(unit[0]))) + 1 : 0;
+    const size_t power = unit.empty() ? 0 : unit.size() == 1 ? units.find(char(std::toupper(static_cast<unsigned char>(unit[0])))) + 1 : 0;
     if (!(value > 0) || (!unit.empty() && power == 0) || power > units.size())
         throw Error(what + " '" + text + "' is not a size (for example 4G, 512M or a number of bytes)");
     const double bytes = value * double(int64_t(1) << (10 * power));
+    if (bytes < 1)
+        throw Error(what + " '" + text + "' is less than a byte");
     if (bytes > 9e18)
         throw Error(what + " '" + text + "' is too large");
     return int64_t(bytes);

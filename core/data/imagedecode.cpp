@@ -17,6 +17,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -24,6 +25,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,8 +312,9 @@ bool readAt(int fd, void *data, size_t size, int64_t offset)
 }
 
 // A file of decoded images being written: a temporary file beside its
-// final name (commit() renames it), or an unnamed one that disappears
-// with its last descriptor. Removed unless committed.
+// final name (commit() renames it), locked while it is written so that
+// removeAbandonedFiles() knows it is in use, or an unnamed one that
+// disappears with its last descriptor. Removed unless committed.
 class ImageFile
 {
 public:
@@ -319,11 +322,19 @@ public:
     ImageFile(const fs::path &finalPath, const fs::path &folder) : m_final(finalPath)
     {
         if (m_final.empty()) {
-            m_fd = ::open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
             m_path = (folder / "(unnamed decoded images)").string();
+            m_fd = ::open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+            if (m_fd < 0) { // a file system without O_TMPFILE: a named file, unlinked at once
+                std::string name = (folder / "liftlab-images-XXXXXX").string();
+                m_fd = ::mkostemp(name.data(), O_CLOEXEC);
+                if (m_fd >= 0)
+                    ::unlink(name.c_str());
+            }
         } else {
             m_path = temporaryPathFor(m_final.string());
             m_fd = ::open(m_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0644);
+            if (m_fd >= 0)
+                ::flock(m_fd, LOCK_EX);
         }
         if (m_fd < 0)
             throw fileError(m_final.empty() ? folder.string() : m_path,
@@ -401,13 +412,18 @@ std::optional<DecodedImages> readCache(const fs::path &path, uint64_t key, const
     const int64_t trailerAt = kDataOffset + n * 3 * p.side * p.side;
     if (int64_t(st.st_size) < trailerAt || int64_t(st.st_size) - trailerAt > (int64_t(1) << 30))
         return bad();
-    std::string trailer(size_t(int64_t(st.st_size) - trailerAt), '\0');
     DecodedImages d;
-    if (!readAt(fd, trailer.data(), trailer.size(), trailerAt) || !parseTrailer(trailer, n, d))
-        return bad();
-    std::error_code ec;
-    fs::last_write_time(path, fs::file_time_type::clock::now(), ec); // recently used
-    d.images = ImageStore(fd, path.string(), kDataOffset, 3, p.side, p.side, d.kept);
+    try {
+        std::string trailer(size_t(int64_t(st.st_size) - trailerAt), '\0');
+        if (!readAt(fd, trailer.data(), trailer.size(), trailerAt) || !parseTrailer(trailer, n, d))
+            return bad();
+        std::error_code ec;
+        fs::last_write_time(path, fs::file_time_type::clock::now(), ec); // recently used
+        d.images = ImageStore(fd, path.string(), kDataOffset, 3, p.side, p.side, d.kept); // owns fd from here
+    } catch (...) { // out of memory before the store took the file
+        ::close(fd);
+        throw;
+    }
     return d;
 }
 
@@ -427,11 +443,28 @@ void removeOldCacheFiles(const fs::path &folder)
         fs::remove(cached[i].path(), ec);
 }
 
+// Removes the cache's temporary files that no process writes any more (a
+// killed decode's): a writer holds a lock on its file (ImageFile).
+void removeAbandonedFiles(const fs::path &folder)
+{
+    std::error_code ec;
+    for (const fs::directory_entry &e : fs::directory_iterator(folder, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.find(".images") == std::string::npos || !isTemporaryName(name) || !e.is_regular_file(ec))
+            continue;
+        const int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0)
+            fs::remove(e.path(), ec);
+        ::close(fd);
+    }
+}
+
 bool hasRoomFor(const fs::path &folder, uintmax_t bytes)
 {
     std::error_code ec;
     fs::create_directories(folder, ec);
-    removeAbandonedTemporaryFiles(folder.string()); // a killed decode's room back
     const fs::space_info space = fs::space(folder, ec);
     return !ec && space.available >= bytes + keepFreeBytes;
 }
@@ -485,15 +518,29 @@ DecodedImages decodeIntoFile(const ImageListing &listing, const LoadOptions &o, 
 {
     const int64_t n = int64_t(listing.images.size());
     const int64_t pixels = 3 * int64_t(o.imageSize) * o.imageSize;
-    const bool cached = !cache.empty() && hasRoomFor(cache.parent_path(), uintmax_t(n * pixels));
-    const fs::path temporaryFolder = fs::temp_directory_path();
+    if (!cache.empty())
+        removeAbandonedFiles(cache.parent_path()); // a killed decode's room back
+    bool cached = !cache.empty() && hasRoomFor(cache.parent_path(), uintmax_t(n * pixels));
+    // Without the cache: $TMPDIR, else /var/tmp (on disk, where /tmp may be memory).
+    const char *tmpdir = std::getenv("TMPDIR");
+    const fs::path temporaryFolder = tmpdir && *tmpdir ? fs::path(tmpdir) : fs::path("/var/tmp");
     if (!cached && !hasRoomFor(temporaryFolder, uintmax_t(n * pixels)))
         throw Error(std::to_string(n) + " images of " + std::to_string(o.imageSize) + " x " + std::to_string(o.imageSize)
                     + " take " + gibibytes(n * pixels) + ": more than half the memory budget ("
                     + gibibytes(o.memoryBudget) + "), and " + (cache.empty() ? "" : cache.parent_path().string() + " and ")
                     + temporaryFolder.string() + " have not that much room left to keep them: choose a smaller "
                     "image size, free some disk or raise the memory budget (--memory-budget, LIFTLAB_MEMORY_BUDGET)");
-    ImageFile file(cached ? cache : fs::path(), temporaryFolder);
+    std::unique_ptr<ImageFile> made;
+    if (cached) {
+        try {
+            made = std::make_unique<ImageFile>(cache, fs::path());
+        } catch (const Error &) { // a cache folder that cannot be written
+            cached = false;
+        }
+    }
+    if (!made)
+        made = std::make_unique<ImageFile>(fs::path(), temporaryFolder);
+    ImageFile &file = *made;
     const int64_t trailerAt = file.start(key, o.imageSize, n);
     DecodedImages d;
     sortOut(listing, decodeAll(listing, o, [&](int64_t i, const uint8_t *image) {
@@ -505,7 +552,8 @@ DecodedImages decodeIntoFile(const ImageListing &listing, const LoadOptions &o, 
     const std::string path = file.commit();
     if (cached)
         removeOldCacheFiles(cache.parent_path());
-    d.images = ImageStore(file.release(), path, kDataOffset, 3, o.imageSize, o.imageSize, d.kept);
+    std::vector<int64_t> rows = d.kept;
+    d.images = ImageStore(file.release(), path, kDataOffset, 3, o.imageSize, o.imageSize, std::move(rows));
     return d;
 }
 

@@ -10,8 +10,8 @@
 // LoadOptions::memoryBudget, else in a file read on demand (the cache file
 // below, or an unnamed temporary file when there is no cache), so that a
 // dataset of any size trains in bounded memory; the OS page cache holds
-// what memory is free. Decoding writes each image as it is made: the whole
-// set is never in memory at once.
+// what memory is free. Decoding then writes each image to the file as it
+// is made: the whole set is never in memory at once.
 //
 // With a cache folder, the decoded images of a listing are written there
 // once and read back by later loads of the same listing at the same size,

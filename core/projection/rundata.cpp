@@ -33,7 +33,12 @@ RunData::Image imageAt(const Dataset &data, int64_t index)
 {
     if (index < 0 || index >= data.size())
         return {};
-    const torch::Tensor hwc = data.images.image(index).permute({1, 2, 0}).contiguous();
+    torch::Tensor hwc;
+    try {
+        hwc = data.images.image(index).permute({1, 2, 0}).contiguous();
+    } catch (const Error &) { // the decoded images' file cannot be read: no picture, not a crash
+        return {};
+    }
     RunData::Image image;
     image.height = int(hwc.size(0));
     image.width = int(hwc.size(1));

@@ -570,7 +570,12 @@ Trainer::Image Trainer::trainImage(int64_t index) const
     const Dataset &train = d->data.train;
     if (index < 0 || index >= train.size())
         return {};
-    const torch::Tensor hwc = train.images.image(index).permute({1, 2, 0}).contiguous();
+    torch::Tensor hwc;
+    try {
+        hwc = train.images.image(index).permute({1, 2, 0}).contiguous();
+    } catch (const Error &) { // the decoded images' file cannot be read: no picture
+        return {};
+    }
     Image image;
     image.height = int(hwc.size(0));
     image.width = int(hwc.size(1));

@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <csignal>
-#include <cstdlib>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -38,20 +36,6 @@ void removeTemporaryFiles(const std::string &folder)
     for (const std::filesystem::directory_entry &e : std::filesystem::directory_iterator(folder, ec))
         if (isTemporaryName(e.path().filename().string()) && e.is_regular_file(ec))
             std::filesystem::remove(e.path(), ec);
-}
-
-void removeAbandonedTemporaryFiles(const std::string &folder)
-{
-    std::error_code ec;
-    for (const std::filesystem::directory_entry &e : std::filesystem::directory_iterator(folder, ec)) {
-        const std::string name = e.path().filename().string();
-        const size_t mark = name.rfind(kTemporaryMark);
-        if (mark == std::string::npos || !e.is_regular_file(ec))
-            continue;
-        const long pid = std::strtol(name.c_str() + mark + sizeof kTemporaryMark - 1, nullptr, 10);
-        if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH)
-            std::filesystem::remove(e.path(), ec);
-    }
 }
 
 void commitTemporaryFile(const std::string &temporaryPath, const std::string &path)

@@ -24,9 +24,4 @@ bool isTemporaryName(const std::string &fileName);
 // (not its subfolders). Only for a folder no other process is writing.
 void removeTemporaryFiles(const std::string &folder);
 
-// Removes the temporary files in `folder` whose writing process (named in
-// the temporary name) no longer runs on this machine; safe while other
-// processes write there.
-void removeAbandonedTemporaryFiles(const std::string &folder);
-
 } // namespace liftlab

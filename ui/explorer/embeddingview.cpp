@@ -489,16 +489,16 @@ void EmbeddingView::layoutLegend() const
     const QFontMetrics fm(font());
     const int line = fm.height() + 4;
     const int room = std::max(1, (height() - 2 * kLegendPad - 8) / line);
-    // Ascending when every class fits; else the highlighted classes, then
-    // the most frequent.
+    // The highlighted classes first; then ascending when every class fits,
+    // else the most frequent first.
     std::vector<size_t> order(m_classes.size());
     std::iota(order.begin(), order.end(), size_t(0));
-    if (int(order.size()) > room)
-        std::stable_sort(order.begin(), order.end(), [this](size_t a, size_t b) {
-            if (m_classHighlighted[a] != m_classHighlighted[b])
-                return m_classHighlighted[a] > m_classHighlighted[b];
-            return m_classCount[a] > m_classCount[b];
-        });
+    const bool overflow = int(order.size()) > room;
+    std::stable_sort(order.begin(), order.end(), [this, overflow](size_t a, size_t b) {
+        if (m_classHighlighted[a] != m_classHighlighted[b])
+            return m_classHighlighted[a] > m_classHighlighted[b];
+        return overflow && m_classCount[a] > m_classCount[b];
+    });
     const int shown = std::min<int>(int(order.size()), room);
     m_legendHidden = int(order.size()) - shown;
     QFont boldFont = font(); // highlighted classes are named in bold

@@ -23,9 +23,9 @@ namespace liftlab {
 // Mouse: wheel zooms around the cursor, drag pans, Shift+drag selects a
 // rectangle, Ctrl+drag a lasso, a click on a point activates it, a double
 // click on empty space fits the view. Legend: click hides or shows a class,
-// double-click isolates it (again: shows all). With more classes than the
-// legend has rows (Stanford Online Products has 11,316), it lists the
-// highlighted classes, then the classes with the most points.
+// double-click isolates it (again: shows all). It lists the highlighted
+// classes first, then, with more classes than it has rows (Stanford Online
+// Products has 11,316), the classes with the most points.
 class EmbeddingView : public QWidget
 {
     Q_OBJECT

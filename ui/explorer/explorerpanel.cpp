@@ -236,7 +236,11 @@ QLayout *ExplorerPanel::createToolBar()
     completer->setCaseSensitivity(Qt::CaseInsensitive);
     completer->setFilterMode(Qt::MatchContains);
     m_classSearch->setCompleter(completer);
-    connect(m_classSearch, &QLineEdit::textChanged, this, &ExplorerPanel::applyClassSearch);
+    connect(m_classSearch, &QLineEdit::textChanged, this, [this](const QString &text) {
+        applyClassSearch();
+        if (text.trimmed().isEmpty())
+            m_progress->clear(); // the count of the search just cleared
+    });
     m_toolBar->addWidget(m_classSearch);
     m_toolBar->addSeparator();
     m_toolBar->addAction(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("CSV"), this, [this] {
@@ -498,8 +502,11 @@ void ExplorerPanel::showCoordinates(const Matrix &coordinates, int64_t step, con
     if (step != m_shownStep || method != m_shownMethod || m_view->pointCount() != coordinates.rows) {
         const QVector<int> selection = m_view->selection();
         m_view->setData(coordinates, m_context->testLabels(), m_context->classNames());
-        if (m_classNameModel->stringList() != m_context->classNames())
-            m_classNameModel->setStringList(m_context->classNames());
+        QStringList present; // the completions: the classes the view has
+        for (const int64_t label : m_view->classes())
+            present.append(m_view->className(label));
+        if (m_classNameModel->stringList() != present)
+            m_classNameModel->setStringList(present);
         applyClassSearch();
         // The same images at another step or in another projection: keep them selected.
         if (!selection.isEmpty())
