@@ -350,8 +350,6 @@ public:
     ImageFile(const ImageFile &) = delete;
     ImageFile &operator=(const ImageFile &) = delete;
 
-    int fd() const { return m_fd; }
-    const std::string &path() const { return m_path; }
     void write(const void *data, size_t size, int64_t offset) { writeAt(m_fd, m_path, data, size, offset); }
 
     // Writes the preamble, makes room for the images (a sparse file) and
