@@ -71,20 +71,6 @@ void printJson(const QJsonObject &o)
     std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
 }
 
-QJsonObject metricsJson(const Metrics &m)
-{
-    QJsonObject o{{"recall_at_1", m.recallAt1}, {"recall_at_2", m.recallAt2}, {"recall_at_4", m.recallAt4},
-                  {"recall_at_8", m.recallAt8}, {"map_at_r", m.mapAtR},       {"r_precision", m.rPrecision},
-                  {"nmi", m.nmi},               {"f1", m.f1},                 {"queries", qint64(m.queries)},
-                  {"singleton_queries", qint64(m.singletonQueries)}};
-    if (m.largeRecall) {
-        o.insert("recall_at_10", m.recallAt10);
-        o.insert("recall_at_100", m.recallAt100);
-        o.insert("recall_at_1000", m.recallAt1000);
-    }
-    return o;
-}
-
 // Ctrl-C and SIGTERM, while it lives, set flag(): training stops after the
 // current batch and keeps a checkpoint.
 class InterruptGuard
@@ -483,7 +469,7 @@ int metrics(const std::string &embeddingsPath, const std::string &labelsPath, in
 {
     prepareCompute(threads);
     const LoadedArrays a = loadArrays(embeddingsPath, labelsPath);
-    printJson(metricsJson(evaluateEmbeddings(a.embeddings, a.labels)));
+    std::printf("%s\n", metricsToJson(evaluateEmbeddings(a.embeddings, a.labels)).c_str());
     return 0;
 }
 

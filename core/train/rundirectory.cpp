@@ -44,26 +44,31 @@ std::vector<QJsonObject> readJsonLines(const std::string &path)
     return out;
 }
 
-QJsonObject metricsObject(const EvalReport &r)
+QJsonObject metricsObject(const Metrics &m)
 {
-    const Metrics &m = r.metrics;
-    QJsonObject o{{"step", qint64(r.step)},
-                       {"recall_at_1", m.recallAt1},
-                       {"recall_at_2", m.recallAt2},
-                       {"recall_at_4", m.recallAt4},
-                       {"recall_at_8", m.recallAt8},
-                       {"map_at_r", m.mapAtR},
-                       {"r_precision", m.rPrecision},
-                       {"nmi", m.nmi},
-                       {"f1", m.f1},
-                       {"queries", qint64(m.queries)},
-                       {"singleton_queries", qint64(m.singletonQueries)},
-                       {"seconds", r.seconds}};
+    QJsonObject o{{"recall_at_1", m.recallAt1},
+                  {"recall_at_2", m.recallAt2},
+                  {"recall_at_4", m.recallAt4},
+                  {"recall_at_8", m.recallAt8},
+                  {"map_at_r", m.mapAtR},
+                  {"r_precision", m.rPrecision},
+                  {"nmi", m.nmi},
+                  {"f1", m.f1},
+                  {"queries", qint64(m.queries)},
+                  {"singleton_queries", qint64(m.singletonQueries)}};
     if (m.largeRecall) {
         o.insert("recall_at_10", m.recallAt10);
         o.insert("recall_at_100", m.recallAt100);
         o.insert("recall_at_1000", m.recallAt1000);
     }
+    return o;
+}
+
+QJsonObject metricsObject(const EvalReport &r)
+{
+    QJsonObject o = metricsObject(r.metrics);
+    o.insert("step", qint64(r.step));
+    o.insert("seconds", r.seconds);
     return o;
 }
 
@@ -450,6 +455,11 @@ std::vector<EvalReport> RunDirectory::readEvals(const std::string &evalPath)
 std::string metricsToJsonLine(const EvalReport &report)
 {
     return compact(metricsObject(report));
+}
+
+std::string metricsToJson(const Metrics &metrics)
+{
+    return compact(metricsObject(metrics));
 }
 
 std::string metricsTable(const std::vector<std::pair<std::string, Metrics>> &rows)

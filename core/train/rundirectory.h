@@ -139,6 +139,8 @@ private:
 std::vector<int64_t> retainedEmbeddingSteps(const std::vector<int64_t> &steps, int keepLast, int keepEvery);
 
 std::string metricsToJsonLine(const EvalReport &report);
+// The metrics alone as one compact JSON object, with eval.jsonl's names.
+std::string metricsToJson(const Metrics &metrics);
 std::string metricsTable(const std::vector<std::pair<std::string, Metrics>> &rows);
 
 } // namespace liftlab
