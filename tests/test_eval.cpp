@@ -3,6 +3,7 @@
 // evaluateEmbeddings protocol and k-means.
 
 #include "eval/evaluate.h"
+#include "eval/knn.h"
 #include "eval/metrics.h"
 #include "util/parallel.h"
 
@@ -188,6 +189,8 @@ private Q_SLOTS:
     void neighbourBlocks();
     void genericKnnMatchesFast_data();
     void genericKnnMatchesFast();
+    void approximateKnnFindsTheNearest();
+    void approximateKnnEdgeCases();
 
     void evaluateHandComputed();
     void evaluateLargeRecall();
@@ -413,6 +416,91 @@ void TestEval::exactKnnSurvivesNaN()
     QCOMPARE(std::get<0>(torch::_unique(nn.indices[0].narrow(0, 0, 48))).numel(), int64_t(48));
     const Neighbours all = exactKnn(torch::full({5, 2}, NAN), torch::full({5, 2}, NAN), 2, true);
     QCOMPARE(all.indices.size(1), int64_t(2));
+}
+
+// Nearest-neighbour descent against the exact search on 6,000 points in
+// 20 overlapping clusters (16-D): most neighbours found, each list sorted,
+// without the point itself or repeats, its distances right; the same result
+// for a seed on one thread or two; nothing once cancelled.
+void TestEval::approximateKnnFindsTheNearest()
+{
+    const int64_t n = 6000, dim = 16, k = 14;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    std::vector<float> data(size_t(n * dim)), centres(size_t(20 * dim));
+    for (float &c : centres)
+        c = 2 * normal(rng);
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t d = 0; d < dim; ++d)
+            data[size_t(i * dim + d)] = centres[size_t((i % 20) * dim + d)] + normal(rng);
+    const NeighbourList exact = nearestNeighbours(data.data(), n, data.data(), n, dim, k, true);
+    const NeighbourList found = approximateNeighbours(data.data(), n, dim, k, 1);
+    QCOMPARE(found.rows, n);
+    QCOMPARE(found.k, k);
+    int64_t shared = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t *row = found.indices.data() + i * k;
+        const float *dist = found.distances.data() + i * k;
+        const std::set<int64_t> unique(row, row + k);
+        QCOMPARE(int64_t(unique.size()), k);
+        QVERIFY(!unique.count(i));
+        for (int64_t p = 0; p < k; ++p) {
+            double direct = 0;
+            for (int64_t d = 0; d < dim; ++d) {
+                const double diff = double(data[size_t(i * dim + d)]) - data[size_t(row[p] * dim + d)];
+                direct += diff * diff;
+            }
+            QVERIFY(std::abs(dist[p] - std::sqrt(direct)) < 1e-4 * (1 + std::sqrt(direct)));
+            QVERIFY(p == 0 || dist[p - 1] <= dist[p]);
+            shared += std::count(exact.indices.begin() + i * k, exact.indices.begin() + (i + 1) * k, row[p]);
+        }
+    }
+    const double recall = double(shared) / double(n * k);
+    QVERIFY2(recall > 0.95, qPrintable(QString("recall %1").arg(recall)));
+
+    prepareCompute(1);
+    const NeighbourList oneThread = approximateNeighbours(data.data(), n, dim, k, 1);
+    prepareCompute(2);
+    QCOMPARE(oneThread.indices, found.indices);
+    QCOMPARE(oneThread.distances, found.distances);
+
+    std::atomic<bool> cancel{true};
+    QCOMPARE(approximateNeighbours(data.data(), n, dim, k, 1, &cancel).rows, int64_t(0));
+}
+
+// Fewer points than k + 1: every other point, as the exact search gives. A
+// NaN row, and points that all coincide: a full list for every point.
+void TestEval::approximateKnnEdgeCases()
+{
+    const std::vector<float> line = {0, 1, 3, 7, 15};
+    const NeighbourList few = approximateNeighbours(line.data(), 5, 1, 10, 0);
+    QCOMPARE(few.k, int64_t(4));
+    QCOMPARE(std::vector<int64_t>(few.indices.begin() + 8, few.indices.begin() + 12),
+             (std::vector<int64_t>{1, 0, 3, 4})); // the neighbours of 3: 1, 0, 7, 15
+    QCOMPARE(std::vector<float>(few.distances.begin() + 8, few.distances.begin() + 12),
+             (std::vector<float>{2, 3, 4, 12}));
+
+    std::vector<float> data(size_t(300 * 4));
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    for (float &v : data)
+        v = normal(rng);
+    for (int d = 0; d < 4; ++d)
+        data[size_t(7 * 4 + d)] = NAN;
+    const NeighbourList withNaN = approximateNeighbours(data.data(), 300, 4, 5, 0);
+    QCOMPARE(withNaN.rows, int64_t(300));
+    for (int64_t i = 0; i < 300; ++i)
+        for (int64_t p = 0; p < 5; ++p) {
+            const int64_t j = withNaN.indices[size_t(i * 5 + p)];
+            QVERIFY(j >= 0 && j < 300 && j != i);
+            QCOMPARE(std::isinf(withNaN.distances[size_t(i * 5 + p)]), i == 7 || j == 7);
+        }
+
+    const std::vector<float> same(size_t(100 * 3), 1.5f);
+    const NeighbourList coincide = approximateNeighbours(same.data(), 100, 3, 6, 0);
+    QCOMPARE(coincide.rows, int64_t(100));
+    for (const float d : coincide.distances)
+        QCOMPARE(d, 0.0f);
 }
 
 void TestEval::genericKnnMatchesFast_data()

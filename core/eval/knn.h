@@ -39,4 +39,13 @@ void forEachNeighbourChunk(const float *queries, int64_t nq, const float *galler
 NeighbourList nearestNeighbours(const float *queries, int64_t nq, const float *gallery, int64_t ng, int64_t dim,
                                 int64_t k, bool excludeSelf, const std::atomic<bool> *cancel = nullptr);
 
+// Approximate k nearest neighbours of the rows of data [n, dim] among
+// themselves (a row never returns itself), by nearest-neighbour descent from
+// a random projection forest (pynndescent's method, which umap-learn uses).
+// Sorted nearest first with Euclidean distances, like nearestNeighbours;
+// about n k log n distance computations where the exact search makes n^2.
+// The same for a seed whatever the thread count. No rows when cancelled.
+NeighbourList approximateNeighbours(const float *data, int64_t n, int64_t dim, int64_t k, uint64_t seed,
+                                    const std::atomic<bool> *cancel = nullptr);
+
 } // namespace liftlab
