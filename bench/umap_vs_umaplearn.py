@@ -46,6 +46,8 @@ def main():
     p.add_argument("--seed", type=int, default=0, help="LiftLab's seed")
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each side (medians reported)")
     args = p.parse_args()
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
     os.environ["NUMBA_NUM_THREADS"] = str(args.threads)  # before numba is imported
     try:
         import umap

@@ -43,8 +43,10 @@ NeighbourList nearestNeighbours(const float *queries, int64_t nq, const float *g
 // themselves (a row never returns itself), by nearest-neighbour descent from
 // a random projection forest (pynndescent's method, which umap-learn uses).
 // Sorted nearest first with Euclidean distances, like nearestNeighbours;
-// about n k log n distance computations where the exact search makes n^2.
-// The same for a seed whatever the thread count. No rows when cancelled.
+// a few hundred distance computations per point and round, a handful of
+// rounds, where the exact search makes n per point. NaN distances rank
+// last. The same for a seed whatever the thread count. No rows when
+// cancelled. At most 2^31 - 1 points.
 NeighbourList approximateNeighbours(const float *data, int64_t n, int64_t dim, int64_t k, uint64_t seed,
                                     const std::atomic<bool> *cancel = nullptr);
 

@@ -21,15 +21,18 @@
 //    negative_sample_rate samples of random points, gradients clipped to 4,
 //    the learning rate falling linearly to 0.
 //
-// Step 4 is where the time goes. umap-learn moves both ends of a sampled
-// edge, in edge order (Hogwild across threads). Here an epoch moves each
-// point i along its own row of the symmetric graph only, against the layout
-// of the epoch before, so threads own disjoint points and the result does not
-// depend on how rows are split among them. Edge (i, j) then moves i and edge
-// (j, i) moves j: each end gets the attraction umap-learn gives it from both
-// directed edges when i's own move counts twice. A point's negative samples
-// are drawn by a counter-based hash and summed in SIMD lanes; its pulls are
-// applied one after another, eight points side by side in SIMD lanes.
+// Step 4 is where the time goes. umap-learn walks the edges in order and
+// moves both ends of each sampled edge at once (Hogwild across threads, so
+// its result depends on timing). Here the points are split into kChunks
+// fixed chunks of consecutive rows, one thread each at a time: inside a
+// chunk rows go in order and a sampled edge moves both ends, as umap-learn's
+// do; an end in another chunk is read as it stood at the start of the epoch
+// and its move is added after the epoch, in chunk order. The result depends
+// on the seed alone, not on the thread count. Moving both ends matters:
+// moving only the row's own point, twice as far, gives the same forces on
+// average but tears the clusters into strands. A row's negative samples are
+// drawn by a counter-based hash and all push from where its pulls left the
+// point, summed in SIMD lanes (umap-learn applies each as it is drawn).
 #include "projection/projection.h"
 
 #include "error.h"
@@ -51,7 +54,7 @@ namespace {
 constexpr double kSmoothKnnTolerance = 1e-5; // umap-learn's SMOOTH_K_TOLERANCE
 constexpr double kMinKDistScale = 1e-3;      // umap-learn's MIN_K_DIST_SCALE
 // Above this many points the kNN graph comes from nearest-neighbour descent
-// (as umap-learn's from pynndescent above 4,096): measured on Fashion-MNIST
+// (umap-learn's from pynndescent from 4,096 on): measured on Fashion-MNIST
 // PCA-50 on two threads, exact search is the faster up to about 5,000
 // points, and the descent's graph (recall 0.995 at 70,000) gives layouts of
 // the same quality.
@@ -260,7 +263,7 @@ std::vector<double> spectralEmbedding(const SparseGraph &g, std::mt19937_64 &rng
     for (int64_t j = 0; j < m; ++j) {
         if (cancel && cancel->load())
             return {};
-        const double *qj = basis.data() + (j + 1) * n;
+        const double *qj = basis.data() + (j + 1) * n, *previous = qj - n;
         normalisedAdjacencyTimes(g, invSqrtDegree, qj, w.data());
         alpha.push_back(blockedDot(w.data(), qj, n));
         // First the Lanczos recurrence, w -= alpha_j q_j + beta_j-1 q_j-1;
@@ -268,7 +271,7 @@ std::vector<double> spectralEmbedding(const SparseGraph &g, std::mt19937_64 &rng
         // and again when that removed most of w, where rounding leaves it
         // least orthogonal (Daniel, Gragg, Kaufman and Stewart's criterion).
         for (int64_t i = 0; i < n; ++i)
-            w[size_t(i)] -= alpha.back() * qj[i] + (j > 0 ? beta.back() * qj[i - n] : 0.0);
+            w[size_t(i)] -= alpha.back() * qj[i] + (j > 0 ? beta.back() * previous[i] : 0.0);
         const double before = norm(w.data(), n);
         orthogonalise(basis, j + 2, n, w.data());
         double length = norm(w.data(), n);
@@ -497,77 +500,63 @@ __attribute__((target_clones("avx2", "default"))) void negativePush(const float 
     sumY = gy;
 }
 
-// The pulls of kLanes points at once, a point per SIMD lane: lane l's
-// point, at (xs[l], ys[l]), moves towards pulls[t * kLanes + l] for t below
-// counts[l], one pull after another as umap-learn's do, each term clipped
-// to 4 and counted twice (i's own pull and the one umap-learn gives it from
-// edge (j, i)).
-constexpr int kLanes = 8;
-__attribute__((target_clones("avx2", "default"))) void pullLanes(const float *from, const uint32_t *pulls,
-                                                                 const int *counts, int longest, float a, float b,
-                                                                 float alpha, float *xs, float *ys)
-{
-    for (int t = 0; t < longest; ++t) {
-#pragma omp simd
-        for (int l = 0; l < kLanes; ++l) {
-            const uint32_t j = pulls[t * kLanes + l];
-            const float dx = xs[l] - from[2 * size_t(j)], dy = ys[l] - from[2 * size_t(j) + 1];
-            const float d2 = std::max(dx * dx + dy * dy, 1e-30f);
-            const float powB = powPositive(d2, b); // d^2b
-            const float coefficient = -2 * a * b * powB / (d2 * (a * powB + 1));
-            const float step = t < counts[l] ? 2 * alpha : 0;
-            xs[l] += step * clip4(coefficient * dx);
-            ys[l] += step * clip4(coefficient * dy);
-        }
-    }
-}
+// The layout's fixed split of the points (see the top of the file): the
+// result does not depend on the thread count, and up to kChunks threads work.
+constexpr int64_t kChunks = 16;
 
-// One epoch for rows [begin, end): `from` is the layout of the epoch before,
-// `to` receives the moved points. Point i's negative samples all push from
-// its position in `from` (independent terms: SIMD); its pulls then move it
-// one after another, kLanes points side by side.
-void epochRows(const SparseGraph &g, Schedule &s, const UmapCurve &curve, const UmapOptions &o, int epoch,
-               float alpha, const float *from, float *to, int64_t begin, int64_t end)
+// A move of a point in another chunk, added after the epoch.
+struct Deferred
+{
+    uint32_t point;
+    float dx, dy;
+};
+
+// One epoch for the chunk of points [begin, end), rows in order. A sampled
+// edge (i, j) pulls i and j towards each other, as umap-learn's do; j is
+// read as it stood at the start of the epoch (`snapshot`) and its move goes
+// to `deferred` when it is in another chunk. Then i's negative samples push
+// it, all from where its pulls left it.
+void epochChunk(const SparseGraph &g, Schedule &s, const UmapCurve &curve, const UmapOptions &o, int epoch,
+                float alpha, const float *snapshot, float *layout, int64_t begin, int64_t end,
+                std::vector<Deferred> &deferred)
 {
     const float a = float(curve.a), b = float(curve.b);
     const uint32_t n = uint32_t(g.rowStart.size() - 1);
     const float rate = float(o.negativeSampleRate);
-    std::vector<uint32_t> pulls;
-    for (int64_t first = begin; first < end; first += kLanes) {
-        const int lanes = int(std::min<int64_t>(kLanes, end - first));
-        int counts[kLanes] = {}, longest = 0;
-        float xs[kLanes] = {}, ys[kLanes] = {}, pushX[kLanes] = {}, pushY[kLanes] = {};
-        pulls.clear();
-        for (int l = 0; l < lanes; ++l) {
-            const int64_t i = first + l;
-            int pushes = 0;
-            for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e) {
-                if (s.nextSample[size_t(e)] > float(epoch))
-                    continue;
-                const size_t at = size_t(counts[l]++) * kLanes + size_t(l);
-                if (pulls.size() <= at)
-                    pulls.resize(at + kLanes, 0); // unused places pull towards point 0 with no weight
-                pulls[at] = uint32_t(g.cols[size_t(e)]);
-                s.nextSample[size_t(e)] += s.period[size_t(e)];
-                if (rate > 0) {
-                    const float negativePeriod = s.period[size_t(e)] / rate;
-                    const int samples = int((float(epoch) - s.nextNegative[size_t(e)]) / negativePeriod);
-                    pushes += samples;
-                    s.nextNegative[size_t(e)] += float(samples) * negativePeriod;
-                }
+    for (int64_t i = begin; i < end; ++i) {
+        float *x = layout + 2 * i;
+        int pushes = 0;
+        for (int64_t e = g.rowStart[size_t(i)]; e < g.rowStart[size_t(i) + 1]; ++e) {
+            if (s.nextSample[size_t(e)] > float(epoch))
+                continue;
+            s.nextSample[size_t(e)] += s.period[size_t(e)];
+            if (rate > 0) {
+                const float negativePeriod = s.period[size_t(e)] / rate;
+                const int samples = int((float(epoch) - s.nextNegative[size_t(e)]) / negativePeriod);
+                s.nextNegative[size_t(e)] += float(samples) * negativePeriod;
+                pushes += samples;
             }
-            longest = std::max(longest, counts[l]);
-            xs[l] = from[2 * i];
-            ys[l] = from[2 * i + 1];
-            negativePush(from, n, sampleKey(o.seed, epoch, i), pushes, uint32_t(i), xs[l], ys[l], a, b, pushX[l],
-                         pushY[l]);
+            const int64_t j = g.cols[size_t(e)];
+            const bool inChunk = j >= begin && j < end;
+            const float *y = inChunk ? layout + 2 * j : snapshot + 2 * j;
+            const float dx = x[0] - y[0], dy = x[1] - y[1];
+            const float d2 = std::max(dx * dx + dy * dy, 1e-30f);
+            const float powB = powPositive(d2, b); // d^2b
+            const float coefficient = -2 * a * b * powB / (d2 * (a * powB + 1));
+            const float moveX = clip4(coefficient * dx) * alpha, moveY = clip4(coefficient * dy) * alpha;
+            x[0] += moveX;
+            x[1] += moveY;
+            if (inChunk) {
+                layout[2 * j] -= moveX;
+                layout[2 * j + 1] -= moveY;
+            } else {
+                deferred.push_back({uint32_t(j), -moveX, -moveY});
+            }
         }
-        pulls.resize(size_t(longest) * kLanes, 0);
-        pullLanes(from, pulls.data(), counts, longest, a, b, alpha, xs, ys);
-        for (int l = 0; l < lanes; ++l) {
-            to[2 * (first + l)] = xs[l] + pushX[l] * alpha;
-            to[2 * (first + l) + 1] = ys[l] + pushY[l] * alpha;
-        }
+        float pushX, pushY;
+        negativePush(snapshot, n, sampleKey(o.seed, epoch, i), pushes, uint32_t(i), x[0], x[1], a, b, pushX, pushY);
+        x[0] += pushX * alpha;
+        x[1] += pushY * alpha;
     }
 }
 
@@ -777,7 +766,8 @@ Matrix umap(const Matrix &data, const UmapOptions &o, const std::function<void(c
     if (layout.empty())
         return {};
     const UmapCurve curve = umapCurve(o.spread, o.minDist);
-    std::vector<float> next(layout.size());
+    std::vector<float> snapshot(layout.size());
+    std::vector<std::vector<Deferred>> deferred(static_cast<size_t>(kChunks));
     ProjectionFrame frame;
     frame.iterations = epochs;
     for (int epoch = 0; epoch < epochs; ++epoch) {
@@ -790,10 +780,19 @@ Matrix umap(const Matrix &data, const UmapOptions &o, const std::function<void(c
             return frame.coordinates;
         }
         const float alpha = float(o.learningRate * (1 - double(epoch) / epochs));
-        at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
-            epochRows(graph, schedule, curve, o, epoch, alpha, layout.data(), next.data(), begin, end);
+        std::copy(layout.begin(), layout.end(), snapshot.begin());
+        at::parallel_for(0, kChunks, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t c = begin; c < end; ++c) {
+                deferred[size_t(c)].clear();
+                epochChunk(graph, schedule, curve, o, epoch, alpha, snapshot.data(), layout.data(), n * c / kChunks,
+                           n * (c + 1) / kChunks, deferred[size_t(c)]);
+            }
         });
-        layout.swap(next);
+        for (const std::vector<Deferred> &moves : deferred) // in chunk order: the same sums on any thread count
+            for (const Deferred &move : moves) {
+                layout[2 * size_t(move.point)] += move.dx;
+                layout[2 * size_t(move.point) + 1] += move.dy;
+            }
         if (onFrame && o.frameEvery > 0 && (epoch + 1) % o.frameEvery == 0 && epoch + 1 < epochs) {
             frame.iteration = epoch + 1;
             frame.coordinates = toMatrix(layout);
