@@ -1,6 +1,7 @@
 // Projections (PCA, t-SNE) and what the explorer reads of a run (RunData).
 #include "data/dataset.h"
 #include "error.h"
+#include "eval/knn.h"
 #include "projection/projection.h"
 #include "projection/rundata.h"
 #include "train/trainer.h"
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 
 using namespace liftlab;
@@ -389,6 +391,43 @@ private Q_SLOTS:
     // random_state 0, 1, 2: 10-NN preservation 0.5606, 0.5591, 0.5606 and
     // 1-NN accuracy 0.7610, 0.7615, 0.7625. LiftLab must do at least as well
     // as their mean, within 0.005 for ties.
+    // Fashion-MNIST's 10,000 test images (PCA-50): every class stays in a
+    // few pieces, as in umap-learn's layout (21 pieces of the 2-D 5-NN graph
+    // within classes, summed over the 10). A layout that moved only the
+    // row's own point on each edge tore them into strands (72 pieces).
+    void umapKeepsClassesWholeOnFashionMnist()
+    {
+        if (!std::filesystem::exists(fashionMnistFolder()))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        const ExperimentData split = loadDataset("fashion-mnist", SplitKind::Seen);
+        const int64_t n = split.test.size();
+        const torch::Tensor pixels = split.test.images.all().reshape({n, -1}).to(torch::kFloat32) / 255;
+        Matrix data{n, pixels.size(1), std::vector<float>(pixels.data_ptr<float>(), pixels.data_ptr<float>() + pixels.numel())};
+        const Matrix layout = umap(pca(data, 50), UmapOptions{});
+        const torch::Tensor labels = split.test.labels.contiguous();
+        int64_t pieces = 0;
+        for (int64_t c = 0; c < 10; ++c) {
+            std::vector<float> points;
+            for (int64_t i = 0; i < n; ++i)
+                if (labels[i].item<int64_t>() == c)
+                    points.insert(points.end(), layout.row(i), layout.row(i) + 2);
+            const int64_t m = int64_t(points.size() / 2);
+            const NeighbourList nn = nearestNeighbours(points.data(), m, points.data(), m, 2, 5, true);
+            std::vector<int64_t> parent(static_cast<size_t>(m));
+            std::iota(parent.begin(), parent.end(), 0);
+            const auto root = [&](int64_t i) {
+                while (parent[size_t(i)] != i)
+                    i = parent[size_t(i)] = parent[size_t(parent[size_t(i)])];
+                return i;
+            };
+            for (int64_t e = 0; e < m * 5; ++e)
+                parent[size_t(root(e / 5))] = root(nn.indices[size_t(e)]);
+            for (int64_t i = 0; i < m; ++i)
+                pieces += root(i) == i;
+        }
+        QVERIFY2(pieces <= 40, qPrintable(QString("%1 pieces").arg(pieces)));
+    }
+
     void tsneMatchesScikitLearnOnFashionMnist()
     {
         if (!std::filesystem::exists(fashionMnistFolder()))
