@@ -7,9 +7,10 @@
 //    Every pair in a leaf is a first guess.
 // 2. Each round, every point's candidates are its neighbours and the points
 //    that have it as a neighbour: at most maxCandidates(k) new ones (found
-//    since the last round) and as many old ones, kept by a random priority. Pairs among a point's candidates that include a
-//    new one (found the round before) are compared, and each closer than
-//    the worst neighbour of one end becomes that end's neighbour.
+//    since the point last took candidates) and as many old ones, kept by a
+//    random priority. Pairs among them that include a new one are compared,
+//    and each closer than the worst neighbour of one end becomes that end's
+//    neighbour.
 // 3. It stops when a round changes fewer than kDelta n k neighbours.
 //
 // Deterministic for a seed, whatever the thread count: work is split into
@@ -32,8 +33,8 @@ namespace liftlab {
 
 namespace {
 
-// Leaves of at least 24 points and at most 20 candidates of each kind, more
-// for larger k (measured on Fashion-MNIST PCA-50 with k = 14: recall 0.995
+// Leaves of up to max(24, k + 1) points and max(20, min(60, k)) candidates
+// of each kind (measured on Fashion-MNIST PCA-50 with k = 14: recall 0.995
 // in 0.9 s at 70,000 points; pynndescent takes leaves of max(10, k) and up
 // to 60 candidates).
 int64_t leafSize(int64_t k) { return std::max<int64_t>(24, k + 1); }
@@ -193,7 +194,7 @@ void joinGroups(Graph &graph, const float *data, int64_t dim, int64_t count, con
 
 // One random projection tree: `order` receives a permutation of the points
 // and `leaves` the end of each leaf in it.
-void projectionTree(const float *data, int64_t n, int64_t dim, int64_t leafSize, uint64_t seed,
+void projectionTree(const float *data, int64_t n, int64_t dim, int64_t maxLeaf, uint64_t seed,
                     std::vector<int32_t> &order, std::vector<int64_t> &leaves)
 {
     order.resize(size_t(n));
@@ -207,7 +208,7 @@ void projectionTree(const float *data, int64_t n, int64_t dim, int64_t leafSize,
         const auto [begin, end] = stack.back();
         stack.pop_back();
         const int64_t size = end - begin;
-        if (size <= leafSize) {
+        if (size <= maxLeaf) {
             leaves.push_back(end);
             continue;
         }

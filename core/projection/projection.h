@@ -110,15 +110,16 @@ struct SparseGraph
 // memberships above, symmetrised by the fuzzy union a + b - ab.
 SparseGraph fuzzySimplicialSet(const int64_t *indices, const float *distances, int64_t n, int64_t k);
 
-// UMAP (McInnes, Healy, Melville 2018) of `data` [N, d] into 2-D: the exact
-// kNN graph, its fuzzy simplicial set, a spectral initialisation (the
+// UMAP (McInnes, Healy, Melville 2018) of `data` [N, d] into 2-D: the kNN
+// graph (exact up to 4,096 points, else by nearest-neighbour descent), its
+// fuzzy simplicial set, a spectral initialisation (the
 // normalised Laplacian's second and third eigenvectors, by Lanczos; a graph
 // in several pieces gets one per piece, each around a place of its own, as
 // umap-learn's multi_component_layout does), then
 // stochastic gradient descent on the fuzzy cross-entropy with negative
-// sampling, each edge sampled in proportion to its weight. Each epoch moves
-// every point against the layout of the epoch before, so the result is the
-// same for a seed whatever the thread count. Frames, cancelling and the
+// sampling, each edge sampled in proportion to its weight and moving both
+// its ends. The points are split into fixed chunks that run in parallel, so
+// the result is the same for a seed whatever the thread count. Frames, cancelling and the
 // returned coordinates behave as tsne()'s. Throws liftlab::Error on fewer
 // than neighbors + 1 points, non-finite input, or min_dist above spread.
 Matrix umap(const Matrix &data, const UmapOptions &options,

@@ -24,15 +24,17 @@
 // Step 4 is where the time goes. umap-learn walks the edges in order and
 // moves both ends of each sampled edge at once (Hogwild across threads, so
 // its result depends on timing). Here the points are split into kChunks
-// fixed chunks of consecutive rows, one thread each at a time: inside a
-// chunk rows go in order and a sampled edge moves both ends, as umap-learn's
-// do; an end in another chunk is read as it stood at the start of the epoch
-// and its move is added after the epoch, in chunk order. The result depends
-// on the seed alone, not on the thread count. Moving both ends matters:
+// fixed chunks of consecutive rows, each chunk on one thread: inside a chunk
+// rows go in order and a sampled edge moves both ends, as umap-learn's do;
+// an end in another chunk (most of them, for rows in no particular order) is
+// read as it stood at the start of the epoch and its move is added after the
+// epoch, in chunk order. The result depends on the seed and the row order,
+// not on the thread count. Moving both ends matters:
 // moving only the row's own point, twice as far, gives the same forces on
 // average but tears the clusters into strands. A row's negative samples are
 // drawn by a counter-based hash and all push from where its pulls left the
-// point, summed in SIMD lanes (umap-learn applies each as it is drawn).
+// point, against the others as they stood at the start of the epoch, summed
+// in SIMD lanes (umap-learn applies each as it is drawn).
 #include "projection/projection.h"
 
 #include "error.h"
@@ -512,10 +514,11 @@ struct Deferred
 };
 
 // One epoch for the chunk of points [begin, end), rows in order. A sampled
-// edge (i, j) pulls i and j towards each other, as umap-learn's do; j is
-// read as it stood at the start of the epoch (`snapshot`) and its move goes
-// to `deferred` when it is in another chunk. Then i's negative samples push
-// it, all from where its pulls left it.
+// edge (i, j) pulls i and j towards each other, as umap-learn's do: both in
+// `layout` when j is in the chunk; otherwise j is read from `snapshot`, the
+// epoch's start, and its move goes to `deferred`. Then i's negative samples
+// push it from where its pulls left it, against the other points as they
+// stood at the start of the epoch.
 void epochChunk(const SparseGraph &g, Schedule &s, const UmapCurve &curve, const UmapOptions &o, int epoch,
                 float alpha, const float *snapshot, float *layout, int64_t begin, int64_t end,
                 std::vector<Deferred> &deferred)
