@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "train/config.h"
+#include "util/mix.h"
 
 #include <algorithm>
 #include <map>
@@ -12,10 +13,8 @@ namespace liftlab {
 std::mt19937_64 stepGenerator(uint64_t seed, int64_t step, uint64_t stream)
 {
     // SplitMix64 finaliser to decorrelate neighbouring (seed, step) pairs.
-    uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(step) * 0xBF58476D1CE4E5B9ull + stream * 0x94D049BB133111EBull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return std::mt19937_64(z ^ (z >> 31));
+    return std::mt19937_64(
+        mix64(seed * 0x9E3779B97F4A7C15ull + uint64_t(step) * 0xBF58476D1CE4E5B9ull + stream * 0x94D049BB133111EBull));
 }
 
 std::vector<int64_t> sampleDistinct(int64_t n, int k, std::mt19937_64 &rng)

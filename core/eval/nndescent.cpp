@@ -21,6 +21,7 @@
 #include "eval/knn.h"
 
 #include "error.h"
+#include "util/mix.h"
 
 #include <ATen/Parallel.h>
 
@@ -44,10 +45,7 @@ constexpr int64_t kBlockPoints = 8192; // points whose pairs are applied at once
 
 uint64_t mix(uint64_t z)
 {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return mix64(z + 0x9E3779B97F4A7C15ull);
 }
 
 uint64_t hash(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)

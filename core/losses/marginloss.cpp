@@ -9,6 +9,7 @@
 // parallel.
 #include "losses/loss.h"
 #include "losses/rowwise.h"
+#include "util/mix.h"
 
 #include <torch/torch.h>
 
@@ -38,10 +39,7 @@ public:
     static constexpr result_type max() { return ~result_type(0); }
     result_type operator()()
     {
-        uint64_t z = (m_state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
+        return mix64(m_state += 0x9E3779B97F4A7C15ull); // SplitMix64
     }
 
 private:

@@ -39,6 +39,7 @@
 
 #include "error.h"
 #include "eval/knn.h"
+#include "util/mix.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -67,11 +68,8 @@ constexpr int64_t kExactNeighboursUpTo = 4096;
 // in whatever order, and a loop of draws vectorises.
 uint32_t sampleKey(uint64_t seed, int epoch, int64_t i)
 {
-    uint64_t z = seed * 0x2545F4914F6CDD1Dull ^ (uint64_t(epoch) << 32) ^ uint64_t(i); // splitmix64
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return uint32_t((z ^ (z >> 31)) >> 32);
+    const uint64_t z = seed * 0x2545F4914F6CDD1Dull ^ (uint64_t(epoch) << 32) ^ uint64_t(i);
+    return uint32_t(mix64(z + 0x9E3779B97F4A7C15ull) >> 32);
 }
 
 // Draw p of a key, uniform in [0, n) where `scale` is n / 2^31: murmur3's
